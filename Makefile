@@ -1,0 +1,96 @@
+# paxlab: the user's front door. Every target installs what it needs on first use.
+SHELL := /bin/bash
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+PAXLAB := $(BIN)/paxlab
+
+TIME_LIMIT ?= 60
+NODES ?= 5
+CONCURRENCY ?= 10
+WORKLOAD ?= kv
+BUG ?=
+SEED ?=
+BACKEND ?= docker
+PORT ?= 8080
+BUG_ARG := $(if $(BUG),--bug $(BUG),)
+SEED_ARG := $(if $(SEED),--seed $(SEED),)
+RUN_ARGS = --workload $(WORKLOAD) --nodes $(NODES) --concurrency $(CONCURRENCY) \
+           --time-limit $(TIME_LIMIT) --backend $(BACKEND) $(BUG_ARG) $(SEED_ARG)
+
+.PHONY: install test test-fast test-docker lint format image cluster-up cluster-down \
+        test-partition test-kill test-clock test-pause test-netem test-all serve bench \
+        bench-checker validate clean
+
+install: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	$(PY) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $@
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: install
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+# The whole suite: lint, the fast tier (unit + simulation), then the container tier.
+test: lint
+	$(BIN)/python -m pytest -m "not docker and not browser" -q
+	$(MAKE) --no-print-directory test-docker
+
+test-fast: install
+	$(BIN)/python -m pytest -m "not docker and not browser" -q
+
+test-docker: install image
+	$(BIN)/python -m pytest -m "docker or browser" -q
+
+image: install
+	$(PAXLAB) image build
+
+cluster-up: install image
+	$(PAXLAB) cluster up --nodes $(NODES) --backend $(BACKEND)
+
+cluster-down: install
+	$(PAXLAB) cluster down
+
+test-partition: install image
+	$(PAXLAB) test $(RUN_ARGS) --nemesis partition
+
+test-kill: install image
+	$(PAXLAB) test $(RUN_ARGS) --nemesis kill
+
+test-clock: install image
+	$(PAXLAB) test $(RUN_ARGS) --nemesis clock
+
+test-pause: install image
+	$(PAXLAB) test $(RUN_ARGS) --nemesis pause
+
+test-netem: install image
+	$(PAXLAB) test $(RUN_ARGS) --nemesis netem
+
+test-all: install image
+	$(PAXLAB) test $(RUN_ARGS) --nemesis partition
+	$(PAXLAB) test $(RUN_ARGS) --nemesis kill
+	$(PAXLAB) test $(RUN_ARGS) --nemesis pause
+	$(PAXLAB) test $(RUN_ARGS) --nemesis clock
+	$(PAXLAB) test $(RUN_ARGS) --nemesis partition,kill,pause,clock
+
+serve: install
+	$(PAXLAB) serve --port $(PORT)
+
+bench: install
+	$(PAXLAB) bench
+
+bench-checker: install
+	$(PAXLAB) bench --checker
+
+validate: install
+	$(PAXLAB) validate --backend sim
+
+clean:
+	rm -rf $(VENV) build *.egg-info .pytest_cache .ruff_cache

@@ -1,0 +1,1 @@
+"""A test run: spec, generators, workers, history, results store, CLI, report server."""

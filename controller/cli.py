@@ -1,0 +1,81 @@
+"""`paxlab`: one entry point whose sub-commands live next to the code they drive.
+
+Each sub-command is a module exposing ``add_arguments(parser)`` and ``run(args) -> int``.
+Modules are imported only to build their own parser; heavy libraries (pandas, docker)
+belong inside ``run`` so that ``paxlab check`` starts fast.
+
+Exit codes (DESIGN.md): 0 valid / success, 1 anomaly found, 2 undecided or bad input.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+# name -> (module, one-line help)
+SUBCOMMANDS: dict[str, tuple[str, str]] = {
+    "test": ("controller.run_cli", "run a Jepsen-style test against a cluster"),
+    "sim": ("controller.sim_cli", "sweep many seeds of a simulated test"),
+    "validate": ("controller.validate_cli", "prove the suite finds every bug and no false alarm"),
+    "check": ("checker.cli", "check history files for linearizability"),
+    "report": ("controller.report_cli", "(re)build a run's HTML report"),
+    "serve": ("controller.serve", "browse results/ over HTTP (localhost only by default)"),
+    "cluster": ("cluster.cli", "start, inspect or remove a cluster for manual work"),
+    "image": ("cluster.image_cli", "build or inspect the node image"),
+    "bench": ("controller.bench_cli", "throughput and latency of the store, speed of the checker"),
+}
+
+
+class UsageError(Exception):
+    """A user's mistake: reported as one line on stderr with exit code 2."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # argparse's default prints usage; keep it one line
+        sys.stderr.write(f"{self.prog}: error: {message}\n")
+        raise SystemExit(2)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="paxlab", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    sub.required = True
+    for name, (modname, help_) in SUBCOMMANDS.items():
+        p = sub.add_parser(name, help=help_, description=help_)
+        try:
+            mod = importlib.import_module(modname)
+        except ModuleNotFoundError as e:
+            if e.name != modname:
+                raise
+            p.set_defaults(_run=_missing(name))
+            continue
+        mod.add_arguments(p)
+        p.set_defaults(_run=mod.run)
+    return parser
+
+
+def _missing(name: str):
+    def run(_args: argparse.Namespace) -> int:
+        sys.stderr.write(f"paxlab {name}: not available in this build\n")
+        return 2
+
+    return run
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        rc = args._run(args)
+    except UsageError as e:
+        sys.stderr.write(f"paxlab {args.command}: {e}\n")
+        return 2
+    except KeyboardInterrupt:
+        sys.stderr.write(f"paxlab {args.command}: interrupted\n")
+        return 2
+    return int(rc or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Faults and their schedules: partition, kill, pause, clock, netem."""

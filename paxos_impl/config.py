@@ -1,0 +1,212 @@
+"""Cluster configuration for the store: members, addresses, quorums, timeouts, read route, bugs.
+
+One TOML file describes a whole cluster; every node and every client reads the same file,
+so the cluster layer (which writes it) and the store (which reads it) share this module as
+their contract. Standard library only: it runs inside the node image.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+MODES = ("leader", "masterless")
+READ_MODES = ("log", "quorum", "lease")
+KNOWN_BUGS = (
+    "skip-phase1-adopt",
+    "early-ack",
+    "volatile-acceptor",
+    "local-read",
+    "no-dedup",
+)
+
+
+class ConfigError(ValueError):
+    """A configuration that cannot be used; the message is one line meant for a person."""
+
+
+@dataclass
+class NodeAddress:
+    """Where one node listens: peers connect to peer_port, clients to client_port."""
+
+    id: int
+    host: str = "127.0.0.1"
+    peer_port: int = 7100
+    client_port: int = 7200
+
+
+@dataclass
+class Timeouts:
+    """Every timer of the protocol and the runtime, in milliseconds."""
+
+    heartbeat_ms: int = 50
+    election_min_ms: int = 300
+    election_max_ms: int = 600
+    request_ms: int = 3000  # a node gives up on a client request and answers "unknown"
+    lease_ms: int = 1000  # leader lease length (read_mode = "lease")
+    connect_backoff_min_ms: int = 20
+    connect_backoff_max_ms: int = 1000
+    catchup_ms: int = 200  # how often a lagging replica asks peers for missing slots
+
+
+@dataclass
+class Config:
+    """A whole cluster. Node ids are 0..N-1; quorum sizes of 0 mean "a majority"."""
+
+    nodes: list[NodeAddress]
+    mode: str = "leader"
+    read_mode: str = "log"
+    phase1_quorum: int = 0
+    phase2_quorum: int = 0
+    max_clock_drift_ms: int = 100  # the lease read route assumes drift below this bound
+    fsync: bool = True
+    snapshot_every: int = 1000  # applied slots between snapshots (then the log is compacted)
+    max_batch: int = 64  # client commands per accept round
+    max_inflight: int = 256  # slots in phase 2 at once
+    max_frame_bytes: int = 4 * 1024 * 1024
+    data_dir: str | None = None  # default: ./node<id>.paxos
+    bugs: list[str] = field(default_factory=list)
+    timeouts: Timeouts = field(default_factory=Timeouts)
+
+    # -- derived ---------------------------------------------------------------------------
+    @property
+    def n(self) -> int:
+        return len(self.nodes)
+
+    @property
+    def q1(self) -> int:
+        """Phase-1 quorum size."""
+        return self.phase1_quorum or self.n // 2 + 1
+
+    @property
+    def q2(self) -> int:
+        """Phase-2 quorum size."""
+        return self.phase2_quorum or self.n // 2 + 1
+
+    def node(self, node_id: int) -> NodeAddress:
+        for a in self.nodes:
+            if a.id == node_id:
+                return a
+        raise ConfigError(f"node {node_id} is not in the configuration (ids: {self.ids()})")
+
+    def ids(self) -> list[int]:
+        return [a.id for a in self.nodes]
+
+    def has_bug(self, name: str) -> bool:
+        return name in self.bugs
+
+    def data_dir_for(self, node_id: int) -> Path:
+        if self.data_dir:
+            return Path(self.data_dir)
+        return Path(f"node{node_id}.paxos")
+
+    # -- checks ----------------------------------------------------------------------------
+    def validate(self) -> Config:
+        if not self.nodes:
+            raise ConfigError("the configuration names no nodes")
+        ids = self.ids()
+        if sorted(ids) != list(range(len(ids))):
+            raise ConfigError(f"node ids must be 0..{len(ids) - 1}, got {ids}")
+        if self.mode not in MODES:
+            raise ConfigError(f"mode must be one of {', '.join(MODES)}, got {self.mode!r}")
+        if self.read_mode not in READ_MODES:
+            raise ConfigError(
+                f"read_mode must be one of {', '.join(READ_MODES)}, got {self.read_mode!r}"
+            )
+        for b in self.bugs:
+            if b not in KNOWN_BUGS:
+                raise ConfigError(f"unknown bug {b!r}; known: {', '.join(KNOWN_BUGS)}")
+        if not (1 <= self.q1 <= self.n and 1 <= self.q2 <= self.n):
+            raise ConfigError(f"quorum sizes must be within 1..{self.n}")
+        if self.q1 + self.q2 <= self.n:
+            raise ConfigError(
+                f"phase-1 and phase-2 quorums must overlap: {self.q1} + {self.q2} <= {self.n}"
+            )
+        t = self.timeouts
+        if not (0 < t.heartbeat_ms < t.election_min_ms <= t.election_max_ms):
+            raise ConfigError(
+                "timeouts must satisfy 0 < heartbeat_ms < election_min_ms <= election_max_ms"
+            )
+        return self
+
+    # -- serialisation ---------------------------------------------------------------------
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Config:
+        d = dict(d)
+        try:
+            nodes = [NodeAddress(**n) for n in d.pop("nodes", [])]
+            timeouts = Timeouts(**d.pop("timeouts", {}))
+            known = {f.name for f in fields(cls)}
+            unknown = set(d) - known
+            if unknown:
+                raise ConfigError(f"unknown configuration keys: {', '.join(sorted(unknown))}")
+            return cls(nodes=nodes, timeouts=timeouts, **d).validate()
+        except TypeError as e:  # wrong or missing field in a node or timeouts table
+            raise ConfigError(f"bad configuration: {e}") from None
+
+    def to_toml(self) -> str:
+        """Serialise as TOML (tomllib only reads, so the writer is here)."""
+        d = self.to_dict()
+        nodes = d.pop("nodes")
+        timeouts = d.pop("timeouts")
+        lines = ["# paxlab cluster configuration"]
+        for k, v in d.items():
+            if v is None:
+                continue
+            lines.append(f"{k} = {_toml_value(v)}")
+        lines.append("")
+        lines.append("[timeouts]")
+        for k, v in timeouts.items():
+            lines.append(f"{k} = {_toml_value(v)}")
+        for n in nodes:
+            lines.append("")
+            lines.append("[[nodes]]")
+            for k, v in n.items():
+                lines.append(f"{k} = {_toml_value(v)}")
+        return "\n".join(lines) + "\n"
+
+    def save(self, path: str | Path) -> None:
+        Path(path).write_text(self.to_toml())
+
+
+def _toml_value(v: Any) -> str:
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, int | float):
+        return repr(v)
+    if isinstance(v, str):
+        return '"' + v.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    if isinstance(v, list):
+        return "[" + ", ".join(_toml_value(x) for x in v) + "]"
+    raise TypeError(f"cannot write {type(v).__name__} as TOML")
+
+
+def local_config(n: int = 3, base_port: int = 7100, host: str = "127.0.0.1", **kw: Any) -> Config:
+    """The default loopback cluster: node i listens on base_port+i (peers) and base_port+100+i."""
+    nodes = [
+        NodeAddress(id=i, host=host, peer_port=base_port + i, client_port=base_port + 100 + i)
+        for i in range(n)
+    ]
+    return Config(nodes=nodes, **kw).validate()
+
+
+def load_config(path: str | Path | None) -> Config:
+    """Read a TOML config file; None gives the default 3-node loopback cluster."""
+    if path is None:
+        return local_config()
+    p = Path(path)
+    try:
+        raw = tomllib.loads(p.read_text())
+    except FileNotFoundError:
+        raise ConfigError(f"{p}: no such configuration file") from None
+    except tomllib.TOMLDecodeError as e:
+        raise ConfigError(f"{p}: not valid TOML: {e}") from None
+    try:
+        return Config.from_dict(raw)
+    except ConfigError as e:
+        raise ConfigError(f"{p}: {e}") from None

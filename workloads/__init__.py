@@ -1,0 +1,1 @@
+"""Client workloads (register, kv, set, append) and the checkers each needs."""
