@@ -1,0 +1,151 @@
+"""The one interface the rest of paxlab uses to own a set of nodes, whatever they are.
+
+Nemeses, workloads and the controller talk only to :class:`Cluster`. Backends (docker,
+local processes, ssh hosts, the in-process simulator) implement it and say up front, through
+:meth:`Cluster.capabilities`, which faults they can produce, so an impossible fault is an
+error before a run starts rather than a silent no-op in the middle of one.
+Modelled on Jepsen's ``Remote``, ``DB`` and ``Net`` protocols.
+"""
+
+from __future__ import annotations
+
+import time
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from pathlib import Path
+
+from paxos_impl.config import Config
+
+CAPABILITIES = frozenset(
+    {"kill", "pause", "partition", "clock", "netem-delay", "netem-loss", "exec", "files"}
+)
+
+
+class ClusterError(Exception):
+    """Something about the cluster went wrong; the message is one line for a person."""
+
+
+class Unsupported(ClusterError):
+    """This backend cannot produce the requested fault (see capabilities())."""
+
+
+@dataclass
+class ExecResult:
+    exit_code: int
+    stdout: str
+    stderr: str
+
+    @property
+    def ok(self) -> bool:
+        return self.exit_code == 0
+
+
+def node_name(store_id: int) -> str:
+    """Store id 0 runs on node n1: names are 1-based like Jepsen's, ids 0-based like the store."""
+    return f"n{store_id + 1}"
+
+
+def store_id(node: str) -> int:
+    return int(node.lstrip("n")) - 1
+
+
+class Cluster(ABC):
+    """A set of named nodes (n1..nN) running the store, and the faults we can do to them."""
+
+    name: str
+    nodes: list[str]
+    config: Config  # the store configuration clients on the controller's host use
+
+    # -- what it can do ----------------------------------------------------------------
+    @abstractmethod
+    def capabilities(self) -> set[str]: ...
+
+    def require(self, *caps: str) -> None:
+        """Raise Unsupported unless every capability is available."""
+        missing = [c for c in caps if c not in self.capabilities()]
+        if missing:
+            raise Unsupported(f"the {type(self).__name__} backend cannot do: {', '.join(missing)}")
+
+    # -- life cycle ----------------------------------------------------------------------
+    @abstractmethod
+    def setup(self) -> None: ...
+
+    @abstractmethod
+    def teardown(self) -> None: ...
+
+    def __enter__(self) -> Cluster:
+        self.setup()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.teardown()
+
+    # -- the store process -------------------------------------------------------------
+    @abstractmethod
+    def start(self, node: str, bugs: list[str] | None = None) -> None: ...
+
+    @abstractmethod
+    def stop(self, node: str) -> None: ...
+
+    @abstractmethod
+    def kill(self, node: str) -> None: ...
+
+    @abstractmethod
+    def pause(self, node: str) -> None: ...
+
+    @abstractmethod
+    def resume(self, node: str) -> None: ...
+
+    @abstractmethod
+    def is_running(self, node: str) -> bool: ...
+
+    def start_all(self, bugs: list[str] | None = None) -> None:
+        for n in self.nodes:
+            self.start(n, bugs)
+
+    # -- remote access -----------------------------------------------------------------
+    def exec(self, node: str, cmd: list[str], timeout: float = 30) -> ExecResult:
+        raise Unsupported(f"{type(self).__name__} cannot run commands on nodes")
+
+    def put_file(self, node: str, local: Path, remote: str) -> None:
+        raise Unsupported(f"{type(self).__name__} cannot copy files to nodes")
+
+    def get_file(self, node: str, remote: str, local: Path) -> None:
+        raise Unsupported(f"{type(self).__name__} cannot copy files from nodes")
+
+    @abstractmethod
+    def collect(self, node: str, dest: Path) -> None:
+        """Copy the node's logs and a listing of its data directory into dest/."""
+
+    # -- fault primitives (nemeses compose these) --------------------------------------
+    def partition(self, grudge: dict[str, set[str]]) -> None:
+        """Node -> the set of nodes it drops traffic from. Replaces any earlier partition."""
+        raise Unsupported(f"{type(self).__name__} cannot partition the network")
+
+    def heal_network(self) -> None:
+        raise Unsupported(f"{type(self).__name__} cannot partition the network")
+
+    def set_clock_offset(self, node: str, seconds: float) -> None:
+        raise Unsupported(f"{type(self).__name__} cannot shift clocks")
+
+    def reset_clocks(self) -> None:
+        raise Unsupported(f"{type(self).__name__} cannot shift clocks")
+
+    def netem(self, node: str, delay_ms: float = 0, jitter_ms: float = 0, loss: float = 0) -> None:
+        raise Unsupported(f"{type(self).__name__} cannot shape the network")
+
+    def heal_netem(self) -> None:
+        raise Unsupported(f"{type(self).__name__} cannot shape the network")
+
+    # -- time: real here, virtual on the sim backend ------------------------------------
+    _epoch: float | None = None
+
+    def now(self) -> float:
+        """Seconds since this cluster's epoch (the start of the test)."""
+        if self._epoch is None:
+            self._epoch = time.monotonic()
+        return time.monotonic() - self._epoch
+
+    def sleep(self, seconds: float) -> None:
+        if seconds > 0:
+            time.sleep(seconds)
