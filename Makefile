@@ -20,7 +20,7 @@ RUN_ARGS = --workload $(WORKLOAD) --nodes $(NODES) --concurrency $(CONCURRENCY) 
 
 .PHONY: install test test-fast test-docker lint format image cluster-up cluster-down \
         test-partition test-kill test-clock test-pause test-netem test-all serve bench \
-        bench-checker validate clean
+        bench-checker validate clean browser-deps
 
 install: $(VENV)/.installed
 
@@ -46,8 +46,15 @@ test: lint
 test-fast: install
 	$(BIN)/python -m pytest -m "not docker and not browser" -q
 
-test-docker: install image
+test-docker: install image browser-deps
 	$(BIN)/python -m pytest -m "docker or browser" -q
+
+# Headless Chromium for the browser tests: Debian's packages (selenium uses /usr/bin/chromedriver).
+browser-deps:
+	@if [ ! -x /usr/bin/chromium ] || [ ! -x /usr/bin/chromedriver ]; then \
+		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+		$$SUDO apt-get update && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y chromium chromium-driver; \
+	fi
 
 image: install
 	$(PAXLAB) image build
