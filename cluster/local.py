@@ -1,0 +1,599 @@
+"""Nodes as plain processes on this machine's loopback: the backend that needs nothing installed.
+
+Each node ``nK`` gets its own address ``127.0.0.(10+K)`` (Linux routes all of 127/8 to the
+loopback interface, so binding to it needs no privilege), two free TCP ports, and a directory
+``<run_dir>/nodes/nK/`` holding its data directory, its log and (with libfaketime) its clock
+offset file. The store runs as ``python -m paxos_impl.server`` in a session of its own, so
+kill -9, SIGSTOP and SIGCONT reach exactly that process, and its PID is written to a file so a
+later process (``paxlab cluster down``) can find it again.
+
+Faults:
+
+* kill, pause: signals.
+* partition: only as root with a working ``iptables``. The rules live in a chain of this
+  cluster's own (``PAXLAB-LO-<hash>``) reached from INPUT by one jump rule on ``lo``; every DROP
+  rule names both node addresses *and* a port this cluster allocated, so nothing else on the
+  machine is touched, and teardown removes the jump and the chain. This needs the store to
+  open its peer connections from its own address (not 127.0.0.1); see ``_partition_rules``.
+* clock: when the host has libfaketime and it passes a probe (bookworm's build makes Python's
+  ``time.sleep`` fail in the mode we need), each store runs under it with a per-node offset
+  file that :meth:`set_clock_offset` replaces atomically.
+* netem: not available (there is no per-node interface to shape).
+"""
+
+from __future__ import annotations
+
+import atexit
+import glob
+import hashlib
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from cluster.base import Cluster, ClusterError, ExecResult, Unsupported, node_name, store_id
+from paxos_impl.config import Config, NodeAddress, Timeouts
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+LOOPBACK_BASE = 10  # node nK listens on 127.0.0.(LOOPBACK_BASE + K)
+FAKETIME_GLOBS = (
+    "/usr/lib/*/faketime/libfaketimeMT.so.1",
+    "/usr/lib/faketime/libfaketimeMT.so.1",
+    "/usr/local/lib/faketime/libfaketimeMT.so.1",
+)
+STOP_TIMEOUT_S = 10.0
+
+
+# --------------------------------------------------------------------------------------------
+# host probes (cached: they do not change while we run)
+# --------------------------------------------------------------------------------------------
+_probe_cache: dict[str, Any] = {}
+
+
+def find_libfaketime() -> str | None:
+    """Path of the multi-threaded libfaketime (the store runs threads), or None."""
+    for pattern in FAKETIME_GLOBS:
+        hits = sorted(glob.glob(pattern))
+        if hits:
+            return hits[0]
+    return None
+
+
+def faketime_env(lib: str, offset_file: Path) -> dict[str, str]:
+    """The environment that makes a process read its clock offset from offset_file.
+
+    NO_CACHE so a rewritten file takes effect at once; DONT_FAKE_MONOTONIC so asyncio's timers
+    and time.monotonic() keep running at the real pace while time.time() jumps.
+    """
+    return {
+        "LD_PRELOAD": lib,
+        "FAKETIME_TIMESTAMP_FILE": str(offset_file),
+        "FAKETIME_NO_CACHE": "1",
+        "FAKETIME_DONT_FAKE_MONOTONIC": "1",
+    }
+
+
+def format_offset(seconds: float) -> str:
+    """libfaketime's relative-offset syntax: '+12.5' or '-3' (seconds)."""
+    return f"{seconds:+.6f}".rstrip("0").rstrip(".")
+
+
+def write_offset_file(path: Path, seconds: float) -> None:
+    """Replace the offset file atomically: libfaketime re-reads it on every clock call, and a
+    half-written file makes the process abort."""
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(format_offset(seconds) + "\n")
+    os.replace(tmp, path)
+
+
+def probe_faketime() -> str | None:
+    """The libfaketime path if it shifts time.time(), leaves monotonic alone and lets Python
+    sleep; else None. Bookworm's 0.9.10 fails the sleep part (EINVAL), hence the probe."""
+    if "faketime" in _probe_cache:
+        return _probe_cache["faketime"]
+    lib = find_libfaketime()
+    ok = None
+    if lib:
+        with tempfile.TemporaryDirectory(prefix="paxlab-ftprobe-") as d:
+            f = Path(d) / "offset"
+            write_offset_file(f, 1000)
+            code = "import time;m=time.monotonic();time.sleep(0.02);print(time.time(),time.monotonic()-m)"
+            env = {**os.environ, **faketime_env(lib, f)}
+            try:
+                r = subprocess.run(
+                    [sys.executable, "-c", code],
+                    env=env,
+                    capture_output=True,
+                    text=True,
+                    timeout=20,
+                )
+                fake, mono = (float(x) for x in r.stdout.split())
+                if r.returncode == 0 and abs(fake - time.time() - 1000) < 30 and 0.015 < mono < 5:
+                    ok = lib
+            except (subprocess.SubprocessError, ValueError, OSError):
+                ok = None
+    _probe_cache["faketime"] = ok
+    return ok
+
+
+def probe_iptables() -> str | None:
+    """None if we can manage loopback iptables rules here, else the reason we cannot."""
+    if "iptables" in _probe_cache:
+        return _probe_cache["iptables"]
+    reason = None
+    if os.geteuid() != 0:
+        reason = "partitions on the local backend need root (iptables on loopback)"
+    elif not (shutil.which("iptables") and shutil.which("iptables-restore")):
+        reason = "partitions on the local backend need iptables and iptables-restore"
+    else:
+        r = subprocess.run(["iptables", "-w", "-S", "INPUT"], capture_output=True, text=True)
+        if r.returncode != 0:
+            reason = f"iptables does not work here: {r.stderr.strip().splitlines()[-1:] or '?'}"
+    _probe_cache["iptables"] = reason
+    return reason
+
+
+def free_port(host: str) -> int:
+    """A TCP port nobody listens on at host right now (the kernel picks it)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind((host, 0))
+        return s.getsockname()[1]
+
+
+# --------------------------------------------------------------------------------------------
+# processes we started (so nothing is left behind when the interpreter exits)
+# --------------------------------------------------------------------------------------------
+_live: set[LocalCluster] = set()  # strong refs: a forgotten cluster must still be cleaned up
+
+
+def _teardown_live() -> None:
+    for c in list(_live):
+        try:
+            c.teardown()
+        except Exception:  # noqa: BLE001 - best effort at exit
+            pass
+
+
+atexit.register(_teardown_live)
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _pid_state(pid: int) -> str | None:
+    """The process state letter from /proc (R, S, T, Z...), None if gone."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    return stat.rsplit(")", 1)[1].split()[0]
+
+
+def _pid_cmdline(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+    except OSError:
+        return ""
+
+
+# --------------------------------------------------------------------------------------------
+class LocalCluster(Cluster):
+    """N store processes on 127.0.0.(10+K), each with its own data directory and ports."""
+
+    def __init__(
+        self,
+        name: str,
+        n: int = 3,
+        *,
+        run_dir: str | Path | None = None,
+        python: str | None = None,
+        faketime: bool | None = None,
+        cleanup_at_exit: bool = True,
+        **config_kw: Any,
+    ) -> None:
+        """run_dir: where node directories go (default: a fresh temp dir, removed at teardown).
+        faketime: None = use libfaketime if it works here, False = never, True = required.
+        cleanup_at_exit: kill the nodes if this interpreter exits without teardown() (turn off
+        for ``paxlab cluster up``, whose nodes must outlive it).
+        Other keywords go to paxos_impl.config.Config (mode, read_mode, timeouts, ...)."""
+        if n < 1 or n > 240:
+            raise ClusterError(f"the local backend runs 1..240 nodes, not {n}")
+        self.name = name
+        self.nodes = [node_name(i) for i in range(n)]
+        self._own_run_dir = run_dir is None
+        self.run_dir = Path(run_dir) if run_dir else Path(tempfile.mkdtemp(prefix=f"{name}-"))
+        self.python = python or sys.executable
+        self._faketime_lib: str | None = None
+        if faketime is not False:
+            self._faketime_lib = probe_faketime()
+            if faketime and not self._faketime_lib:
+                raise Unsupported("libfaketime is missing or does not work on this host")
+        self._procs: dict[str, subprocess.Popen[bytes]] = {}
+        self._lock = threading.RLock()
+        self._chain = "PAXLAB-LO-" + hashlib.sha1(str(self.run_dir).encode()).hexdigest()[:8]
+        self._jump_installed = False
+        self._config_kw = dict(config_kw)
+        self.config = self._load_or_make_config()
+        if cleanup_at_exit:
+            _live.add(self)
+
+    # -- configuration ---------------------------------------------------------------------
+    @property
+    def config_path(self) -> Path:
+        return self.run_dir / "cluster.toml"
+
+    def node_dir(self, node: str) -> Path:
+        self._check_node(node)
+        return self.run_dir / "nodes" / node
+
+    def address(self, node: str) -> str:
+        return f"127.0.0.{LOOPBACK_BASE + store_id(node) + 1}"
+
+    def _load_or_make_config(self) -> Config:
+        """Reuse the config of an existing run dir (reattach), else allocate ports and write one."""
+        from paxos_impl.config import load_config
+
+        if self.config_path.exists():
+            cfg = load_config(self.config_path)
+            if cfg.n != len(self.nodes):
+                raise ClusterError(
+                    f"{self.config_path} describes {cfg.n} nodes, not {len(self.nodes)}"
+                )
+            return cfg
+        kw = dict(self._config_kw)
+        if isinstance(kw.get("timeouts"), dict):
+            kw["timeouts"] = Timeouts(**kw["timeouts"])
+        nodes = []
+        for node in self.nodes:
+            host = self.address(node)
+            nodes.append(
+                NodeAddress(
+                    id=store_id(node),
+                    host=host,
+                    peer_port=free_port(host),
+                    client_port=free_port(host),
+                )
+            )
+        return Config(nodes=nodes, **kw).validate()
+
+    def _check_node(self, node: str) -> None:
+        if node not in self.nodes:
+            raise ClusterError(
+                f"no node {node!r} in cluster {self.name} (nodes: {', '.join(self.nodes)})"
+            )
+
+    # -- capabilities ------------------------------------------------------------------------
+    def capabilities(self) -> set[str]:
+        caps = {"kill", "pause", "exec", "files"}
+        if probe_iptables() is None:
+            caps.add("partition")
+        if self._faketime_lib:
+            caps.add("clock")
+        return caps
+
+    # -- life cycle --------------------------------------------------------------------------
+    def setup(self) -> None:
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        if not self.config_path.exists():
+            self.config.save(self.config_path)
+        for node in self.nodes:
+            d = self.node_dir(node)
+            (d / "data").mkdir(parents=True, exist_ok=True)
+            if self._faketime_lib and not (d / "clock-offset").exists():
+                write_offset_file(d / "clock-offset", 0)
+
+    def teardown(self) -> None:
+        """Kill every store process, remove the iptables chain, delete a temp run dir. Safe to
+        call twice and on a half set-up cluster."""
+        errors = []
+        for node in self.nodes:
+            try:
+                self._signal_and_reap(node, signal.SIGKILL, wait=5.0)
+            except Exception as e:  # noqa: BLE001 - keep tearing down
+                errors.append(f"{node}: {e}")
+        try:
+            self._remove_chain()
+        except Exception as e:  # noqa: BLE001
+            errors.append(f"iptables: {e}")
+        if self._own_run_dir:
+            shutil.rmtree(self.run_dir, ignore_errors=True)
+        _live.discard(self)
+        if errors:
+            raise ClusterError("teardown incomplete: " + "; ".join(errors))
+
+    # -- the store process ---------------------------------------------------------------------
+    def _pid_file(self, node: str) -> Path:
+        return self.node_dir(node) / "server.pid"
+
+    def pid(self, node: str) -> int | None:
+        """The PID of node's store process if it is alive (also one started by another process)."""
+        with self._lock:
+            p = self._procs.get(node)
+            if p is not None:
+                return p.pid if p.poll() is None else None
+            try:
+                pid = int(self._pid_file(node).read_text())
+            except (OSError, ValueError):
+                return None
+            # the PID may have been reused: it must still be our store on our data dir
+            cmd = _pid_cmdline(pid)
+            if str(self.node_dir(node) / "data") in cmd:
+                return pid if _pid_state(pid) not in (None, "Z") else None
+            return None
+
+    def start(self, node: str, bugs: list[str] | None = None) -> None:
+        self._check_node(node)
+        with self._lock:
+            if self.pid(node) is not None:
+                return
+            self.setup()
+            d = self.node_dir(node)
+            cmd = [
+                self.python,
+                "-m",
+                "paxos_impl.server",
+                str(store_id(node)),
+                "--config",
+                str(self.config_path),
+                "--data-dir",
+                str(d / "data"),
+            ]
+            for b in bugs or []:
+                cmd += ["--bug", b]
+            env = dict(os.environ)
+            env["PYTHONPATH"] = os.pathsep.join(
+                [str(PROJECT_ROOT)] + ([env["PYTHONPATH"]] if env.get("PYTHONPATH") else [])
+            )
+            env["PYTHONUNBUFFERED"] = "1"
+            if self._faketime_lib:
+                env.update(faketime_env(self._faketime_lib, d / "clock-offset"))
+            log = open(d / "server.log", "ab")  # noqa: SIM115 - handed to the child
+            try:
+                log.write(
+                    f"--- paxlab: starting {node} at {time.strftime('%FT%T')}: {cmd}\n".encode()
+                )
+                log.flush()
+                proc = subprocess.Popen(
+                    cmd,
+                    cwd=d,
+                    env=env,
+                    stdin=subprocess.DEVNULL,
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                    start_new_session=True,  # its own process group: signals reach only it
+                )
+            finally:
+                log.close()
+            self._procs[node] = proc
+            self._pid_file(node).write_text(str(proc.pid))
+
+    def _signal_and_reap(self, node: str, sig: signal.Signals, wait: float | None) -> bool:
+        """Send sig to node's store; with wait, wait that long for it to exit. True if it is gone."""
+        with self._lock:
+            pid = self.pid(node)
+            if pid is None:
+                self._procs.pop(node, None)
+                return True
+            try:
+                os.killpg(pid, sig)  # the store leads its own session
+            except ProcessLookupError:
+                pass
+            except PermissionError:
+                os.kill(pid, sig)
+            if sig in (signal.SIGTERM, signal.SIGKILL) and _pid_state(pid) == "T":
+                os.killpg(pid, signal.SIGCONT)  # a stopped process would never act on SIGTERM
+            if wait is None:
+                return False
+            deadline = time.monotonic() + wait
+            proc = self._procs.get(node)
+            while time.monotonic() < deadline:
+                if proc is not None:
+                    if proc.poll() is not None:
+                        break
+                elif not _pid_alive(pid) or _pid_state(pid) == "Z":
+                    break
+                time.sleep(0.02)
+            else:
+                return False
+            self._procs.pop(node, None)
+            self._pid_file(node).unlink(missing_ok=True)
+            return True
+
+    def stop(self, node: str) -> None:
+        self._check_node(node)
+        if not self._signal_and_reap(node, signal.SIGTERM, wait=STOP_TIMEOUT_S):
+            self._signal_and_reap(node, signal.SIGKILL, wait=5.0)
+
+    def kill(self, node: str) -> None:
+        self._check_node(node)
+        if not self._signal_and_reap(node, signal.SIGKILL, wait=5.0):
+            raise ClusterError(f"{node}: the store did not die after SIGKILL")
+
+    def pause(self, node: str) -> None:
+        self._check_node(node)
+        if self.pid(node) is None:
+            raise ClusterError(f"{node}: the store is not running, nothing to pause")
+        self._signal_and_reap(node, signal.SIGSTOP, wait=None)
+
+    def resume(self, node: str) -> None:
+        self._check_node(node)
+        self._signal_and_reap(node, signal.SIGCONT, wait=None)
+
+    def is_running(self, node: str) -> bool:
+        self._check_node(node)
+        return self.pid(node) is not None
+
+    def is_paused(self, node: str) -> bool:
+        pid = self.pid(node)
+        return pid is not None and _pid_state(pid) == "T"
+
+    # -- remote access (here: this machine, in the node's directory) -----------------------------
+    def _resolve(self, node: str, path: str) -> Path:
+        p = Path(path)
+        return p if p.is_absolute() else self.node_dir(node) / p
+
+    def exec(self, node: str, cmd: list[str], timeout: float = 30) -> ExecResult:
+        d = self.node_dir(node)
+        d.mkdir(parents=True, exist_ok=True)
+        try:
+            r = subprocess.run(cmd, cwd=d, capture_output=True, text=True, timeout=timeout)
+        except subprocess.TimeoutExpired as e:
+            out = e.stdout.decode(errors="replace") if isinstance(e.stdout, bytes) else e.stdout
+            return ExecResult(124, out or "", f"timed out after {timeout} s")
+        except OSError as e:
+            return ExecResult(127, "", str(e))
+        return ExecResult(r.returncode, r.stdout, r.stderr)
+
+    def put_file(self, node: str, local: Path, remote: str) -> None:
+        dst = self._resolve(node, remote)
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(local, dst)
+
+    def get_file(self, node: str, remote: str, local: Path) -> None:
+        src = self._resolve(node, remote)
+        if not src.exists():
+            raise ClusterError(f"{node}: no file {remote}")
+        Path(local).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(src, local)
+
+    def collect(self, node: str, dest: Path) -> None:
+        d = self.node_dir(node)
+        dest = Path(dest)
+        dest.mkdir(parents=True, exist_ok=True)
+        if (d / "server.log").exists():
+            shutil.copyfile(d / "server.log", dest / "server.log")
+        (dest / "data-listing.txt").write_text(data_listing(d / "data"))
+
+    # -- partitions: iptables on loopback, in this cluster's own chain --------------------------
+    def _partition_rules(self, grudge: dict[str, set[str]]) -> list[str]:
+        """DROP rules for 'dst drops traffic from src'.
+
+        Peer connections go both ways, so for each (dst, src) we drop what src sends to dst's
+        peer port (src's own connection) and what src sends from its peer port (answers on
+        dst's connection to src). Both match src's address, so the store must open peer
+        connections from its own address; every rule also names a port this cluster owns.
+        """
+        rules = []
+        for dst, srcs in sorted(grudge.items()):
+            self._check_node(dst)
+            a = self.config.node(store_id(dst))
+            for src in sorted(srcs):
+                self._check_node(src)
+                if src == dst:
+                    continue
+                b = self.config.node(store_id(src))
+                rules.append(
+                    f"-A {self._chain} -s {b.host}/32 -d {a.host}/32 -p tcp --dport {a.peer_port} -j DROP"
+                )
+                rules.append(
+                    f"-A {self._chain} -s {b.host}/32 -d {a.host}/32 -p tcp --sport {b.peer_port} -j DROP"
+                )
+        return rules
+
+    def _iptables(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+        r = subprocess.run(["iptables", "-w", *args], capture_output=True, text=True)
+        if check and r.returncode != 0:
+            raise ClusterError(f"iptables {' '.join(args)}: {r.stderr.strip()}")
+        return r
+
+    def _restore(self, rules: list[str]) -> None:
+        """Replace the chain's contents in one transaction (iptables-restore --noflush flushes a
+        chain it declares and leaves every other chain alone)."""
+        text = "\n".join(["*filter", f":{self._chain} - [0:0]", *rules, "COMMIT", ""])
+        r = subprocess.run(
+            ["iptables-restore", "-w", "--noflush"], input=text, capture_output=True, text=True
+        )
+        if r.returncode != 0:
+            raise ClusterError(f"iptables-restore failed: {r.stderr.strip()}")
+
+    def _jump(self) -> list[str]:
+        return [
+            "INPUT",
+            "-i",
+            "lo",
+            "-m",
+            "comment",
+            "--comment",
+            f"paxlab-local {self.name}",
+            "-j",
+            self._chain,
+        ]
+
+    def partition(self, grudge: dict[str, set[str]]) -> None:
+        reason = probe_iptables()
+        if reason:
+            raise Unsupported(reason)
+        rules = self._partition_rules(grudge)
+        with self._lock:
+            self._restore(rules)
+            if (
+                not self._jump_installed
+                and self._iptables("-C", *self._jump(), check=False).returncode != 0
+            ):
+                self._iptables("-I", *self._jump())
+            self._jump_installed = True
+
+    def heal_network(self) -> None:
+        reason = probe_iptables()
+        if reason:
+            raise Unsupported(reason)
+        with self._lock:
+            if self._chain_exists():
+                self._restore([])
+
+    def _chain_exists(self) -> bool:
+        return self._iptables("-S", self._chain, check=False).returncode == 0
+
+    def _remove_chain(self) -> None:
+        if probe_iptables() is not None:
+            return
+        with self._lock:
+            for _ in range(10):  # delete every copy of the jump
+                if self._iptables("-D", *self._jump(), check=False).returncode != 0:
+                    break
+            if self._chain_exists():
+                self._iptables("-F", self._chain)
+                self._iptables("-X", self._chain)
+            self._jump_installed = False
+
+    # -- clocks ----------------------------------------------------------------------------------
+    def set_clock_offset(self, node: str, seconds: float) -> None:
+        if not self._faketime_lib:
+            raise Unsupported("the local backend shifts clocks only with a working libfaketime")
+        self.node_dir(node).mkdir(parents=True, exist_ok=True)
+        write_offset_file(self.node_dir(node) / "clock-offset", seconds)
+
+    def reset_clocks(self) -> None:
+        for node in self.nodes:
+            self.set_clock_offset(node, 0)
+
+
+def data_listing(root: Path) -> str:
+    """A `ls -lR`-like listing (size, mtime, relative path) of a data directory."""
+    root = Path(root)
+    if not root.exists():
+        return f"{root}: missing\n"
+    lines = [f"# {root}"]
+    for p in sorted(root.rglob("*")):
+        try:
+            st = p.stat()
+        except OSError:
+            continue
+        kind = "d" if p.is_dir() else "-"
+        stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(st.st_mtime))
+        lines.append(f"{kind} {st.st_size:>12} {stamp} {p.relative_to(root)}")
+    return "\n".join(lines) + "\n"
