@@ -1,1 +1,34 @@
 """Where nodes live and how we reach them: docker containers, local processes, ssh hosts, simulation."""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from cluster.base import Cluster
+
+# backend name -> (module, class). Imported only when asked for, so that choosing the local
+# backend never needs the docker SDK and `paxlab check` never loads any of them.
+BACKENDS: dict[str, tuple[str, str]] = {
+    "docker": ("cluster.docker_backend", "DockerCluster"),
+    "local": ("cluster.local", "LocalCluster"),
+    "ssh": ("cluster.ssh", "SSHCluster"),
+    "sim": ("cluster.sim_backend", "SimCluster"),
+}
+
+
+def make_cluster(backend: str, name: str, n: int, **opts: Any) -> Cluster:
+    """A cluster of n nodes called `name` on `backend`; opts go to the backend's constructor."""
+    from cluster.base import ClusterError
+
+    if backend not in BACKENDS:
+        raise ClusterError(f"unknown backend {backend!r}; known: {', '.join(BACKENDS)}")
+    modname, clsname = BACKENDS[backend]
+    try:
+        mod = importlib.import_module(modname)
+    except ModuleNotFoundError as e:
+        if e.name != modname:
+            raise
+        raise ClusterError(f"the {backend} backend is not available in this build") from None
+    return getattr(mod, clsname)(name, n, **opts)
