@@ -1,0 +1,393 @@
+"""Client library: find the leader, follow redirects, retry safely, and say what is known.
+
+A test suite records an operation as ``ok``, ``fail`` (certainly did not happen) or ``info``
+(unknown), and a linearizability checker is only as good as that distinction. So the client
+separates them by exception type: :class:`DefiniteFailure` (and :class:`CasMismatch`) only
+when the operation certainly did not take effect, :class:`Indeterminate` whenever it might
+have: a timeout, a connection lost after the request was sent, a ``timeout`` reply. Once an
+attempt's outcome is unknown, later definite refusals (``not_leader`` from another node) say
+nothing about that attempt, so the command as a whole stays indeterminate unless a retry with
+the same sequence number (which the store de-duplicates) gets a real answer.
+
+The policy lives in :class:`_Command`, free of I/O, so that :class:`Client` (blocking
+sockets) and :class:`AsyncClient` (asyncio) share it exactly.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import select
+import socket
+import time
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from . import wire
+from .config import Config
+
+RETRY_PAUSE = 0.05  # between rounds of retries when no node knows a leader
+CONNECT_TIMEOUT = 1.0
+DEFINITE_ERRORS = {"not_leader", "unavailable", "bad_request", "mismatch"}
+
+
+class PaxosError(Exception):
+    """Any failed operation; ``error`` is the store's error code, ``leader`` its hint."""
+
+    def __init__(self, message: str, error: str | None = None, leader: int | None = None):
+        super().__init__(message)
+        self.error = error
+        self.leader = leader
+
+
+class DefiniteFailure(PaxosError):
+    """The operation certainly did not take effect (history: ``fail``)."""
+
+
+class CasMismatch(DefiniteFailure):
+    """A cas was executed and saw another value (history: ``fail`` with error ``mismatch``)."""
+
+
+class Indeterminate(PaxosError):
+    """The operation may or may not have taken effect (history: ``info``)."""
+
+
+@dataclass
+class _Retry:
+    node: int
+    delay: float
+
+
+class _Command:
+    """Retry and redirect policy of one command; the drivers do the I/O it asks for."""
+
+    def __init__(
+        self, req: dict, n: int, node: int, timeout: float, follow_redirects: bool
+    ) -> None:
+        self.req = req
+        self.n = n
+        self.target = node
+        self.deadline = time.monotonic() + timeout
+        self.follow = follow_redirects
+        self.uncertain = False  # some attempt may have taken effect
+        self.last: tuple[str, str, int | None] = ("unavailable", "no node reachable", None)
+        self.unreachable_in_a_row = 0
+
+    def remaining(self) -> float:
+        return self.deadline - time.monotonic()
+
+    def _next_node(self) -> int:
+        return (self.target + 1) % self.n
+
+    def _retry(self, node: int, delay: float) -> _Retry:
+        if self.remaining() <= delay:
+            raise self.give_up()
+        return _Retry(node, delay)
+
+    def give_up(self) -> PaxosError:
+        code, msg, leader = self.last
+        if self.uncertain:
+            return Indeterminate(f"outcome unknown: {msg}", code, leader)
+        return DefiniteFailure(msg, code, leader)
+
+    def on_reply(self, reply: dict) -> Any:
+        """The value on success, a _Retry, or raise the final exception."""
+        if reply.get("ok") is True:
+            return reply.get("value")
+        code = reply.get("error")
+        leader = reply.get("leader")
+        leader = leader if isinstance(leader, int) and 0 <= leader < self.n else None
+        node = self.target
+        self.last = (str(code), f"node {node} answered {code!r}", leader)
+        self.unreachable_in_a_row = 0
+        if code == "mismatch":
+            raise CasMismatch("cas saw another value", "mismatch", leader)
+        if code == "bad_request":
+            raise DefiniteFailure(f"node {node} rejected the request as malformed", code, None)
+        if code == "not_leader":
+            if not self.follow:
+                raise self.give_up()
+            if leader is not None and leader != node:
+                return self._retry(leader, 0.0)
+            return self._retry(self._next_node(), RETRY_PAUSE)
+        if code == "unavailable":
+            return self._retry(self._next_node(), RETRY_PAUSE)
+        # "timeout" or a code we do not know: the command may have been executed
+        self.uncertain = True
+        return self._retry(node, 0.0)
+
+    def on_unreachable(self, exc: BaseException) -> _Retry:
+        """Could not connect or send a whole request: this attempt did nothing."""
+        self.last = ("unavailable", f"node {self.target} unreachable: {_describe(exc)}", None)
+        self.unreachable_in_a_row += 1
+        pause = RETRY_PAUSE if self.unreachable_in_a_row % self.n == 0 else 0.0
+        return self._retry(self._next_node(), pause)
+
+    def on_lost(self, exc: BaseException) -> _Retry:
+        """The request went out but no answer came back: it may have taken effect."""
+        self.uncertain = True
+        self.last = ("timeout", f"node {self.target}: {_describe(exc)}", None)
+        return self._retry(self.target, RETRY_PAUSE)
+
+
+def _describe(exc: BaseException) -> str:
+    if isinstance(exc, TimeoutError | socket.timeout | asyncio.TimeoutError):
+        return "no reply in time"
+    if isinstance(exc, wire.ConnectionClosed):
+        return "connection closed"
+    return str(exc) or type(exc).__name__
+
+
+class _Base:
+    def __init__(
+        self,
+        config: Config,
+        node: int = 0,
+        client_id: str | None = None,
+        timeout: float = 5.0,
+        follow_redirects: bool = True,
+    ) -> None:
+        config.node(node)  # ConfigError for a node that is not there
+        self.config = config
+        self.node = node
+        self.client_id = client_id or f"c-{uuid.uuid4().hex[:16]}"
+        self.timeout = timeout
+        self.follow_redirects = follow_redirects
+        self.seq = 0
+        self.preferred = node  # where the last command succeeded: probably the leader
+
+    def _succeeded(self, cmd: _Command) -> None:
+        if self.follow_redirects:
+            self.preferred = cmd.target
+
+    def _command(self, op: str, key: str | None, value: Any = None) -> _Command:
+        self.seq += 1
+        req = {"op": op, "key": key, "value": value, "client_id": self.client_id, "seq": self.seq}
+        try:
+            wire.encode(req, self.config.max_frame_bytes)
+        except wire.FrameError as e:  # not JSON, or too big: it never leaves this process
+            raise DefiniteFailure(f"cannot send {op}: {e}", "bad_request") from None
+        return _Command(req, self.config.n, self.preferred, self.timeout, self.follow_redirects)
+
+    def _addr(self, node: int) -> tuple[str, int]:
+        a = self.config.node(node)
+        return a.host, a.client_port
+
+
+class Client(_Base):
+    """Blocking client; one command at a time. Not thread-safe: one per thread."""
+
+    def __init__(self, *args: Any, **kw: Any) -> None:
+        super().__init__(*args, **kw)
+        self._socks: dict[int, socket.socket] = {}
+
+    def read(self, key: str | None = None) -> Any:
+        return self._run(self._command("read", key))
+
+    def write(self, key: str | None, value: Any) -> None:
+        self._run(self._command("write", key, value))
+
+    def cas(self, key: str | None, expected: Any, new: Any) -> None:
+        self._run(self._command("cas", key, [expected, new]))
+
+    def append(self, key: str | None, value: Any) -> None:
+        self._run(self._command("append", key, value))
+
+    def status(self, node: int | None = None) -> dict:
+        node = self.node if node is None else node
+        cmd = _Command({"op": "status"}, self.config.n, node, self.timeout, False)
+        try:
+            sock = self._connect(node, cmd)
+        except OSError as e:
+            raise DefiniteFailure(
+                f"node {node} unreachable: {_describe(e)}", "unavailable"
+            ) from None
+        try:
+            wire.send_frame(sock, cmd.req, self.config.max_frame_bytes)
+            reply = wire.recv_frame(sock, self.config.max_frame_bytes)
+        except (OSError, wire.FrameError, wire.ConnectionClosed) as e:
+            self._drop(node)
+            raise Indeterminate(f"node {node}: {_describe(e)}", "timeout") from None
+        if reply.get("ok") is not True:
+            raise DefiniteFailure(
+                f"node {node} answered {reply.get('error')!r}", reply.get("error")
+            )
+        return reply.get("value")
+
+    def close(self) -> None:
+        for node in list(self._socks):
+            self._drop(node)
+
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- I/O --------------------------------------------------------------------------------
+    def _run(self, cmd: _Command) -> Any:
+        while True:
+            node = cmd.target
+            try:
+                sock = self._connect(node, cmd)
+                wire.send_frame(sock, cmd.req, self.config.max_frame_bytes)
+            except OSError as e:
+                self._drop(node)
+                step = cmd.on_unreachable(e)
+            else:
+                try:
+                    sock.settimeout(max(cmd.remaining(), 0.001))
+                    reply = wire.recv_frame(sock, self.config.max_frame_bytes)
+                except (OSError, wire.FrameError, wire.ConnectionClosed) as e:
+                    self._drop(node)
+                    step = cmd.on_lost(e)
+                else:
+                    step = cmd.on_reply(reply)
+                    if not isinstance(step, _Retry):
+                        self._succeeded(cmd)
+                        return step
+            if step.delay:
+                time.sleep(step.delay)
+            cmd.target = step.node
+
+    def _connect(self, node: int, cmd: _Command) -> socket.socket:
+        sock = self._socks.get(node)
+        if sock is not None and _closed_by_peer(sock):
+            self._drop(node)
+            sock = None
+        if sock is None:
+            timeout = max(min(CONNECT_TIMEOUT, cmd.remaining()), 0.001)
+            sock = socket.create_connection(self._addr(node), timeout=timeout)
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            self._socks[node] = sock
+        sock.settimeout(max(cmd.remaining(), 0.001))
+        return sock
+
+    def _drop(self, node: int) -> None:
+        sock = self._socks.pop(node, None)
+        if sock is not None:
+            sock.close()
+
+
+def _closed_by_peer(sock: socket.socket) -> bool:
+    """A cached connection the server has since closed (e.g. it restarted).
+
+    Checked before sending so that a stale connection counts as "unreachable" (nothing sent)
+    rather than as a lost request whose outcome would then be unknown.
+    """
+    try:
+        readable, _, _ = select.select([sock], [], [], 0)
+    except (OSError, ValueError):
+        return True
+    if not readable:
+        return False
+    try:
+        return sock.recv(1, socket.MSG_PEEK) == b""
+    except OSError:
+        return True
+
+
+class AsyncClient(_Base):
+    """The same client for asyncio code: every method is a coroutine."""
+
+    def __init__(self, *args: Any, **kw: Any) -> None:
+        super().__init__(*args, **kw)
+        self._conns: dict[int, tuple[asyncio.StreamReader, asyncio.StreamWriter]] = {}
+
+    async def read(self, key: str | None = None) -> Any:
+        return await self._run(self._command("read", key))
+
+    async def write(self, key: str | None, value: Any) -> None:
+        await self._run(self._command("write", key, value))
+
+    async def cas(self, key: str | None, expected: Any, new: Any) -> None:
+        await self._run(self._command("cas", key, [expected, new]))
+
+    async def append(self, key: str | None, value: Any) -> None:
+        await self._run(self._command("append", key, value))
+
+    async def status(self, node: int | None = None) -> dict:
+        node = self.node if node is None else node
+        cmd = _Command({"op": "status"}, self.config.n, node, self.timeout, False)
+        try:
+            reader, writer = await self._connect(node, cmd)
+            wire.write_frame(writer, cmd.req, self.config.max_frame_bytes)
+            await writer.drain()
+        except OSError as e:
+            await self._drop(node)
+            raise DefiniteFailure(
+                f"node {node} unreachable: {_describe(e)}", "unavailable"
+            ) from None
+        try:
+            reply = await asyncio.wait_for(
+                wire.read_frame(reader, self.config.max_frame_bytes), max(cmd.remaining(), 0.001)
+            )
+        except (OSError, TimeoutError, wire.FrameError, wire.ConnectionClosed) as e:
+            await self._drop(node)
+            raise Indeterminate(f"node {node}: {_describe(e)}", "timeout") from None
+        if reply.get("ok") is not True:
+            raise DefiniteFailure(
+                f"node {node} answered {reply.get('error')!r}", reply.get("error")
+            )
+        return reply.get("value")
+
+    async def close(self) -> None:
+        for node in list(self._conns):
+            await self._drop(node)
+
+    async def __aenter__(self) -> AsyncClient:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    async def _run(self, cmd: _Command) -> Any:
+        while True:
+            node = cmd.target
+            try:
+                reader, writer = await self._connect(node, cmd)
+                wire.write_frame(writer, cmd.req, self.config.max_frame_bytes)
+                await writer.drain()
+            except (OSError, TimeoutError) as e:
+                await self._drop(node)
+                step = cmd.on_unreachable(e)
+            else:
+                try:
+                    reply = await asyncio.wait_for(
+                        wire.read_frame(reader, self.config.max_frame_bytes),
+                        max(cmd.remaining(), 0.001),
+                    )
+                except (OSError, TimeoutError, wire.FrameError, wire.ConnectionClosed) as e:
+                    await self._drop(node)
+                    step = cmd.on_lost(e)
+                else:
+                    step = cmd.on_reply(reply)
+                    if not isinstance(step, _Retry):
+                        self._succeeded(cmd)
+                        return step
+            if step.delay:
+                await asyncio.sleep(step.delay)
+            cmd.target = step.node
+
+    async def _connect(
+        self, node: int, cmd: _Command
+    ) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+        conn = self._conns.get(node)
+        if conn is not None and (conn[0].at_eof() or conn[1].is_closing()):
+            await self._drop(node)
+            conn = None
+        if conn is None:
+            host, port = self._addr(node)
+            timeout = max(min(CONNECT_TIMEOUT, cmd.remaining()), 0.001)
+            conn = await asyncio.wait_for(asyncio.open_connection(host, port), timeout)
+            self._conns[node] = conn
+        return conn
+
+    async def _drop(self, node: int) -> None:
+        conn = self._conns.pop(node, None)
+        if conn is not None:
+            conn[1].close()
+            try:
+                await conn[1].wait_closed()
+            except OSError:
+                pass

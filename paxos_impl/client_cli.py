@@ -1,0 +1,110 @@
+"""``paxos-client``: talk to the store from a shell.
+
+Made for scripts: ``get`` prints the value alone (a string as it is, anything else as JSON)
+and the exit code says what is known: 0 done, 1 it certainly did not happen (including a cas
+mismatch), 2 usage error, 3 unknown outcome (timeout, lost connection). Values are parsed as
+JSON when they parse (``42``, ``[1,2]``, ``"quoted"``) and taken as strings otherwise.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Any
+
+from .client import CasMismatch, Client, DefiniteFailure, Indeterminate
+from .config import ConfigError, load_config
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_UNKNOWN = 0, 1, 2, 3
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:
+        sys.stderr.write(f"{self.prog}: error: {message}\n")
+        raise SystemExit(EXIT_USAGE)
+
+
+def parse_value(text: str) -> Any:
+    """JSON when it parses, else the string itself (so `put k hello` needs no quotes)."""
+    try:
+        return json.loads(text)
+    except ValueError:
+        return text
+
+
+def format_value(value: Any) -> str:
+    return value if isinstance(value, str) else json.dumps(value)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    # -n/--config/--timeout work before or after the sub-command
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("-n", "--node", type=int, default=argparse.SUPPRESS, help="node id (0)")
+    common.add_argument("--config", default=argparse.SUPPRESS, metavar="FILE", help="cluster TOML")
+    common.add_argument("--timeout", type=float, default=argparse.SUPPRESS, help="seconds (5)")
+    p = _Parser(prog="paxos-client", description="Client of the paxlab store.", parents=[common])
+    sub = p.add_subparsers(dest="cmd", metavar="COMMAND", parser_class=_Parser)
+    sub.required = True
+
+    def add(name: str, help_: str, *params: str) -> None:
+        sp = sub.add_parser(name, help=help_, parents=[common])
+        for param in params:
+            if param.endswith("?"):
+                sp.add_argument(param[:-1], nargs="?", default=None)
+            else:
+                sp.add_argument(param)
+
+    add("propose", "write VALUE to the single register", "VALUE")
+    add("get", "print the value of KEY (default: the single register)", "KEY?")
+    add("put", "write VALUE to KEY", "KEY", "VALUE")
+    add("cas", "set KEY to NEW if it holds OLD", "KEY", "OLD", "NEW")
+    add("append", "append VALUE to KEY (strings concatenate, lists extend)", "KEY", "VALUE")
+    add("status", "print a node's status as JSON")
+    return p
+
+
+def run(args: argparse.Namespace, client: Client) -> int:
+    cmd = args.cmd
+    if cmd == "propose":
+        client.write(None, parse_value(args.VALUE))
+    elif cmd == "get":
+        print(format_value(client.read(args.KEY)))
+    elif cmd == "put":
+        client.write(args.KEY, parse_value(args.VALUE))
+    elif cmd == "cas":
+        client.cas(args.KEY, parse_value(args.OLD), parse_value(args.NEW))
+    elif cmd == "append":
+        client.append(args.KEY, parse_value(args.VALUE))
+    elif cmd == "status":
+        print(json.dumps(client.status(), indent=2, sort_keys=True))
+    return EXIT_OK
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        config = load_config(getattr(args, "config", None))
+        client = Client(
+            config, node=getattr(args, "node", 0), timeout=getattr(args, "timeout", 5.0)
+        )
+    except ConfigError as e:
+        sys.stderr.write(f"paxos-client: {e}\n")
+        return EXIT_USAGE
+    try:
+        return run(args, client)
+    except CasMismatch:
+        sys.stderr.write("paxos-client: cas failed: the key holds another value\n")
+        return EXIT_FAILED
+    except DefiniteFailure as e:
+        sys.stderr.write(f"paxos-client: failed: {e}\n")
+        return EXIT_FAILED
+    except Indeterminate as e:
+        sys.stderr.write(f"paxos-client: {e}\n")
+        return EXIT_UNKNOWN
+    finally:
+        client.close()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
