@@ -24,7 +24,6 @@ Faults:
 from __future__ import annotations
 
 import atexit
-import glob
 import hashlib
 import os
 import shutil
@@ -38,16 +37,12 @@ import time
 from pathlib import Path
 from typing import Any
 
+from cluster import node_agent
 from cluster.base import Cluster, ClusterError, ExecResult, Unsupported, node_name, store_id
 from paxos_impl.config import Config, NodeAddress, Timeouts
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 LOOPBACK_BASE = 10  # node nK listens on 127.0.0.(LOOPBACK_BASE + K)
-FAKETIME_GLOBS = (
-    "/usr/lib/*/faketime/libfaketimeMT.so.1",
-    "/usr/lib/faketime/libfaketimeMT.so.1",
-    "/usr/local/lib/faketime/libfaketimeMT.so.1",
-)
 STOP_TIMEOUT_S = 10.0
 
 
@@ -57,40 +52,10 @@ STOP_TIMEOUT_S = 10.0
 _probe_cache: dict[str, Any] = {}
 
 
-def find_libfaketime() -> str | None:
-    """Path of the multi-threaded libfaketime (the store runs threads), or None."""
-    for pattern in FAKETIME_GLOBS:
-        hits = sorted(glob.glob(pattern))
-        if hits:
-            return hits[0]
-    return None
-
-
-def faketime_env(lib: str, offset_file: Path) -> dict[str, str]:
-    """The environment that makes a process read its clock offset from offset_file.
-
-    NO_CACHE so a rewritten file takes effect at once; DONT_FAKE_MONOTONIC so asyncio's timers
-    and time.monotonic() keep running at the real pace while time.time() jumps.
-    """
-    return {
-        "LD_PRELOAD": lib,
-        "FAKETIME_TIMESTAMP_FILE": str(offset_file),
-        "FAKETIME_NO_CACHE": "1",
-        "FAKETIME_DONT_FAKE_MONOTONIC": "1",
-    }
-
-
-def format_offset(seconds: float) -> str:
-    """libfaketime's relative-offset syntax: '+12.5' or '-3' (seconds)."""
-    return f"{seconds:+.6f}".rstrip("0").rstrip(".")
-
-
 def write_offset_file(path: Path, seconds: float) -> None:
     """Replace the offset file atomically: libfaketime re-reads it on every clock call, and a
     half-written file makes the process abort."""
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(format_offset(seconds) + "\n")
-    os.replace(tmp, path)
+    node_agent.write_atomically(path, node_agent.format_offset(seconds) + "\n")
 
 
 def probe_faketime() -> str | None:
@@ -98,14 +63,14 @@ def probe_faketime() -> str | None:
     sleep; else None. Bookworm's 0.9.10 fails the sleep part (EINVAL), hence the probe."""
     if "faketime" in _probe_cache:
         return _probe_cache["faketime"]
-    lib = find_libfaketime()
+    lib = node_agent.find_faketime()
     ok = None
     if lib:
         with tempfile.TemporaryDirectory(prefix="paxlab-ftprobe-") as d:
-            f = Path(d) / "offset"
+            f = Path(d) / node_agent.CLOCK_FILE
             write_offset_file(f, 1000)
             code = "import time;m=time.monotonic();time.sleep(0.02);print(time.time(),time.monotonic()-m)"
-            env = {**os.environ, **faketime_env(lib, f)}
+            env = {**os.environ, **node_agent.faketime_env(Path(d), lib)}
             try:
                 r = subprocess.run(
                     [sys.executable, "-c", code],
@@ -293,8 +258,8 @@ class LocalCluster(Cluster):
         for node in self.nodes:
             d = self.node_dir(node)
             (d / "data").mkdir(parents=True, exist_ok=True)
-            if self._faketime_lib and not (d / "clock-offset").exists():
-                write_offset_file(d / "clock-offset", 0)
+            if self._faketime_lib and not (d / node_agent.CLOCK_FILE).exists():
+                write_offset_file(d / node_agent.CLOCK_FILE, 0)
 
     def teardown(self) -> None:
         """Kill every store process, remove the iptables chain, delete a temp run dir. Safe to
@@ -360,7 +325,7 @@ class LocalCluster(Cluster):
             )
             env["PYTHONUNBUFFERED"] = "1"
             if self._faketime_lib:
-                env.update(faketime_env(self._faketime_lib, d / "clock-offset"))
+                env.update(node_agent.faketime_env(d, self._faketime_lib))
             log = open(d / "server.log", "ab")  # noqa: SIM115 - handed to the child
             try:
                 log.write(
@@ -575,7 +540,7 @@ class LocalCluster(Cluster):
         if not self._faketime_lib:
             raise Unsupported("the local backend shifts clocks only with a working libfaketime")
         self.node_dir(node).mkdir(parents=True, exist_ok=True)
-        write_offset_file(self.node_dir(node) / "clock-offset", seconds)
+        write_offset_file(self.node_dir(node) / node_agent.CLOCK_FILE, seconds)
 
     def reset_clocks(self) -> None:
         for node in self.nodes:
