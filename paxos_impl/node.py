@@ -1,0 +1,442 @@
+"""The asyncio runtime of one node: sockets, disk and timers around the sans-IO core.
+
+The core (``Replica``) decides; this module only carries out its ``Ready`` hand-offs in the
+order that makes them safe: persist (one write + one fsync for everything the events of one
+batch produced), then snapshot, then send messages and client replies. Events that arrive
+while an fsync is in flight queue up and are handled together in the next batch: that group
+commit is what lets throughput grow with the number of clients instead of being capped at
+one fsync per write.
+
+Faults on the wire are contained to the connection they arrive on: a garbage, truncated or
+oversized frame closes that one connection (logged), a malformed message (``ProtocolError``)
+is logged and dropped. Anything else the core raises, or a failed write to disk, stops the
+node (fail-stop), because carrying on after losing track of what is durable is how Paxos
+implementations lose acknowledged data.
+
+The core's clock is ``time.time()`` on purpose: libfaketime and the clock nemesis act on
+the wall clock. asyncio's own timers use the monotonic clock, which they do not touch, so a
+tick is scheduled ``next_tick - time.time()`` seconds ahead, clamped to [0, 1] s: a clock
+jump can delay a tick by at most a second.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import logging
+import os
+import random
+import time
+from collections.abc import Callable
+from typing import Any
+
+from . import wire
+from .config import Config
+from .storage import Storage
+
+log = logging.getLogger("paxos.node")
+
+MAX_EVENTS_PER_BATCH = 4096
+MAX_QUEUED_PER_PEER = 4096  # messages kept for a peer we are not connected to
+MAX_INFLIGHT_PER_CLIENT = 1024
+HELLO_TIMEOUT = 5.0
+MAX_TICK_DELAY = 1.0
+_PEER_POLL = 0.5  # how often an idle outbound link checks that its peer is still there
+
+
+class Fatal(Exception):
+    """The node must stop: continuing could break a safety guarantee."""
+
+
+class _ClientRequest:
+    """The opaque handle the core gets for one client request; answers it at most once."""
+
+    __slots__ = ("conn", "done", "timer")
+
+    def __init__(self, conn: _ClientConn) -> None:
+        self.conn = conn
+        self.done = False
+        self.timer: asyncio.TimerHandle | None = None
+
+    def answer(self, reply: dict) -> None:
+        if self.done:
+            return
+        self.done = True
+        self.conn.inflight -= 1
+        if self.timer is not None:
+            self.timer.cancel()
+        self.conn.send(reply)
+
+
+class _ClientConn:
+    def __init__(self, writer: asyncio.StreamWriter, max_frame: int, peer: str) -> None:
+        self.writer = writer
+        self.max_frame = max_frame
+        self.peer = peer
+        self.inflight = 0
+
+    def send(self, reply: dict) -> None:
+        if self.writer.is_closing():
+            return
+        try:
+            wire.write_frame(self.writer, reply, self.max_frame)
+        except wire.FrameError as e:
+            log.error("client %s: cannot send reply: %s", self.peer, e)
+            self.writer.write(wire.encode({"ok": False, "error": "unavailable", "leader": None}))
+
+
+class _PeerLink:
+    """Outbound connection to one peer: hello, then frames; reconnects with backoff."""
+
+    def __init__(self, node: Node, peer_id: int) -> None:
+        self.node = node
+        self.peer_id = peer_id
+        self.queue: collections.deque[bytes] = collections.deque(maxlen=MAX_QUEUED_PER_PEER)
+        self.wakeup = asyncio.Event()
+        self.connected = False
+
+    def send(self, frame: bytes) -> None:
+        self.queue.append(frame)
+        self.wakeup.set()
+
+    async def run(self) -> None:
+        t = self.node.config.timeouts
+        backoff_min, backoff_max = t.connect_backoff_min_ms / 1000, t.connect_backoff_max_ms / 1000
+        backoff = backoff_min
+        addr = self.node.config.node(self.peer_id)
+        failures = 0
+        while True:
+            try:
+                reader, writer = await asyncio.wait_for(
+                    asyncio.open_connection(addr.host, addr.peer_port), max(backoff_max, 1.0)
+                )
+            except (OSError, TimeoutError) as e:
+                failures += 1
+                if failures in (1, 10) or failures % 100 == 0:
+                    log.info("peer %d unreachable (%s attempts): %s", self.peer_id, failures, e)
+                await asyncio.sleep(backoff * (0.5 + self.node.rng.random()))
+                backoff = min(backoff * 2, backoff_max)
+                continue
+            failures = 0
+            backoff = backoff_min
+            self.connected = True
+            log.info("connected to peer %d at %s:%d", self.peer_id, addr.host, addr.peer_port)
+            try:
+                await self._pump(reader, writer)
+            except (OSError, ConnectionError) as e:
+                log.info("lost connection to peer %d: %s", self.peer_id, e or type(e).__name__)
+            finally:
+                self.connected = False
+                writer.close()
+
+    async def _pump(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        writer.write(wire.encode({"type": "hello", "from": self.node.id}))
+        while True:
+            if reader.at_eof() or writer.is_closing():
+                raise ConnectionError("closed by peer")
+            if self.queue:
+                frames = list(self.queue)
+                self.queue.clear()
+                writer.writelines(frames)
+            await writer.drain()
+            self.wakeup.clear()
+            if not self.queue:
+                try:
+                    await asyncio.wait_for(self.wakeup.wait(), _PEER_POLL)
+                except TimeoutError:
+                    pass
+
+
+class Node:
+    """One store process: owns the core, the storage and every socket of a node."""
+
+    def __init__(
+        self,
+        node_id: int,
+        config: Config,
+        storage: Storage,
+        replica: Any,
+        protocol_error: type[Exception] = ValueError,
+        rng: random.Random | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.id = node_id
+        self.config = config
+        self.storage = storage
+        self.replica = replica
+        self.protocol_error = protocol_error
+        self.rng = rng or random.Random()
+        self.clock = clock
+        self.max_frame = config.max_frame_bytes
+        self._events: collections.deque[tuple] = collections.deque()
+        self._has_events = asyncio.Event()
+        self._tick: asyncio.TimerHandle | None = None
+        self._links: dict[int, _PeerLink] = {}
+        self._servers: list[asyncio.base_events.Server] = []
+        self._tasks: list[asyncio.Task] = []
+        self._conns: set[asyncio.StreamWriter] = set()
+        self._stopped = asyncio.Event()
+        self.fatal: str | None = None
+        self.batches = 0  # for status: how many persist+send rounds, how many events
+        self.events_handled = 0
+
+    # -- life cycle ---------------------------------------------------------------------------
+    async def listen(self) -> None:
+        """Bind both ports (OSError if one is taken) before the node starts acting."""
+        me = self.config.node(self.id)
+        for port, handler in (
+            (me.peer_port, self._serve_peer),
+            (me.client_port, self._serve_client),
+        ):
+            try:
+                server = await asyncio.start_server(handler, me.host, port, reuse_address=True)
+            except OSError as e:
+                raise OSError(f"cannot listen on {me.host}:{port}: {e.strerror or e}") from None
+            self._servers.append(server)
+
+    async def run(self) -> None:
+        """Serve until stop() or a fatal error (then ``self.fatal`` says why)."""
+        if not self._servers:
+            await self.listen()
+        for peer in self.config.ids():
+            if peer != self.id:
+                link = _PeerLink(self, peer)
+                self._links[peer] = link
+                self._tasks.append(asyncio.create_task(link.run()))
+        self._events.append(("start",))
+        self._has_events.set()
+        driver = asyncio.create_task(self._drive())
+        stopped = asyncio.create_task(self._stopped.wait())
+        await asyncio.wait({driver, stopped}, return_when=asyncio.FIRST_COMPLETED)
+        if driver.done() and not driver.cancelled() and driver.exception() is not None:
+            exc = driver.exception()
+            self.fatal = self.fatal or f"internal error: {exc!r}"
+            log.error("driver failed", exc_info=exc)
+        await self._shutdown(driver, stopped)
+
+    def stop(self) -> None:
+        self._stopped.set()
+
+    async def _shutdown(self, *tasks: asyncio.Task) -> None:
+        if self._tick is not None:
+            self._tick.cancel()
+        for s in self._servers:
+            s.close()
+        for t in [*self._tasks, *tasks]:
+            t.cancel()
+        for w in list(self._conns):
+            w.close()
+        await asyncio.gather(*self._tasks, *tasks, return_exceptions=True)
+        self.storage.close()
+
+    def _fail(self, why: str) -> None:
+        log.critical("stopping: %s", why)
+        self.fatal = why
+        self.stop()
+
+    # -- the driver: core steps, then persist, then send ------------------------------------
+    def _enqueue(self, event: tuple) -> None:
+        self._events.append(event)
+        self._has_events.set()
+
+    async def _drive(self) -> None:
+        while True:
+            if not self._events:
+                self._has_events.clear()
+                await self._has_events.wait()
+                continue
+            n = min(len(self._events), MAX_EVENTS_PER_BATCH)
+            batch = [self._events.popleft() for _ in range(n)]
+            try:
+                await self._process(batch)
+            except Fatal as e:
+                self._fail(str(e))
+                return
+
+    def _step(self, event: tuple) -> Any:
+        """Feed one event to the core; None when it was dropped."""
+        kind = event[0]
+        now = self.clock()
+        try:
+            if kind == "peer":
+                return self.replica.on_message(event[1], event[2], now)
+            if kind == "client":
+                handle = event[1]
+                if handle.done:  # already answered "timeout"; don't start it now
+                    return None
+                return self.replica.on_client_request(handle, event[2], now)
+            if kind == "tick":
+                return self.replica.on_tick(now)
+            return self.replica.start(now)
+        except self.protocol_error as e:
+            if kind == "client":
+                log.warning("bad client request from %s: %s", event[1].conn.peer, e)
+                event[1].answer({"ok": False, "error": "bad_request", "leader": None})
+            else:
+                log.warning("dropped malformed %s message from node %s: %s", kind, event[1], e)
+            return None
+        except Exception as e:
+            log.exception("core failed on a %s event", kind)
+            raise Fatal(f"internal error in the protocol core: {e!r}") from None
+
+    async def _process(self, batch: list[tuple]) -> None:
+        records: list[Any] = []
+        messages: list[tuple[int, dict]] = []
+        replies: list[tuple[Any, dict]] = []
+        for event in batch:
+            ready = self._step(event)
+            if ready is None:
+                continue
+            records.extend(ready.persist)
+            if ready.snapshot is not None:
+                # the snapshot covers everything persisted so far, so that must be on disk first
+                await self._persist(records)
+                records = []
+                await self._disk(self.storage.write_snapshot, ready.snapshot)
+            messages.extend(ready.messages)
+            replies.extend(ready.replies)
+            self._schedule_tick(ready.next_tick)
+        await self._persist(records)
+        self.batches += 1
+        self.events_handled += len(batch)
+        self._send(messages)
+        for handle, reply in replies:
+            if isinstance(handle, _ClientRequest):
+                handle.answer(reply)
+            else:
+                log.error("core replied to an unknown handle %r", handle)
+
+    async def _persist(self, records: list[Any]) -> None:
+        if records:
+            await self._disk(self.storage.append, records)
+
+    async def _disk(self, fn: Callable[[Any], None], arg: Any) -> None:
+        try:
+            if self.storage.fsync:  # the fsync would block the loop: let I/O go on meanwhile
+                await asyncio.to_thread(fn, arg)
+            else:
+                fn(arg)
+        except OSError as e:
+            raise Fatal(f"cannot write to {self.storage.path}: {e}") from None
+
+    def _send(self, messages: list[tuple[int, dict]]) -> None:
+        encoded: dict[int, bytes] = {}  # a broadcast is one dict sent to several peers
+        for dest, msg in messages:
+            if dest == self.id:
+                self._enqueue(("peer", self.id, msg))
+                continue
+            link = self._links.get(dest)
+            if link is None:
+                log.error("core sent a message to unknown node %r", dest)
+                continue
+            frame = encoded.get(id(msg))
+            if frame is None:
+                try:
+                    frame = wire.encode(msg, self.max_frame)
+                except wire.FrameError as e:
+                    log.error("cannot send %s to node %d: %s", msg.get("type"), dest, e)
+                    continue
+                encoded[id(msg)] = frame
+            link.send(frame)
+
+    def _schedule_tick(self, at: float | None) -> None:
+        if at is None:
+            if self._tick is not None:
+                return
+            delay = MAX_TICK_DELAY
+        else:
+            delay = min(max(at - self.clock(), 0.0), MAX_TICK_DELAY)
+            if self._tick is not None:
+                self._tick.cancel()
+        self._tick = asyncio.get_running_loop().call_later(delay, self._on_timer)
+
+    def _on_timer(self) -> None:
+        self._tick = None
+        self._enqueue(("tick",))
+        # until the core says otherwise, keep ticking at least once a second
+        self._schedule_tick(None)
+
+    # -- ports --------------------------------------------------------------------------------
+    async def _serve_peer(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        where = _peername(writer)
+        self._conns.add(writer)
+        src = None
+        try:
+            hello = await asyncio.wait_for(wire.read_frame(reader, self.max_frame), HELLO_TIMEOUT)
+            src = hello.get("from")
+            if hello.get("type") != "hello" or not isinstance(src, int) or src == self.id:
+                raise wire.FrameError(f"expected a hello from a peer, got {_brief(hello)}")
+            if src not in self.config.ids():
+                raise wire.FrameError(f"hello from unknown node {src!r}")
+            while True:
+                msg = await wire.read_frame(reader, self.max_frame)
+                if not isinstance(msg.get("type"), str):
+                    log.warning("dropped message without a type from node %d", src)
+                    continue
+                self._enqueue(("peer", src, msg))
+        except wire.FrameError as e:
+            log.warning("peer port: closing connection from %s: %s", where, e)
+        except TimeoutError:
+            log.warning("peer port: closing connection from %s: no hello in time", where)
+        except (wire.ConnectionClosed, ConnectionError):
+            if src is not None:
+                log.info("node %d closed its connection", src)
+        finally:
+            self._conns.discard(writer)
+            writer.close()
+
+    async def _serve_client(
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+    ) -> None:
+        conn = _ClientConn(writer, self.max_frame, _peername(writer))
+        self._conns.add(writer)
+        try:
+            while True:
+                req = await wire.read_frame(reader, self.max_frame)
+                if req.get("op") == "status":
+                    conn.send({"ok": True, "value": self.status()})
+                elif not isinstance(req.get("op"), str):
+                    conn.send({"ok": False, "error": "bad_request", "leader": None})
+                elif conn.inflight >= MAX_INFLIGHT_PER_CLIENT:
+                    raise wire.FrameError(f"more than {MAX_INFLIGHT_PER_CLIENT} requests in flight")
+                else:
+                    self._admit(conn, req)
+                await writer.drain()
+        except wire.FrameError as e:
+            log.warning("client port: closing connection from %s: %s", conn.peer, e)
+        except (wire.ConnectionClosed, ConnectionError):
+            pass
+        finally:
+            self._conns.discard(writer)
+            writer.close()
+
+    def _admit(self, conn: _ClientConn, req: dict) -> None:
+        handle = _ClientRequest(conn)
+        conn.inflight += 1
+        timeout = self.config.timeouts.request_ms / 1000
+        handle.timer = asyncio.get_running_loop().call_later(
+            timeout, handle.answer, {"ok": False, "error": "timeout", "leader": None}
+        )
+        self._enqueue(("client", handle, req))
+
+    def status(self) -> dict:
+        s = dict(self.replica.status())
+        s.update(
+            time=time.time(),
+            pid=os.getpid(),
+            peers_connected=sorted(p for p, link in self._links.items() if link.connected),
+            storage={"segment": self.storage.segment, "syncs": self.storage.syncs},
+            batches=self.batches,
+            events=self.events_handled,
+        )
+        return s
+
+
+def _peername(writer: asyncio.StreamWriter) -> str:
+    peer = writer.get_extra_info("peername")
+    return f"{peer[0]}:{peer[1]}" if isinstance(peer, tuple) else str(peer)
+
+
+def _brief(obj: Any) -> str:
+    text = repr(obj)
+    return text if len(text) <= 80 else text[:77] + "..."

@@ -1,0 +1,143 @@
+"""``paxos-server NODE_ID``: run one node of the store until SIGTERM.
+
+Start-up is where a user's mistakes show (a bad config file, a port in use, a damaged data
+directory), so each of those is one line on stderr and exit code 2, never a traceback.
+Defaults follow etcd's ``default.etcd``: the 3-node loopback cluster and the data directory
+``./node<N>.paxos`` in the current directory, so three commands give a working cluster.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import random
+import signal
+import sys
+import traceback
+from pathlib import Path
+
+from .config import KNOWN_BUGS, Config, ConfigError, load_config
+from .node import Node
+from .storage import Storage, StorageError
+
+EXIT_OK, EXIT_FATAL, EXIT_USAGE = 0, 1, 2
+
+
+class _OneLineFormatter(logging.Formatter):
+    """Every log record on one line (tracebacks folded), so logs stay grep-able."""
+
+    def formatException(self, ei) -> str:  # noqa: N802 (logging's name)
+        return " | ".join(line.strip() for line in traceback.format_exception(*ei) if line.strip())
+
+    def format(self, record: logging.LogRecord) -> str:
+        return super().format(record).replace("\n", " | ")
+
+
+def setup_logging(node_id: int, level: str = "INFO") -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(
+        _OneLineFormatter(
+            f"%(asctime)s.%(msecs)03d node{node_id} %(levelname)s %(message)s",
+            datefmt="%Y-%m-%dT%H:%M:%S",
+        )
+    )
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level)
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:
+        sys.stderr.write(f"{self.prog}: error: {message}\n")
+        raise SystemExit(EXIT_USAGE)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = _Parser(prog="paxos-server", description="Run one node of the paxlab Multi-Paxos store.")
+    p.add_argument("node_id", type=int, metavar="NODE_ID", help="this node's id (0..N-1)")
+    p.add_argument("--config", metavar="FILE", help="cluster TOML (default: 3 nodes on loopback)")
+    p.add_argument("--data-dir", metavar="DIR", help="default: ./node<NODE_ID>.paxos")
+    p.add_argument(
+        "--bug",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help=f"turn on a deliberate bug ({', '.join(KNOWN_BUGS)}); repeatable",
+    )
+    p.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+    return p
+
+
+def load(args: argparse.Namespace) -> tuple[Config, Path]:
+    """The node's config (with --bug added) and data directory; ConfigError if unusable."""
+    config = load_config(args.config)
+    for bug in args.bug:
+        if bug not in config.bugs:
+            config.bugs.append(bug)
+    config.validate()
+    config.node(args.node_id)
+    data_dir = Path(args.data_dir) if args.data_dir else config.data_dir_for(args.node_id)
+    return config, data_dir
+
+
+def _fail(msg: str) -> int:
+    sys.stderr.write(f"paxos-server: {msg}\n")
+    return EXIT_USAGE
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        config, data_dir = load(args)
+    except ConfigError as e:
+        return _fail(str(e))
+    setup_logging(args.node_id, args.log_level)
+    from .core import Replica  # here, so `--help` and config errors need no core
+    from .messages import ProtocolError
+
+    storage = Storage(data_dir, fsync=config.fsync)
+    try:
+        snapshot, records = storage.recover()
+    except StorageError as e:
+        return _fail(str(e))
+    try:
+        replica = Replica(args.node_id, config, random.Random(), snapshot=snapshot, records=records)
+    except (ProtocolError, ValueError, KeyError, TypeError) as e:
+        storage.close()
+        return _fail(f"{data_dir}: cannot recover state from the log: {e!r}")
+    node = Node(args.node_id, config, storage, replica, protocol_error=ProtocolError)
+    logging.getLogger("paxos.server").info(
+        "starting: %d nodes, mode %s, read_mode %s, data %s, fsync %s%s; recovered %s%d records",
+        config.n,
+        config.mode,
+        config.read_mode,
+        data_dir,
+        "on" if config.fsync else "off",
+        f", bugs {','.join(config.bugs)}" if config.bugs else "",
+        "a snapshot and " if snapshot is not None else "",
+        len(records),
+    )
+    try:
+        return asyncio.run(_serve(node))
+    except OSError as e:  # a port in use
+        storage.close()
+        return _fail(str(e))
+
+
+async def _serve(node: Node) -> int:
+    await node.listen()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, node.stop)
+    await node.run()
+    log = logging.getLogger("paxos.server")
+    if node.fatal:
+        log.error("stopped: %s", node.fatal)
+        return EXIT_FATAL
+    log.info("stopped cleanly")
+    return EXIT_OK
+
+
+if __name__ == "__main__":
+    sys.exit(main())
