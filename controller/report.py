@@ -1,0 +1,421 @@
+"""Build a run's report.html from its run directory alone (ARCHITECTURE.md section 7).
+
+The report is what a person opens first after a run, so it answers in order: did it pass
+(the banner), how to rerun it (the exact command line, seed included), what each checker
+said, what the faults did (op counts, plots, the timeline), which operations prove a
+failure (the anomaly section, linked from the banner), and where the node logs are.
+Everything is read from files, never from the live controller, so `paxlab report RUN_DIR`
+rebuilds the same page after an upgrade. The page is one file with no network requests:
+styles, scripts, plots (PNG data URIs) and data are inlined; only the node logs are
+relative links into nodes/.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import os
+import re
+import shlex
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+from checker.stats import Digest, Operation, digest, latency_quantiles, op_counts, read_events
+
+STAMP = re.compile(r"^\d{8}T\d{6}(-\d+)?$")
+MAX_JSON_CHARS = 20_000
+MAX_NODE_FILES = 200
+
+
+class ReportError(Exception):
+    """A run directory the report cannot be built from; the message is one line."""
+
+
+# --- reading the run directory --------------------------------------------------------------
+
+
+def _load_json(path: Path, problems: list[str]) -> dict | None:
+    if not path.exists():
+        problems.append(f"{path.name} is missing")
+        return None
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as e:
+        problems.append(f"{path.name} is unreadable: {e}")
+        return None
+    if not isinstance(data, dict):
+        problems.append(f"{path.name} is not a JSON object")
+        return None
+    return data
+
+
+def rerun_command(spec: dict) -> str:
+    """The command line that reruns this test, with its seed even if it was not typed."""
+    argv = spec.get("argv")
+    if isinstance(argv, list) and argv and all(isinstance(a, str) for a in argv):
+        argv = list(argv)
+        if os.path.basename(argv[0]) in ("paxlab", "cli.py", "__main__.py"):
+            argv[0] = "paxlab"
+        if "--seed" not in argv and not any(a.startswith("--seed=") for a in argv):
+            if spec.get("seed") is not None:
+                argv += ["--seed", str(spec["seed"])]
+        return shlex.join(argv)
+    argv = ["paxlab", "test"]
+    flags = (
+        ("workload", "--workload"),
+        ("nemesis", "--nemesis"),
+        ("nodes", "--nodes"),
+        ("concurrency", "--concurrency"),
+        ("time_limit", "--time-limit"),
+        ("rate", "--rate"),
+        ("nemesis_interval", "--nemesis-interval"),
+        ("backend", "--backend"),
+        ("read_mode", "--read-mode"),
+        ("seed", "--seed"),
+    )
+    for key, flag in flags:
+        v = spec.get(key)
+        if v is None or v == []:
+            continue
+        argv += [flag, ",".join(map(str, v)) if isinstance(v, list) else str(v)]
+    for bug in spec.get("bugs") or []:
+        argv += ["--bug", str(bug)]
+    return shlex.join(argv)
+
+
+# --- anomaly section ------------------------------------------------------------------------
+
+
+def _op_index(op: Any) -> int | None:
+    if isinstance(op, int) and not isinstance(op, bool):
+        return op
+    if isinstance(op, dict) and isinstance(op.get("index"), int):
+        return op["index"]
+    idx = getattr(op, "index", None)
+    return idx if isinstance(idx, int) else None
+
+
+def _short(v: Any, n: int = 120) -> str:
+    s = json.dumps(v, default=str)
+    return s if len(s) <= n else s[: n - 1] + "…"
+
+
+def describe_op(op: Operation) -> str:
+    key = "" if op.key is None else f" {_short(op.key)}"
+    val = "" if op.value is None else f" {_short(op.value)}"
+    if op.type == "ok":
+        out = "" if op.result is None and op.f != "read" else f" → {_short(op.result)}"
+    else:
+        out = f" ({op.error})" if op.error else ""
+    return f"process {op.process} {op.f}{key}{val}: {op.type}{out}"
+
+
+def _op_row(op: Operation, failing: int | None) -> str:
+    cls = ' class="failing"' if op.index == failing else ""
+    end = "" if op.end is None else f"{op.end / 1e6:.3f}"
+    return (
+        f'<tr{cls}><td><a href="#op-{op.index}">#{op.index}</a></td><td>{op.process}</td>'
+        f"<td>{html.escape(op.f)}</td><td>{html.escape(_short(op.key))}</td>"
+        f"<td>{html.escape(_short(op.value))}</td>"
+        f"<td>{html.escape(_short(op.result if op.type == 'ok' else op.error))}</td>"
+        f'<td class="t-{op.type}">{op.type}</td><td>{op.start / 1e6:.3f}</td><td>{end}</td></tr>'
+    )
+
+
+OP_TABLE_HEAD = (
+    "<table class='ops'><tr><th>op</th><th>process</th><th>f</th><th>key</th><th>value</th>"
+    "<th>result</th><th>outcome</th><th>start ms</th><th>end ms</th></tr>"
+)
+
+
+def _minimal_linear_view(result: dict, by_index: dict[int, Operation], failing: int | None) -> str:
+    """The failing key, the concurrent window and the linearized prefix, from result fields.
+
+    Used when the checker's own view (checker.report.render_anomaly) is not available.
+    """
+    parts = []
+    window = [by_index[i] for i in result.get("window") or [] if i in by_index]
+    if window:
+        parts.append("<h4>Concurrent window (ops that overlap the failing one)</h4>")
+        parts.append(OP_TABLE_HEAD + "".join(_op_row(o, failing) for o in window) + "</table>")
+    prefix = [
+        by_index[i] for i in (_op_index(x) for x in result.get("prefix") or []) if i in by_index
+    ]
+    if prefix:
+        parts.append(f"<h4>Longest linearizable prefix ({len(prefix)} ops, last 50 shown)</h4>")
+        parts.append(
+            OP_TABLE_HEAD + "".join(_op_row(o, failing) for o in prefix[-50:]) + "</table>"
+        )
+    return "\n".join(parts)
+
+
+def _checker_view(result: dict, history_path: Path) -> str | None:
+    """The checker's own anomaly view, when checker.report provides one."""
+    try:
+        from checker.report import render_anomaly
+    except ImportError:
+        return None
+    history: Any = None
+    try:
+        from checker.history import load
+
+        history = load(history_path)
+    except Exception:  # noqa: BLE001 - a crashed run's history may not load strictly
+        history = None
+    try:
+        return render_anomaly(result, history)
+    except Exception as e:  # noqa: BLE001 - never lose the whole report to one section
+        return f'<p class="problem">the checker\'s anomaly view failed: {html.escape(str(e))}</p>'
+
+
+def linear_anomaly(
+    name: str, result: dict, d: Digest, history_path: Path, first: bool
+) -> tuple[str, int | None, list[int]]:
+    """(html, failing op index, window indices) for a failed linearizability result."""
+    by_index = {op.index: op for op in d.ops}
+    failing = _op_index(result.get("op"))
+    window = [i for i in (result.get("window") or []) if isinstance(i, int)]
+    op = by_index.get(failing) if failing is not None else None
+    key = result.get("key")
+    anchor = ' id="anomaly-op"' if first else ""
+    if op is not None:
+        what = (
+            f'<p class="failing-op"{anchor}><strong>No order of the operations can place '
+            f'<a href="#op-{op.index}">operation #{op.index}</a></strong>: '
+            f"{html.escape(describe_op(op))}, invoked at {op.start / 1e6:.3f} ms"
+            + ("" if op.end is None else f", completed at {op.end / 1e6:.3f} ms")
+            + (f" (key {html.escape(_short(key))})" if key is not None else "")
+            + f'. <a href="#op-{op.index}">Show it in the timeline</a>.</p>'
+        )
+    else:
+        what = (
+            f'<p class="failing-op"{anchor}><strong>{html.escape(name)} found no valid order'
+            + (f" for key {html.escape(_short(key))}" if key is not None else "")
+            + "</strong>"
+            + (f": failing op {html.escape(_short(result.get('op')))}" if result.get("op") else "")
+            + ".</p>"
+        )
+    view = _checker_view(result, history_path)
+    body = view if view is not None else _minimal_linear_view(result, by_index, failing)
+    return what + body, failing, window
+
+
+def _elements(result: dict) -> tuple[list, list]:
+    lost = result.get("lost") or []
+    dup = result.get("duplicated") or result.get("duplicates") or []
+    if isinstance(dup, dict):
+        dup = list(dup)
+    return list(lost), list(dup)
+
+
+def set_anomaly(name: str, result: dict, d: Digest, first: bool) -> tuple[str, list[int]]:
+    """Lost and duplicated elements, each with the operations that added it."""
+    adders: dict[str, list[Operation]] = {}
+    for op in d.ops:
+        if op.f == "add":
+            elems = [op.value]
+        elif op.f == "append":  # an append of a list extends by each of its items
+            elems = op.value if isinstance(op.value, list) else [op.value]
+        else:
+            continue
+        for v in elems:
+            adders.setdefault(json.dumps(v, sort_keys=True), []).append(op)
+    lost, dup = _elements(result)
+    rows, marked = [], []
+    for kind, elems in (("lost", lost), ("duplicated", dup)):
+        for e in elems:
+            ops = adders.get(json.dumps(e, sort_keys=True), [])
+            marked += [o.index for o in ops]
+            links = (
+                ", ".join(
+                    f'<a href="#op-{o.index}">#{o.index}</a> ({html.escape(describe_op(o))})'
+                    for o in ops
+                )
+                or "no add in the history"
+            )
+            anchor = ' id="anomaly-op"' if first and not rows else ""
+            rows.append(
+                f'<tr class="failing"{anchor}><td>{kind}</td><td>{html.escape(_short(e))}</td>'
+                f"<td>{links}</td></tr>"
+            )
+    out = (
+        f"<p><strong>{html.escape(name)}</strong>: {len(lost)} lost, {len(dup)} duplicated "
+        "element(s).</p><table class='ops'><tr><th>problem</th><th>element</th>"
+        "<th>added by</th></tr>" + "".join(rows) + "</table>"
+    )
+    return out, marked
+
+
+def find_anomalies(checkers: dict) -> list[tuple[str, str, dict]]:
+    """[(kind, checker name, result)] for each failed result: 'linear' or 'set'.
+
+    Set/append results may nest per key under "keys"; those are reported per key.
+    """
+    found = []
+    for name, r in checkers.items():
+        if not isinstance(r, dict) or r.get("valid") is not False:
+            continue
+        if "lost" in r or "duplicated" in r or "duplicates" in r:
+            found.append(("set", name, r))
+        elif "op" in r or "window" in r or "linear" in name.lower():
+            found.append(("linear", name, r))
+        elif isinstance(r.get("keys"), dict):
+            for key, sub in r["keys"].items():
+                if isinstance(sub, dict) and sub.get("valid") is False:
+                    if "lost" in sub or "duplicated" in sub or "duplicates" in sub:
+                        found.append(("set", f"{name} [{key}]", sub))
+        else:
+            found.append(("other", name, r))
+    return found
+
+
+# --- the page --------------------------------------------------------------------------------
+
+
+def _verdict(results: dict | None) -> tuple[str, str]:
+    if results is None:
+        return "incomplete", "NO RESULT (the run did not finish)"
+    v = results.get("valid")
+    if v is True:
+        return "valid", "VALID"
+    if v is False:
+        return "invalid", "INVALID: an anomaly was found"
+    return "unknown", "UNKNOWN: the checkers could not decide"
+
+
+def _node_listing(run_dir: Path) -> list[dict]:
+    nodes_dir = run_dir / "nodes"
+    if not nodes_dir.is_dir():
+        return []
+    out = []
+    for node in sorted(p for p in nodes_dir.iterdir() if p.is_dir()):
+        files = []
+        for f in sorted(node.rglob("*")):
+            if f.is_file() and len(files) < MAX_NODE_FILES:
+                rel = f.relative_to(run_dir).as_posix()
+                files.append(
+                    {
+                        "href": quote(rel),
+                        "name": f.relative_to(node).as_posix(),
+                        "size": f.stat().st_size,
+                    }
+                )
+        out.append({"name": node.name, "files": files})
+    return out
+
+
+def _checker_rows(checkers: dict) -> list[dict]:
+    rows = []
+    for name, r in checkers.items():
+        if not isinstance(r, dict):
+            r = {"result": r}
+        valid = r.get("valid", "unknown")
+        summary = {
+            k: v
+            for k, v in r.items()
+            if k != "valid" and (v is None or isinstance(v, str | int | float | bool))
+        }
+        raw = json.dumps(r, indent=1, default=str)
+        if len(raw) > MAX_JSON_CHARS:
+            raw = raw[:MAX_JSON_CHARS] + f"\n… ({len(raw) - MAX_JSON_CHARS} more characters)"
+        cls = {True: "valid", False: "invalid"}.get(valid, "unknown")
+        rows.append({"name": name, "valid": valid, "cls": cls, "summary": summary, "raw": raw})
+    return rows
+
+
+def render(run_dir: Path) -> str:
+    """The whole report page as a string."""
+    import jinja2
+    from markupsafe import Markup
+
+    from checker.perf import render_perf
+    from checker.timeline import TIMELINE_CSS, render_timeline
+
+    problems: list[str] = []
+    spec = _load_json(run_dir / "test.json", problems) or {}
+    results = _load_json(run_dir / "results.json", problems)
+    history_path = run_dir / "history.jsonl"
+    if history_path.exists():
+        events, errs = read_events(history_path)
+        problems += errs[:20]
+    else:
+        events = []
+        problems.append("history.jsonl is missing")
+    d = digest(events)
+    problems += d.errors[:20]
+
+    checkers = (results or {}).get("checkers") or {}
+    anomalies = []
+    highlight: list[int] = []
+    failing: int | None = None
+    for kind, name, r in find_anomalies(checkers if isinstance(checkers, dict) else {}):
+        first = not anomalies
+        if kind == "linear":
+            body, f_idx, window = linear_anomaly(name, r, d, history_path, first)
+            highlight += window
+            if failing is None and f_idx is not None:
+                failing = f_idx
+                highlight.append(f_idx)
+        elif kind == "set":
+            body, marked = set_anomaly(name, r, d, first)
+            highlight += marked
+        else:
+            anchor = ' id="anomaly-op"' if first else ""
+            body = f"<p{anchor}><strong>{html.escape(name)}</strong> reported the history invalid; see its result above.</p>"
+        anomalies.append({"name": name, "kind": kind, "html": Markup(body)})
+
+    cls, verdict = _verdict(results)
+    test_name = (results or {}).get("test") or spec.get("name") or run_dir.parent.name
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(Path(__file__).parent / "templates"),
+        autoescape=True,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    tpl = env.get_template("report.html.j2")
+    return tpl.render(
+        title=f"{test_name} {run_dir.name}",
+        test_name=test_name,
+        run_name=run_dir.name,
+        verdict_cls=cls,
+        verdict=verdict,
+        results=results or {},
+        error=(results or {}).get("error"),
+        spec={k: v for k, v in spec.items() if k != "argv"},
+        command=rerun_command(spec) if spec else None,
+        checkers=_checker_rows(checkers if isinstance(checkers, dict) else {}),
+        counts=op_counts(d.ops),
+        quantiles=latency_quantiles(d.ops),
+        n_ops=len(d.ops),
+        n_events=len(events),
+        windows=d.windows,
+        perf=Markup(render_perf(d)),
+        timeline=Markup(render_timeline(d, highlight, failing)),
+        timeline_css=Markup(TIMELINE_CSS),
+        anomalies=anomalies,
+        nodes=_node_listing(run_dir),
+        problems=problems,
+        built=datetime.now().strftime("%Y-%m-%d %H:%M:%S"),
+    )
+
+
+def build_report(run_dir: Path) -> Path:
+    """Write run_dir/report.html (atomically) and refresh results/index.html; return the path."""
+    run_dir = Path(run_dir)
+    if not run_dir.is_dir():
+        raise ReportError(f"{run_dir}: not a run directory")
+    if not any((run_dir / n).exists() for n in ("history.jsonl", "test.json", "results.json")):
+        raise ReportError(f"{run_dir}: no history.jsonl, test.json or results.json in it")
+    page = render(run_dir)
+    out = run_dir / "report.html"
+    tmp = run_dir / ".report.html.tmp"
+    tmp.write_text(page, encoding="utf-8")
+    os.replace(tmp, out)
+    real = run_dir.resolve()
+    if STAMP.match(real.name):  # results/<test>/<stamp>: keep the store's index current
+        from controller.index import write_index
+
+        write_index(real.parent.parent)
+    return out
