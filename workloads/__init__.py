@@ -1,1 +1,23 @@
-"""Client workloads (register, kv, set, append) and the checkers each needs."""
+"""Client operations and the checkers each workload needs: register, kv, set, append."""
+
+from __future__ import annotations
+
+from workloads.append import AppendWorkload
+from workloads.base import CheckInput, Workload
+from workloads.kv import KvWorkload
+from workloads.register import RegisterWorkload
+from workloads.set import SetWorkload
+
+REGISTRY: dict[str, type[Workload]] = {
+    c.name: c for c in (RegisterWorkload, KvWorkload, SetWorkload, AppendWorkload)
+}
+
+
+def make(name: str, concurrency: int = 10) -> Workload:
+    try:
+        return REGISTRY[name](concurrency)
+    except KeyError:
+        raise ValueError(f"unknown workload {name!r}; known: {', '.join(REGISTRY)}") from None
+
+
+__all__ = ["REGISTRY", "CheckInput", "Workload", "make"]

@@ -1,0 +1,330 @@
+"""The interpreter: turns generators into operations against a cluster, in asyncio.
+
+Every worker is a coroutine calling an async workload client; the nemesis is a coroutine.
+Time comes only from the running event loop (``loop.time()``) and waiting is only
+``asyncio.sleep`` and timeouts, so the same code runs in real time against containers and
+in virtual time on the simulator (controller.virtual_loop). Blocking cluster operations
+(docker calls) go through :meth:`Env.call`, which uses the loop's executor in real time and
+calls directly in virtual time, where an executor thread would break determinism.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import random
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from controller.generator import Context, Generator, Sleep
+from controller.history import HistoryWriter
+
+
+class Env:
+    """The clock, the waiting and the blocking-call helper every coroutine of a run shares."""
+
+    def __init__(self, direct_calls: bool = False) -> None:
+        self.loop = asyncio.get_running_loop()
+        self.direct_calls = direct_calls
+        self.t0 = self.loop.time()
+
+    def restart_clock(self) -> None:
+        """Time zero of the history: the start of the test proper."""
+        self.t0 = self.loop.time()
+
+    def now(self) -> float:
+        """Seconds since the test began, from the event loop's clock."""
+        return self.loop.time() - self.t0
+
+    def now_ns(self) -> int:
+        return int(round((self.loop.time() - self.t0) * 1e9))
+
+    async def sleep_until(self, t: float) -> None:
+        await asyncio.sleep(max(0.0, t - self.now()))
+
+    async def call(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        """Run a blocking call (a docker request) without stalling the other coroutines."""
+        if self.direct_calls:
+            return fn(*args, **kwargs)
+        return await self.loop.run_in_executor(None, lambda: fn(*args, **kwargs))
+
+
+class WorkloadClient(Protocol):
+    """What a worker drives: one connection to the store, bound to one node."""
+
+    async def invoke(self, op: dict[str, Any]) -> dict[str, Any]:
+        """Do ``op``; return ``{"type": "ok"|"fail"|"info", "value": ..., "error": ...}``."""
+        ...
+
+    async def close(self) -> None: ...
+
+
+ClientFactory = Callable[[str, int], "WorkloadClient | Awaitable[WorkloadClient]"]
+
+
+class ProcessIds:
+    """Fresh process ids for the whole run: a process that ended ``info`` is never reused."""
+
+    def __init__(self) -> None:
+        self.next_id = 0
+
+    def take(self) -> int:
+        p = self.next_id
+        self.next_id += 1
+        return p
+
+
+@dataclass
+class Live:
+    """What the progress display reads while the run goes on."""
+
+    faults: dict[str, Any] = field(default_factory=dict)  # fault name -> what it is doing
+    phase: str = ""
+    workers_busy: int = 0
+
+
+async def _maybe_await(x: Any) -> Any:
+    return await x if inspect.isawaitable(x) else x
+
+
+async def run_workers(
+    gen: Generator,
+    *,
+    env: Env,
+    history: HistoryWriter,
+    nodes: list[str],
+    concurrency: int,
+    open_client: ClientFactory,
+    seed: int | str,
+    phase: str,
+    processes: ProcessIds,
+    op_timeout: float,
+    live: Live | None = None,
+) -> None:
+    """Run ``concurrency`` workers until ``gen`` is done for each of them."""
+    live = live or Live()
+    first = [processes.take() for _ in range(concurrency)]
+    tasks = [
+        asyncio.ensure_future(
+            _worker(
+                w,
+                first[w],
+                gen,
+                env=env,
+                history=history,
+                node=nodes[w % len(nodes)],
+                open_client=open_client,
+                rng=random.Random(f"{seed}:{phase}:{w}"),
+                processes=processes,
+                op_timeout=op_timeout,
+                live=live,
+            )
+        )
+        for w in range(concurrency)
+    ]
+    try:
+        await asyncio.gather(*tasks)
+    finally:
+        for t in tasks:
+            t.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+
+async def _worker(
+    w: int,
+    process: int,
+    gen: Generator,
+    *,
+    env: Env,
+    history: HistoryWriter,
+    node: str,
+    open_client: ClientFactory,
+    rng: random.Random,
+    processes: ProcessIds,
+    op_timeout: float,
+    live: Live,
+) -> None:
+    client: WorkloadClient | None = None
+    last: dict[str, Any] | None = None
+    last_done: float | None = None
+    try:
+        while True:
+            ctx = Context(
+                time=env.now(),
+                worker=w,
+                rng=rng,
+                process=process,
+                node=node,
+                last=last,
+                last_done=last_done,
+            )
+            op = gen.next(ctx)
+            if op is None:
+                return
+            if isinstance(op, Sleep):
+                await env.sleep_until(op.until)
+                continue
+            if client is None:
+                client = await _maybe_await(open_client(node, process))
+            last = await _invoke(client, op, process, node, env, history, op_timeout, live)
+            last_done = env.now()
+            if last["type"] == "info":  # outcome unknown: this process never invokes again
+                await _close(client)
+                client = None
+                process = processes.take()
+    finally:
+        if client is not None:
+            await _close(client)
+
+
+async def _invoke(
+    client: WorkloadClient,
+    op: dict[str, Any],
+    process: int,
+    node: str,
+    env: Env,
+    history: HistoryWriter,
+    op_timeout: float,
+    live: Live,
+) -> dict[str, Any]:
+    f, key, value = op["f"], op.get("key"), op.get("value")
+    t0 = env.now_ns()
+    history.append(
+        {
+            "time": t0,
+            "process": process,
+            "type": "invoke",
+            "f": f,
+            "key": key,
+            "value": value,
+            "node": node,
+        }
+    )
+    live.workers_busy += 1
+    try:
+        # the client has its own timeout; this one only guards against a client that hangs
+        res = await asyncio.wait_for(client.invoke(dict(op)), timeout=op_timeout * 1.5 + 1.0)
+    except asyncio.CancelledError:
+        _complete(
+            history, env, t0, process, f, key, value, node, {"type": "info", "error": "interrupted"}
+        )
+        raise
+    except TimeoutError:
+        res = {"type": "info", "error": "timeout"}
+    except Exception as e:  # an unexpected client error: we cannot know whether it happened
+        res = {"type": "info", "error": f"{type(e).__name__}: {e}"[:200]}
+    finally:
+        live.workers_busy -= 1
+    return _complete(history, env, t0, process, f, key, value, node, res)
+
+
+def _complete(
+    history: HistoryWriter,
+    env: Env,
+    t0: int,
+    process: int,
+    f: str,
+    key: Any,
+    value: Any,
+    node: str,
+    res: dict[str, Any],
+) -> dict[str, Any]:
+    t = env.now_ns()
+    typ = res.get("type", "info")
+    if typ not in ("ok", "fail", "info"):
+        typ = "info"
+    ev: dict[str, Any] = {
+        "time": t,
+        "process": process,
+        "type": typ,
+        "f": f,
+        "key": key,
+        "value": res["value"] if "value" in res else value,
+        "node": node,
+        "latency": t - t0,
+    }
+    if res.get("error") is not None:
+        ev["error"] = res["error"]
+    return history.append(ev)
+
+
+async def _close(client: WorkloadClient) -> None:
+    try:
+        await _maybe_await(client.close())
+    except Exception:
+        pass
+
+
+async def run_nemesis(
+    gen: Generator,
+    combined: Any,  # nemesis.Combined
+    fx: Any,  # nemesis.FaultContext
+    *,
+    env: Env,
+    history: HistoryWriter,
+    live: Live | None = None,
+) -> None:
+    """Start and stop faults as the schedule says; each step an invoke/info pair in the history.
+
+    A fault that errors is recorded with its error and the run goes on: the final heal
+    undoes whatever half-happened.
+    """
+    live = live or Live()
+    while True:
+        op = gen.next(Context(time=env.now(), worker="nemesis", rng=fx.rng, process="nemesis"))
+        if op is None:
+            return
+        if isinstance(op, Sleep):
+            await env.sleep_until(op.until)
+            continue
+        name = op["nemesis"]
+        nem = combined.nemeses[name]
+        if op["f"] == "start":
+            f, asked = f"start-{name}", {"kind": op["kind"]}
+            action = nem.start(op["kind"], fx)
+        else:
+            f, asked = f"stop-{name}", None
+            action = nem.stop(fx)
+        done = await nemesis_step(f, asked, action, env=env, history=history)
+        if op["f"] == "start":
+            live.faults[name] = done
+        else:
+            live.faults.pop(name, None)
+
+
+async def nemesis_step(
+    f: str, asked: Any, action: Awaitable[Any], *, env: Env, history: HistoryWriter
+) -> Any:
+    """Record ``invoke``, await the fault action, record ``info`` with what it did (or its error)."""
+    history.append(
+        {"time": env.now_ns(), "process": "nemesis", "type": "invoke", "f": f, "value": asked}
+    )
+    try:
+        value = await action
+        error = None
+    except asyncio.CancelledError:
+        history.append(
+            {
+                "time": env.now_ns(),
+                "process": "nemesis",
+                "type": "info",
+                "f": f,
+                "value": asked,
+                "error": "interrupted",
+            }
+        )
+        raise
+    except Exception as e:
+        value, error = asked, f"{type(e).__name__}: {e}"[:300]
+    ev: dict[str, Any] = {
+        "time": env.now_ns(),
+        "process": "nemesis",
+        "type": "info",
+        "f": f,
+        "value": value,
+    }
+    if error:
+        ev["error"] = error
+    history.append(ev)
+    return value

@@ -1,0 +1,99 @@
+"""`paxlab test`: run one Jepsen-style test, print the verdict, the op counts and the report.
+
+Exit codes: 0 valid, 1 an anomaly was found, 2 undecided, bad input or an impossible nemesis.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import secrets
+import sys
+
+from controller.spec import BACKENDS, READ_MODES, WORKLOADS
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--workload", choices=WORKLOADS, default="kv")
+    p.add_argument(
+        "--nemesis",
+        default="none",
+        help="none|partition|kill|pause|clock|netem, comma-separated to combine; "
+        "NAME:KIND[+KIND] picks kinds (e.g. partition:isolate-leader, kill:majority)",
+    )
+    p.add_argument("--nodes", type=int, default=5)
+    p.add_argument("--concurrency", type=int, default=10, help="client workers")
+    p.add_argument("--time-limit", type=float, default=60.0, help="seconds of load and faults")
+    p.add_argument("--rate", type=float, default=None, help="total ops/s (default: the workload's)")
+    p.add_argument("--seed", type=int, default=None, help="random seed (default: a fresh one)")
+    p.add_argument("--nemesis-interval", type=float, default=5.0, help="seconds between faults")
+    p.add_argument("--backend", choices=BACKENDS, default="docker")
+    p.add_argument("--bug", action="append", default=[], help="a deliberate store bug (repeatable)")
+    p.add_argument("--read-mode", choices=READ_MODES, default="log")
+    p.add_argument("--name", default=None, help="test name (default: WORKLOAD-NEMESIS)")
+    p.add_argument("--results-dir", default=None, help="where runs go (default: ./results)")
+    p.add_argument("--op-timeout", type=float, default=5.0, help="client timeout per operation")
+    p.add_argument("--no-progress", action="store_true", help="no live progress line")
+    p.add_argument("--json", action="store_true", help="print results.json as one JSON object")
+
+
+def spec_from_args(args: argparse.Namespace, argv: list[str] | None = None):
+    from controller.spec import TestSpec
+
+    nemesis = [n.strip() for n in args.nemesis.split(",") if n.strip()]
+    return TestSpec(
+        workload=args.workload,
+        nemesis=[] if nemesis == ["none"] else nemesis,
+        nodes=args.nodes,
+        concurrency=args.concurrency,
+        time_limit=args.time_limit,
+        rate=args.rate,
+        seed=args.seed if args.seed is not None else secrets.randbelow(2**31),
+        nemesis_interval=args.nemesis_interval,
+        backend=args.backend,
+        bugs=list(args.bug),
+        read_mode=args.read_mode,
+        name=args.name,
+        op_timeout=args.op_timeout,
+        argv=argv if argv is not None else ["paxlab", *sys.argv[1:]],
+    ).validate()
+
+
+def run(args: argparse.Namespace) -> int:
+    from cluster.base import ClusterError
+    from controller.cli import UsageError
+    from controller.run import run_test
+    from controller.spec import SpecError
+    from nemesis.base import NemesisError
+
+    try:
+        spec = spec_from_args(args)
+        print(
+            f"paxlab test: {spec.test_name} on {spec.backend}, {spec.nodes} nodes, "
+            f"{spec.concurrency} workers, {spec.time_limit:g}s, seed {spec.seed}",
+            file=sys.stderr,
+        )
+        outcome = run_test(spec, results_root=args.results_dir, progress=not args.no_progress)
+    except (SpecError, NemesisError, ClusterError, ValueError) as e:
+        raise UsageError(str(e).splitlines()[0] if str(e) else type(e).__name__) from None
+    r = outcome.results
+    if args.json:
+        print(json.dumps(r, default=str))
+        return outcome.exit_code
+    verdict = {True: "VALID", False: "INVALID"}.get(r["valid"], "UNKNOWN")
+    ops = r["ops"]
+    print(f"verdict: {verdict}")
+    print(f"ops: ok {ops['ok']}  fail {ops['fail']}  info {ops['info']}")
+    for name, res in r.get("checkers", {}).items():
+        print(f"  {name}: {res.get('valid')}" + (f" ({res['error']})" if res.get("error") else ""))
+    if r.get("error"):
+        print(f"error: {r['error']}")
+    if r.get("teardown_error"):
+        print(f"teardown error: {r['teardown_error']}")
+    report = outcome.report
+    print(
+        f"report: {report}"
+        if report
+        else f"run: {outcome.run_dir} (no report: {r.get('report_error')})"
+    )
+    return outcome.exit_code

@@ -1,0 +1,118 @@
+"""A test run as plain data: everything needed to rerun it, seed included.
+
+The spec is what `test.json` stores and what `paxlab test` builds from its flags; the run
+itself (controller.run) reads nothing else, so a stored spec replays the same plan.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any
+
+WORKLOADS = ("register", "kv", "set", "append")
+NEMESES = ("none", "partition", "kill", "pause", "clock", "netem")
+BACKENDS = ("docker", "local", "ssh", "sim")
+READ_MODES = ("log", "quorum", "lease")
+
+
+class SpecError(ValueError):
+    """A spec that cannot run; the message is one line for a person."""
+
+
+@dataclass
+class TestSpec:
+    """One Jepsen-style test: workload, faults, cluster shape, load, timing and seed.
+
+    ``nemesis`` is a list of entries ``NAME`` or ``NAME:KIND[+KIND...]`` (e.g.
+    ``partition:isolate-leader``): a bare name runs every kind of that fault in turn.
+    """
+
+    __test__ = False  # not a pytest test class, despite the name
+
+    workload: str = "kv"
+    nemesis: list[str] = field(default_factory=list)
+    nodes: int = 5
+    concurrency: int = 10
+    time_limit: float = 60.0
+    rate: float | None = None  # total ops/s over all workers; None: the workload's default
+    seed: int = 0
+    nemesis_interval: float = 5.0
+    backend: str = "docker"
+    bugs: list[str] = field(default_factory=list)
+    read_mode: str = "log"
+    name: str | None = None
+    op_timeout: float = 5.0  # a client gives up and records "info" after this
+    recovery_time: float = 30.0  # after healing: the longest we wait for every node to answer
+    final_time_limit: float = 30.0  # the final-reads phase
+    check_time_limit: float | None = 120.0  # linearizability search budget per check
+    backend_opts: dict[str, Any] = field(default_factory=dict)
+    argv: list[str] | None = None
+
+    # -- derived ---------------------------------------------------------------------------
+    @property
+    def test_name(self) -> str:
+        if self.name:
+            return _safe(self.name)
+        faults = "+".join(self.nemesis) if self.nemesis else "none"
+        return _safe(f"{self.workload}-{faults}")
+
+    def nemesis_entries(self) -> list[tuple[str, list[str] | None]]:
+        """[(name, kinds or None for all kinds)], 'none' dropped."""
+        out = []
+        for entry in self.nemesis:
+            name, _, kinds = entry.partition(":")
+            if name == "none":
+                continue
+            out.append((name, [k for k in kinds.split("+") if k] or None))
+        return out
+
+    # -- checks ----------------------------------------------------------------------------
+    def validate(self) -> TestSpec:
+        if self.workload not in WORKLOADS:
+            raise SpecError(f"unknown workload {self.workload!r}; known: {', '.join(WORKLOADS)}")
+        for entry in self.nemesis:
+            name = entry.partition(":")[0]
+            if name not in NEMESES:
+                raise SpecError(f"unknown nemesis {name!r}; known: {', '.join(NEMESES)}")
+        if self.backend not in BACKENDS:
+            raise SpecError(f"unknown backend {self.backend!r}; known: {', '.join(BACKENDS)}")
+        if self.read_mode not in READ_MODES:
+            raise SpecError(f"unknown read mode {self.read_mode!r}; known: {', '.join(READ_MODES)}")
+        if not 1 <= self.nodes <= 64:
+            raise SpecError(f"--nodes must be between 1 and 64, got {self.nodes}")
+        if not 1 <= self.concurrency <= 1000:
+            raise SpecError(f"--concurrency must be between 1 and 1000, got {self.concurrency}")
+        if not self.time_limit > 0:
+            raise SpecError(f"--time-limit must be positive, got {self.time_limit}")
+        if self.rate is not None and not self.rate > 0:
+            raise SpecError(f"--rate must be positive, got {self.rate}")
+        if not self.nemesis_interval > 0:
+            raise SpecError(f"--nemesis-interval must be positive, got {self.nemesis_interval}")
+        if not self.op_timeout > 0:
+            raise SpecError(f"the op timeout must be positive, got {self.op_timeout}")
+        try:
+            from paxos_impl.config import KNOWN_BUGS
+        except ImportError:  # pragma: no cover - config is part of the foundation
+            KNOWN_BUGS = ()
+        for b in self.bugs:
+            if KNOWN_BUGS and b not in KNOWN_BUGS:
+                raise SpecError(f"unknown bug {b!r}; known: {', '.join(KNOWN_BUGS)}")
+        return self
+
+    # -- serialisation ---------------------------------------------------------------------
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> TestSpec:
+        known = {f.name for f in fields(cls)}
+        unknown = set(d) - known
+        if unknown:
+            raise SpecError(f"unknown test spec keys: {', '.join(sorted(unknown))}")
+        return cls(**d).validate()
+
+
+def _safe(name: str) -> str:
+    """A name usable as one directory component."""
+    return re.sub(r"[^A-Za-z0-9_.+-]+", "-", name).strip("-.") or "test"
