@@ -1,0 +1,244 @@
+"""``paxlab bench``: throughput and latency of the store on local processes.
+
+Starts N ``paxos-server`` processes in a temporary directory on free loopback ports, drives
+C concurrent clients (small writes, fsync on unless --no-fsync) for a few seconds and prints
+ops/s, latency p50/p99 and how many writes shared each fsync on the leader: that last figure
+is what shows batching at work (throughput that grows with clients instead of staying at one
+fsync per write). ``--checker`` benchmarks the linearizability checker instead.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from paxos_impl.client import AsyncClient, Client, DefiniteFailure, Indeterminate, PaxosError
+from paxos_impl.config import Config, local_config
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--nodes", type=int, default=3, help="store processes (default 3)")
+    p.add_argument("--clients", type=int, default=32, help="concurrent clients (default 32)")
+    p.add_argument("--seconds", type=float, default=5.0, help="measured duration (default 5)")
+    p.add_argument("--no-fsync", action="store_true", help="nodes skip fsync (not durable!)")
+    p.add_argument("--keys", type=int, default=100, help="distinct keys written (default 100)")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.add_argument(
+        "--checker", action="store_true", help="benchmark the linearizability checker instead"
+    )
+
+
+def free_ports(n: int, host: str = "127.0.0.1") -> list[int]:
+    """n distinct free ports (held open together so none is handed out twice)."""
+    socks = []
+    try:
+        for _ in range(n):
+            s = socket.socket()
+            s.bind((host, 0))
+            socks.append(s)
+        return [s.getsockname()[1] for s in socks]
+    finally:
+        for s in socks:
+            s.close()
+
+
+def server_command() -> list[str]:
+    """The installed console script next to this interpreter, else the module."""
+    script = Path(sys.executable).parent / "paxos-server"
+    return [str(script)] if script.exists() else [sys.executable, "-m", "paxos_impl.server"]
+
+
+class LocalServers:
+    """N paxos-server processes on loopback, each with its own data dir and log file.
+
+    Used by the bench and by tests; ``close()`` kills whatever is still running (also when
+    start-up failed half-way), so nothing outlives its owner.
+    """
+
+    def __init__(self, workdir: Path, n: int = 3, **config_kw: Any) -> None:
+        self.workdir = Path(workdir)
+        ports = free_ports(2 * n)
+        self.config: Config = local_config(n, **config_kw)
+        for i, a in enumerate(self.config.nodes):
+            a.peer_port, a.client_port = ports[i], ports[n + i]
+        self.config_path = self.workdir / "cluster.toml"
+        self.config_path.write_text(self.config.to_toml())
+        self.procs: dict[int, subprocess.Popen] = {}
+
+    def data_dir(self, i: int) -> Path:
+        return self.workdir / f"node{i}.paxos"
+
+    def log_path(self, i: int) -> Path:
+        return self.workdir / f"node{i}.log"
+
+    def start(self, i: int, *extra: str) -> subprocess.Popen:
+        cmd = [*server_command(), str(i), "--config", str(self.config_path)]
+        cmd += ["--data-dir", str(self.data_dir(i)), *extra]
+        with open(self.log_path(i), "ab") as log:
+            proc = subprocess.Popen(cmd, stdout=log, stderr=log, stdin=subprocess.DEVNULL)
+        self.procs[i] = proc
+        return proc
+
+    def start_all(self, *extra: str) -> None:
+        for i in range(self.config.n):
+            self.start(i, *extra)
+
+    def kill(self, i: int, sig: int = signal.SIGKILL) -> int:
+        proc = self.procs.pop(i)
+        if proc.poll() is None:
+            proc.send_signal(sig)
+        return proc.wait(timeout=10)
+
+    def close(self) -> None:
+        for i in list(self.procs):
+            self.kill(i)
+
+    def __enter__(self) -> LocalServers:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def wait_for_leader(self, timeout: float = 15.0) -> int:
+        """Block until some node says it is leader and a write goes through; its id."""
+        deadline = time.monotonic() + timeout
+        with Client(self.config, timeout=2.0) as c:
+            while time.monotonic() < deadline:
+                for i, proc in self.procs.items():
+                    if proc.poll() is not None:
+                        raise RuntimeError(
+                            f"node {i} exited with {proc.returncode}: {self.tail(i)}"
+                        )
+                try:
+                    c.write("__bench_warmup__", 0)
+                    for i in self.procs:
+                        if c.status(i).get("role") == "leader":
+                            return i
+                except PaxosError:
+                    pass
+                time.sleep(0.1)
+        raise RuntimeError(f"no leader within {timeout:.0f} s")
+
+    def tail(self, i: int, lines: int = 3) -> str:
+        try:
+            text = self.log_path(i).read_text(errors="replace").strip().splitlines()
+        except OSError:
+            return ""
+        return " | ".join(text[-lines:])
+
+
+async def _load(config: Config, clients: int, seconds: float, keys: int) -> dict:
+    latencies: list[float] = []
+    counts = {"ok": 0, "fail": 0, "info": 0}
+
+    async def worker(w: int) -> None:
+        async with AsyncClient(config, node=0, timeout=5.0) as c:
+            await c.write(f"k{w % keys}", 0)  # connect and find the leader before measuring
+            await start.wait()
+            i = 0
+            while time.monotonic() < stop_at:
+                i += 1
+                t0 = time.monotonic()
+                try:
+                    await c.write(f"k{(w * 7919 + i) % keys}", i)
+                except DefiniteFailure:
+                    counts["fail"] += 1
+                except Indeterminate:
+                    counts["info"] += 1
+                else:
+                    counts["ok"] += 1
+                    latencies.append(time.monotonic() - t0)
+
+    start = asyncio.Event()
+    stop_at = float("inf")
+    tasks = [asyncio.create_task(worker(w)) for w in range(clients)]
+    await asyncio.sleep(0.2)
+    t0 = time.monotonic()
+    stop_at = t0 + seconds
+    start.set()
+    await asyncio.gather(*tasks)
+    elapsed = time.monotonic() - t0
+    latencies.sort()
+    return {
+        "ops_per_s": counts["ok"] / elapsed,
+        "elapsed_s": elapsed,
+        **counts,
+        "p50_ms": _percentile(latencies, 0.50) * 1000,
+        "p99_ms": _percentile(latencies, 0.99) * 1000,
+        "max_ms": (latencies[-1] * 1000) if latencies else 0.0,
+    }
+
+
+def _percentile(sorted_values: list[float], q: float) -> float:
+    if not sorted_values:
+        return 0.0
+    return sorted_values[min(len(sorted_values) - 1, int(q * len(sorted_values)))]
+
+
+def bench_store(nodes: int, clients: int, seconds: float, fsync: bool, keys: int = 100) -> dict:
+    """Run one benchmark on fresh local processes; the figures as a dict."""
+    with tempfile.TemporaryDirectory(prefix="paxlab-bench-") as tmp:
+        with LocalServers(Path(tmp), nodes, fsync=fsync) as servers:
+            servers.start_all()
+            leader = servers.wait_for_leader()
+            with Client(servers.config, timeout=2.0) as c:
+                before = c.status(leader)
+            result = asyncio.run(_load(servers.config, clients, seconds, keys))
+            with Client(servers.config, timeout=2.0) as c:
+                after = c.status(leader)
+    syncs = after.get("storage", {}).get("syncs", 0) - before.get("storage", {}).get("syncs", 0)
+    result.update(
+        nodes=nodes,
+        clients=clients,
+        seconds=seconds,
+        fsync=fsync,
+        leader_fsyncs=syncs,
+        writes_per_fsync=(result["ok"] / syncs) if syncs else None,
+    )
+    return result
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.checker:
+        try:
+            import checker.bench as checker_bench
+        except ModuleNotFoundError as e:
+            if e.name not in ("checker.bench", "checker"):
+                raise
+            sys.stderr.write("paxlab bench: the checker benchmark (checker/bench.py) is missing\n")
+            return 2
+        return int(checker_bench.main([]) or 0)
+    if args.nodes < 1 or args.clients < 1 or args.seconds <= 0 or args.keys < 1:
+        sys.stderr.write(
+            "paxlab bench: --nodes, --clients, --keys and --seconds must be positive\n"
+        )
+        return 2
+    try:
+        r = bench_store(args.nodes, args.clients, args.seconds, not args.no_fsync, args.keys)
+    except RuntimeError as e:
+        sys.stderr.write(f"paxlab bench: {e}\n")
+        return 2
+    if args.json:
+        print(json.dumps(r))
+        return 0
+    wpf = f"{r['writes_per_fsync']:.1f}" if r["writes_per_fsync"] else "n/a"
+    print(
+        f"store: {r['nodes']} nodes, {r['clients']} clients, {r['elapsed_s']:.1f} s, "
+        f"fsync {'on' if r['fsync'] else 'off'} ({os.cpu_count()} CPUs)\n"
+        f"  throughput  {r['ops_per_s']:.0f} writes/s  (ok {r['ok']}, fail {r['fail']}, "
+        f"unknown {r['info']})\n"
+        f"  latency     p50 {r['p50_ms']:.1f} ms  p99 {r['p99_ms']:.1f} ms  "
+        f"max {r['max_ms']:.1f} ms\n"
+        f"  batching    {r['leader_fsyncs']} fsyncs on the leader, {wpf} writes per fsync"
+    )
+    return 0
