@@ -68,7 +68,7 @@ def shade_faults(ax, windows: Iterable[FaultWindow], end_s: float) -> None:
         ax.text(
             x0,
             1.0,
-            f" {w.name}",
+            f" {fault_label(w)}",
             transform=ax.get_xaxis_transform(),
             va="top",
             ha="left",
@@ -165,8 +165,20 @@ def throughput_plot(d: Digest, df) -> str:
     )
 
 
+def fault_label(w: FaultWindow) -> str:
+    """'partition' or 'partition: isolate-leader' when the nemesis said which kind."""
+    kind = w.value.get("kind") if isinstance(w.value, dict) else None
+    return f"{w.name}: {kind}" if isinstance(kind, str) and kind != w.name else w.name
+
+
 def _offsets(value) -> dict[str, float]:
-    """Node -> offset seconds from a clock nemesis value ({node: s} or [[node, s], ...])."""
+    """Node -> offset seconds from a clock nemesis value.
+
+    Accepts {node: s}, {"offsets": {node: s}}, [[node, s], ...], and a strobe
+    ({"nodes": [...], "delta_s": s}), drawn at its amplitude since it flips too fast to plot.
+    """
+    if isinstance(value, dict) and isinstance(value.get("delta_s"), int | float):
+        return {str(n): float(value["delta_s"]) for n in value.get("nodes") or []}
     if isinstance(value, dict):
         inner = value.get("offsets", value)
         if isinstance(inner, dict):

@@ -15,6 +15,7 @@ import html
 import json
 from collections.abc import Iterable
 
+from checker.perf import fault_label
 from checker.stats import Digest, nemesis_ops
 
 TYPES = ("ok", "fail", "info", "pending")
@@ -99,7 +100,13 @@ def timeline_data(d: Digest, highlight: Iterable[int] = (), failing: int | None 
         for o in nemesis_ops(d.nemesis)
     ]
     windows = [
-        {"name": w.name, "s": w.start // us, "e": (w.end or d.end_time) // us} for w in d.windows
+        {
+            "name": w.name,
+            "label": fault_label(w),
+            "s": w.start // us,
+            "e": (w.end or d.end_time) // us,
+        }
+        for w in d.windows
     ]
     return {
         "end": max(end_us, 1),
@@ -208,7 +215,7 @@ TIMELINE_JS = r"""
       var x0 = Math.max(LEFT, xOf(win.s, w)), x1 = Math.min(w - 8, xOf(win.e, w));
       ctx.fillStyle = FAULT[win.name] || "#aaaaaa"; ctx.globalAlpha = 0.15;
       ctx.fillRect(x0, TOP, Math.max(1, x1 - x0), bodyBot - TOP);
-      ctx.globalAlpha = 1; ctx.fillText(win.name, x0 + 2, TOP - 8);
+      ctx.globalAlpha = 1; ctx.fillText(win.label, x0 + 2, TOP - 8);
     });
     ctx.fillStyle = "#333"; ctx.fillText("nemesis", 4, TOP + NEM / 2);
     D.nemesis.forEach(function (o) {
