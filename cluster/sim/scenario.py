@@ -1,0 +1,175 @@
+"""One simulated test run: a world, clients, a random fault schedule, then the checks.
+
+This is the reusable driver the unit tests (and later the ``sim`` backend) use: give it a
+configuration, a seed and a :class:`FaultPlan`, get back the world, the history and the
+list of property violations. Faults stop ``settle`` seconds before the end; then the network
+heals, every node restarts and the clients stop, so the final state is comparable.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from cluster.sim.checks import check_all
+from cluster.sim.clients import History, KvWorkload, SimClient
+from cluster.sim.network import LinkModel
+from cluster.sim.world import World
+from paxos_impl.config import Config
+
+
+@dataclass
+class FaultPlan:
+    """What the random nemesis may do, and how often (virtual seconds)."""
+
+    drop: float = 0.0
+    dup: float = 0.0
+    delay: tuple[float, float] = (0.001, 0.005)
+    partitions: bool = False
+    one_way: bool = False
+    crashes: bool = False
+    crash_leader: bool = False  # aim crashes and isolation at the current leader
+    max_down: int = 1  # nodes down at once
+    interval: tuple[float, float] = (0.2, 0.8)
+    client_drop: float = 0.0
+
+
+@dataclass
+class RunResult:
+    world: World
+    history: list[dict]
+    violations: list[str]
+    ops: dict[str, int] = field(default_factory=dict)
+
+
+def run(
+    config: Config,
+    seed: int,
+    plan: FaultPlan | None = None,
+    clients: int = 3,
+    duration: float = 4.0,
+    settle: float = 3.0,
+    workload: KvWorkload | None = None,
+    attempt_timeout: float = 0.3,
+    op_timeout: float = 1.5,
+) -> RunResult:
+    plan = plan or FaultPlan()
+    link = LinkModel(plan.delay[0], plan.delay[1], plan.drop, plan.dup)
+    world = World(config, seed, link)
+    for c in range(clients):
+        world.net.set_link(f"client{c}", None, link)
+    wl = workload or KvWorkload()
+    hist = History()
+    cs = [
+        SimClient(
+            world, c, clients, wl, hist, attempt_timeout=attempt_timeout, op_timeout=op_timeout
+        )
+        for c in range(clients)
+    ]
+    _client_links(world, cs, plan)
+    for c in cs:
+        c.start()
+    nem = Nemesis(world, plan, hist)
+    nem.schedule(until=duration)
+    world.run_until(duration)
+    nem.heal_all()
+    for c in cs:
+        c.stop()
+    world.run_for(settle)
+    violations = check_all(world, hist.events, wl.append_keys)
+    ops: dict[str, int] = {}
+    for ev in hist.events:
+        if ev.get("process") != "nemesis" and ev["type"] != "invoke":
+            ops[ev["type"]] = ops.get(ev["type"], 0) + 1
+    return RunResult(world, hist.events, violations, ops)
+
+
+def _client_links(world: World, cs: list[SimClient], plan: FaultPlan) -> None:
+    m = LinkModel(plan.delay[0], plan.delay[1], plan.client_drop, 0.0)
+    for c in cs:
+        for i in world.nodes:
+            world.net.set_link(c.name, i, m)
+            world.net.set_link(i, c.name, m)
+
+
+class Nemesis:
+    """Random faults from a plan, each logged to the history as a nemesis event."""
+
+    def __init__(self, world: World, plan: FaultPlan, hist: History) -> None:
+        self.world, self.plan, self.hist = world, plan, hist
+        self.rng = world.rng
+        self.down: set[int] = set()
+
+    def log(self, f: str, value: object) -> None:
+        self.hist.add(self.world, {"process": "nemesis", "type": "info", "f": f, "value": value})
+
+    def schedule(self, until: float) -> None:
+        t = self.world.now
+        while True:
+            t += self.rng.uniform(*self.plan.interval)
+            if t >= until:
+                return
+            self.world.at(t, self._act)
+
+    def _target(self) -> int:
+        ids = list(self.world.nodes)
+        if self.plan.crash_leader:
+            leaders = [i for i in self.world.leaders() if i not in self.down]
+            if leaders and self.rng.random() < 0.7:
+                return leaders[0]
+        return self.rng.choice(ids)
+
+    def _act(self) -> None:
+        p, w = self.plan, self.world
+        acts = ["heal"]
+        if p.partitions:
+            acts += ["partition", "isolate"]
+        if p.one_way:
+            acts += ["one-way"]
+        if p.crashes:
+            acts += ["crash", "crash", "restart"]
+        a = self.rng.choice(acts)
+        ids = list(w.nodes)
+        if a == "heal":
+            w.net.heal()
+            self.log("heal", None)
+        elif a == "partition":
+            shuffled = ids[:]
+            self.rng.shuffle(shuffled)
+            k = self.rng.randint(1, len(ids) - 1)
+            groups = [shuffled[:k], shuffled[k:]]
+            w.net.heal()
+            w.net.partition(groups)
+            self.log("partition", groups)
+        elif a == "isolate":
+            n = self._target()
+            w.net.heal()
+            w.net.isolate(n, ids)
+            self.log("isolate", n)
+        elif a == "one-way":
+            src = self._target()
+            dst = self.rng.choice([i for i in ids if i != src])
+            w.net.block(src, dst)
+            self.log("block", [src, dst])
+        elif a == "crash":
+            if len(self.down) >= p.max_down:
+                a = "restart"
+            else:
+                n = self._target()
+                if n not in self.down:
+                    w.crash(n)
+                    self.down.add(n)
+                    self.log("crash", n)
+                return
+        if a == "restart" and self.down:
+            n = self.rng.choice(sorted(self.down))
+            self.down.discard(n)
+            w.restart(n)
+            self.log("restart", n)
+
+    def heal_all(self) -> None:
+        w = self.world
+        w.net.heal()
+        for n in sorted(self.down):
+            w.restart(n)
+        self.down.clear()
+        self.log("heal-all", None)

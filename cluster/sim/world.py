@@ -1,0 +1,264 @@
+"""A deterministic world in virtual time that runs N sans-IO Paxos replicas in one process.
+
+Everything that happens is an event on one heap ordered by (virtual time, sequence number);
+every random choice comes from one seeded ``random.Random``. Hence one seed is one schedule,
+replayable exactly, with no threads and no wall clock. The world plays the runtime's part
+for each replica: it persists ``Ready.persist`` to a simulated disk *before* it sends
+anything, honours ``next_tick``, and on a crash throws away everything but the disk.
+
+It also watches the cores through their observer hook, recording every slot any replica
+learned or applied, so the safety properties (one value per slot, applied logs agree) are
+checked on every step rather than guessed from the outside.
+"""
+
+from __future__ import annotations
+
+import heapq
+import json
+import random
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from cluster.sim.network import LinkModel, Network
+from paxos_impl.config import Config
+from paxos_impl.core import Ready, Replica
+
+
+def _copy(x: Any) -> Any:
+    """What crosses a wire or a disk is JSON: copying through JSON also proves it is."""
+    return json.loads(json.dumps(x))
+
+
+@dataclass
+class Disk:
+    """A node's durable storage: the latest snapshot and the records written after it."""
+
+    snapshot: dict | None = None
+    records: list[dict] = field(default_factory=list)
+    writes: int = 0  # persist batches (one fsync each in the real node)
+
+
+@dataclass
+class SimNode:
+    id: int
+    disk: Disk = field(default_factory=Disk)
+    replica: Replica | None = None
+    incarnation: int = 0
+    clock_offset: float = 0.0
+    paused: bool = False
+    deferred: list[Callable[[], None]] = field(default_factory=list)
+    tick_at: float = float("inf")
+    applied_upto: int = 0  # per incarnation: the last slot applied (or installed)
+
+    @property
+    def up(self) -> bool:
+        return self.replica is not None
+
+
+class World:
+    """N replicas, a network, a clock and an event queue (see the module docstring)."""
+
+    def __init__(self, config: Config, seed: int, link: LinkModel | None = None) -> None:
+        self.config = config
+        self.seed = seed
+        self.rng = random.Random(seed)
+        self.now = 0.0
+        self._events: list[tuple[float, int, Callable[[], None]]] = []
+        self._seq = 0
+        self.net = Network(random.Random(self.rng.random()), link)
+        self.nodes = {i: SimNode(i) for i in config.ids()}
+        # what the observer saw
+        self.log: dict[int, list] = {}  # slot -> value, first learned anywhere
+        self.violations: list[str] = []
+        self.client_inbox: dict[object, Callable[[dict], None]] = {}
+        self.steps = 0
+        for i in self.nodes:
+            self.restart(i)
+
+    # -- events -------------------------------------------------------------------------------
+    def at(self, t: float, fn: Callable[[], None]) -> None:
+        self._seq += 1
+        heapq.heappush(self._events, (max(t, self.now), self._seq, fn))
+
+    def after(self, dt: float, fn: Callable[[], None]) -> None:
+        self.at(self.now + dt, fn)
+
+    def run_until(self, t: float) -> None:
+        while self._events and self._events[0][0] <= t:
+            when, _, fn = heapq.heappop(self._events)
+            self.now = when
+            fn()
+        self.now = max(self.now, t)
+
+    def run_for(self, dt: float) -> None:
+        self.run_until(self.now + dt)
+
+    # -- node life cycle ------------------------------------------------------------------------
+    def node_time(self, i: int) -> float:
+        return self.now + self.nodes[i].clock_offset
+
+    def crash(self, i: int) -> None:
+        """Lose everything in memory; the disk stays (SIGKILL)."""
+        n = self.nodes[i]
+        n.replica = None
+        n.incarnation += 1
+        n.tick_at = float("inf")
+        n.paused = False
+        n.deferred.clear()
+
+    def restart(self, i: int) -> None:
+        """Start (again) from what is on disk."""
+        n = self.nodes[i]
+        if n.up:
+            return
+        n.incarnation += 1
+        n.applied_upto = (n.disk.snapshot or {}).get("applied", 0)
+        rng = random.Random(self.rng.random())
+        n.replica = Replica(
+            i,
+            self.config,
+            rng,
+            snapshot=_copy(n.disk.snapshot),
+            records=_copy(n.disk.records),
+            observer=self._observer(i),
+        )
+        self._step(i, lambda r: r.start(self.node_time(i)))
+
+    def pause(self, i: int) -> None:
+        self.nodes[i].paused = True
+
+    def resume(self, i: int) -> None:
+        n = self.nodes[i]
+        n.paused = False
+        pending, n.deferred = n.deferred, []
+        for fn in pending:
+            fn()
+
+    def set_clock_offset(self, i: int, seconds: float) -> None:
+        self.nodes[i].clock_offset = seconds
+
+    # -- running a core ------------------------------------------------------------------------------
+    def _step(self, i: int, call: Callable[[Replica], Ready]) -> None:
+        n = self.nodes[i]
+        if not n.up:
+            return
+        if n.paused:
+            n.deferred.append(lambda: self._step(i, call))
+            return
+        self.steps += 1
+        ready = call(n.replica)
+        if ready.persist:
+            n.disk.records.extend(_copy(ready.persist))
+            n.disk.writes += 1
+        if ready.snapshot is not None:
+            n.disk.snapshot = _copy(ready.snapshot)
+            n.disk.records = []  # the snapshot covers the whole prefix: compact it
+        for dst, m in ready.messages:
+            self._send(i, dst, m)
+        for handle, rep in ready.replies:
+            self._reply(i, handle, rep)
+        if ready.next_tick is not None:
+            self._schedule_tick(i, ready.next_tick)
+
+    def _schedule_tick(self, i: int, node_t: float) -> None:
+        n = self.nodes[i]
+        t = max(self.now, node_t - n.clock_offset)
+        if t >= n.tick_at:
+            return
+        n.tick_at = t
+        inc = n.incarnation
+
+        def fire() -> None:
+            if n.incarnation != inc or n.tick_at != t:
+                return
+            n.tick_at = float("inf")
+            self._step(i, lambda r: r.on_tick(self.node_time(i)))
+
+        self.at(t, fire)
+
+    def _send(self, src: int, dst: int, m: dict) -> None:
+        data = json.dumps(m)
+        for d in self.net.delays(src, dst):
+            inc = self.nodes[dst].incarnation
+            self.after(d, lambda data=data, inc=inc: self._deliver(src, dst, data, inc))
+
+    def _deliver(self, src: int, dst: int, data: str, inc: int) -> None:
+        n = self.nodes[dst]
+        if not n.up or n.incarnation != inc:  # sent to an incarnation that has died
+            return
+        m = json.loads(data)
+        self._step(dst, lambda r: r.on_message(src, m, self.node_time(dst)))
+
+    # -- clients --------------------------------------------------------------------------------
+    def request(self, client: object, node: int, handle: object, req: dict) -> None:
+        """Send a client request over the (client, node) link; the reply comes back the same
+        way to ``self.client_inbox[client]``."""
+        delays = self.net.delays(client, node)
+        data = json.dumps(req)
+        for d in delays:
+            inc = self.nodes[node].incarnation
+            self.after(d, lambda data=data, inc=inc: self._deliver_request(node, handle, data, inc))
+
+    def _deliver_request(self, node: int, handle: object, data: str, inc: int) -> None:
+        n = self.nodes[node]
+        if not n.up or n.incarnation != inc:
+            return
+        req = json.loads(data)
+        self._step(node, lambda r: r.on_client_request(handle, req, self.node_time(node)))
+
+    def _reply(self, node: int, handle: object, rep: dict) -> None:
+        client = handle[0]  # type: ignore[index]
+        data = json.dumps(rep)
+        for d in self.net.delays(node, client):
+            self.after(d, lambda data=data: self._deliver_reply(handle, data))
+
+    def _deliver_reply(self, handle: object, data: str) -> None:
+        cb = self.client_inbox.get(handle[0])  # type: ignore[index]
+        if cb is not None:
+            cb(dict(json.loads(data), _handle=handle))
+
+    # -- observation ------------------------------------------------------------------------------
+    def _observer(self, i: int) -> Callable[[str, int, Any], None]:
+        n = self.nodes[i]
+
+        def observe(kind: str, slot: int, value: Any) -> None:
+            if kind == "conflict":
+                self.violations.append(f"node {i}: slot {slot} learned twice: {value}")
+            elif kind in ("chosen", "apply"):
+                have = self.log.get(slot)
+                if have is None:
+                    self.log[slot] = value
+                elif have != value:
+                    self.violations.append(
+                        f"t={self.now:.3f} node {i} {kind} slot {slot} = {value!r}, "
+                        f"but elsewhere it is {have!r}"
+                    )
+                if kind == "apply":
+                    if slot != n.applied_upto + 1:
+                        self.violations.append(
+                            f"node {i} applied slot {slot} after {n.applied_upto} (out of order)"
+                        )
+                    n.applied_upto = slot
+            elif kind == "install":
+                n.applied_upto = slot
+
+        return observe
+
+    def replica(self, i: int) -> Replica | None:
+        return self.nodes[i].replica
+
+    def statuses(self) -> dict[int, dict | None]:
+        return {i: (n.replica.status() if n.replica else None) for i, n in self.nodes.items()}
+
+    def leaders(self) -> list[int]:
+        return [i for i, s in self.statuses().items() if s and s["role"] == "leader"]
+
+    def reference_log(self) -> list[list]:
+        """Chosen values of slots 1..k, as far as they are contiguous."""
+        out = []
+        s = 1
+        while s in self.log:
+            out.append(self.log[s])
+            s += 1
+        return out

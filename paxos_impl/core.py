@@ -1,0 +1,489 @@
+"""The sans-IO Multi-Paxos replica: one node's whole protocol as a deterministic state machine.
+
+The runtime (asyncio node, simulator, unit test) hands it a message, a client request or a
+clock tick together with the current time; it answers with a :class:`Ready` saying what to
+persist, which snapshot to write, what to send and what to answer, in that order. It never
+reads a clock, opens a socket or draws randomness other than from the ``rng`` it was given,
+so the same inputs always give the same outputs (that is what lets the simulator replay a
+failing schedule from its seed).
+
+Layers inside one replica:
+- the :class:`~paxos_impl.acceptor.Acceptor` (promises, accepted values; durable);
+- the learner (chosen slots, commit index, in-order apply to the
+  :class:`~paxos_impl.statemachine.StateMachine`, snapshots, catch-up) -- this module;
+- a proposer: the stable leader of :mod:`paxos_impl.leader` or the per-slot proposer of
+  :mod:`paxos_impl.masterless`, selected by ``config.mode``.
+
+Durable records (``Ready.persist``), besides the acceptor's ``promise`` and ``accept``:
+``{"t": "chosen", "entries": [[slot, batch], ...]}`` -- slots this replica learned are chosen.
+A snapshot is ``{"applied", "sm", "acceptor", "chosen"}``: it replaces every record before it.
+"""
+
+from __future__ import annotations
+
+import heapq
+import random
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from paxos_impl import messages as M
+from paxos_impl.acceptor import Acceptor
+from paxos_impl.config import Config
+from paxos_impl.leader import Leader
+from paxos_impl.messages import ZERO, Ballot, ProtocolError
+from paxos_impl.statemachine import StateMachine, error, ok
+
+__all__ = ["Ready", "Replica", "ProtocolError", "ZERO"]
+
+CATCHUP_LIMIT = 256  # chosen slots per learn message
+Observer = Callable[[str, int, Any], None]
+
+
+@dataclass
+class Ready:
+    """What one step of the core asks the runtime to do, in this order."""
+
+    persist: list[dict] = field(default_factory=list)
+    snapshot: dict | None = None
+    messages: list[tuple[int, dict]] = field(default_factory=list)
+    replies: list[tuple[object, dict]] = field(default_factory=list)
+    next_tick: float | None = None
+
+
+class Replica:
+    """One node of the replicated store (see the module docstring)."""
+
+    def __init__(
+        self,
+        node_id: int,
+        config: Config,
+        rng: random.Random,
+        snapshot: dict | None = None,
+        records: Iterable[dict] = (),
+        *,
+        observer: Observer | None = None,
+    ) -> None:
+        self.id = node_id
+        self.cfg = config
+        self.rng = rng
+        self.observer = observer
+        self.ids = config.ids()
+        self.peers = [i for i in self.ids if i != node_id]
+        t = config.timeouts
+        self.hb_s = t.heartbeat_ms / 1000
+        self.req_s = t.request_ms / 1000
+        self.catchup_s = t.catchup_ms / 1000
+        self.now = 0.0
+        # durable parts, rebuilt below
+        self.acc = Acceptor()
+        self.sm = StateMachine(dedup=True)
+        self.chosen: dict[int, list] = {}  # slot -> batch, for slots > snap_index
+        self.snap_index = 0
+        self.commit_index = 0  # every slot <= commit_index is chosen (and known here)
+        self.applied_index = 0
+        self.known_commit = 0  # highest commit index heard of (from leader or peers)
+        self.catchup_from: int | None = None  # whom to ask for missing slots
+        self.catchup_next = 0.0
+        # client bookkeeping (volatile)
+        self.waiting: dict[tuple[str, int], list[object]] = {}
+        self.deadlines: list[tuple[float, int, tuple[str, int] | None, object]] = []
+        self._seq = 0
+        # step bookkeeping
+        self._ready: Ready | None = None
+        self._local: list[dict] = []
+        self._chosen_buf: list[list] = []
+        self._want_snapshot = False
+        self._recovering = True
+        self._recover(snapshot, records)
+        self._recovering = False
+        self.max_round = self.acc.max_round()
+        self.p = self._proposer()
+
+    # == the four entry points ===============================================================
+    def start(self, now: float) -> Ready:
+        return self._step(now, self._on_start)
+
+    def on_message(self, src: int, msg: dict, now: float) -> Ready:
+        M.validate(src, msg, self.ids)  # raises ProtocolError before any state changes
+        return self._step(now, self._handle, src, msg)
+
+    def on_client_request(self, handle: object, req: dict, now: float) -> Ready:
+        return self._step(now, self._on_request, handle, req)
+
+    def on_tick(self, now: float) -> Ready:
+        return self._step(now, self._on_tick)
+
+    def status(self) -> dict:
+        role, leader = self.p.role_and_leader()
+        return {
+            "id": self.id,
+            "role": role,
+            "leader": leader,
+            "ballot": M.wire_ballot(self.p.current_ballot()),
+            "commit_index": self.commit_index,
+            "applied_index": self.applied_index,
+            "snapshot_index": self.snap_index,
+            "mode": self.cfg.mode,
+            "read_mode": self.cfg.read_mode,
+        }
+
+    def _proposer(self) -> Any:
+        if self.masterless:
+            from paxos_impl.masterless import Masterless
+
+            return Masterless(self)
+        return Leader(self)
+
+    @property
+    def masterless(self) -> bool:
+        return self.cfg.mode == "masterless"
+
+    # == step mechanics ======================================================================
+    def _step(self, now: float, fn: Callable[..., None], *args: Any) -> Ready:
+        self.now = now
+        self._ready = Ready()
+        fn(*args)
+        self._drain()
+        self._finish()
+        ready, self._ready = self._ready, None
+        ready.next_tick = self._next_tick()
+        return ready
+
+    def _drain(self) -> None:
+        """Deliver the messages this node sent itself (its own acceptor) within the step."""
+        while self._local:
+            m = self._local.pop(0)
+            self._handle(self.id, m)
+
+    def _finish(self) -> None:
+        self.p.before_finish()
+        self._drain()
+        if self._chosen_buf:
+            self._ready.persist.append({"t": "chosen", "entries": self._chosen_buf})
+            self._chosen_buf = []
+        if self._want_snapshot or (
+            self.applied_index - self.snap_index >= max(1, self.cfg.snapshot_every)
+        ):
+            self._take_snapshot()
+
+    def _next_tick(self) -> float | None:
+        ts = [self.p.next_tick()]
+        while self.deadlines and self._stale_deadline(self.deadlines[0]):
+            heapq.heappop(self.deadlines)
+        if self.deadlines:
+            ts.append(self.deadlines[0][0])
+        if self.commit_index < self.known_commit:
+            ts.append(self.catchup_next)
+        ts = [t for t in ts if t is not None]
+        return min(ts) if ts else None
+
+    def _send(self, dst: int, m: dict) -> None:
+        if dst == self.id:
+            self._local.append(m)
+        else:
+            self._ready.messages.append((dst, m))
+
+    def _broadcast(self, m: dict, include_self: bool = False) -> None:
+        for i in self.ids:
+            if i != self.id or include_self:
+                self._send(i, m)
+
+    def _persist_acceptor(self, rec: dict | None) -> None:
+        if rec is None:
+            return
+        if self.cfg.has_bug("volatile-acceptor"):
+            return  # BUG(volatile-acceptor): promises/accepts must be durable before replying
+        self._ready.persist.append(rec)
+
+    def _reply(self, handle: object, rep: dict) -> None:
+        self._ready.replies.append((handle, rep))
+
+    def _deadline(self, key: tuple[str, int] | None, handle: object) -> None:
+        self._seq += 1
+        heapq.heappush(self.deadlines, (self.now + self.req_s, self._seq, key, handle))
+
+    def _stale_deadline(self, d: tuple) -> bool:
+        key, handle = d[2], d[3]
+        if key is None:
+            return not self.p.read_pending(handle)
+        return handle not in self.waiting.get(key, ())
+
+    def _observe(self, kind: str, slot: int, value: Any) -> None:
+        if self.observer is not None:
+            self.observer(kind, slot, value)
+
+    def _see_round(self, b: Ballot) -> None:
+        if b[0] > self.max_round:
+            self.max_round = b[0]
+
+    def election_timeout(self) -> float:
+        t = self.cfg.timeouts
+        return self.rng.uniform(t.election_min_ms, t.election_max_ms) / 1000
+
+    # == dispatch ============================================================================
+    def _on_start(self) -> None:
+        self.p.start()
+
+    def _handle(self, src: int, m: dict) -> None:
+        t = m["type"]
+        if "ballot" in m:
+            self._see_round((m["ballot"][0], m["ballot"][1]))
+        if t == "prepare":
+            self._on_prepare(src, m)
+        elif t == "accept":
+            self._on_accept(src, m)
+        elif t == "catchup":
+            self._on_catchup(src, m)
+        elif t == "learn":
+            self._on_learn(src, m)
+        elif t == "snapshot":
+            self._on_snapshot(src, m)
+        else:  # promise, nack, accepted, heartbeat, heartbeat_ok: the proposer's business
+            self.p.handle(src, m)
+
+    def _on_tick(self) -> None:
+        now = self.now
+        while self.deadlines and self.deadlines[0][0] <= now:
+            _, _, key, handle = heapq.heappop(self.deadlines)
+            if key is None:
+                if self.p.read_pending(handle):
+                    self.p.drop_read(handle)
+                    self._reply(handle, error("timeout"))
+            elif handle in self.waiting.get(key, ()):
+                self.waiting[key].remove(handle)
+                if not self.waiting[key]:
+                    del self.waiting[key]
+                self._reply(handle, error("timeout"))
+        self.p.tick()
+        self._maybe_catchup()
+
+    # == acceptor side =======================================================================
+    def _on_prepare(self, src: int, m: dict) -> None:
+        b: Ballot = (m["ballot"][0], m["ballot"][1])
+        first, last = m["from"], m["to"]
+        if not self.p.may_promise(src, b):
+            self._send(src, M.msg("nack", ballot=self.acc.promise_for(first), slot=last))
+            return
+        rec = self.acc.prepare(b, first, last)
+        if rec is None:
+            self._send(src, M.msg("nack", ballot=self.acc.promise_for(first), slot=last))
+            return
+        self._persist_acceptor(rec)
+        self.p.on_promised(src, b)
+        chosen = [
+            [s, v]
+            for s, v in sorted(self.chosen.items())
+            if s >= first and (last is None or s <= last)
+        ]
+        self._send(
+            src,
+            M.msg(
+                "promise",
+                ballot=b,
+                **{"from": first},
+                to=last,
+                entries=self.acc.report(first, last),
+                chosen=chosen,
+                snap=self.snap_index,
+                commit=self.commit_index,
+            ),
+        )
+
+    def _on_accept(self, src: int, m: dict) -> None:
+        b: Ballot = (m["ballot"][0], m["ballot"][1])
+        slots, rec = self.acc.accept(b, m["entries"], raise_promise=not self.masterless)
+        self._persist_acceptor(rec)
+        if slots:
+            self.p.on_accepted_from(src, b)
+            self._send(src, M.msg("accepted", ballot=b, slots=slots, commit=self.commit_index))
+        else:
+            first = m["entries"][0][0] if m["entries"] else 1
+            if self.acc.floor >= first:  # compacted: the sender must catch up instead
+                self._send(src, M.msg("accepted", ballot=b, slots=[], commit=self.commit_index))
+            else:
+                self._send(src, M.msg("nack", ballot=self.acc.promise_for(first), slot=None))
+        self.commit_by_ballot(b, m["commit"], src)
+
+    # == learner =============================================================================
+    def learn(self, slot: int, batch: list) -> None:
+        """Record that ``slot`` is chosen with ``batch``; apply what became contiguous."""
+        if slot <= self.snap_index:
+            return
+        have = self.chosen.get(slot)
+        if have is not None:
+            if have != batch:
+                self._observe("conflict", slot, [have, batch])
+            return
+        self.chosen[slot] = batch
+        if not self._recovering:
+            self._chosen_buf.append([slot, batch])
+        self._observe("chosen", slot, batch)
+        self.p.on_chosen(slot, batch)
+        self._advance()
+
+    def commit_by_ballot(self, b: Ballot, commit: int, src: int) -> None:
+        """A proposer at ballot ``b`` says slots <= commit are chosen: those we accepted at
+        ``b`` hold its value (a proposer proposes one value per slot per ballot); the rest we
+        fetch with catch-up."""
+        if commit > self.known_commit:
+            self.known_commit = commit
+            self.catchup_from = src
+        if commit <= self.commit_index:
+            return
+        acc = self.acc.accepted
+        if commit - self.commit_index <= len(acc):
+            slots = range(self.commit_index + 1, commit + 1)
+        else:
+            slots = sorted(s for s in acc if self.commit_index < s <= commit)
+        for s in slots:
+            e = acc.get(s)
+            if e is not None and e[0] == b and s not in self.chosen:
+                self.learn(s, e[1])
+
+    def _advance(self) -> None:
+        while self.commit_index + 1 in self.chosen:
+            self.commit_index += 1
+        if self.commit_index > self.known_commit:
+            self.known_commit = self.commit_index
+        while self.applied_index < self.commit_index:
+            s = self.applied_index + 1
+            batch = self.chosen[s]
+            results = [self.sm.apply(cmd) for cmd in batch]
+            self.applied_index = s
+            self._observe("apply", s, batch)
+            if not self._recovering:
+                for cmd, res in zip(batch, results, strict=True):
+                    self._answer(cmd.get("client_id"), cmd.get("seq"), res)
+        if not self._recovering:
+            self.p.after_apply()
+
+    def _answer(self, cid: str | None, seq: int | None, res: dict) -> None:
+        handles = self.waiting.pop((cid, seq), None)  # type: ignore[arg-type]
+        if handles:
+            for h in handles:
+                self._reply(h, res)
+
+    # -- catch-up -----------------------------------------------------------------------------
+    def _maybe_catchup(self) -> None:
+        if self.commit_index >= self.known_commit or self.now < self.catchup_next:
+            return
+        src = self.catchup_from
+        if src is None or src == self.id:
+            src = self.rng.choice(self.peers) if self.peers else None
+        if src is None:
+            return
+        self.catchup_next = self.now + self.catchup_s
+        self._send(src, M.msg("catchup", **{"from": self.commit_index + 1}))
+
+    def _on_catchup(self, src: int, m: dict) -> None:
+        first = m["from"]
+        if first <= self.snap_index:
+            snap = {"applied": self.applied_index, "sm": self.sm.dump()}
+            self._send(src, M.msg("snapshot", snap=snap))
+            return
+        last = min(self.commit_index, first + CATCHUP_LIMIT - 1)
+        entries = [[s, self.chosen[s]] for s in range(first, last + 1)]
+        self._send(src, M.msg("learn", entries=entries, commit=self.commit_index))
+
+    def _on_learn(self, src: int, m: dict) -> None:
+        before = self.commit_index
+        if m["commit"] > self.known_commit:
+            self.known_commit = m["commit"]
+            self.catchup_from = src
+        for s, v in m["entries"]:
+            self.learn(s, v)
+        if self.commit_index > before and self.commit_index < self.known_commit:
+            self.catchup_next = self.now  # progress: ask for the next chunk at once
+            self._maybe_catchup()
+
+    def _on_snapshot(self, src: int, m: dict) -> None:
+        snap = m["snap"]
+        if snap["applied"] <= self.applied_index:
+            return
+        self.sm = StateMachine.load(snap["sm"], dedup=not self.cfg.has_bug("no-dedup"))
+        self._install_prefix(snap["applied"])
+        self._want_snapshot = True  # our own snapshot must now cover the installed prefix
+        self._observe("install", snap["applied"], None)
+        for (cid, seq), _ in list(self.waiting.items()):
+            res = self.sm.lookup(cid, seq)
+            if res is not None:
+                self._answer(cid, seq, res)
+        if self.known_commit < snap["applied"]:
+            self.known_commit = snap["applied"]
+        self.catchup_next = self.now
+        self._advance()
+        self._maybe_catchup()
+
+    def _install_prefix(self, upto: int) -> None:
+        self.applied_index = upto
+        self.commit_index = max(self.commit_index, upto)
+        self.snap_index = upto
+        for s in [s for s in self.chosen if s <= upto]:
+            del self.chosen[s]
+        self.acc.compact(upto)
+        self.p.on_compacted(upto)
+
+    # == snapshots and recovery ==============================================================
+    def _take_snapshot(self) -> None:
+        self._want_snapshot = False
+        upto = self.applied_index
+        self.snap_index = upto
+        for s in [s for s in self.chosen if s <= upto]:
+            del self.chosen[s]
+        self.acc.compact(upto)
+        self.p.on_compacted(upto)
+        self._ready.snapshot = {
+            "applied": upto,
+            "sm": self.sm.dump(),
+            "acceptor": self.acc.dump(),
+            "chosen": [[s, v] for s, v in sorted(self.chosen.items())],
+        }
+
+    def _recover(self, snapshot: dict | None, records: Iterable[dict]) -> None:
+        dedup = not self.cfg.has_bug("no-dedup")
+        self.sm = StateMachine(dedup=dedup)
+        if snapshot:
+            self.sm = StateMachine.load(snapshot["sm"], dedup=dedup)
+            self.acc = Acceptor.load(snapshot.get("acceptor", {}))
+            a = snapshot["applied"]
+            self.snap_index = self.commit_index = self.applied_index = a
+            self.acc.compact(a)
+            for s, v in snapshot.get("chosen", []):
+                if s > a:
+                    self.chosen[s] = v
+        for rec in records:
+            t = rec.get("t")
+            if t in ("promise", "accept"):
+                self.acc.restore(rec)
+            elif t == "chosen":
+                for s, v in rec["entries"]:
+                    if s > self.snap_index:
+                        self.chosen[s] = v
+        self._advance()
+        self.known_commit = self.commit_index
+
+    # == client requests =====================================================================
+    def _on_request(self, handle: object, req: dict) -> None:
+        why = M.check_request(req)
+        if why is not None:
+            self._reply(handle, dict(error("bad_request"), reason=why))
+            return
+        if req["op"] == "status":
+            self._reply(handle, ok(self.status()))
+            return
+        if req["op"] == "read" and self.cfg.has_bug("local-read"):
+            self._reply(handle, ok(self.sm.read(req.get("key"))))  # BUG(local-read): stale
+            return
+        done = self.sm.lookup(req["client_id"], req["seq"])
+        if done is not None:
+            self._reply(handle, done)
+            return
+        self.p.request(handle, req)
+
+    def wait_for(self, key: tuple[str, int], handle: object) -> bool:
+        """Register a handle for a command's result; True if the command is new here."""
+        fresh = key not in self.waiting
+        self.waiting.setdefault(key, []).append(handle)
+        self._deadline(key, handle)
+        return fresh

@@ -1,0 +1,431 @@
+"""The stable-leader proposer of Multi-Paxos: election, phase 1 once, pipelined phase 2, reads.
+
+A node that hears no leader for a randomized election timeout becomes a candidate with a
+ballot (round, id) above every round it has seen and runs phase 1 for *every* slot from its
+first unchosen one. With a phase-1 quorum of promises it re-proposes, per slot, the value of
+the highest ballot reported (the rule that keeps a chosen value chosen), fills holes with
+no-ops, and from then on runs only phase 2: many slots in flight (``max_inflight``), many
+client commands per slot (``max_batch``). Heartbeats carry the commit index and number the
+confirmation rounds that quorum reads and leases rely on.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from paxos_impl import messages as M
+from paxos_impl.messages import ZERO, Ballot, ballot_of
+from paxos_impl.statemachine import error, ok
+
+if TYPE_CHECKING:
+    from paxos_impl.core import Replica
+
+WRITES = ("write", "append")
+
+
+@dataclass
+class Proposal:
+    value: list
+    acks: set[int] = field(default_factory=set)
+    sent: float = 0.0
+
+
+@dataclass
+class PendingRead:
+    handle: object
+    key: str | None
+    index: int  # answer once applied_index >= index ...
+    round: int  # ... and a heartbeat round >= this one was confirmed by a quorum
+
+
+class Leader:
+    """Proposer, candidate and follower roles of the leader mode (one per replica)."""
+
+    def __init__(self, r: Replica) -> None:
+        self.r = r
+        cfg = r.cfg
+        self.role = "follower"
+        self.leader: int | None = None
+        self.ballot: Ballot = ZERO
+        self.election_deadline = 0.0
+        # phase 1
+        self.promises: dict[int, dict] = {}
+        self.p1_need = 0  # a promiser compacted up to here: catch up before proposing
+        self.p1_top = 0  # highest slot phase 1 had to settle
+        # phase 2
+        self.next_slot = 1
+        self.inflight: dict[int, Proposal] = {}
+        self.queue: list[dict] = []
+        self.active: set[tuple[str, int]] = set()  # queued or in flight this term
+        self.sent_keys: set[tuple[str, int]] = set()  # proposed at some time: outcome unknown
+        # heartbeats, reads, leases
+        self.next_hb = 0.0
+        self.hb_round = 0
+        self.hb_sent: dict[int, float] = {}
+        self.hb_acks: dict[int, set[int]] = {}
+        self.confirmed = 0
+        self.reads: list[PendingRead] = []
+        self.lease = cfg.read_mode == "lease"
+        self.lease_s = cfg.timeouts.lease_ms / 1000
+        self.drift_s = cfg.max_clock_drift_ms / 1000
+        self.lease_until = 0.0  # leader: may answer reads locally until then (own clock)
+        self.grant_until = 0.0  # acceptor: promised no other candidate until then
+        self.grant_to: int | None = None
+        self.confirm_need = cfg.n - cfg.q1 + 1  # meets every phase-1 quorum
+        self.heard: dict[int, float] = {}
+        self.leader_since = 0.0
+        self.max_silence = cfg.timeouts.election_max_ms / 1000
+
+    # -- status ---------------------------------------------------------------------------
+    def role_and_leader(self) -> tuple[str, int | None]:
+        return self.role, self.leader
+
+    def current_ballot(self) -> Ballot:
+        return max(self.ballot, self.r.acc.promised)
+
+    # -- timers ---------------------------------------------------------------------------
+    def start(self) -> None:
+        r = self.r
+        self.grant_until = r.now + self.lease_s if self.lease else 0.0
+        self.election_deadline = r.now + (0.0 if r.cfg.n == 1 else r.election_timeout())
+
+    def _reset_election(self) -> None:
+        self.election_deadline = max(self.r.now + self.r.election_timeout(), self.grant_until)
+
+    def next_tick(self) -> float | None:
+        if self.role == "leader":
+            return self.next_hb
+        return self.election_deadline
+
+    def tick(self) -> None:
+        now = self.r.now
+        if self.role == "leader":
+            if now >= self.next_hb:
+                self._heartbeat(retransmit=True)
+            self._check_quorum()
+        elif now >= self.election_deadline:
+            self._campaign()
+
+    def _check_quorum(self) -> None:
+        """Step down when too few peers answered lately to ever reach a phase-2 quorum, so
+        clients are redirected instead of waiting on a leader that cannot commit."""
+        now = self.r.now
+        if now - self.leader_since <= self.max_silence:
+            return
+        alive = 1 + sum(
+            1
+            for p in self.r.peers
+            if now - self.heard.get(p, self.leader_since) <= self.max_silence
+        )
+        if alive < self.r.cfg.q2:
+            self._step_down(None)
+
+    # -- election (phase 1) -----------------------------------------------------------------
+    def _campaign(self) -> None:
+        r = self.r
+        if self.role == "leader":
+            self._step_down(None)
+        r.max_round += 1
+        self.ballot = (r.max_round, r.id)
+        self.role, self.leader = "candidate", None
+        self.promises, self.p1_need = {}, 0
+        self.election_deadline = r.now + r.election_timeout()
+        first = r.commit_index + 1
+        r._broadcast(M.msg("prepare", ballot=self.ballot, to=None, **{"from": first}), True)
+
+    def may_promise(self, src: int, b: Ballot) -> bool:
+        """Under leases, refuse other candidates while a lease we granted may still run."""
+        if not self.lease or self.r.now >= self.grant_until:
+            return True
+        return b[1] == self.grant_to
+
+    def on_promised(self, src: int, b: Ballot) -> None:
+        if src != self.r.id and b > self.ballot and self.role != "follower":
+            self._step_down(None)
+        if src != self.r.id:
+            self.leader = None
+            self._reset_election()
+
+    def _on_promise(self, src: int, m: dict) -> None:
+        r = self.r
+        if self.role != "candidate" or ballot_of(m) != self.ballot:
+            return
+        self.promises[src] = m
+        for s, v in m["chosen"]:
+            r.learn(s, v)
+        if m["snap"] > r.commit_index:
+            self.p1_need = max(self.p1_need, m["snap"])
+        if m["commit"] > r.known_commit or m["snap"] > r.commit_index:
+            r.known_commit = max(r.known_commit, m["commit"], m["snap"])
+            r.catchup_from = src
+            r.catchup_next = min(r.catchup_next, r.now)
+        self._try_finish_phase1()
+
+    def _try_finish_phase1(self) -> None:
+        r = self.r
+        if self.role != "candidate" or len(self.promises) < r.cfg.q1:
+            return
+        if r.commit_index < self.p1_need:
+            return  # a promiser compacted slots we lack: install its snapshot first
+        reported: dict[int, tuple[Ballot, list]] = {}
+        for p in self.promises.values():
+            for s, b, v in p["entries"]:
+                bt = (b[0], b[1])
+                if s > r.commit_index and (s not in reported or bt > reported[s][0]):
+                    reported[s] = (bt, v)
+        if r.cfg.has_bug("skip-phase1-adopt"):
+            reported = {}  # BUG(skip-phase1-adopt): must re-propose the highest reported value
+        top = max([r.commit_index, *reported, *r.chosen])
+        self.role, self.leader = "leader", r.id
+        self.p1_top = top
+        self.next_slot = top + 1
+        self.inflight, self.queue, self.active = {}, [], set()
+        self.heard, self.leader_since = {}, r.now
+        self.lease_until = 0.0
+        entries = []
+        for s in range(r.commit_index + 1, top + 1):
+            if s not in r.chosen:
+                entries.append([s, reported[s][1] if s in reported else []])
+        self._propose(entries)
+        self._heartbeat(retransmit=False)
+
+    # -- roles ------------------------------------------------------------------------------
+    def _follow(self, b: Ballot) -> None:
+        if self.role != "follower":
+            self._step_down(b[1])
+        self.leader = b[1]
+        self._reset_election()
+
+    def _step_down(self, leader: int | None) -> None:
+        r = self.r
+        if self.role == "leader":
+            self.sent_keys &= set(r.waiting)
+            for cmd in self.queue:  # never proposed: certainly not executed
+                key = (cmd["client_id"], cmd["seq"])
+                if key not in self.sent_keys:
+                    for h in r.waiting.pop(key, []):
+                        r._reply(h, error("not_leader", leader))
+            for rd in self.reads:
+                r._reply(rd.handle, error("not_leader", leader))
+        self.queue, self.inflight, self.active, self.reads = [], {}, set(), []
+        self.lease_until = 0.0
+        self.role, self.leader = "follower", leader
+        self.promises = {}
+        self._reset_election()
+
+    # -- phase 2 ----------------------------------------------------------------------------
+    def _propose(self, entries: list[list]) -> None:
+        if not entries:
+            return
+        r = self.r
+        for s, v in entries:
+            self.inflight[s] = Proposal(v, sent=r.now)
+            for cmd in v:
+                self.sent_keys.add((cmd["client_id"], cmd["seq"]))
+        r._broadcast(
+            M.msg("accept", ballot=self.ballot, entries=entries, commit=r.commit_index), True
+        )
+
+    def _propose_queue(self) -> None:
+        r = self.r
+        cfg = r.cfg
+        entries = []
+        while self.queue and len(self.inflight) + len(entries) < cfg.max_inflight:
+            batch, self.queue = self.queue[: cfg.max_batch], self.queue[cfg.max_batch :]
+            entries.append([self.next_slot, batch])
+            self.next_slot += 1
+            if cfg.has_bug("early-ack"):
+                for c in batch:  # BUG(early-ack): must wait until a phase-2 quorum accepted
+                    if c["op"] in WRITES:
+                        r._answer(c["client_id"], c["seq"], ok(None))
+        self._propose(entries)
+
+    def on_accepted_from(self, src: int, b: Ballot) -> None:
+        if src != self.r.id and b[1] != self.r.id:
+            self._follow(b)
+
+    def _on_accepted(self, src: int, m: dict) -> None:
+        r = self.r
+        if self.role != "leader" or ballot_of(m) != self.ballot:
+            return
+        self.heard[src] = r.now
+        for s in m["slots"]:
+            p = self.inflight.get(s)
+            if p is None or src in p.acks:
+                continue
+            p.acks.add(src)
+            if len(p.acks) >= r.cfg.q2:
+                del self.inflight[s]
+                r.learn(s, p.value)
+        self._note_commit(src, m["commit"])
+
+    def _note_commit(self, src: int, commit: int) -> None:
+        r = self.r
+        if commit > r.known_commit:
+            r.known_commit = commit
+            r.catchup_from = src
+
+    def on_chosen(self, slot: int, batch: list) -> None:
+        p = self.inflight.pop(slot, None)
+        if p is not None and p.value != batch:
+            self._requeue(p.value)
+
+    def on_compacted(self, upto: int) -> None:
+        for s in [s for s in self.inflight if s <= upto]:
+            self._requeue(self.inflight.pop(s).value)
+        if self.role == "leader" and self.next_slot <= upto:
+            self.next_slot = upto + 1
+
+    def _requeue(self, batch: list) -> None:
+        """Our commands lost their slot to another value: propose them again (dedup makes a
+        second copy harmless if the first one was chosen after all)."""
+        if self.role != "leader":
+            return
+        for c in batch:
+            key = (c["client_id"], c["seq"])
+            if key in self.r.waiting and self.r.sm.lookup(*key) is None:
+                self.queue.append(c)
+
+    def before_finish(self) -> None:
+        if self.role != "leader":
+            return
+        self._propose_queue()
+        if self.reads and self.reads[-1].round > self.hb_round:
+            self._heartbeat(retransmit=False)
+        self._check_reads()
+
+    def after_apply(self) -> None:
+        self._check_reads()
+        self._try_finish_phase1()
+
+    # -- heartbeats ---------------------------------------------------------------------------
+    def _heartbeat(self, retransmit: bool) -> None:
+        r = self.r
+        now = r.now
+        self.hb_round += 1
+        self.hb_sent[self.hb_round] = now
+        self.hb_acks[self.hb_round] = {r.id}
+        for old in [k for k in self.hb_sent if k < self.hb_round - 64]:
+            self.hb_sent.pop(old, None)
+            self.hb_acks.pop(old, None)
+        self.next_hb = now + r.hb_s
+        if self.lease:
+            self.grant_until, self.grant_to = now + self.lease_s, r.id
+        r._broadcast(
+            M.msg("heartbeat", ballot=self.ballot, commit=r.commit_index, round=self.hb_round)
+        )
+        self._confirm(self.hb_round)
+        if retransmit:
+            self._retransmit()
+
+    def _retransmit(self) -> None:
+        r = self.r
+        old = [(s, p) for s, p in sorted(self.inflight.items()) if r.now - p.sent >= 2 * r.hb_s]
+        if not old:
+            return
+        for peer in r.peers:
+            entries = [[s, p.value] for s, p in old if peer not in p.acks]
+            if entries:
+                r._send(
+                    peer,
+                    M.msg("accept", ballot=self.ballot, entries=entries, commit=r.commit_index),
+                )
+        for _, p in old:
+            p.sent = r.now
+
+    def _on_heartbeat(self, src: int, m: dict) -> None:
+        r = self.r
+        b = ballot_of(m)
+        if b < r.acc.promised:
+            r._send(src, M.msg("nack", ballot=r.acc.promised, slot=None))
+            return
+        self._follow(b)
+        if self.lease:
+            self.grant_until, self.grant_to = r.now + self.lease_s, b[1]
+        r.commit_by_ballot(b, m["commit"], src)
+        r._send(
+            src,
+            M.msg(
+                "heartbeat_ok", ballot=b, round=m["round"], commit=r.commit_index, lease=self.lease
+            ),
+        )
+
+    def _on_heartbeat_ok(self, src: int, m: dict) -> None:
+        r = self.r
+        if self.role != "leader" or ballot_of(m) != self.ballot:
+            return
+        self.heard[src] = r.now
+        acks = self.hb_acks.get(m["round"])
+        if acks is not None:
+            acks.add(src)
+            self._confirm(m["round"])
+        self._note_commit(src, m["commit"])
+
+    def _confirm(self, rnd: int) -> None:
+        if len(self.hb_acks.get(rnd, ())) < self.confirm_need or rnd <= self.confirmed:
+            return
+        self.confirmed = rnd
+        if self.lease:
+            self.lease_until = max(
+                self.lease_until, self.hb_sent[rnd] + self.lease_s - self.drift_s
+            )
+        self._check_reads()
+
+    def _on_nack(self, src: int, m: dict) -> None:
+        b = ballot_of(m)
+        if self.role != "follower" and b > self.ballot:
+            self._step_down(None)
+
+    def handle(self, src: int, m: dict) -> None:
+        t = m["type"]
+        if t == "promise":
+            self._on_promise(src, m)
+        elif t == "accepted":
+            self._on_accepted(src, m)
+        elif t == "heartbeat":
+            self._on_heartbeat(src, m)
+        elif t == "heartbeat_ok":
+            self._on_heartbeat_ok(src, m)
+        elif t == "nack":
+            self._on_nack(src, m)
+
+    # -- client requests ------------------------------------------------------------------------
+    def request(self, handle: object, req: dict) -> None:
+        r = self.r
+        if self.role != "leader":
+            r._reply(handle, error("not_leader", self.leader))
+            return
+        if req["op"] == "read" and r.cfg.read_mode != "log":
+            self._read(handle, req)
+            return
+        key = (req["client_id"], req["seq"])
+        r.wait_for(key, handle)
+        if key not in self.active:
+            self.active.add(key)
+            self.queue.append(M.command(req))
+
+    def _read(self, handle: object, req: dict) -> None:
+        r = self.r
+        index = max(r.commit_index, self.p1_top)
+        if self.lease and r.now < self.lease_until and r.applied_index >= index:
+            r._reply(handle, ok(r.sm.read(req.get("key"))))
+            return
+        self.reads.append(PendingRead(handle, req.get("key"), index, self.hb_round + 1))
+        r._deadline(None, handle)
+
+    def _check_reads(self) -> None:
+        r = self.r
+        keep = []
+        for rd in self.reads:
+            if rd.round <= self.confirmed and r.applied_index >= rd.index:
+                r._reply(rd.handle, ok(r.sm.read(rd.key)))
+            else:
+                keep.append(rd)
+        self.reads = keep
+
+    def read_pending(self, handle: object) -> bool:
+        return any(rd.handle is handle for rd in self.reads)
+
+    def drop_read(self, handle: object) -> None:
+        self.reads = [rd for rd in self.reads if rd.handle is not handle]

@@ -1,0 +1,202 @@
+"""Peer messages of the Paxos core: how they are built and how a received one is checked.
+
+A message is a JSON object with a ``type``. Everything that arrives from the network is
+checked here, completely, before the core looks at it, so a malformed or hostile message
+raises :class:`ProtocolError` and never leaves a replica half-updated.
+
+Ballots travel as ``[round, node]`` and are tuples inside the core (tuples compare in the
+total order we need: first by round, then by node id). A slot's value is a *batch*: a list
+of client commands; the empty list is the no-op a new leader uses to fill a hole.
+
+Message types (fields besides ``type``):
+
+``prepare``      ballot, from, to        phase 1a for slots from..to (``to`` null: every slot)
+``promise``      ballot, from, to, entries [[slot, ballot, batch]], chosen [[slot, batch]],
+                 snap (the acceptor's compacted prefix), commit
+``nack``         ballot (the higher one the acceptor promised), slot (null: all)
+``accept``       ballot, entries [[slot, batch]], commit          phase 2a (pipelined, batched)
+``accepted``     ballot, slots [slot], commit                     phase 2b
+``heartbeat``    ballot, commit, round    leader liveness; ``round`` numbers the quorum-read /
+                                          lease confirmation rounds
+``heartbeat_ok`` ballot, round, commit, lease (bool: the follower granted a lease)
+``catchup``      from                     "send me chosen slots from here on"
+``learn``        entries [[slot, batch]], commit                  chosen values
+``snapshot``     snap {applied, sm}       the sender's state machine, for a compacted prefix
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+Ballot = tuple[int, int]
+ZERO: Ballot = (0, -1)
+CLIENT_OPS = ("read", "write", "cas", "append", "status")
+
+
+class ProtocolError(ValueError):
+    """A peer sent a message the core cannot accept (wrong type, missing or bad field)."""
+
+
+# -- construction ------------------------------------------------------------------------
+def wire_ballot(b: Ballot) -> list[int]:
+    return [b[0], b[1]]
+
+
+def msg(type_: str, **fields: Any) -> dict:
+    d = {"type": type_}
+    for k, v in fields.items():
+        d[k] = wire_ballot(v) if k == "ballot" else v
+    return d
+
+
+# -- validation --------------------------------------------------------------------------
+def _fail(mtype: str, why: str) -> ProtocolError:
+    return ProtocolError(f"malformed {mtype} message: {why}")
+
+
+def _int(m: dict, key: str, lo: int = 0, none_ok: bool = False) -> None:
+    v = m.get(key)
+    if v is None and none_ok and key in m:
+        return
+    if not isinstance(v, int) or isinstance(v, bool) or v < lo:
+        raise _fail(m["type"], f"{key} must be an integer >= {lo}")
+
+
+def _bool(m: dict, key: str) -> None:
+    if not isinstance(m.get(key), bool):
+        raise _fail(m["type"], f"{key} must be a boolean")
+
+
+def is_ballot(v: Any) -> bool:
+    return (
+        isinstance(v, list)
+        and len(v) == 2
+        and all(isinstance(x, int) and not isinstance(x, bool) for x in v)
+        and v[0] >= 0
+    )
+
+
+def _ballot(m: dict, key: str = "ballot") -> None:
+    if not is_ballot(m.get(key)):
+        raise _fail(m["type"], f"{key} must be [round, node]")
+
+
+def is_command(c: Any) -> bool:
+    """A client command as it sits in a batch (the client request, validated)."""
+    return (
+        isinstance(c, dict)
+        and c.get("op") in CLIENT_OPS
+        and (c.get("key") is None or isinstance(c.get("key"), str))
+        and (c.get("client_id") is None or isinstance(c.get("client_id"), str))
+        and (c.get("seq") is None or (isinstance(c.get("seq"), int) and c.get("seq") >= 0))
+    )
+
+
+def is_batch(v: Any) -> bool:
+    return isinstance(v, list) and all(is_command(c) for c in v)
+
+
+def _slot(v: Any) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool) and v >= 1
+
+
+def _list(m: dict, key: str, ok: Any) -> None:
+    v = m.get(key)
+    if not isinstance(v, list) or not all(ok(x) for x in v):
+        raise _fail(m["type"], f"bad {key}")
+
+
+def _slot_batch(e: Any) -> bool:
+    return isinstance(e, list) and len(e) == 2 and _slot(e[0]) and is_batch(e[1])
+
+
+def _slot_ballot_batch(e: Any) -> bool:
+    return (
+        isinstance(e, list) and len(e) == 3 and _slot(e[0]) and is_ballot(e[1]) and is_batch(e[2])
+    )
+
+
+def _snap(m: dict) -> None:
+    s = m.get("snap")
+    if not (
+        isinstance(s, dict)
+        and isinstance(s.get("applied"), int)
+        and s["applied"] >= 0
+        and isinstance(s.get("sm"), dict)
+        and isinstance(s["sm"].get("kv", []), list)
+        and all(isinstance(p, list) and len(p) == 2 for p in s["sm"].get("kv", []))
+        and isinstance(s["sm"].get("dedup", {}), dict)
+    ):
+        raise _fail("snapshot", "snap must be {applied, sm: {kv, dedup}}")
+
+
+_CHECKS: dict[str, Any] = {
+    "prepare": lambda m: (_ballot(m), _int(m, "from", 1), _int(m, "to", 1, none_ok=True)),
+    "promise": lambda m: (
+        _ballot(m),
+        _int(m, "from", 1),
+        _int(m, "to", 1, none_ok=True),
+        _list(m, "entries", _slot_ballot_batch),
+        _list(m, "chosen", _slot_batch),
+        _int(m, "snap"),
+        _int(m, "commit"),
+    ),
+    "nack": lambda m: (_ballot(m), _int(m, "slot", 1, none_ok=True)),
+    "accept": lambda m: (_ballot(m), _list(m, "entries", _slot_batch), _int(m, "commit")),
+    "accepted": lambda m: (_ballot(m), _list(m, "slots", _slot), _int(m, "commit")),
+    "heartbeat": lambda m: (_ballot(m), _int(m, "commit"), _int(m, "round")),
+    "heartbeat_ok": lambda m: (_ballot(m), _int(m, "round"), _int(m, "commit"), _bool(m, "lease")),
+    "catchup": lambda m: _int(m, "from", 1),
+    "learn": lambda m: (_list(m, "entries", _slot_batch), _int(m, "commit")),
+    "snapshot": _snap,
+}
+TYPES = tuple(_CHECKS)
+
+
+def validate(src: Any, m: Any, node_ids: range | list[int]) -> None:
+    """Raise ProtocolError unless ``m`` from ``src`` is a well-formed peer message."""
+    if not isinstance(m, dict):
+        raise ProtocolError(f"a message must be a JSON object, got {type(m).__name__}")
+    if src not in node_ids or isinstance(src, bool):
+        raise ProtocolError(f"message from unknown node {src!r}")
+    check = _CHECKS.get(m.get("type"))  # type: ignore[arg-type]
+    if check is None:
+        raise ProtocolError(f"unknown message type {m.get('type')!r}")
+    check(m)
+
+
+def check_request(req: Any) -> str | None:
+    """Why a client request is unusable (None if it is fine); answered as bad_request."""
+    if not isinstance(req, dict):
+        return "a request must be a JSON object"
+    op = req.get("op")
+    if op not in CLIENT_OPS:
+        return f"unknown op {op!r}"
+    if op == "status":
+        return None
+    if not (req.get("key") is None or isinstance(req.get("key"), str)):
+        return "key must be a string or null"
+    if not isinstance(req.get("client_id"), str):
+        return "client_id must be a string"
+    seq = req.get("seq")
+    if not isinstance(seq, int) or isinstance(seq, bool) or seq < 0:
+        return "seq must be a non-negative integer"
+    if op == "cas" and not (isinstance(req.get("value"), list) and len(req["value"]) == 2):
+        return "cas value must be [expected, new]"
+    return None
+
+
+def command(req: dict) -> dict:
+    """The part of a client request that goes into the log."""
+    return {
+        "op": req["op"],
+        "key": req.get("key"),
+        "value": req.get("value"),
+        "client_id": req["client_id"],
+        "seq": req["seq"],
+    }
+
+
+def ballot_of(m: dict) -> Ballot:
+    """The ballot of a (validated) message as the tuple the core compares."""
+    return (m["ballot"][0], m["ballot"][1])

@@ -1,0 +1,13 @@
+"""The simulated world runs a healthy cluster to agreement (smoke test of core + simulator)."""
+
+from cluster.sim import run
+from paxos_impl.config import local_config
+
+
+def test_healthy_cluster_agrees_and_serves_everyone():
+    r = run(local_config(3), seed=1, duration=2.0, settle=1.0)
+    assert r.violations == []
+    assert r.ops.get("ok", 0) > 50 and r.ops.get("fail", 0) == 0
+    st = r.world.statuses()
+    assert [s["role"] for s in st.values()].count("leader") == 1
+    assert len({s["applied_index"] for s in st.values()}) == 1
