@@ -350,13 +350,18 @@ class DockerCluster(Cluster):
         """Until the store accepts client connections (or it died, or time is up)."""
         addr = (self.addresses[node], CLIENT_PORT)
         deadline = time.monotonic() + timeout
+        next_check = time.monotonic() + 1.0  # an exec is costly: ask whether it died now and then
         while True:
             try:
                 with socket.create_connection(addr, timeout=0.5):
                     return
             except OSError:
                 pass
-            if time.monotonic() > deadline or not self.is_running(node):
+            now = time.monotonic()
+            died = now > next_check and not self.is_running(node)
+            if died:
+                next_check = now + 1.0
+            if now > deadline or died:
                 tail = self.exec(node, ["tail", "-n", "3", f"{NODE_ROOT}/store.log"]).stdout
                 last = (tail.strip().splitlines() or ["(empty log)"])[-1]
                 raise ClusterError(

@@ -167,7 +167,7 @@ def cmd_start(args: argparse.Namespace, root: Path) -> dict:
     env = dict(os.environ, **faketime_env(root, lib))
     if args.pythonpath:
         env["PYTHONPATH"] = args.pythonpath
-    subprocess.Popen(
+    supervisor = subprocess.Popen(
         sup,
         cwd=str(root),
         env=env,
@@ -182,6 +182,8 @@ def cmd_start(args: argparse.Namespace, root: Path) -> dict:
         pid = store_pid(root)
         if pid is not None:
             return {"started": True, "pid": pid, "faketime": lib is not None}
+        if supervisor.poll() is not None:  # the store came and went before we saw it run
+            break
         time.sleep(0.02)
     raise AgentError(f"the store did not start; last log line: {_last_line(root / STORE_LOG)}")
 
@@ -227,6 +229,14 @@ def _signal(root: Path, sig: int) -> int:
     return pid
 
 
+def _send(pid: int, sig: int) -> None:
+    """Signal a process that may have just ended on its own (then there is nothing to do)."""
+    try:
+        os.kill(pid, sig)
+    except ProcessLookupError:
+        pass
+
+
 def _wait_gone(root: Path, pid: int, timeout: float) -> bool:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -240,12 +250,12 @@ def cmd_stop(args: argparse.Namespace, root: Path) -> dict:
     pid = store_pid(root)
     if pid is None:
         return {"stopped": False, "reason": "not running"}
-    os.kill(pid, signal.SIGTERM)
-    os.kill(pid, signal.SIGCONT)  # a paused store must wake up to handle SIGTERM
+    _send(pid, signal.SIGTERM)
+    _send(pid, signal.SIGCONT)  # a paused store must wake up to handle SIGTERM
     if _wait_gone(root, pid, args.timeout):
         log(root, f"stopped store pid {pid} with SIGTERM")
         return {"stopped": True, "pid": pid, "signal": "TERM"}
-    os.kill(pid, signal.SIGKILL)
+    _send(pid, signal.SIGKILL)
     _wait_gone(root, pid, 5)
     log(root, f"store pid {pid} ignored SIGTERM for {args.timeout}s: SIGKILL")
     return {"stopped": True, "pid": pid, "signal": "KILL"}
@@ -255,7 +265,7 @@ def cmd_kill(args: argparse.Namespace, root: Path) -> dict:
     pid = store_pid(root)
     if pid is None:
         return {"killed": False, "reason": "not running"}
-    os.kill(pid, signal.SIGKILL)
+    _send(pid, signal.SIGKILL)
     _wait_gone(root, pid, 5)
     log(root, f"kill -9 store pid {pid}")
     return {"killed": True, "pid": pid}

@@ -1,0 +1,218 @@
+"""`paxlab cluster up|status|down`: a cluster left running for manual work.
+
+Why a state file: `up` returns while the nodes keep running, and a later `status` or
+`down` (another process, maybe another shell) must find them again. Each cluster made by
+`up` gets two files in the state directory ($PAXLAB_HOME, default ~/.paxlab, then
+``clusters/``): ``<name>.json`` (backend, node count, backend options) and ``<name>.toml``
+(the store configuration clients use: ``paxos-client --config <name>.toml get``). The docker
+backend needs neither to clean up -- its containers carry labels -- but the others do.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+DEFAULT_NAME = "dev"
+
+
+def state_dir() -> Path:
+    return Path(os.environ.get("PAXLAB_HOME") or Path.home() / ".paxlab") / "clusters"
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    sub = p.add_subparsers(dest="cluster_command", metavar="up|status|down")
+    sub.required = True
+    up = sub.add_parser("up", help="start a cluster and leave it running")
+    up.add_argument("--nodes", type=int, default=3, help="how many nodes (default 3)")
+    up.add_argument("--backend", choices=["docker", "local", "ssh"], default="docker")
+    up.add_argument("--nodes-file", help="ssh backend: the hosts file")
+    up.add_argument("--read-mode", choices=["log", "quorum", "lease"], help="store read route")
+    up.add_argument("--bug", action="append", default=[], help="turn on a deliberate bug")
+    status = sub.add_parser("status", help="each node's state, role and address")
+    status.add_argument("--json", action="store_true", help="print one JSON object")
+    sub.add_parser("down", help="remove everything `up` made")
+    for sp in sub.choices.values():
+        sp.add_argument(
+            "--name", default=DEFAULT_NAME, help=f"cluster name (default {DEFAULT_NAME})"
+        )
+
+
+def run(args: argparse.Namespace) -> int:
+    from cluster.base import ClusterError
+    from paxos_impl.config import ConfigError
+
+    try:
+        return {"up": _up, "status": _status, "down": _down}[args.cluster_command](args)
+    except (ClusterError, ConfigError) as e:
+        sys.stderr.write(f"paxlab cluster: {e}\n")
+        return 2
+
+
+# -- state ---------------------------------------------------------------------------------
+def _paths(name: str) -> tuple[Path, Path]:
+    d = state_dir()
+    return d / f"{name}.json", d / f"{name}.toml"
+
+
+def _load_state(name: str) -> dict[str, Any]:
+    from cluster.base import ClusterError
+
+    state_file, _ = _paths(name)
+    try:
+        return json.loads(state_file.read_text())
+    except FileNotFoundError:
+        raise ClusterError(
+            f"no cluster named {name} was started with `paxlab cluster up` "
+            f"(nothing in {state_file.parent})"
+        ) from None
+    except ValueError:
+        raise ClusterError(f"{state_file} is damaged; remove it by hand") from None
+
+
+def _reattach(state: dict[str, Any]) -> Any:
+    """The running cluster described by a state file, as a Cluster object."""
+    from cluster import make_cluster
+
+    c = make_cluster(state["backend"], state["name"], state["nodes"], **state.get("opts", {}))
+    if hasattr(c, "attach"):
+        c.attach()
+    return c
+
+
+# -- commands ------------------------------------------------------------------------------
+def _up(args: argparse.Namespace) -> int:
+    from cluster import make_cluster
+    from cluster.base import ClusterError
+
+    if not 1 <= args.nodes <= 50:
+        raise ClusterError(f"--nodes must be within 1..50, not {args.nodes}")
+    state_file, config_file = _paths(args.name)
+    if state_file.exists():
+        raise ClusterError(
+            f"cluster {args.name} is already up (see `paxlab cluster status --name {args.name}`;"
+            f" `paxlab cluster down --name {args.name}` removes it)"
+        )
+    opts: dict[str, Any] = {}
+    if args.read_mode:
+        opts["read_mode"] = args.read_mode
+    if args.backend == "local":
+        opts.update(run_dir=str(state_dir() / f"{args.name}-nodes"), cleanup_at_exit=False)
+    if args.backend == "ssh":
+        if not args.nodes_file:
+            raise ClusterError("the ssh backend needs --nodes-file FILE")
+        opts["nodes_file"] = str(Path(args.nodes_file).resolve())
+    t0 = time.monotonic()
+    cluster = make_cluster(args.backend, args.name, args.nodes, **opts)
+    state_dir().mkdir(parents=True, exist_ok=True)
+    state = {
+        "name": args.name,
+        "backend": args.backend,
+        "nodes": args.nodes,
+        "opts": opts,
+        "config": str(config_file),
+        "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+    }
+    state_file.write_text(json.dumps(state, indent=2) + "\n")  # first: `down` can clean up
+    try:
+        cluster.setup()
+        cluster.start_all(args.bug or None)
+    except BaseException:
+        try:
+            cluster.teardown()
+        except Exception:  # noqa: BLE001 - the first error is the one to report
+            pass
+        finally:
+            state_file.unlink(missing_ok=True)
+        raise
+    config_file.write_text(cluster.config.to_toml())
+    took = time.monotonic() - t0
+    print(f"cluster {args.name} is up: {args.nodes} {args.backend} nodes in {took:.1f} s")
+    for i, node in enumerate(cluster.nodes):
+        a = cluster.config.node(i)
+        print(f"  {node}  store id {i}  {a.host}:{a.client_port}")
+    print(f"client config: {config_file}")
+    print("try:")
+    print(f"  paxos-client --config {config_file} put greeting hello")
+    print(f"  paxos-client --config {config_file} get greeting")
+    if args.backend == "docker":
+        print(f"  docker exec -it {cluster.container_name(cluster.nodes[0])} bash")
+    suffix = "" if args.name == DEFAULT_NAME else f" --name {args.name}"
+    print(f"  paxlab cluster status{suffix}")
+    print(f"  paxlab cluster down{suffix}")
+    return 0
+
+
+def _status(args: argparse.Namespace) -> int:
+    state = _load_state(args.name)
+    cluster = _reattach(state)
+    rows = [_node_row(cluster, i, node) for i, node in enumerate(cluster.nodes)]
+    if args.json:
+        print(json.dumps({"name": args.name, "backend": state["backend"], "nodes": rows}))
+        return 0
+    print(f"cluster {args.name} ({state['backend']}, up since {state['created']})")
+    print(f"  {'node':<5} {'state':<9} {'role':<10} {'address':<22} leader")
+    for r in rows:
+        print(
+            f"  {r['node']:<5} {r['state']:<9} {r['role']:<10} {r['address']:<22} "
+            f"{'' if r['leader'] is None else r['leader']}"
+        )
+    return 0
+
+
+def _node_row(cluster: Any, i: int, node: str) -> dict[str, Any]:
+    """One node: is its store running, and what role does the store itself say it has?"""
+    from cluster.base import ClusterError
+
+    a = cluster.config.node(i)
+    row: dict[str, Any] = {
+        "node": node,
+        "address": f"{a.host}:{a.client_port}",
+        "state": "?",
+        "role": "-",
+        "leader": None,
+    }
+    try:
+        if hasattr(cluster, "node_status"):
+            st = cluster.node_status(node)
+            row["state"] = st.get("state") or st.get("container", "?")
+        else:
+            row["state"] = "running" if cluster.is_running(node) else "stopped"
+    except ClusterError as e:
+        row["state"] = f"error: {e}"
+    if row["state"] == "running":
+        row.update(_store_role(cluster.config, i))
+    return row
+
+
+def _store_role(config: Any, i: int) -> dict[str, Any]:
+    try:
+        from paxos_impl.client import Client, PaxosError
+    except ImportError:
+        return {"role": "unknown"}
+    client = Client(config, node=i, timeout=2.0, follow_redirects=False)
+    try:
+        st = client.status(i)
+        return {"role": st.get("role", "?"), "leader": st.get("leader")}
+    except (PaxosError, OSError) as e:
+        return {"role": f"no answer ({type(e).__name__})"}
+    finally:
+        client.close()
+
+
+def _down(args: argparse.Namespace) -> int:
+    from cluster import make_cluster
+
+    state_file, config_file = _paths(args.name)
+    state = _load_state(args.name)
+    cluster = make_cluster(state["backend"], state["name"], state["nodes"], **state.get("opts", {}))
+    cluster.teardown()
+    state_file.unlink(missing_ok=True)
+    config_file.unlink(missing_ok=True)
+    print(f"cluster {args.name} is down")
+    return 0
