@@ -10,11 +10,12 @@ later process (``paxlab cluster down``) can find it again.
 Faults:
 
 * kill, pause: signals.
-* partition: only as root with a working ``iptables``. The rules live in a chain of this
-  cluster's own (``PAXLAB-LO-<hash>``) reached from INPUT by one jump rule on ``lo``; every DROP
-  rule names both node addresses *and* a port this cluster allocated, so nothing else on the
-  machine is touched, and teardown removes the jump and the chain. This needs the store to
-  open its peer connections from its own address (not 127.0.0.1); see ``_partition_rules``.
+* partition: only as root with a working ``iptables``. On loopback every connection leaves
+  from 127.0.0.1, so nodes are told apart by the sending process instead: each store runs
+  with a numeric group id of its own and the rules use iptables' owner match. They live in a
+  chain of this cluster's own (``PAXLAB-LO-<hash>``) reached from OUTPUT by one jump rule on
+  ``lo``; every DROP rule names a group, an address and a port of this cluster, so nothing
+  else on the machine is touched, and teardown removes the jump and the chain.
 * clock: when the host has libfaketime and it passes a probe (bookworm's build makes Python's
   ``time.sleep`` fail in the mode we need), each store runs under it with a per-node offset
   file that :meth:`set_clock_offset` replaces atomically.
@@ -34,16 +35,18 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from cluster import node_agent
 from cluster.base import Cluster, ClusterError, ExecResult, Unsupported, node_name, store_id
-from paxos_impl.config import Config, NodeAddress, Timeouts
+from paxos_impl.config import Config, ConfigError, NodeAddress, Timeouts
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 LOOPBACK_BASE = 10  # node nK listens on 127.0.0.(LOOPBACK_BASE + K)
 STOP_TIMEOUT_S = 10.0
+GID_BASE = 2_000_000_000  # store processes run with group ids from here (root only)
 
 
 # --------------------------------------------------------------------------------------------
@@ -156,7 +159,32 @@ def _pid_cmdline(pid: int) -> str:
 
 
 # --------------------------------------------------------------------------------------------
-class LocalCluster(Cluster):
+class StartsAndWaits:
+    """start/start_all that return once the store serves (shared by the local and ssh
+    backends); the class supplies _start(node, bugs), is_running(node), _log_tail(node)."""
+
+    config: Config
+    nodes: list[str]
+
+    def start(self, node: str, bugs: list[str] | None = None, wait: bool = True) -> None:
+        """Start the store (no-op if it runs); with wait, return once it accepts clients."""
+        self._start(node, bugs)  # type: ignore[attr-defined]
+        if wait:
+            self.wait_serving(node)
+
+    def start_all(self, bugs: list[str] | None = None) -> None:
+        for node in self.nodes:
+            self._start(node, bugs)  # type: ignore[attr-defined]
+        for node in self.nodes:
+            self.wait_serving(node)
+
+    def wait_serving(self, node: str, timeout: float = 15) -> None:
+        """Until node's client port accepts connections; ClusterError if it died or time ran out."""
+        running = lambda: self.is_running(node)  # type: ignore[attr-defined]  # noqa: E731
+        wait_serving(node, self.config, running, self._log_tail, timeout)  # type: ignore[attr-defined]
+
+
+class LocalCluster(StartsAndWaits, Cluster):
     """N store processes on 127.0.0.(10+K), each with its own data directory and ports."""
 
     def __init__(
@@ -233,7 +261,10 @@ class LocalCluster(Cluster):
                     client_port=free_port(host),
                 )
             )
-        return Config(nodes=nodes, **kw).validate()
+        try:
+            return Config(nodes=nodes, **kw).validate()
+        except (ConfigError, TypeError) as e:
+            raise ClusterError(f"bad cluster configuration: {e}") from None
 
     def _check_node(self, node: str) -> None:
         if node not in self.nodes:
@@ -300,7 +331,21 @@ class LocalCluster(Cluster):
                 return pid if _pid_state(pid) not in (None, "Z") else None
             return None
 
-    def start(self, node: str, bugs: list[str] | None = None) -> None:
+    def _log_tail(self, node: str) -> str:
+        return node_agent._last_line(self.node_dir(node) / "store.log")
+
+    def node_status(self, node: str) -> dict[str, Any]:
+        """What `paxlab cluster status` shows for a node."""
+        pid = self.pid(node)
+        state = "stopped" if pid is None else ("paused" if self.is_paused(node) else "running")
+        return {
+            "address": self.address(node),
+            "state": state,
+            "running": pid is not None,
+            "pid": pid,
+        }
+
+    def _start(self, node: str, bugs: list[str] | None) -> None:
         self._check_node(node)
         with self._lock:
             if self.pid(node) is not None:
@@ -326,7 +371,11 @@ class LocalCluster(Cluster):
             env["PYTHONUNBUFFERED"] = "1"
             if self._faketime_lib:
                 env.update(node_agent.faketime_env(d, self._faketime_lib))
-            log = open(d / "server.log", "ab")  # noqa: SIM115 - handed to the child
+            # as root, a group of its own, so partitions can tell its packets apart (see gid)
+            creds: dict[str, Any] = {}
+            if probe_iptables() is None:
+                creds = {"group": self.gid(node), "extra_groups": []}
+            log = open(d / "store.log", "ab")  # noqa: SIM115 - handed to the child
             try:
                 log.write(
                     f"--- paxlab: starting {node} at {time.strftime('%FT%T')}: {cmd}\n".encode()
@@ -340,6 +389,7 @@ class LocalCluster(Cluster):
                     stdout=log,
                     stderr=subprocess.STDOUT,
                     start_new_session=True,  # its own process group: signals reach only it
+                    **creds,
                 )
             finally:
                 log.close()
@@ -393,10 +443,20 @@ class LocalCluster(Cluster):
         if self.pid(node) is None:
             raise ClusterError(f"{node}: the store is not running, nothing to pause")
         self._signal_and_reap(node, signal.SIGSTOP, wait=None)
+        self._wait_state(node, paused=True)
 
     def resume(self, node: str) -> None:
         self._check_node(node)
         self._signal_and_reap(node, signal.SIGCONT, wait=None)
+        self._wait_state(node, paused=False)
+
+    def _wait_state(self, node: str, paused: bool, timeout: float = 5.0) -> None:
+        """Signals are delivered asynchronously: return once the kernel shows the new state."""
+        deadline = time.monotonic() + timeout
+        while self.pid(node) is not None and self.is_paused(node) != paused:
+            if time.monotonic() > deadline:
+                raise ClusterError(f"{node}: the store did not {'stop' if paused else 'continue'}")
+            time.sleep(0.01)
 
     def is_running(self, node: str) -> bool:
         self._check_node(node)
@@ -439,35 +499,44 @@ class LocalCluster(Cluster):
         d = self.node_dir(node)
         dest = Path(dest)
         dest.mkdir(parents=True, exist_ok=True)
-        if (d / "server.log").exists():
-            shutil.copyfile(d / "server.log", dest / "server.log")
+        if (d / "store.log").exists():
+            shutil.copyfile(d / "store.log", dest / "store.log")
         (dest / "data-listing.txt").write_text(data_listing(d / "data"))
 
     # -- partitions: iptables on loopback, in this cluster's own chain --------------------------
-    def _partition_rules(self, grudge: dict[str, set[str]]) -> list[str]:
-        """DROP rules for 'dst drops traffic from src'.
+    def gid(self, node: str) -> int:
+        """The group id node's store runs with (as root): what the iptables rules match.
 
-        Peer connections go both ways, so for each (dst, src) we drop what src sends to dst's
-        peer port (src's own connection) and what src sends from its peer port (answers on
-        dst's connection to src). Both match src's address, so the store must open peer
-        connections from its own address; every rule also names a port this cluster owns.
+        On loopback every connection leaves from 127.0.0.1 whatever address the store listens
+        on, so source addresses cannot tell nodes apart; the sending socket's owner can. The
+        number needs no /etc/group entry; it is derived from the run directory, so another
+        handle on the same run (``cluster down``) computes the same ids."""
+        h = int(hashlib.sha1(str(self.run_dir).encode()).hexdigest()[:8], 16) % 1_000_000
+        return GID_BASE + h * 256 + store_id(node)
+
+    def _partition_rules(self, grudge: dict[str, set[str]]) -> list[str]:
+        """DROP rules for 'dst drops traffic from src', in OUTPUT on lo.
+
+        TCP needs both directions, so dropping what src sends to dst cuts both connections
+        between them; we drop each connection's first packet where it is sent: src's
+        connection to dst (owner src, to dst's peer port) and dst's connection to src (owner
+        dst, to src's peer port). Every rule names a group, an address and a port of this
+        cluster's, so nothing else on the machine is touched.
         """
-        rules = []
+        rules: dict[str, None] = {}  # ordered set: symmetric grudges give the same rules twice
         for dst, srcs in sorted(grudge.items()):
             self._check_node(dst)
-            a = self.config.node(store_id(dst))
             for src in sorted(srcs):
                 self._check_node(src)
                 if src == dst:
                     continue
-                b = self.config.node(store_id(src))
-                rules.append(
-                    f"-A {self._chain} -s {b.host}/32 -d {a.host}/32 -p tcp --dport {a.peer_port} -j DROP"
-                )
-                rules.append(
-                    f"-A {self._chain} -s {b.host}/32 -d {a.host}/32 -p tcp --sport {b.peer_port} -j DROP"
-                )
-        return rules
+                for sender, receiver in ((src, dst), (dst, src)):
+                    r = self.config.node(store_id(receiver))
+                    rules[
+                        f"-A {self._chain} -o lo -d {r.host}/32 -p tcp --dport {r.peer_port}"
+                        f" -m owner --gid-owner {self.gid(sender)} -j DROP"
+                    ] = None
+        return list(rules)
 
     def _iptables(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
         r = subprocess.run(["iptables", "-w", *args], capture_output=True, text=True)
@@ -487,8 +556,8 @@ class LocalCluster(Cluster):
 
     def _jump(self) -> list[str]:
         return [
-            "INPUT",
-            "-i",
+            "OUTPUT",
+            "-o",
             "lo",
             "-m",
             "comment",
@@ -545,6 +614,29 @@ class LocalCluster(Cluster):
     def reset_clocks(self) -> None:
         for node in self.nodes:
             self.set_clock_offset(node, 0)
+
+
+def wait_serving(
+    node: str,
+    config: Config,
+    running: Callable[[], bool],
+    log_tail: Callable[[str], str],
+    timeout: float = 15,
+) -> None:
+    """Poll node's client port until it accepts a connection (shared with the ssh backend)."""
+    a = config.node(store_id(node))
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            with socket.create_connection((a.host, a.client_port), timeout=0.5):
+                return
+        except OSError:
+            pass
+        if time.monotonic() > deadline or not running():
+            raise ClusterError(
+                f"{node}: the store is not serving on {a.host}:{a.client_port}: {log_tail(node)}"
+            )
+        time.sleep(0.05)
 
 
 def data_listing(root: Path) -> str:

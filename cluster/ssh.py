@@ -48,7 +48,8 @@ from typing import Any
 
 from cluster import iptables
 from cluster.base import Cluster, ClusterError, ExecResult, Unsupported, node_name, store_id
-from paxos_impl.config import Config, NodeAddress, Timeouts
+from cluster.local import StartsAndWaits
+from paxos_impl.config import Config, ConfigError, NodeAddress, Timeouts
 
 log = logging.getLogger(__name__)
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -229,7 +230,7 @@ class _Conn:
 
 
 # --------------------------------------------------------------------------------------------
-class SSHCluster(Cluster):
+class SSHCluster(StartsAndWaits, Cluster):
     """The store on real hosts, supervised by the node agent over SSH."""
 
     def __init__(
@@ -259,18 +260,19 @@ class SSHCluster(Cluster):
         kw = dict(config_kw)
         if isinstance(kw.get("timeouts"), dict):
             kw["timeouts"] = Timeouts(**kw["timeouts"])
-        self.config = Config(
-            nodes=[
-                NodeAddress(
-                    id=store_id(node),
-                    host=h.store_address,
-                    peer_port=h.peer_port,
-                    client_port=h.client_port,
-                )
-                for node, h in self.hosts.items()
-            ],
-            **kw,
-        ).validate()
+        nodes = [
+            NodeAddress(
+                id=store_id(n),
+                host=h.store_address,
+                peer_port=h.peer_port,
+                client_port=h.client_port,
+            )
+            for n, h in self.hosts.items()
+        ]
+        try:
+            self.config = Config(nodes=nodes, **kw).validate()
+        except (ConfigError, TypeError) as e:
+            raise ClusterError(f"bad cluster configuration: {e}") from None
         self._caps: set[str] | None = None
 
     # -- paths on a host ---------------------------------------------------------------------
@@ -375,7 +377,15 @@ class SSHCluster(Cluster):
         finally:
             self._sh(node, f"{self._sudo(node)}rm -rf {shlex.quote(probe)}")
 
-    def start(self, node: str, bugs: list[str] | None = None) -> None:
+    def _log_tail(self, node: str) -> str:
+        r = self._sh(node, f"tail -n 3 {shlex.quote(self.workdir(node))}/store.log")
+        return (r.stdout.strip().splitlines() or ["(no log)"])[-1][:300]
+
+    def node_status(self, node: str) -> dict[str, Any]:
+        """What `paxlab cluster status` shows for a node."""
+        return {"address": self.config.node(store_id(node)).host, **self.status(node)}
+
+    def _start(self, node: str, bugs: list[str] | None) -> None:
         wd = self.workdir(node)
         h = self.hosts[node]
         args = ["start", "--id", str(store_id(node)), "--config", f"{wd}/cluster.toml"]
@@ -412,7 +422,8 @@ class SSHCluster(Cluster):
     def exec(self, node: str, cmd: list[str], timeout: float = 30) -> ExecResult:
         """Run cmd on the host, in the cluster's work directory, as the SSH user."""
         wd = shlex.quote(self.workdir(node))
-        return self._sh(node, f"mkdir -p {wd} && cd {wd} && {shlex.join(cmd)}", timeout)
+        bounded = f"timeout -k 2 {timeout:g} {shlex.join(cmd)}"  # the command dies with us
+        return self._sh(node, f"mkdir -p {wd} && cd {wd} && {bounded}", timeout + 5)
 
     def put_file(self, node: str, local: Path, remote: str) -> None:
         dst = self._remote_path(node, remote)

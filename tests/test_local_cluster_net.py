@@ -1,14 +1,15 @@
 """Loopback partitions of the local backend, checked with real sockets and real iptables.
 
-The store is not involved: a listener on each node's peer port and connections opened from
-each node's own address show exactly which traffic the rules drop, and that teardown leaves
-no rule behind.
+The store is not involved: a listener on each node's peer port, and connections opened by
+child processes running with a node's group id (as that node's store does), show exactly
+which traffic the rules drop, and that teardown leaves no rule behind.
 """
 
 from __future__ import annotations
 
 import socket
 import subprocess
+import sys
 from contextlib import ExitStack
 
 import pytest
@@ -17,22 +18,37 @@ from cluster import local
 from cluster.base import Unsupported
 from cluster.local import LocalCluster
 
-
-def _can_connect(src_host: str, dst: tuple[str, int], timeout: float = 0.4) -> bool:
-    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    s.settimeout(timeout)
+PROBE = """
+import socket, sys
+for spec in sys.argv[1:]:
+    host, port = spec.rsplit(":", 1)
+    s = socket.socket()
+    s.settimeout(0.3)
     try:
-        s.bind((src_host, 0))
-        s.connect(dst)
-        return True
+        s.connect((host, int(port)))
+        print(1)
     except OSError:
-        return False
+        print(0)
     finally:
         s.close()
+"""
 
 
-def _iptables_input() -> str:
-    return subprocess.run(["iptables", "-w", "-S", "INPUT"], capture_output=True, text=True).stdout
+def _reach(gid: int | None, *dsts: tuple[str, int]) -> list[bool]:
+    """Which dsts a process of group gid (as a store runs) can connect to."""
+    r = subprocess.run(
+        [sys.executable, "-c", PROBE, *(f"{h}:{p}" for h, p in dsts)],
+        group=gid,
+        extra_groups=[] if gid is not None else None,
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    return [x == "1" for x in r.stdout.split()]
+
+
+def _iptables_output() -> str:
+    return subprocess.run(["iptables", "-w", "-S", "OUTPUT"], capture_output=True, text=True).stdout
 
 
 @pytest.fixture
@@ -71,27 +87,24 @@ def _client(c: LocalCluster, node: str) -> tuple[str, int]:
 @pytest.mark.timeout(60)
 def test_partition_drops_exactly_the_grudged_links_and_heals(net_cluster):
     c = net_cluster
-    h = {n: c.address(n) for n in c.nodes}
-    assert _can_connect(h["n2"], _peer(c, "n1"))
+    g = {n: c.gid(n) for n in c.nodes}
+    n1, n2, n3 = (_peer(c, n) for n in c.nodes)
+    assert _reach(g["n2"], n1, n3) == [True, True]
 
-    c.partition({"n1": {"n2"}})  # n1 drops everything n2 sends it
-    assert not _can_connect(h["n2"], _peer(c, "n1"))  # n2's own connection to n1
-    assert not _can_connect(h["n1"], _peer(c, "n2"))  # n2's answers on n1's connection
-    assert _can_connect(h["n3"], _peer(c, "n1"))  # other links untouched
-    assert _can_connect(h["n2"], _peer(c, "n3"))
-    assert _can_connect("127.0.0.1", _client(c, "n1"))  # clients on the host untouched
-    assert _can_connect(h["n2"], _client(c, "n1"))  # only peer ports are cut
+    c.partition({"n1": {"n2"}})  # n1 drops everything n2 sends it: both TCP directions die
+    assert _reach(g["n2"], n1, n3, _client(c, "n1")) == [False, True, True]
+    assert _reach(g["n1"], n2, n3) == [False, True]
+    assert _reach(g["n3"], n1, n2) == [True, True]  # other links untouched
+    assert _reach(None, n1, n2, n3) == [True, True, True]  # the controller is untouched
 
     c.partition({"n3": {"n1", "n2"}})  # replaces the earlier partition
-    assert _can_connect(h["n2"], _peer(c, "n1"))
-    assert not _can_connect(h["n1"], _peer(c, "n3"))
-    assert not _can_connect(h["n2"], _peer(c, "n3"))
+    assert _reach(g["n2"], n1, n3) == [True, False]
+    assert _reach(g["n1"], n2, n3) == [True, False]
+    assert _reach(g["n3"], n1, n2) == [False, False]
 
     c.heal_network()
     for a in c.nodes:
-        for b in c.nodes:
-            if a != b:
-                assert _can_connect(h[a], _peer(c, b)), (a, b)
+        assert _reach(g[a], n1, n2, n3) == [True, True, True], a
 
 
 @pytest.mark.timeout(60)
@@ -99,9 +112,9 @@ def test_teardown_removes_the_chain_and_the_jump(net_cluster):
     c = net_cluster
     c.partition({"n1": {"n2", "n3"}})
     chain = c._chain
-    assert chain in _iptables_input()
+    assert chain in _iptables_output()
     c.teardown()
-    assert chain not in _iptables_input()
+    assert chain not in _iptables_output()
     r = subprocess.run(["iptables", "-w", "-S", chain], capture_output=True, text=True)
     assert r.returncode != 0  # the chain itself is gone
 
@@ -109,12 +122,15 @@ def test_teardown_removes_the_chain_and_the_jump(net_cluster):
 def test_partition_rules_name_only_this_clusters_addresses_and_ports():
     c = LocalCluster("paxlab-test-lorules", 3, faketime=False)
     try:
-        rules = c._partition_rules({"n1": {"n2", "n1"}, "n3": set()})
+        rules = c._partition_rules({"n1": {"n2", "n1"}, "n2": {"n1"}, "n3": set()})
         a, b = c.config.node(0), c.config.node(1)
         assert rules == [
-            f"-A {c._chain} -s {b.host}/32 -d {a.host}/32 -p tcp --dport {a.peer_port} -j DROP",
-            f"-A {c._chain} -s {b.host}/32 -d {a.host}/32 -p tcp --sport {b.peer_port} -j DROP",
+            f"-A {c._chain} -o lo -d {a.host}/32 -p tcp --dport {a.peer_port}"
+            f" -m owner --gid-owner {c.gid('n2')} -j DROP",
+            f"-A {c._chain} -o lo -d {b.host}/32 -p tcp --dport {b.peer_port}"
+            f" -m owner --gid-owner {c.gid('n1')} -j DROP",
         ]
+        assert len({c.gid(n) for n in c.nodes}) == 3
     finally:
         c.teardown()
 
