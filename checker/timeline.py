@@ -133,7 +133,7 @@ def render_timeline(d: Digest, highlight: Iterable[int] = (), failing: int | Non
         f'<button type="button" data-zoom="out">zoom out</button>'
         f'<button type="button" data-zoom="reset">whole run</button>'
         f'<span class="tl-hint">{html.escape(f"{n:,} operations")} · wheel to zoom, drag to '
-        f"pan, click an op to link to it</span></div>"
+        f"pan, click an op to link to it</span>{LEGEND}</div>"
         f'<div class="tl-scroll"><canvas id="timeline-canvas"></canvas></div>'
         f'<div class="tl-tip" id="timeline-tip" hidden></div>'
         f'<div class="tl-selected" id="timeline-selected"></div>'
@@ -142,10 +142,17 @@ def render_timeline(d: Digest, highlight: Iterable[int] = (), failing: int | Non
     )
 
 
+LEGEND = "".join(
+    f'<span class="tl-key"><i style="background:{c}"></i>{t}</span>'
+    for t, c in (("ok", "#2a9d3a"), ("fail", "#d62728"), ("info", "#f08c00"), ("pending", "#999"))
+)
+
 TIMELINE_CSS = """
 .timeline{position:relative}
 .tl-controls{margin:.3em 0;display:flex;gap:.4em;align-items:center;flex-wrap:wrap}
 .tl-hint{color:#666;font-size:.85em}
+.tl-key{font-size:.85em;margin-left:.6em}.tl-key i{display:inline-block;width:.9em;height:.9em;
+ margin-right:.25em;vertical-align:-.1em;border-radius:2px}
 .tl-scroll{max-height:70vh;overflow-y:auto;border:1px solid #ccc;background:#fff}
 #timeline-canvas{display:block;width:100%;cursor:crosshair}
 .tl-tip{position:fixed;pointer-events:none;background:#222;color:#fff;padding:.35em .5em;
@@ -209,6 +216,7 @@ TIMELINE_JS = r"""
     ctx.clearRect(0, 0, w, h);
     ctx.font = "11px sans-serif"; ctx.textBaseline = "middle";
     var bodyTop = TOP + NEM, bodyBot = bodyTop + nl * laneH;
+    ctx.save(); ctx.beginPath(); ctx.rect(LEFT, 0, w - LEFT, h); ctx.clip();
     // fault windows shade every lane; nemesis ops sit on their own lane
     D.windows.forEach(function (win) {
       if (win.e < v0 || win.s > v1) return;
@@ -217,7 +225,6 @@ TIMELINE_JS = r"""
       ctx.fillRect(x0, TOP, Math.max(1, x1 - x0), bodyBot - TOP);
       ctx.globalAlpha = 1; ctx.fillText(win.label, x0 + 2, TOP - 8);
     });
-    ctx.fillStyle = "#333"; ctx.fillText("nemesis", 4, TOP + NEM / 2);
     D.nemesis.forEach(function (o) {
       if (o.e < v0 || o.s > v1) return;
       var x0 = xOf(o.s, w), x1 = xOf(o.e, w);
@@ -226,7 +233,6 @@ TIMELINE_JS = r"""
     for (var l = 0; l < nl; l++) {
       var y = bodyTop + l * laneH, lane = lanes[l];
       if (l % 2) { ctx.fillStyle = "#f6f6f6"; ctx.fillRect(LEFT, y, w - LEFT, laneH); }
-      if (laneH >= 9) { ctx.fillStyle = "#333"; ctx.fillText(D.lanes[l], 4, y + laneH / 2); }
       var lastPx = -1, lastType = -1;
       for (var p = lowerEnd(lane, v0); p < lane.length; p++) {
         var k = lane[p];
@@ -242,6 +248,12 @@ TIMELINE_JS = r"""
         }
         lastPx = Math.floor(x1); lastType = o;
       }
+    }
+    ctx.restore();
+    // labels left of the lanes (drawn after the clipped bars, so bars never cover them)
+    ctx.fillStyle = "#333"; ctx.fillText("nemesis", 4, TOP + NEM / 2);
+    if (laneH >= 9) {
+      for (l = 0; l < nl; l++) ctx.fillText(D.lanes[l], 4, bodyTop + l * laneH + laneH / 2);
     }
     // axis
     ctx.fillStyle = "#333"; ctx.strokeStyle = "#999"; ctx.lineWidth = 1;

@@ -16,9 +16,14 @@ from checker.stats import classify_fault, digest, fault_windows, latency_quantil
 from checker.timeline import timeline_data
 from controller.report import build_report, rerun_command
 
+_built: dict[Path, str] = {}
+
 
 def _page(run: Path) -> str:
-    return build_report(run).read_text(encoding="utf-8")
+    """Build a run's report once per session (building is the slow part of these tests)."""
+    if run not in _built:
+        _built[run] = build_report(run).read_text(encoding="utf-8")
+    return _built[run]
 
 
 def _no_network(page: str) -> None:

@@ -1,0 +1,175 @@
+"""Reports in real headless Chromium (Debian's chromium + chromedriver, `make browser-deps`).
+
+A valid and an invalid run: no console errors, no network request at all, the banner,
+the plots decoded, the timeline drawn, and for the invalid run the banner's anomaly link
+scrolls to the failing operation and its #op-N link focuses the timeline on it.
+Screenshots go to the test's tmp folder (the path is printed).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import time
+from pathlib import Path
+
+import pytest
+from test_report_fixtures import make_run
+
+from controller.report import build_report
+
+pytestmark = [pytest.mark.browser, pytest.mark.timeout(240)]
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMEDRIVER = "/usr/bin/chromedriver"
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if not (os.access(CHROMIUM, os.X_OK) and os.access(CHROMEDRIVER, os.X_OK)):
+        pytest.fail("Debian's chromium and chromium-driver are missing: run `make browser-deps`")
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    opts = webdriver.ChromeOptions()
+    opts.binary_location = CHROMIUM  # with both paths given, selenium-manager downloads nothing
+    for arg in (
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-dev-shm-usage",
+        "--window-size=1300,1000",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-default-apps",
+        "--disable-sync",
+    ):
+        opts.add_argument(arg)
+    opts.set_capability("goog:loggingPrefs", {"browser": "ALL", "performance": "ALL"})
+    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=opts)
+    driver.set_page_load_timeout(60)
+    yield driver
+    driver.quit()
+
+
+@pytest.fixture(scope="module")
+def reports(tmp_path_factory) -> dict[str, Path]:
+    root = tmp_path_factory.mktemp("results")
+    valid = make_run(root, test_name="reg-ok", stamp="20260101T100000", n_ops=600)
+    invalid = make_run(root, test_name="reg-bad", stamp="20260101T110000", n_ops=600, invalid=True)
+    return {"valid": build_report(valid), "invalid": build_report(invalid), "root": root}
+
+
+def _open(driver, page: Path) -> None:
+    driver.get_log("browser")  # drain what earlier pages logged
+    driver.get_log("performance")
+    driver.get(page.as_uri())
+    for _ in range(100):
+        if driver.execute_script("return !!window.paxlabTimeline"):
+            return
+        time.sleep(0.05)
+    raise AssertionError("the timeline script never ran")
+
+
+def _console_errors(driver) -> list[dict]:
+    return [e for e in driver.get_log("browser") if e["level"] in ("SEVERE", "ERROR")]
+
+
+def _requested_urls(driver) -> list[str]:
+    urls = []
+    for entry in driver.get_log("performance"):
+        msg = json.loads(entry["message"])["message"]
+        if msg.get("method") == "Network.requestWillBeSent":
+            urls.append(msg["params"]["request"]["url"])
+    return urls
+
+
+def _check_common(driver, verdict: str) -> None:
+    banner = driver.find_element("id", "verdict")
+    assert banner.is_displayed() and banner.text.startswith(verdict)
+    imgs = driver.execute_script(
+        "return [...document.querySelectorAll('figure.plot img')]"
+        ".map(i => [i.closest('figure').id, i.complete && i.naturalWidth])"
+    )
+    ids = {i for i, w in imgs if w and w > 100}
+    assert {"latency", "throughput"} <= ids, imgs
+    inked = driver.execute_script(
+        """const c = document.getElementById('timeline-canvas');
+           const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+           let n = 0; for (let i = 0; i < d.length; i += 4) if (d[i+3] && d[i] < 200) n++;
+           return [c.width, c.height, n];"""
+    )
+    assert inked[0] > 300 and inked[1] > 100 and inked[2] > 2000, inked
+    assert driver.find_element("id", "rerun-command").text.startswith("paxlab test ")
+    urls = _requested_urls(driver)
+    assert urls and all(u.startswith(("file:", "data:")) for u in urls), urls
+    assert _console_errors(driver) == []
+
+
+def test_valid_report_in_chromium(browser, reports, tmp_path):
+    _open(browser, reports["valid"])
+    _check_common(browser, "VALID")
+    assert browser.find_elements("id", "anomaly") == []
+    shot = tmp_path / "report-valid.png"
+    browser.save_screenshot(str(shot))
+    print(f"screenshot: {shot}")
+
+
+def test_invalid_report_anomaly_link_scrolls_to_failing_op(browser, reports, tmp_path):
+    res = json.loads((reports["invalid"].parent / "results.json").read_text())
+    failing = res["checkers"]["linearizability"]["op"]["index"]
+    _open(browser, reports["invalid"])
+    _check_common(browser, "INVALID")
+    assert browser.find_element("id", "anomaly").is_displayed()
+    assert browser.execute_script("return window.scrollY") == 0
+    browser.find_element("id", "anomaly-link").click()
+    time.sleep(0.3)
+    top, bottom, height, hash_ = browser.execute_script(
+        "const r = document.getElementById('anomaly-op').getBoundingClientRect();"
+        "return [r.top, r.bottom, window.innerHeight, location.hash];"
+    )
+    assert hash_ == "#anomaly-op"
+    assert 0 <= top < height and bottom > 0, (top, bottom, height)
+    target = browser.find_element("id", "anomaly-op")
+    assert f"#{failing}" in target.text
+    browser.save_screenshot(str(tmp_path / "report-invalid-anomaly.png"))
+    # the failing op's own link focuses the timeline on it
+    target.find_element("css selector", f'a[href="#op-{failing}"]').click()
+    time.sleep(0.3)
+    sel, tl_top = browser.execute_script(
+        "return [window.paxlabTimeline.selected(),"
+        " document.getElementById('timeline-root').getBoundingClientRect().top]"
+    )
+    assert sel == failing and abs(tl_top) < 50
+    assert f"#{failing}" in browser.find_element("id", "timeline-selected").text
+    browser.save_screenshot(str(tmp_path / "report-invalid-timeline.png"))
+    assert _console_errors(browser) == []
+    print(f"screenshots: {tmp_path}")
+    keep = os.environ.get("PAXLAB_SCREENSHOTS")
+    if keep:  # handy when looking at the pages by hand
+        for p in tmp_path.glob("*.png"):
+            shutil.copy(p, keep)
+
+
+def test_index_sorts_and_filters_in_chromium(browser, reports, tmp_path):
+    index = reports["root"] / "index.html"
+    browser.get_log("browser")
+    browser.get(index.as_uri())
+    rows = browser.find_elements("css selector", "#runs tbody tr")
+    assert len(rows) == 2 and "reg-bad" in rows[0].text  # newest first
+    from selenium.webdriver.support.ui import Select
+
+    Select(browser.find_element("id", "f-verdict")).select_by_value("valid")
+    rows = browser.find_elements("css selector", "#runs tbody tr")
+    assert len(rows) == 1 and "reg-ok" in rows[0].text
+    Select(browser.find_element("id", "f-verdict")).select_by_value("")
+    browser.find_element("css selector", 'th[data-key="test"]').click()
+    rows = browser.find_elements("css selector", "#runs tbody tr")
+    assert "reg-bad" in rows[0].text and "reg-ok" in rows[1].text
+    browser.find_element("css selector", 'th[data-key="test"]').click()
+    rows = browser.find_elements("css selector", "#runs tbody tr")
+    assert "reg-ok" in rows[0].text
+    browser.save_screenshot(str(tmp_path / "index.png"))
+    assert _console_errors(browser) == []
