@@ -36,15 +36,19 @@ The same as JSON: ``{"user": "root", "nodes": [{"host": "10.0.0.11"}, {"host": "
 
 from __future__ import annotations
 
+import io
 import json
 import logging
 import shlex
+import tarfile
 import threading
 import time
 import tomllib
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, fields
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from cluster import iptables
 from cluster.base import Cluster, ClusterError, ExecResult, Unsupported, node_name, store_id
@@ -52,6 +56,7 @@ from cluster.local import StartsAndWaits
 from paxos_impl.config import Config, ConfigError, NodeAddress, Timeouts
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -301,35 +306,43 @@ class SSHCluster(StartsAndWaits, Cluster):
         return r.stdout
 
     # -- life cycle --------------------------------------------------------------------------
+    def _each(self, fn: Callable[[str], T]) -> list[T]:
+        """fn(node) on every host at once (SSH round trips dominate); the first error wins."""
+        with ThreadPoolExecutor(max_workers=min(16, len(self.nodes))) as pool:
+            futures = [pool.submit(fn, node) for node in self.nodes]
+            return [f.result() for f in futures]
+
     def setup(self) -> None:
-        """Upload the store, the node agent and the config to every host (idempotent)."""
-        files = _code_files()
-        cfg = self.config.to_toml().encode()
-        for node in self.nodes:
-            wd = self.workdir(node)
-            dirs = sorted({str(Path(wd) / "code" / p.parent) for p, _ in files} | {f"{wd}/data"})
-            self._sh_ok(node, "mkdir -p " + " ".join(shlex.quote(d) for d in dirs))
-            sftp = self._conns[node].sftp()
-            for rel, local in files:
-                sftp.put(str(local), f"{wd}/code/{rel}")
-            with sftp.open(f"{wd}/cluster.toml.tmp", "wb") as f:
-                f.write(cfg)
-            self._sh_ok(
-                node, f"mv -f {shlex.quote(wd)}/cluster.toml.tmp {shlex.quote(wd)}/cluster.toml"
+        """Upload the store, the node agent and the config to every host (idempotent): one
+        tar stream per host, unpacked by the host's tar."""
+        archive = _code_archive(self.config.to_toml().encode())
+
+        def install(node: str) -> None:
+            wd = shlex.quote(self.workdir(node))
+            r = self._conns[node].run(
+                f"mkdir -p {wd}/code {wd}/data && tar -xzf - -C {wd}", 60, stdin=archive
             )
+            if not r.ok:
+                raise ClusterError(f"{node}: cannot install the store: {r.stderr.strip()[-300:]}")
+
+        self._each(install)
 
     def teardown(self) -> None:
-        """Kill the store, drop our iptables chain, remove the work directory, close SSH."""
-        errors = []
-        for node in self.nodes:
+        """Kill the store, drop our iptables chains, remove the work directory, close SSH."""
+
+        def clean(node: str) -> str | None:
+            sudo = self._sudo(node)
             try:
                 self._agent(node, "kill", check=False)
-                self._sh(node, self._sudo(node) + shlex.join(iptables.remove_command()))
-                self._sh(node, f"{self._sudo(node)}rm -rf {shlex.quote(self.workdir(node))}")
+                self._sh(node, sudo + shlex.join(iptables.remove_command()))
+                self._sh(node, f"{sudo}rm -rf {shlex.quote(self.workdir(node))}")
+                return None
             except ClusterError as e:
-                errors.append(str(e))
+                return str(e)
             finally:
                 self._conns[node].close()
+
+        errors = [e for e in self._each(clean) if e]
         if errors:
             raise ClusterError("teardown incomplete: " + "; ".join(errors))
 
@@ -345,13 +358,16 @@ class SSHCluster(StartsAndWaits, Cluster):
         working time.sleep under the host's libfaketime), because some builds (Debian
         bookworm's) load fine and then make Python's sleep fail."""
         if self._caps is None:
-            caps = {"kill", "pause", "exec", "files", "partition", "clock"}
-            for node in self.nodes:
-                if not self._sh(node, f"{self._sudo(node)}iptables -w -S INPUT >/dev/null").ok:
-                    caps.discard("partition")
-                if not self._clock_works(node):
-                    caps.discard("clock")
-            self._caps = caps
+
+            def probe(node: str) -> set[str]:
+                caps = {"kill", "pause", "exec", "files"}
+                if self._sh(node, f"{self._sudo(node)}iptables -w -S INPUT >/dev/null").ok:
+                    caps.add("partition")
+                if self._clock_works(node):
+                    caps.add("clock")
+                return caps
+
+            self._caps = set.intersection(*self._each(probe))
         return set(self._caps)
 
     def _clock_works(self, node: str) -> bool:
@@ -376,6 +392,10 @@ class SSHCluster(StartsAndWaits, Cluster):
             return False
         finally:
             self._sh(node, f"{self._sudo(node)}rm -rf {shlex.quote(probe)}")
+
+    def start_all(self, bugs: list[str] | None = None) -> None:
+        self._each(lambda node: self._start(node, bugs))
+        self._each(self.wait_serving)
 
     def _log_tail(self, node: str) -> str:
         r = self._sh(node, f"tail -n 3 {shlex.quote(self.workdir(node))}/store.log")
@@ -524,14 +544,16 @@ def format_listing(listing: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _code_files() -> list[tuple[Path, Path]]:
-    """(path relative to the remote code dir, local file) for everything a host runs."""
-    out = []
-    pkg = PROJECT_ROOT / "paxos_impl"
-    for p in sorted(pkg.rglob("*.py")):
-        if "__pycache__" not in p.parts:
-            out.append((p.relative_to(PROJECT_ROOT), p))
-    agent = PROJECT_ROOT / "cluster" / "node_agent.py"
-    if agent.exists():
-        out.append((Path("node_agent.py"), agent))
-    return out
+def _code_archive(config_toml: bytes) -> bytes:
+    """code/paxos_impl/*.py, code/node_agent.py and cluster.toml as one gzipped tar."""
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w:gz") as tar:
+        for p in sorted((PROJECT_ROOT / "paxos_impl").rglob("*.py")):
+            if "__pycache__" not in p.parts:
+                tar.add(str(p), arcname=f"code/{p.relative_to(PROJECT_ROOT)}")
+        tar.add(str(PROJECT_ROOT / "cluster" / "node_agent.py"), arcname="code/node_agent.py")
+        info = tarfile.TarInfo("cluster.toml")
+        info.size = len(config_toml)
+        info.mtime = int(time.time())
+        tar.addfile(info, io.BytesIO(config_toml))
+    return buf.getvalue()
