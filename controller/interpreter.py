@@ -41,7 +41,9 @@ class Env:
         return int(round((self.loop.time() - self.t0) * 1e9))
 
     async def sleep_until(self, t: float) -> None:
-        await asyncio.sleep(max(0.0, t - self.now()))
+        # +1 ns: (t0 + x) - t0 can round below x, and a worker woken a hair early would be
+        # told to sleep again for nothing, forever on a virtual clock
+        await asyncio.sleep(max(0.0, t - self.now()) + 1e-9)
 
     async def call(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         """Run a blocking call (a docker request) without stalling the other coroutines."""

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import secrets
 import signal
 import sys
@@ -75,7 +76,9 @@ def combine(results: list[Any]) -> bool | str:
 
 
 def cluster_name(spec: TestSpec) -> str:
-    return f"{spec.test_name[:24].rstrip('-.')}-{secrets.token_hex(3)}"
+    """Lower-case letters, digits and '-' (what every backend accepts), unique per run."""
+    base = re.sub(r"[^a-z0-9]+", "-", spec.test_name.lower())[:24].strip("-") or "test"
+    return f"{base}-{secrets.token_hex(3)}"
 
 
 def make_cluster_for(spec: TestSpec) -> Cluster:
@@ -92,6 +95,7 @@ def run_test(
     results_root: str | Path | None = None,
     progress: bool | None = None,
     runner: Callable[[Coroutine[Any, Any, Any]], Any] | None = None,
+    report: bool = True,
 ) -> RunOutcome:
     """Run a test end to end and store it. Errors in the spec or an impossible nemesis raise
     (SpecError, NemesisError, Unsupported) before anything is created."""
@@ -100,10 +104,11 @@ def run_test(
     combined = nemesis_pkg.build(spec.nemesis_entries())
     if cluster is None:
         cluster = make_cluster_for(spec)
-    combined.require(cluster)
+    combined.require(cluster, final=False)
     run_dir = create_run(spec.test_name, results_root)
     run_dir.write_spec(spec.to_dict())
     run = Run(spec, cluster, workload, combined, run_dir, progress=progress)
+    run.build_report = report
     return run.go(runner)
 
 
@@ -127,6 +132,7 @@ class Run:
         self.env: Env | None = None
         self.fx: nemesis_pkg.FaultContext | None = None
         self.started_run = False
+        self.build_report = True
         self.wall0 = time.monotonic()
         self.results: dict[str, Any] = {
             "valid": "unknown",
@@ -289,6 +295,7 @@ class Run:
     # -- phases ------------------------------------------------------------------------------
     async def _setup(self) -> None:
         await self.env.call(self.cluster.setup)
+        await self.env.call(self.combined.require, self.cluster)  # what only a live node tells
         await self.env.call(self.cluster.start_all, list(self.spec.bugs))
         if not await self._wait_ready(self.spec.recovery_time + 30, every_node=True):
             raise ClusterError(
@@ -454,6 +461,8 @@ class Run:
         self.results["end"] = datetime.now().isoformat(timespec="seconds")
         self.results["duration_s"] = round(time.monotonic() - self.wall0, 3)
         self.run_dir.write_results(self.results)
+        if not self.build_report:
+            return
         try:
             from controller import report
         except ImportError:

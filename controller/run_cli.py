@@ -24,7 +24,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--nodes", type=int, default=5)
     p.add_argument("--concurrency", type=int, default=10, help="client workers")
     p.add_argument("--time-limit", type=float, default=60.0, help="seconds of load and faults")
-    p.add_argument("--rate", type=float, default=None, help="total ops/s (default: the workload's)")
+    p.add_argument(
+        "--rate",
+        type=float,
+        default=None,
+        help="total ops/s (default: the workload's; 0: no limit)",
+    )
     p.add_argument("--seed", type=int, default=None, help="random seed (default: a fresh one)")
     p.add_argument("--nemesis-interval", type=float, default=5.0, help="seconds between faults")
     p.add_argument("--backend", choices=BACKENDS, default="docker")

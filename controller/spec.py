@@ -35,7 +35,9 @@ class TestSpec:
     nodes: int = 5
     concurrency: int = 10
     time_limit: float = 60.0
-    rate: float | None = None  # total ops/s over all workers; None: the workload's default
+    rate: float | None = (
+        None  # total ops/s over all workers; None: the workload's default, 0: no limit
+    )
     seed: int = 0
     nemesis_interval: float = 5.0
     backend: str = "docker"
@@ -85,8 +87,8 @@ class TestSpec:
             raise SpecError(f"--concurrency must be between 1 and 1000, got {self.concurrency}")
         if not self.time_limit > 0:
             raise SpecError(f"--time-limit must be positive, got {self.time_limit}")
-        if self.rate is not None and not self.rate > 0:
-            raise SpecError(f"--rate must be positive, got {self.rate}")
+        if self.rate is not None and not self.rate >= 0:
+            raise SpecError(f"--rate must be positive (0: as fast as possible), got {self.rate}")
         if not self.nemesis_interval > 0:
             raise SpecError(f"--nemesis-interval must be positive, got {self.nemesis_interval}")
         if not self.op_timeout > 0:

@@ -52,8 +52,12 @@ class Nemesis(ABC):
         self.kinds: list[str] = list(kinds or self.KINDS)
         self.explicit = bool(kinds)
 
-    def requires(self, capabilities: set[str]) -> set[str]:
-        """The cluster capabilities this nemesis needs (it may narrow its kinds to fit)."""
+    def requires(self, capabilities: set[str], final: bool = True) -> set[str]:
+        """The cluster capabilities this nemesis needs (it may narrow its kinds to fit).
+
+        ``final`` is False for the check before set-up, when a backend may not yet have
+        probed what it can do (netem needs a live node); the check is repeated after set-up.
+        """
         return {self.CAPABILITY}
 
     @abstractmethod

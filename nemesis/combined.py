@@ -40,11 +40,13 @@ class Combined:
     def __bool__(self) -> bool:
         return bool(self.nemeses)
 
-    def require(self, cluster) -> None:
-        """Raise Unsupported (one line) unless the cluster can do every fault asked for."""
+    def require(self, cluster, final: bool = True) -> None:
+        """Raise Unsupported (one line) unless the cluster can do every fault asked for.
+
+        Called before set-up (``final=False``) and again once the nodes run."""
         caps = set(cluster.capabilities())
         for n in self.nemeses.values():
-            missing = sorted(c for c in n.requires(caps) if c not in caps)
+            missing = sorted(c for c in n.requires(caps, final) if c not in caps)
             if missing:
                 raise Unsupported(
                     f"the {type(cluster).__name__} backend cannot do the {n.name} nemesis "

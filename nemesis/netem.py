@@ -18,7 +18,9 @@ class NetemNemesis(Nemesis):
     name = "netem"
     KINDS = ("delay", "loss")
 
-    def requires(self, capabilities: set[str]) -> set[str]:
+    def requires(self, capabilities: set[str], final: bool = True) -> set[str]:
+        if not final:  # delay is probed on a live node: only loss can be refused this early
+            return {"netem-loss"} if self.kinds == ["loss"] else set()
         if not self.explicit:
             supported = [k for k in self.kinds if KIND_CAPS[k] in capabilities]
             if supported:

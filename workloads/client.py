@@ -11,19 +11,7 @@ from collections.abc import Callable
 from typing import Any
 
 from cluster.base import Cluster, store_id
-
-try:
-    from paxos_impl.client import CasMismatch, DefiniteFailure, Indeterminate
-except ImportError:  # the store's client is built concurrently; same names, same meaning
-
-    class DefiniteFailure(Exception):  # type: ignore[no-redef]
-        pass
-
-    class CasMismatch(DefiniteFailure):  # type: ignore[no-redef]
-        pass
-
-    class Indeterminate(Exception):  # type: ignore[no-redef]
-        pass
+from paxos_impl.client import CasMismatch, DefiniteFailure, Indeterminate
 
 
 def store_connector(cluster: Cluster, timeout: float, tag: str) -> Callable[[str, int], Any]:
