@@ -118,8 +118,11 @@ class _Command:
 
     def on_unreachable(self, exc: BaseException) -> _Retry:
         """Could not connect or send a whole request: this attempt did nothing."""
-        self.last = ("unavailable", f"node {self.target} unreachable: {_describe(exc)}", None)
         self.unreachable_in_a_row += 1
+        why = f"node {self.target} unreachable: {_describe(exc)}"
+        if self.unreachable_in_a_row >= self.n > 1:
+            why = f"no node reachable (last: {why})"
+        self.last = ("unavailable", why, None)
         pause = RETRY_PAUSE if self.unreachable_in_a_row % self.n == 0 else 0.0
         return self._retry(self._next_node(), pause)
 
