@@ -162,30 +162,42 @@ def cmd_start(args: argparse.Namespace, root: Path) -> dict:
         raise AgentError("libfaketimeMT is not installed on this node (apt install libfaketime)")
     (root / DATA_DIR).mkdir(parents=True, exist_ok=True)
     (root / PID_FILE).unlink(missing_ok=True)
-    sup = [sys.executable, os.path.abspath(__file__), "--root", str(root), "_supervise", "--"]
-    sup += store_command(args, root)
+    cmd = store_command(args, root)
     env = dict(os.environ, **faketime_env(root, lib))
     if args.pythonpath:
         env["PYTHONPATH"] = args.pythonpath
-    supervisor = subprocess.Popen(
-        sup,
-        cwd=str(root),
-        env=env,
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,  # survives the exec/ssh session that started it
-        close_fds=True,
-    )
+    supervisor = _fork_supervisor(root, cmd, env)
     deadline = time.monotonic() + args.wait
     while time.monotonic() < deadline:
         pid = store_pid(root)
         if pid is not None:
             return {"started": True, "pid": pid, "faketime": lib is not None}
-        if supervisor.poll() is not None:  # the store came and went before we saw it run
+        if os.waitpid(supervisor, os.WNOHANG) != (0, 0):  # the store came and went already
             break
         time.sleep(0.02)
     raise AgentError(f"the store did not start; last log line: {_last_line(root / STORE_LOG)}")
+
+
+def _fork_supervisor(root: Path, cmd: list[str], env: dict[str, str]) -> int:
+    """Fork (no second interpreter to start: it is the slow part on a busy node) a child
+    that leaves the caller's session, so it outlives the exec/ssh call, and supervises."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    pid = os.fork()
+    if pid:
+        return pid
+    code = 0
+    try:
+        os.setsid()
+        devnull = os.open(os.devnull, os.O_RDWR)
+        for fd in (0, 1, 2):
+            os.dup2(devnull, fd)
+        os.chdir(root)
+        supervise(root, cmd, env)
+    except BaseException:  # noqa: BLE001 - a forked child must never return into the agent
+        code = 1
+    finally:
+        os._exit(code)
 
 
 def _last_line(path: Path) -> str:
@@ -196,16 +208,14 @@ def _last_line(path: Path) -> str:
     return lines[-1][:300] if lines else "(empty log)"
 
 
-def cmd_supervise(args: argparse.Namespace, root: Path) -> dict:
-    """Internal: parent of the store; records its pid, reaps it and logs how it ended."""
-    cmd = args.argv[1:] if args.argv[:1] == ["--"] else args.argv
-    env = dict(os.environ)
+def supervise(root: Path, cmd: list[str], env: dict[str, str]) -> None:
+    """Parent of the store: records its pid, reaps it and logs how it ended."""
     with open(root / STORE_LOG, "ab") as out:
         out.write(f"--- start {time.strftime('%Y-%m-%dT%H:%M:%S')} {cmd}\n".encode())
         out.flush()
         proc = subprocess.Popen(cmd, cwd=str(root), env=env, stdin=subprocess.DEVNULL,
                                 stdout=out, stderr=out)  # fmt: skip
-    # Only the store is ours to signal: the supervisor ignores what it need not handle.
+    # Only the store is ours to signal: the supervisor ignores a hang-up of its session.
     signal.signal(signal.SIGHUP, signal.SIG_IGN)
     st = _proc_stat(proc.pid)
     write_atomically(root / PID_FILE, f"{proc.pid} {st[1] if st else 0}\n")
@@ -218,7 +228,6 @@ def cmd_supervise(args: argparse.Namespace, root: Path) -> dict:
             (root / PID_FILE).unlink()
     except (FileNotFoundError, IndexError):
         pass
-    return {}
 
 
 def _signal(root: Path, sig: int) -> int:
@@ -326,7 +335,6 @@ COMMANDS = {
     "set-clock": cmd_set_clock,
     "ls-data": cmd_ls_data,
     "run": cmd_run,
-    "_supervise": cmd_supervise,
 }
 
 
@@ -350,9 +358,8 @@ def build_parser() -> argparse.ArgumentParser:
         sub.add_parser(name)
     c = sub.add_parser("set-clock", help="shift this node's clock by SECONDS (0 resets)")
     c.add_argument("seconds", type=float)
-    for name in ("run", "_supervise"):
-        r = sub.add_parser(name)
-        r.add_argument("argv", nargs=argparse.REMAINDER)
+    r = sub.add_parser("run", help="run a command on this node's clock: run -- CMD...")
+    r.add_argument("argv", nargs=argparse.REMAINDER)
     return p
 
 
@@ -368,8 +375,7 @@ def main(argv: list[str] | None = None) -> int:
     except OSError as e:
         sys.stderr.write(f"node_agent {args.cmd}: {e}\n")
         return 1
-    if args.cmd != "_supervise":
-        sys.stdout.write(json.dumps(result) + "\n")
+    sys.stdout.write(json.dumps(result) + "\n")
     return 0
 
 

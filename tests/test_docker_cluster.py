@@ -141,7 +141,22 @@ def test_write_read_kill_restart_pause_resume(store3):
     assert c.node_status(paused)["container"] == "running"  # SIGSTOP, not docker pause
     with pytest.raises(PaxosError):
         status(c, paused)  # a stopped process answers nothing
-    client.write("k", "v3")
+    # the other two still serve (the leader may move off the paused node: retry until so)
+    live = [n for n in c.nodes if n != paused]
+
+    def write_v3() -> bool:
+        for n in live:
+            w = Client(c.config, node=c.nodes.index(n), timeout=3.0)
+            try:
+                w.write("k", "v3")
+                return True
+            except PaxosError:
+                continue
+            finally:
+                w.close()
+        return False
+
+    wait_for(write_v3, 30, "a write while a node is paused")
     c.resume(paused)
     wait_for(lambda: status(c, paused)["applied_index"] >= 3, 20, "the resumed node to answer")
     assert client.read("k") == "v3"
