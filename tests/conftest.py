@@ -3,8 +3,28 @@
 from __future__ import annotations
 
 import uuid
+from pathlib import Path
 
 import pytest
+
+
+def processes_in_containers(container_ids) -> list[int]:
+    """Host pids of processes running in any of these containers (found by cgroup)."""
+    ids = [i for i in container_ids if i]
+    pids = []
+    for cg in Path("/proc").glob("[0-9]*/cgroup"):
+        try:
+            text = cg.read_text()
+        except OSError:
+            continue
+        if any(i in text for i in ids):
+            pids.append(int(cg.parent.name))
+    return pids
+
+
+@pytest.fixture
+def container_processes():
+    return processes_in_containers
 
 
 @pytest.fixture(scope="session")
@@ -48,6 +68,8 @@ def docker_cluster(node_image, docker_client):
 
     yield make
     for c in made:
+        ids = list(c._ids.values())
         c.teardown()
         left = leftovers(docker_client, c.name)
         assert left == {"containers": [], "networks": []}, f"left behind: {left}"
+        assert processes_in_containers(ids) == [], "processes of removed containers live on"

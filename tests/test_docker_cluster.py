@@ -114,8 +114,10 @@ def test_setup_makes_labelled_containers_on_a_private_network(docker_cluster, do
     assert r.ok, r.stderr
 
 
-def test_write_read_kill_restart_pause_resume(store3):
+def test_write_read_kill_restart_pause_resume(store3, container_processes):
     c = store3
+    # the store runs as a child process inside the containers (seen from the host by cgroup)
+    assert len(container_processes(c._ids.values())) >= 3 * 3  # init, sleep, store per node
     client = Client(c.config, timeout=5.0)
     client.write("k", "v1")
     assert client.read("k") == "v1"
