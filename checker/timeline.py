@@ -25,6 +25,8 @@ MAX_VALUE_CHARS = 80
 def _short(value) -> str:
     if value is None:
         return ""
+    if type(value) is int:  # the common case, 100,000 times: skip json.dumps
+        return str(value)
     s = json.dumps(value, separators=(",", ":"), default=str)
     return s if len(s) <= MAX_VALUE_CHARS else s[: MAX_VALUE_CHARS - 1] + "…"
 
@@ -54,10 +56,7 @@ def assign_lanes(d: Digest) -> tuple[dict, list[str]]:
         lane_of[proc] = lane
         labels[lane].append(str(proc))
         heapq.heappush(free, (last[proc], lane))
-    names = []
-    for procs in labels:
-        name = "p" + " p".join(procs[:3])
-        names.append(name + (f" +{len(procs) - 3}" if len(procs) > 3 else ""))
+    names = [f"p{procs[0]}" + (f" +{len(procs) - 1}" if len(procs) > 1 else "") for procs in labels]
     return lane_of, names
 
 
@@ -179,12 +178,13 @@ TIMELINE_JS = r"""
   var canvas = document.getElementById("timeline-canvas");
   var tip = document.getElementById("timeline-tip");
   var selBox = document.getElementById("timeline-selected");
-  var ctx = canvas.getContext("2d");
+  var ctx = canvas.getContext("2d", {willReadFrequently: true});  // dense lanes read pixels
   var LEFT = 90, TOP = 24, AXIS = 22, NEM = 16;
   var laneH = Math.max(5, Math.min(18, Math.floor(560 / Math.max(nl, 1))));
   var v0 = 0, v1 = D.end, selected = -1;
-  var hl = {};
-  D.highlight.forEach(function (x) { hl[x] = true; });
+  var STACK = [1, 2, 3, 0];  // fail, info, pending, ok (indices into D.types)
+  var RGB = [[42, 157, 58], [214, 39, 40], [240, 140, 0], [153, 153, 153]];
+  var marks = [];  // positions (not history indices) of the ops to outline
 
   function width() { return canvas.clientWidth || 800; }
   function height() { return TOP + NEM + nl * laneH + AXIS; }
@@ -217,14 +217,7 @@ TIMELINE_JS = r"""
     ctx.font = "11px sans-serif"; ctx.textBaseline = "middle";
     var bodyTop = TOP + NEM, bodyBot = bodyTop + nl * laneH;
     ctx.save(); ctx.beginPath(); ctx.rect(LEFT, 0, w - LEFT, h); ctx.clip();
-    // fault windows shade every lane; nemesis ops sit on their own lane
-    D.windows.forEach(function (win) {
-      if (win.e < v0 || win.s > v1) return;
-      var x0 = Math.max(LEFT, xOf(win.s, w)), x1 = Math.min(w - 8, xOf(win.e, w));
-      ctx.fillStyle = FAULT[win.name] || "#aaaaaa"; ctx.globalAlpha = 0.15;
-      ctx.fillRect(x0, TOP, Math.max(1, x1 - x0), bodyBot - TOP);
-      ctx.globalAlpha = 1; ctx.fillText(win.label, x0 + 2, TOP - 8);
-    });
+    // nemesis ops sit on their own lane; fault windows shade every lane (after the bars)
     D.nemesis.forEach(function (o) {
       if (o.e < v0 || o.s > v1) return;
       var x0 = xOf(o.s, w), x1 = xOf(o.e, w);
@@ -233,21 +226,68 @@ TIMELINE_JS = r"""
     for (var l = 0; l < nl; l++) {
       var y = bodyTop + l * laneH, lane = lanes[l];
       if (l % 2) { ctx.fillStyle = "#f6f6f6"; ctx.fillRect(LEFT, y, w - LEFT, laneH); }
-      var lastPx = -1, lastType = -1;
-      for (var p = lowerEnd(lane, v0); p < lane.length; p++) {
-        var k = lane[p];
-        if (st[k] > v1) break;
-        var x0 = xOf(st[k], w), x1 = xOf(en[k], w), o = C.o[k];
-        if (Math.floor(x1) <= lastPx && o === lastType && !hl[idx[k]]) continue; // same pixel
-        ctx.fillStyle = COL[D.types[o]];
-        ctx.fillRect(x0, y + 1, Math.max(1, x1 - x0 - (x1 - x0 > 3 ? 1 : 0)), laneH - 2);
-        if (hl[idx[k]] || k === selected) {
-          ctx.strokeStyle = idx[k] === D.failing || k === selected ? "#000" : "#1f3b73";
-          ctx.lineWidth = idx[k] === D.failing || k === selected ? 2.5 : 1.2;
-          ctx.strokeRect(x0, y + 0.5, Math.max(3, x1 - x0), laneH - 1);
+      var first = lowerEnd(lane, v0), last = first;
+      while (last < lane.length && st[lane[last]] <= v1) last++;
+      if (last - first > (w - LEFT) / 3) {
+        // dense: each device-pixel column becomes a tiny stacked bar of the outcomes of the
+        // ops under it (fail on top, then info, pending, ok), written straight into pixels
+        var dpr = window.devicePixelRatio || 1, cx0 = Math.ceil(LEFT * dpr);
+        var cw = Math.max(1, canvas.width - cx0), cnt = new Uint32Array(cw * 4), p, k;
+        for (p = first; p < last; p++) {
+          k = lane[p];
+          var c0 = Math.max(0, Math.floor(xOf(st[k], w) * dpr) - cx0);
+          var c1 = Math.min(cw - 1, Math.floor(xOf(en[k], w) * dpr) - cx0), o = C.o[k];
+          for (var c = c0; c <= c1; c++) cnt[c * 4 + o]++;
         }
-        lastPx = Math.floor(x1); lastType = o;
+        var ry = Math.round((y + 1) * dpr), rh = Math.max(1, Math.round((laneH - 2) * dpr));
+        var img = ctx.getImageData(cx0, ry, cw, rh), px = img.data;
+        for (var c = 0; c < cw; c++) {
+          var n4 = cnt[c * 4] + cnt[c * 4 + 1] + cnt[c * 4 + 2] + cnt[c * 4 + 3];
+          if (!n4) continue;
+          var row = 0;
+          for (var q = 0; q < 4; q++) {
+            var t = STACK[q], m = cnt[c * 4 + t];
+            if (!m) continue;
+            var rows = q === 3 ? rh - row : Math.max(1, Math.round(rh * m / n4));
+            var rgb = RGB[t];
+            for (var yy = row; yy < Math.min(rh, row + rows); yy++) {
+              var at = (yy * cw + c) * 4;
+              px[at] = rgb[0]; px[at + 1] = rgb[1]; px[at + 2] = rgb[2]; px[at + 3] = 255;
+            }
+            row += rows;
+            if (row >= rh) break;
+          }
+        }
+        ctx.putImageData(img, cx0, ry);
+      } else {
+        for (p = first; p < last; p++) {
+          k = lane[p];
+          var x0 = xOf(st[k], w), x1 = xOf(en[k], w);
+          ctx.fillStyle = COL[D.types[C.o[k]]];
+          ctx.fillRect(x0, y + 1, Math.max(1, x1 - x0 - (x1 - x0 > 3 ? 1 : 0)), laneH - 2);
+        }
       }
+    }
+    D.windows.forEach(function (win) {
+      if (win.e < v0 || win.s > v1) return;
+      var x0 = Math.max(LEFT, xOf(win.s, w)), x1 = Math.min(w - 8, xOf(win.e, w));
+      ctx.fillStyle = FAULT[win.name] || "#aaaaaa"; ctx.globalAlpha = 0.15;
+      ctx.fillRect(x0, TOP, Math.max(1, x1 - x0), bodyBot - TOP);
+      ctx.globalAlpha = 1; ctx.fillText(win.label, x0 + 2, TOP - 8);
+    });
+    // outlines for the anomaly's ops and the selected op (few: drawn one by one)
+    marks.forEach(function (k) {
+      if (st[k] > v1 || en[k] < v0) return;
+      var y = bodyTop + C.l[k] * laneH, x0 = xOf(st[k], w), x1 = xOf(en[k], w);
+      var strong = idx[k] === D.failing || k === selected;
+      ctx.strokeStyle = strong ? "#000" : "#1f3b73"; ctx.lineWidth = strong ? 2.5 : 1.2;
+      ctx.strokeRect(x0, y + 0.5, Math.max(3, x1 - x0), laneH - 1);
+    });
+    if (selected >= 0 && marks.indexOf(selected) < 0) {
+      var ys = bodyTop + C.l[selected] * laneH;
+      ctx.strokeStyle = "#000"; ctx.lineWidth = 2.5;
+      ctx.strokeRect(xOf(st[selected], w), ys + 0.5,
+        Math.max(3, xOf(en[selected], w) - xOf(st[selected], w)), laneH - 1);
     }
     ctx.restore();
     // labels left of the lanes (drawn after the clipped bars, so bars never cover them)
@@ -365,8 +405,11 @@ TIMELINE_JS = r"""
   }
   window.addEventListener("hashchange", function () { fromHash(true); });
   window.addEventListener("resize", draw);
-  window.paxlabTimeline = {focus: focus, view: function () { return [v0, v1]; },
+  window.paxlabTimeline = {focus: focus, view: function () { return [v0, v1]; }, draw: draw,
+                           setView: function (a, b) { v0 = a; v1 = b; clampView(); draw(); },
+                           end: D.end,
                            selected: function () { return selected < 0 ? null : idx[selected]; }};
+  D.highlight.forEach(function (x) { var k = findIndex(x); if (k >= 0) marks.push(k); });
   draw();
   fromHash(true);
 })();

@@ -25,8 +25,8 @@ CHROMIUM = "/usr/bin/chromium"
 CHROMEDRIVER = "/usr/bin/chromedriver"
 
 
-@pytest.fixture(scope="module")
-def browser():
+def make_driver():
+    """Headless Debian Chromium through Debian's chromedriver, logging console and network."""
     if not (os.access(CHROMIUM, os.X_OK) and os.access(CHROMEDRIVER, os.X_OK)):
         pytest.fail("Debian's chromium and chromium-driver are missing: run `make browser-deps`")
     from selenium import webdriver
@@ -50,6 +50,12 @@ def browser():
     opts.set_capability("goog:loggingPrefs", {"browser": "ALL", "performance": "ALL"})
     driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=opts)
     driver.set_page_load_timeout(60)
+    return driver
+
+
+@pytest.fixture(scope="module")
+def browser():
+    driver = make_driver()
     yield driver
     driver.quit()
 
