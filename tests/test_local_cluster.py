@@ -7,12 +7,15 @@ pause, and no store process may outlive the cluster, also when the test body fai
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 import time
 from pathlib import Path
 
 import pytest
 
-from cluster.base import ClusterError
+from cluster import local
+from cluster.base import ClusterError, Unsupported
 from cluster.local import LocalCluster, _pid_state
 from paxos_impl.client import Client, PaxosError
 
@@ -211,3 +214,42 @@ def test_partition_isolates_the_leader_and_heals(cluster):
             for key, value in acked.items():
                 got = _wait_for(lambda k=key: [client.read(k)], what=f"read {key} via {node}")
                 assert got == [value], (node, key)
+
+
+def test_without_a_working_libfaketime_clock_is_refused_up_front(monkeypatch, tmp_path):
+    """This host's libfaketime (none, or bookworm's, whose time.sleep fails) gives no clock."""
+    monkeypatch.setitem(local._probe_cache, "faketime", None)
+    c = LocalCluster("paxlab-test-local-noclock", 2, run_dir=tmp_path / "run")
+    try:
+        assert "clock" not in c.capabilities()
+        with pytest.raises(Unsupported, match="libfaketime"):
+            c.set_clock_offset("n1", 5)
+        with pytest.raises(Unsupported, match="libfaketime"):
+            LocalCluster("paxlab-test-local-noclock2", 2, faketime=True)
+    finally:
+        c.teardown()
+
+
+ORPHAN = """
+import sys
+from cluster.local import LocalCluster
+c = LocalCluster("paxlab-test-local-exit", 3, run_dir=sys.argv[1], faketime=False)
+c.setup()
+c.start_all()
+print(" ".join(str(c.pid(n)) for n in c.nodes), flush=True)
+raise SystemExit(3)  # no teardown: the interpreter's exit must still take the nodes down
+"""
+
+
+def test_nodes_die_with_the_interpreter_that_forgot_teardown(tmp_path):
+    r = subprocess.run(
+        [sys.executable, "-c", ORPHAN, str(tmp_path / "run")],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=Path(__file__).resolve().parent.parent,
+    )
+    assert r.returncode == 3, r.stderr
+    pids = [int(p) for p in r.stdout.split()]
+    assert len(pids) == 3
+    assert _alive(pids) == []
