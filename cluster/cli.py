@@ -209,10 +209,30 @@ def _down(args: argparse.Namespace) -> int:
     from cluster import make_cluster
 
     state_file, config_file = _paths(args.name)
+    if not state_file.exists():
+        return _down_leftovers(args.name)
     state = _load_state(args.name)
     cluster = make_cluster(state["backend"], state["name"], state["nodes"], **state.get("opts", {}))
     cluster.teardown()
     state_file.unlink(missing_ok=True)
     config_file.unlink(missing_ok=True)
     print(f"cluster {args.name} is down")
+    return 0
+
+
+def _down_leftovers(name: str) -> int:
+    """No state file (an `up` that crashed, or a test run): remove labelled containers."""
+    from cluster.base import ClusterError
+    from cluster.docker_backend import remove_labelled
+    from cluster.image import docker_client
+
+    try:
+        gone = remove_labelled(docker_client(), name)
+    except ClusterError:
+        gone = {}
+    if not any(gone.values()):
+        _load_state(name)  # raises the "no cluster named ..." error
+    print(
+        f"removed leftovers of cluster {name}: {', '.join(gone['containers'] + gone['networks'])}"
+    )
     return 0

@@ -33,7 +33,7 @@ from typing import Any, TypeVar
 from cluster import iptables
 from cluster.base import Cluster, ClusterError, ExecResult, Unsupported, node_name, store_id
 from cluster.image import IMAGE, docker_client, require_image
-from paxos_impl.config import Config, ConfigError, NodeAddress
+from paxos_impl.config import Config, ConfigError, NodeAddress, Timeouts
 
 LABEL = "paxlab"
 CLUSTER_LABEL = "paxlab.cluster"
@@ -159,8 +159,11 @@ class DockerCluster(Cluster):
             NodeAddress(id=i, host=h, peer_port=PEER_PORT, client_port=CLIENT_PORT)
             for i, h in enumerate(hosts)
         ]
+        opts = dict(self._config_opts)
+        if isinstance(opts.get("timeouts"), dict):  # as read from TOML or JSON
+            opts["timeouts"] = Timeouts(**opts["timeouts"])
         try:
-            return Config(nodes=nodes, **self._config_opts).validate()
+            return Config(nodes=nodes, **opts).validate()
         except (ConfigError, TypeError) as e:
             raise ClusterError(f"bad cluster configuration: {e}") from None
 

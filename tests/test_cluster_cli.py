@@ -86,3 +86,20 @@ def test_up_status_client_down(tmp_path, node_image, docker_client):
     assert down.returncode == 0, down.stderr
     assert not (tmp_path / "clusters" / f"{name}.json").exists()
     assert leftovers(docker_client, name) == {"containers": [], "networks": []}
+
+
+@pytest.mark.docker
+@pytest.mark.timeout(120)
+def test_down_removes_leftovers_that_have_no_state_file(tmp_path, node_image, docker_client):
+    from cluster.docker_backend import DockerCluster, leftovers
+
+    name = f"paxlab-test-orphan-{uuid.uuid4().hex[:6]}"
+    c = DockerCluster(name, 1)
+    try:
+        c.setup()  # as if `up` had crashed before writing its state
+        r = paxlab(tmp_path, "down", "--name", name)
+        assert r.returncode == 0, r.stderr
+        assert f"{name}-n1" in r.stdout and f"{name}-net" in r.stdout
+    finally:
+        c.teardown()
+    assert leftovers(docker_client, name) == {"containers": [], "networks": []}

@@ -310,6 +310,10 @@ def test_bad_names_and_sizes_are_one_line_errors():
         DockerCluster("ok", 0)
     with pytest.raises(ClusterError, match="unknown docker cluster options: colour"):
         DockerCluster("ok", 3, colour="blue")
+    with pytest.raises(ClusterError, match="bad cluster configuration"):
+        DockerCluster("ok", 3, read_mode="psychic")
+    c = DockerCluster("ok", 3, timeouts={"heartbeat_ms": 20, "election_min_ms": 100})
+    assert c.config.timeouts.heartbeat_ms == 20 and c.config.timeouts.election_min_ms == 100
 
 
 def test_config_options_reach_the_nodes(docker_cluster):
