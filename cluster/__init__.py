@@ -14,7 +14,7 @@ BACKENDS: dict[str, tuple[str, str]] = {
     "docker": ("cluster.docker_backend", "DockerCluster"),
     "local": ("cluster.local", "LocalCluster"),
     "ssh": ("cluster.ssh", "SSHCluster"),
-    "sim": ("cluster.sim_backend", "SimCluster"),
+    "sim": ("cluster.sim.backend", "SimCluster"),
 }
 
 

@@ -101,4 +101,8 @@ def run(args: argparse.Namespace) -> int:
         if report
         else f"run: {outcome.run_dir} (no report: {r.get('report_error')})"
     )
+    if spec.backend == "sim" and r["valid"] is not True:  # a seed replays exactly: say how
+        from controller.report import rerun_command
+
+        print(f"replay: {rerun_command(spec.to_dict())}")
     return outcome.exit_code
