@@ -202,16 +202,30 @@ def linear_anomaly(
     return what + body, failing, window
 
 
-def _elements(result: dict) -> tuple[list, list]:
-    lost = result.get("lost") or []
-    dup = result.get("duplicated") or result.get("duplicates") or []
-    if isinstance(dup, dict):
-        dup = list(dup)
-    return list(lost), list(dup)
+PROBLEMS = ("lost", "duplicated", "unexpected")
+
+
+def _elements(result: dict) -> list[tuple[str, Any, Any]]:
+    """[(problem, key or None, element)]: flat lists (set) or {key: [elements]} (append)."""
+    out = []
+    for kind in PROBLEMS:
+        found = result.get(kind)
+        if found is None and kind == "duplicated":
+            found = result.get("duplicates")
+        if isinstance(found, dict):
+            out += [(kind, k, e) for k, els in found.items() for e in (els or [])]
+        elif isinstance(found, list):
+            out += [(kind, None, e) for e in found]
+    return out
+
+
+def _ekey(v: Any) -> str:
+    """Elements compare by JSON (a tuple in a checker's result is a list in the history)."""
+    return json.dumps(v, sort_keys=True, default=str)
 
 
 def set_anomaly(name: str, result: dict, d: Digest, first: bool) -> tuple[str, list[int]]:
-    """Lost and duplicated elements, each with the operations that added it."""
+    """Lost, duplicated and unexpected elements, each with the operations that added it."""
     adders: dict[str, list[Operation]] = {}
     for op in d.ops:
         if op.f == "add":
@@ -221,28 +235,32 @@ def set_anomaly(name: str, result: dict, d: Digest, first: bool) -> tuple[str, l
         else:
             continue
         for v in elems:
-            adders.setdefault(json.dumps(v, sort_keys=True), []).append(op)
-    lost, dup = _elements(result)
+            adders.setdefault(_ekey(v), []).append(op)
+    problems = _elements(result)
     rows, marked = [], []
-    for kind, elems in (("lost", lost), ("duplicated", dup)):
-        for e in elems:
-            ops = adders.get(json.dumps(e, sort_keys=True), [])
-            marked += [o.index for o in ops]
-            links = (
-                ", ".join(
-                    f'<a href="#op-{o.index}">#{o.index}</a> ({html.escape(describe_op(o))})'
-                    for o in ops
-                )
-                or "no add in the history"
+    for kind, key, e in problems:
+        ops = [o for o in adders.get(_ekey(e), []) if key is None or str(o.key) == str(key)]
+        marked += [o.index for o in ops]
+        links = (
+            ", ".join(
+                f'<a href="#op-{o.index}">#{o.index}</a> ({html.escape(describe_op(o))})'
+                for o in ops[:10]
             )
-            anchor = ' id="anomaly-op"' if first and not rows else ""
-            rows.append(
-                f'<tr class="failing"{anchor}><td>{kind}</td><td>{html.escape(_short(e))}</td>'
-                f"<td>{links}</td></tr>"
-            )
+            or "no add of it in the history"
+        )
+        anchor = ' id="anomaly-op"' if first and not rows else ""
+        rows.append(
+            f'<tr class="failing"{anchor}><td>{kind}</td>'
+            f"<td>{html.escape('' if key is None else _short(key))}</td>"
+            f"<td>{html.escape(_short(e))}</td><td>{links}</td></tr>"
+        )
+    counts = ", ".join(
+        f"{result.get(k + '_count', sum(1 for p in problems if p[0] == k))} {k}" for k in PROBLEMS
+    )
     out = (
-        f"<p><strong>{html.escape(name)}</strong>: {len(lost)} lost, {len(dup)} duplicated "
-        "element(s).</p><table class='ops'><tr><th>problem</th><th>element</th>"
+        f"<p><strong>{html.escape(name)}</strong>: {counts} element(s)"
+        + (" (the table lists the first of each)" if len(problems) >= 50 else "")
+        + ".</p><table class='ops'><tr><th>problem</th><th>key</th><th>element</th>"
         "<th>added by</th></tr>" + "".join(rows) + "</table>"
     )
     return out, marked
@@ -257,14 +275,14 @@ def find_anomalies(checkers: dict) -> list[tuple[str, str, dict]]:
     for name, r in checkers.items():
         if not isinstance(r, dict) or r.get("valid") is not False:
             continue
-        if "lost" in r or "duplicated" in r or "duplicates" in r:
+        if any(k in r for k in (*PROBLEMS, "duplicates")):
             found.append(("set", name, r))
         elif "op" in r or "window" in r or "linear" in name.lower():
             found.append(("linear", name, r))
         elif isinstance(r.get("keys"), dict):
             for key, sub in r["keys"].items():
                 if isinstance(sub, dict) and sub.get("valid") is False:
-                    if "lost" in sub or "duplicated" in sub or "duplicates" in sub:
+                    if any(k in sub for k in (*PROBLEMS, "duplicates")):
                         found.append(("set", f"{name} [{key}]", sub))
         else:
             found.append(("other", name, r))

@@ -212,3 +212,30 @@ def test_timeline_lanes_never_overlap_and_indices_decode(runs):
         assert s >= last_end.get(lane, -1)
         last_end[lane] = s + dur
     assert len(data["lanes"]) <= 5 + 1  # workers reuse lanes after an info
+
+
+def test_append_report_lists_elements_per_key_with_adding_ops(tmp_path):
+    run = tmp_path / "results" / "append" / "20260101T000000"
+    run.mkdir(parents=True)
+    h = [
+        _ev(0, 0, 0, "invoke", "append", [1], key="a"),
+        _ev(1, 1_000, 0, "ok", "append", [1], key="a"),
+        _ev(2, 2_000, 1, "invoke", "append", [2], key="a"),
+        _ev(3, 3_000, 1, "ok", "append", [2], key="a"),
+        _ev(4, 4_000, 0, "invoke", "append", [2], key="b"),  # same element, other key
+        _ev(5, 5_000, 0, "ok", "append", [2], key="b"),
+        _ev(6, 6_000, 1, "invoke", "read", None, key="a"),
+        _ev(7, 7_000, 1, "ok", "read", [1, 1], key="a"),
+    ]
+    (run / "history.jsonl").write_text("".join(json.dumps(e) + "\n" for e in h))
+    elements = {"valid": False, "lost_count": 1, "lost": {"a": [2]}}
+    elements |= {"duplicated_count": 1, "duplicated": {"a": [1]}, "unexpected": {}}
+    results = {"valid": False, "checkers": {"elements": elements}}
+    (run / "results.json").write_text(json.dumps(results))
+    (run / "test.json").write_text(json.dumps({"workload": "append", "seed": 5}))
+    page = build_report(run).read_text()
+    anomaly = page[page.index('id="anomaly"') :]
+    rows = re.findall(r'<tr class="failing".*?</tr>', anomaly)
+    assert len(rows) == 2 and 'id="anomaly-op"' in rows[0]
+    assert "lost" in rows[0] and 'href="#op-2"' in rows[0] and 'href="#op-4"' not in rows[0]
+    assert "duplicated" in rows[1] and 'href="#op-0"' in rows[1]
