@@ -22,7 +22,7 @@ CLIENT = Path(sys.executable).parent / "paxos-client"
 
 @pytest.fixture
 def servers(tmp_path):
-    s = LocalServers(tmp_path, 3)
+    s = LocalServers(tmp_path, 3, snapshot_every=3)  # snapshots and compaction happen too
     try:
         yield s
     finally:
@@ -80,6 +80,7 @@ def test_acknowledged_writes_survive_kill_9_of_one_then_all(servers):
     servers.start_all()
     servers.wait_for_leader()
     assert len(acked) == 4  # all four keys were acknowledged at least once
+    assert any((servers.data_dir(i) / "snapshot").exists() for i in range(3))
     read_back(servers, acked, nodes=[0, 1, 2])
 
     # any two nodes are enough to serve everything acknowledged (read with the library)
@@ -89,6 +90,8 @@ def test_acknowledged_writes_survive_kill_9_of_one_then_all(servers):
             assert {k: c.read(k) for k in acked} == {k: parse_value(v) for k, v in acked.items()}
             servers.start(down)
             wait_until_caught_up(c, down)
+    for i in range(3):
+        assert " CRITICAL " not in servers.log_path(i).read_text(), servers.tail(i)
 
 
 def wait_until_caught_up(client, node, timeout=15):
