@@ -73,6 +73,11 @@ class Nemesis(ABC):
         """Undo everything this nemesis may have done, whatever state it is in. Idempotent."""
 
 
+async def on_each(fx: FaultContext, fn, nodes: list[str], *args: Any, **kw: Any) -> list[Any]:
+    """``fn(node, *args)`` for every node at once: a majority killed "at once" must be."""
+    return list(await asyncio.gather(*(fx.call(fn, n, *args, **kw) for n in nodes)))
+
+
 def majority(n: int) -> int:
     return n // 2 + 1
 

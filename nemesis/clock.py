@@ -10,7 +10,7 @@ import asyncio
 import math
 from typing import Any
 
-from nemesis.base import FaultContext, Nemesis, minority
+from nemesis.base import FaultContext, Nemesis, minority, on_each
 
 MIN_BUMP_S = 0.005
 MAX_BUMP_S = 300.0
@@ -37,8 +37,9 @@ class ClockNemesis(Nemesis):
         victims.sort(key=nodes.index)
         if kind == "bump":
             offsets = {n: bump_offset(fx.rng) for n in victims}
-            for n, off in offsets.items():
-                await fx.call(fx.cluster.set_clock_offset, n, off)
+            await asyncio.gather(
+                *(fx.call(fx.cluster.set_clock_offset, n, o) for n, o in offsets.items())
+            )
             return {"kind": kind, "nodes": victims, "offsets": offsets}
         delta = round(fx.rng.uniform(0.05, 2.0), 3)
         period = round(fx.rng.uniform(0.05, 0.3), 3)
@@ -48,8 +49,7 @@ class ClockNemesis(Nemesis):
     async def _run_strobe(self, fx: FaultContext, nodes: list[str], delta: float, period: float):
         on = True
         while True:
-            for n in nodes:
-                await fx.call(fx.cluster.set_clock_offset, n, delta if on else 0.0)
+            await on_each(fx, fx.cluster.set_clock_offset, nodes, delta if on else 0.0)
             on = not on
             await fx.sleep(period)
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from nemesis.base import FaultContext, Nemesis, leader_or_random, majority, minority
+from nemesis.base import FaultContext, Nemesis, leader_or_random, majority, minority, on_each
 
 
 async def pick_nodes(kind: str, fx: FaultContext) -> tuple[list[str], dict[str, Any]]:
@@ -46,25 +46,20 @@ class KillNemesis(Nemesis):
 
     async def start(self, kind: str, fx: FaultContext) -> dict[str, Any]:
         victims, extra = await pick_nodes(kind, fx)
-        for n in victims:
-            await fx.call(fx.cluster.kill, n)
-            if n not in self.killed:
-                self.killed.append(n)
+        self.killed += [n for n in victims if n not in self.killed]
+        await on_each(fx, fx.cluster.kill, victims)
         return {"kind": kind, "nodes": victims, **extra}
 
     async def stop(self, fx: FaultContext) -> dict[str, Any]:
-        restarted = []
-        for n in list(self.killed):
-            await fx.call(fx.cluster.start, n, list(fx.bugs))
-            self.killed.remove(n)
-            restarted.append(n)
+        restarted, self.killed = list(self.killed), []
+        await on_each(fx, fx.cluster.start, restarted, list(fx.bugs))
         return {"restarted": restarted}
 
     async def heal(self, fx: FaultContext) -> dict[str, Any]:
         """Restart whatever we killed, and any other node whose store is not running."""
         out = await self.stop(fx)
-        for n in fx.cluster.nodes:
-            if not await fx.call(fx.cluster.is_running, n):
-                await fx.call(fx.cluster.start, n, list(fx.bugs))
-                out["restarted"].append(n)
+        running = await on_each(fx, fx.cluster.is_running, list(fx.cluster.nodes))
+        down = [n for n, up in zip(fx.cluster.nodes, running, strict=True) if not up]
+        await on_each(fx, fx.cluster.start, down, list(fx.bugs))
+        out["restarted"] += down
         return out

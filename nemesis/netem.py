@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from nemesis.base import FaultContext, Nemesis
+from nemesis.base import FaultContext, Nemesis, on_each
 
 KIND_CAPS = {"delay": "netem-delay", "loss": "netem-loss"}
 
@@ -32,12 +32,10 @@ class NetemNemesis(Nemesis):
         if kind == "delay":
             delay = round(fx.rng.uniform(50, 200), 1)
             jitter = round(delay / 2, 1)
-            for n in nodes:
-                await fx.call(fx.cluster.netem, n, delay_ms=delay, jitter_ms=jitter)
+            await on_each(fx, fx.cluster.netem, nodes, delay_ms=delay, jitter_ms=jitter)
             return {"kind": kind, "nodes": nodes, "delay_ms": delay, "jitter_ms": jitter}
         loss = round(fx.rng.uniform(0.1, 0.3), 3)
-        for n in nodes:
-            await fx.call(fx.cluster.netem, n, loss=loss)
+        await on_each(fx, fx.cluster.netem, nodes, loss=loss)
         return {"kind": kind, "nodes": nodes, "loss": loss}
 
     async def stop(self, fx: FaultContext) -> dict[str, Any]:

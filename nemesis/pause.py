@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from nemesis.base import FaultContext, Nemesis
+from nemesis.base import FaultContext, Nemesis, on_each
 from nemesis.kill import pick_nodes
 
 
@@ -19,28 +19,24 @@ class PauseNemesis(Nemesis):
 
     async def start(self, kind: str, fx: FaultContext) -> dict[str, Any]:
         victims, extra = await pick_nodes(kind, fx)
-        for n in victims:
-            await fx.call(fx.cluster.pause, n)
-            if n not in self.paused:
-                self.paused.append(n)
+        self.paused += [n for n in victims if n not in self.paused]
+        await on_each(fx, fx.cluster.pause, victims)
         return {"kind": kind, "nodes": victims, **extra}
 
     async def stop(self, fx: FaultContext) -> dict[str, Any]:
-        resumed = []
-        for n in list(self.paused):
-            await fx.call(fx.cluster.resume, n)
-            self.paused.remove(n)
-            resumed.append(n)
+        resumed, self.paused = list(self.paused), []
+        await on_each(fx, fx.cluster.resume, resumed)
         return {"resumed": resumed}
 
     async def heal(self, fx: FaultContext) -> dict[str, Any]:
         """Resume what we paused; SIGCONT to every other running node too (harmless if running)."""
         out = await self.stop(fx)
-        for n in fx.cluster.nodes:
-            if n in out["resumed"]:
-                continue
+
+        def resume_quietly(n: str) -> None:
             try:
-                await fx.call(fx.cluster.resume, n)
+                fx.cluster.resume(n)
             except Exception:
                 pass  # a node that is not running has nothing to resume
+
+        await on_each(fx, resume_quietly, [n for n in fx.cluster.nodes if n not in out["resumed"]])
         return out
