@@ -147,7 +147,8 @@ def digest(events: Iterable[Mapping]) -> Digest:
 # Nemeses name their events freely ("start-partition", "partition-stop", "heal", "kill" /
 # "restart", ...). We recognise the usual start/stop spellings; anything else is a point event.
 _STOP_WORDS = {
-    "heal": "partition",
+    "heal": "*",  # the controller's final heal-all: ends every fault still open
+    "heal-all": "*",
     "heal-partition": "partition",
     "heal-network": "partition",
     "resume": "pause",
@@ -229,6 +230,11 @@ def fault_windows(nemesis_events: list[dict]) -> list[FaultWindow]:
             w = FaultWindow(fam, op["start"], None, op["index"], value=op["value"])
             open_[fam] = w
             windows.append(w)
+        elif kind == "stop" and fam == "*":
+            for w in open_.values():
+                w.end = op["end"] if op["end"] is not None else op["start"]
+                w.end_index = op["index"]
+            open_.clear()
         elif kind == "stop" and fam in open_:
             w = open_.pop(fam)
             w.end = op["end"] if op["end"] is not None else op["start"]

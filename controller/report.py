@@ -112,42 +112,82 @@ def describe_op(op: Operation) -> str:
     return f"process {op.process} {op.f}{key}{val}: {op.type}{out}"
 
 
-def _op_row(op: Operation, failing: int | None) -> str:
+def _op_row(op: Operation, failing: int | None, extra: str | None = None) -> str:
     cls = ' class="failing"' if op.index == failing else ""
     end = "" if op.end is None else f"{op.end / 1e6:.3f}"
+    more = "" if extra is None else f"<td>{html.escape(extra)}</td>"
     return (
         f'<tr{cls}><td><a href="#op-{op.index}">#{op.index}</a></td><td>{op.process}</td>'
         f"<td>{html.escape(op.f)}</td><td>{html.escape(_short(op.key))}</td>"
         f"<td>{html.escape(_short(op.value))}</td>"
         f"<td>{html.escape(_short(op.result if op.type == 'ok' else op.error))}</td>"
-        f'<td class="t-{op.type}">{op.type}</td><td>{op.start / 1e6:.3f}</td><td>{end}</td></tr>'
+        f'<td class="t-{op.type}">{op.type}</td><td>{op.start / 1e6:.3f}</td><td>{end}</td>'
+        f"{more}</tr>"
     )
+
+
+def _op_table(ops: list[Operation], failing: int | None, extra: dict[int, str] | None) -> str:
+    head = (
+        OP_TABLE_HEAD.replace("</tr>", "<th>in the linearization</th></tr>")
+        if extra
+        else OP_TABLE_HEAD
+    )
+    rows = "".join(
+        _op_row(o, failing, None if extra is None else extra.get(o.index, "no")) for o in ops
+    )
+    return head + rows + "</table>"
 
 
 OP_TABLE_HEAD = (
     "<table class='ops'><tr><th>op</th><th>process</th><th>f</th><th>key</th><th>value</th>"
     "<th>result</th><th>outcome</th><th>start ms</th><th>end ms</th></tr>"
 )
+MAX_CONCURRENT = 60
 
 
-def _minimal_linear_view(result: dict, by_index: dict[int, Operation], failing: int | None) -> str:
-    """The failing key, the concurrent window and the linearized prefix, from result fields.
+def _minimal_linear_view(
+    result: dict, d: Digest, by_index: dict[int, Operation], failing: int | None
+) -> str:
+    """The ops around the failing one and the end of the longest linearizable prefix.
 
-    Used when the checker's own view (checker.report.render_anomaly) is not available.
+    Built from the result's fields (op, prefix with states, window) and the history; used
+    when the checker's own view (checker.report.render_anomaly) is not available.
     """
+    placed: dict[int, str] = {}
+    order: list[int] = []
+    for x in result.get("prefix") or []:
+        i = _op_index(x)
+        if i is not None:
+            order.append(i)
+            state = (
+                f", then state {_short(x['state'])}" if isinstance(x, dict) and "state" in x else ""
+            )
+            placed[i] = f"yes, #{len(order)}{state}"
     parts = []
-    window = [by_index[i] for i in result.get("window") or [] if i in by_index]
-    if window:
-        parts.append("<h4>Concurrent window (ops that overlap the failing one)</h4>")
-        parts.append(OP_TABLE_HEAD + "".join(_op_row(o, failing) for o in window) + "</table>")
-    prefix = [
-        by_index[i] for i in (_op_index(x) for x in result.get("prefix") or []) if i in by_index
-    ]
+    op = by_index.get(failing) if failing is not None else None
+    window = set(i for i in result.get("window") or [] if isinstance(i, int))
+    if op is not None:
+        end = op.end if op.end is not None else d.end_time
+        near = [
+            o
+            for o in d.ops
+            if (o.index in window or (o.start <= end and (o.end or d.end_time) >= op.start))
+            and (o.key == op.key)
+        ]
+        if near:
+            parts.append(
+                f"<h4>Operations concurrent with #{op.index} on the same key ({len(near)}"
+                + (f", first {MAX_CONCURRENT} shown" if len(near) > MAX_CONCURRENT else "")
+                + ")</h4>"
+            )
+            parts.append(_op_table(near[:MAX_CONCURRENT], failing, placed))
+    prefix = [by_index[i] for i in order if i in by_index]
     if prefix:
-        parts.append(f"<h4>Longest linearizable prefix ({len(prefix)} ops, last 50 shown)</h4>")
         parts.append(
-            OP_TABLE_HEAD + "".join(_op_row(o, failing) for o in prefix[-50:]) + "</table>"
+            f"<h4>End of the longest linearizable prefix ({len(prefix)} ops; the last 20 in "
+            "linearization order)</h4>"
         )
+        parts.append(_op_table(prefix[-20:], failing, placed))
     return "\n".join(parts)
 
 
@@ -198,7 +238,7 @@ def linear_anomaly(
             + ".</p>"
         )
     view = _checker_view(result, history_path)
-    body = view if view is not None else _minimal_linear_view(result, by_index, failing)
+    body = view if view is not None else _minimal_linear_view(result, d, by_index, failing)
     return what + body, failing, window
 
 

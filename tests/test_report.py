@@ -179,7 +179,7 @@ def test_counts_and_quantiles_from_a_hand_made_history():
 def test_fault_windows_pair_start_and_stop_spellings():
     assert classify_fault("start-partition") == ("start", "partition")
     assert classify_fault("partition-stop") == ("stop", "partition")
-    assert classify_fault("heal") == ("stop", "partition")
+    assert classify_fault("heal") == ("stop", "*")  # heal-all
     assert classify_fault("resume") == ("stop", "pause")
     assert classify_fault("frobnicate")[0] == "point"
     nem = [
@@ -188,9 +188,18 @@ def test_fault_windows_pair_start_and_stop_spellings():
         _ev(2, 50, "nemesis", "invoke", "stop-partition"),
         _ev(3, 60, "nemesis", "info", "stop-partition"),
         _ev(4, 70, "nemesis", "info", "kill", ["n3"]),
+        _ev(5, 75, "nemesis", "info", "start-clock", {"n1": 1.5}),
     ]
     ws = fault_windows(nem)
-    assert [(w.name, w.start, w.end) for w in ws] == [("partition", 10, 60), ("kill", 70, None)]
+    assert [(w.name, w.start, w.end) for w in ws] == [
+        ("partition", 10, 60),
+        ("kill", 70, None),
+        ("clock", 75, None),
+    ]
+    ws = fault_windows(
+        [*nem, _ev(6, 90, "nemesis", "invoke", "heal"), _ev(7, 95, "nemesis", "info", "heal")]
+    )
+    assert [w.end for w in ws] == [60, 95, 95]
     assert ws[0].value == {"n1": ["n2"]}
 
 
