@@ -19,7 +19,7 @@ override them. Node ``nK`` is the K-th entry::
     python = "python3"             # interpreter on the hosts (3.11 or later)
     sudo = false                   # prefix agent and iptables calls with `sudo -n`
     known_hosts = "~/.ssh/known_hosts"  # verify host keys against this file; without it, an
-                                        # unknown host key is accepted (and a warning logged)
+                                        # unknown host key is accepted (and logged at INFO)
     peer_port = 7100               # the store's ports on every host
     client_port = 7200
 
@@ -49,6 +49,8 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any, TypeVar
+
+import paramiko
 
 from cluster import iptables
 from cluster.base import Cluster, ClusterError, ExecResult, Unsupported, node_name, store_id
@@ -134,6 +136,13 @@ def load_nodes_file(path: str | Path) -> list[SSHHost]:
 # --------------------------------------------------------------------------------------------
 # one SSH connection per host
 # --------------------------------------------------------------------------------------------
+class _AcceptAndLog(paramiko.MissingHostKeyPolicy):
+    """Accept an unknown host key with one log line (not paramiko's multi-line warning)."""
+
+    def missing_host_key(self, client: Any, hostname: str, key: Any) -> None:
+        log.info("accepting the %s host key of %s unverified", key.get_name(), hostname)
+
+
 class _Conn:
     """A lazily opened paramiko connection to one host, safe to share between threads."""
 
@@ -145,8 +154,6 @@ class _Conn:
         self._lock = threading.RLock()
 
     def client(self) -> Any:
-        import paramiko
-
         with self._lock:
             if self._client is not None and self._client.get_transport() is not None:
                 if self._client.get_transport().is_active():
@@ -156,7 +163,7 @@ class _Conn:
                 c.load_host_keys(str(Path(self.h.known_hosts).expanduser()))
                 c.set_missing_host_key_policy(paramiko.RejectPolicy())
             else:
-                c.set_missing_host_key_policy(paramiko.WarningPolicy())
+                c.set_missing_host_key_policy(_AcceptAndLog())
             try:
                 c.connect(
                     self.h.host,
@@ -186,7 +193,10 @@ class _Conn:
 
     def run(self, command: str, timeout: float, stdin: bytes | None = None) -> ExecResult:
         """Run a shell command line; output of both streams read as it comes (no deadlock)."""
-        chan = self.client().get_transport().open_session()
+        try:
+            chan = self.client().get_transport().open_session()
+        except paramiko.SSHException as e:
+            raise ClusterError(f"{self.h.host}: cannot open an SSH session: {e}") from None
         try:
             chan.settimeout(1.0)
             chan.exec_command(command)
@@ -218,7 +228,7 @@ class _Conn:
             return ExecResult(
                 chan.recv_exit_status(), out.decode(errors="replace"), err.decode(errors="replace")
             )
-        except (TimeoutError, OSError) as e:
+        except (TimeoutError, OSError, paramiko.SSHException) as e:
             raise ClusterError(f"{self.h.host}: SSH command failed: {e}") from None
         finally:
             chan.close()
@@ -279,6 +289,8 @@ class SSHCluster(StartsAndWaits, Cluster):
         except (ConfigError, TypeError) as e:
             raise ClusterError(f"bad cluster configuration: {e}") from None
         self._caps: set[str] | None = None
+        self._caps_lock = threading.Lock()  # one probe, however many threads ask at once
+        self._installed = False
 
     # -- paths on a host ---------------------------------------------------------------------
     def workdir(self, node: str) -> str:
@@ -326,6 +338,7 @@ class SSHCluster(StartsAndWaits, Cluster):
                 raise ClusterError(f"{node}: cannot install the store: {r.stderr.strip()[-300:]}")
 
         self._each(install)
+        self._installed = True
 
     def teardown(self) -> None:
         """Kill the store, drop our iptables chains, remove the work directory, close SSH."""
@@ -357,7 +370,13 @@ class SSHCluster(StartsAndWaits, Cluster):
         "clock" is probed for real (a shifted time.time(), an unshifted monotonic clock and a
         working time.sleep under the host's libfaketime), because some builds (Debian
         bookworm's) load fine and then make Python's sleep fail."""
+        with self._caps_lock:
+            return self._capabilities()
+
+    def _capabilities(self) -> set[str]:
         if self._caps is None:
+            if not self._installed:
+                self.setup()  # the probes run the node agent, so it must be there
 
             def probe(node: str) -> set[str]:
                 caps = {"kill", "pause", "exec", "files"}
@@ -394,6 +413,7 @@ class SSHCluster(StartsAndWaits, Cluster):
             self._sh(node, f"{self._sudo(node)}rm -rf {shlex.quote(probe)}")
 
     def start_all(self, bugs: list[str] | None = None) -> None:
+        self.capabilities()  # probe once, before the parallel starts consult it
         self._each(lambda node: self._start(node, bugs))
         self._each(self.wait_serving)
 
