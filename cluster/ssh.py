@@ -31,6 +31,8 @@ override them. Node ``nK`` is the K-th entry::
     host = "10.0.0.12"
     port = 2222
 
+Where no nodes file is passed (``paxlab test --backend ssh``), ``$PAXLAB_NODES_FILE`` names it.
+
 The same as JSON: ``{"user": "root", "nodes": [{"host": "10.0.0.11"}, {"host": "10.0.0.12"}]}``.
 """
 
@@ -39,6 +41,7 @@ from __future__ import annotations
 import io
 import json
 import logging
+import os
 import shlex
 import tarfile
 import threading
@@ -261,8 +264,11 @@ class SSHCluster(StartsAndWaits, Cluster):
         """Hosts come from nodes_file or hosts; n (if given) uses the first n of them.
         Other keywords go to paxos_impl.config.Config (mode, read_mode, timeouts, ...)."""
         if hosts is None:
-            if nodes_file is None:
-                raise ClusterError("the ssh backend needs a nodes file (--nodes-file FILE)")
+            nodes_file = nodes_file or os.environ.get("PAXLAB_NODES_FILE")
+            if not nodes_file:
+                raise ClusterError(
+                    "the ssh backend needs a nodes file (--nodes-file FILE or PAXLAB_NODES_FILE)"
+                )
             hosts = load_nodes_file(nodes_file)
         if n is not None:
             if n > len(hosts):

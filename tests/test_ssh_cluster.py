@@ -84,10 +84,21 @@ def test_bad_nodes_files_give_one_line_errors(tmp_path, text, message):
     assert "\n" not in str(e.value)
 
 
-def test_missing_nodes_file_and_too_many_nodes(tmp_path):
+def test_missing_nodes_file(tmp_path, monkeypatch):
+    monkeypatch.delenv("PAXLAB_NODES_FILE", raising=False)
     with pytest.raises(ClusterError, match="cannot read the nodes file"):
         load_nodes_file(tmp_path / "absent.toml")
     with pytest.raises(ClusterError, match="needs a nodes file"):
         SSHCluster("paxlab-test-x")
+
+
+def test_nodes_file_from_the_environment(tmp_path, monkeypatch):
+    f = tmp_path / "nodes.toml"
+    f.write_text(TOML)
+    monkeypatch.setenv("PAXLAB_NODES_FILE", str(f))
+    assert SSHCluster("paxlab-test-env").nodes == ["n1", "n2"]
+
+
+def test_too_many_nodes(tmp_path):
     with pytest.raises(ClusterError, match="3 nodes asked for, but the nodes file names 1"):
         SSHCluster("paxlab-test-x", 3, hosts=parse_nodes({"nodes": [{"host": "h"}]}))
