@@ -391,7 +391,7 @@ TIMELINE_JS = r"""
     var k = findIndex(want);
     if (k < 0) { selBox.textContent = "no operation with index " + want; return false; }
     selected = k;
-    var span = Math.max((en[k] - st[k]) * 12, 2000);
+    var span = Math.max((en[k] - st[k]) * 40, D.end / 50, 2000);  // the op and its context
     v0 = st[k] - span / 2; v1 = en[k] + span / 2; clampView(); draw();
     selBox.textContent = "selected: " + describe(k).replace(/\n/g, "  ");
     var y = TOP + NEM + C.l[k] * laneH, sc = canvas.parentNode;

@@ -114,49 +114,62 @@ def _check_common(driver, verdict: str) -> None:
     assert _console_errors(driver) == []
 
 
-def test_valid_report_in_chromium(browser, reports, tmp_path):
-    _open(browser, reports["valid"])
-    _check_common(browser, "VALID")
-    assert browser.find_elements("id", "anomaly") == []
-    shot = tmp_path / "report-valid.png"
-    browser.save_screenshot(str(shot))
+def check_valid(driver, report: Path, shot: Path) -> None:
+    _open(driver, report)
+    _check_common(driver, "VALID")
+    assert driver.find_elements("id", "anomaly") == []
+    driver.save_screenshot(str(shot))
     print(f"screenshot: {shot}")
 
 
-def test_invalid_report_anomaly_link_scrolls_to_failing_op(browser, reports, tmp_path):
-    res = json.loads((reports["invalid"].parent / "results.json").read_text())
-    failing = res["checkers"]["linearizability"]["op"]["index"]
-    _open(browser, reports["invalid"])
-    _check_common(browser, "INVALID")
-    assert browser.find_element("id", "anomaly").is_displayed()
-    assert browser.execute_script("return window.scrollY") == 0
-    browser.find_element("id", "anomaly-link").click()
+def check_invalid(driver, report: Path, failing: int, shots: Path, name: str) -> None:
+    """The banner's link scrolls to the failing op; its #op-N link focuses the timeline."""
+    _open(driver, report)
+    _check_common(driver, "INVALID")
+    assert driver.find_element("id", "anomaly").is_displayed()
+    assert driver.execute_script("return window.scrollY") == 0
+    driver.find_element("id", "anomaly-link").click()
     time.sleep(0.3)
-    top, bottom, height, hash_ = browser.execute_script(
+    top, bottom, height, hash_ = driver.execute_script(
         "const r = document.getElementById('anomaly-op').getBoundingClientRect();"
         "return [r.top, r.bottom, window.innerHeight, location.hash];"
     )
     assert hash_ == "#anomaly-op"
     assert 0 <= top < height and bottom > 0, (top, bottom, height)
-    target = browser.find_element("id", "anomaly-op")
+    target = driver.find_element("id", "anomaly-op")
     assert f"#{failing}" in target.text
-    browser.save_screenshot(str(tmp_path / "report-invalid-anomaly.png"))
-    # the failing op's own link focuses the timeline on it
+    driver.save_screenshot(str(shots / f"{name}-anomaly.png"))
     target.find_element("css selector", f'a[href="#op-{failing}"]').click()
     time.sleep(0.3)
-    sel, tl_top = browser.execute_script(
+    sel, tl_top = driver.execute_script(
         "return [window.paxlabTimeline.selected(),"
         " document.getElementById('timeline-root').getBoundingClientRect().top]"
     )
     assert sel == failing and abs(tl_top) < 50
-    assert f"#{failing}" in browser.find_element("id", "timeline-selected").text
-    browser.save_screenshot(str(tmp_path / "report-invalid-timeline.png"))
-    assert _console_errors(browser) == []
-    print(f"screenshots: {tmp_path}")
+    assert f"#{failing}" in driver.find_element("id", "timeline-selected").text
+    driver.save_screenshot(str(shots / f"{name}-timeline.png"))
+    assert _console_errors(driver) == []
+    print(f"screenshots: {shots}")
     keep = os.environ.get("PAXLAB_SCREENSHOTS")
     if keep:  # handy when looking at the pages by hand
-        for p in tmp_path.glob("*.png"):
+        for p in shots.glob("*.png"):
             shutil.copy(p, keep)
+
+
+def failing_index(report: Path) -> int:
+    res = json.loads((report.parent / "results.json").read_text())
+    ops = [r.get("op") for r in res["checkers"].values() if isinstance(r, dict)]
+    return next(op["index"] for op in ops if isinstance(op, dict))
+
+
+def test_valid_report_in_chromium(browser, reports, tmp_path):
+    check_valid(browser, reports["valid"], tmp_path / "report-valid.png")
+
+
+def test_invalid_report_anomaly_link_scrolls_to_failing_op(browser, reports, tmp_path):
+    check_invalid(
+        browser, reports["invalid"], failing_index(reports["invalid"]), tmp_path, "fixture"
+    )
 
 
 def test_index_sorts_and_filters_in_chromium(browser, reports, tmp_path):
