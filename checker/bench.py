@@ -1,0 +1,269 @@
+"""History generators that resemble Jepsen runs, and the checker benchmark.
+
+`generate` runs a sequential model under random concurrency: each client invokes an
+operation, the operation takes effect atomically at some later moment, and the client
+sees the completion later still. Some operations time out (``info``): the process is
+retired (a fresh process id takes over, as Jepsen does) and the operation takes effect
+later or never. Some fail definitely (not applied), and a cas that finds another value
+completes ``fail`` with ``"error": "mismatch"``. Every generated history is linearizable
+by construction; `corrupt_read` and `reorder` make ones that are not.
+
+`main` (``paxlab bench --checker``, ``make bench-checker``) times the checker on the
+standard cases and prints one line per case (``--json`` for machine-readable lines).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import resource
+import sys
+import tempfile
+import time
+from typing import Any
+
+
+def _effect(state: Any, f: str, value: Any) -> tuple[bool, Any, Any]:
+    """(executed ok, output, new state) of f on a register value."""
+    if f == "read":
+        return True, state, state
+    if f == "write":
+        return True, value, value
+    if f == "cas":
+        if state == value[0]:
+            return True, value, value[1]
+        return False, value, state
+    if f == "append":
+        if state is None:
+            return True, value, value
+        return True, value, state + value
+    raise ValueError(f)
+
+
+def generate(
+    n_ops: int,
+    clients: int = 10,
+    keys: int | None = None,
+    info_rate: float = 0.1,
+    fail_rate: float = 0.02,
+    values: int = 5,
+    mix: tuple[str, ...] = ("read", "write", "cas"),
+    seed: int = 0,
+    initial: Any = None,
+) -> list[dict]:
+    """A linearizable history of about ``n_ops`` ops as event dicts.
+
+    ``keys=None`` gives a single register (key null); else keys ``k0..``. ``info_rate`` is
+    the share of update operations (write, cas, append) that time out.
+    """
+    rng = random.Random(seed)
+    state: dict[Any, Any] = {}
+    events: list[dict] = []
+    now = 0
+    next_proc = clients
+    # client slot -> [process, phase, op]; phase 0 idle, 1 invoked, 2 applied
+    slots: list[list[Any]] = [[p, 0, None] for p in range(clients)]
+    zombies: list[dict] = []  # timed-out ops that may still take effect
+    invoked = 0
+    lists = "append" in mix  # appends extend lists, so every value is a list
+
+    def val() -> Any:
+        v = rng.randrange(values)
+        return [v] if lists else v
+
+    def emit(process: Any, type_: str, op: dict, value: Any, **extra: Any) -> None:
+        nonlocal now
+        now += rng.randint(1, 1000)
+        ev = {"index": len(events), "time": now, "process": process, "type": type_,
+              "f": op["f"], "key": op["key"], "value": value}  # fmt: skip
+        ev.update(extra)
+        events.append(ev)
+
+    def apply(op: dict) -> None:
+        k = op["key"]
+        ok, out, new = _effect(state.get(k, initial), op["f"], op["value"])
+        op["result"] = (ok, out)
+        state[k] = new
+
+    while invoked < n_ops or any(s[1] for s in slots):
+        if zombies and rng.random() < 0.05:
+            z = zombies.pop(rng.randrange(len(zombies)))
+            if rng.random() < 0.6:
+                apply(z)
+        s = rng.choice(slots)
+        proc, phase, op = s
+        if phase == 0:
+            if invoked >= n_ops:
+                continue
+            f = rng.choice(mix)
+            k = None if keys is None else f"k{rng.randrange(keys)}"
+            v: Any = None
+            if f == "write":
+                v = val()
+            elif f == "cas":
+                v = [val(), val()]
+            elif f == "append":
+                v = [rng.randrange(values)]
+            op = {"f": f, "key": k, "value": v, "result": None}
+            op["doom"] = rng.random()
+            s[1], s[2] = 1, op
+            invoked += 1
+            emit(proc, "invoke", op, v)
+        elif phase == 1:
+            update = op["f"] != "read"
+            if update and op["doom"] < info_rate:
+                if rng.random() < 0.5:
+                    apply(op)
+                else:
+                    zombies.append(op)
+                emit(proc, "info", op, op["value"], error="timeout")
+                s[0], s[1], s[2] = next_proc, 0, None
+                next_proc += 1
+            elif op["doom"] > 1 - fail_rate:
+                emit(proc, "fail", op, op["value"], error="unavailable")
+                s[1], s[2] = 0, None
+            else:
+                apply(op)
+                s[1] = 2
+        else:
+            ok, out = op["result"]
+            if ok:
+                emit(proc, "ok", op, out)
+            else:
+                emit(proc, "fail", op, out, error="mismatch")
+            s[1], s[2] = 0, None
+    return events
+
+
+def corrupt_read(events: list[dict], seed: int = 0) -> list[dict]:
+    """Make one ok read return a value no op ever wrote: certainly not linearizable."""
+    rng = random.Random(seed)
+    reads = [i for i, e in enumerate(events) if e["f"] == "read" and e["type"] == "ok"]
+    if not reads:
+        raise ValueError("no ok read to corrupt")
+    out = [dict(e) for e in events]
+    out[rng.choice(reads)]["value"] = "never-written"
+    return out
+
+
+def reorder(events: list[dict], seed: int = 0) -> list[dict]:
+    """Append a write of a fresh value and a read of it, the read strictly first.
+
+    The two ops do not overlap, no other op writes that value, and every earlier op has
+    completed (the pair is placed after all of them), so the read precedes any write of
+    its value in every order.
+    """
+    rng = random.Random(seed)
+    out = [dict(e) for e in events]
+    key = rng.choice([e["key"] for e in events]) if events else None
+    t = out[-1]["time"] if out else 0
+    fresh = "fresh-value"
+    pid = 10**6
+    for type_, f, value in (
+        ("invoke", "read", None),
+        ("ok", "read", fresh),
+        ("invoke", "write", fresh),
+        ("ok", "write", fresh),
+    ):
+        t += 10
+        out.append({"index": len(out), "time": t, "process": pid, "type": type_, "f": f,
+                    "key": key, "value": value})  # fmt: skip
+    return out
+
+
+def write_jsonl(events: list[dict], path: str) -> None:
+    with open(path, "w") as fh:
+        for e in events:
+            fh.write(json.dumps(e, separators=(",", ":")))
+            fh.write("\n")
+
+
+def _peak_rss_mb() -> float:
+    r = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    c = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    return max(r, c) / 1024
+
+
+CASES = {
+    "register-10c": dict(n_ops=5000, clients=10, keys=None, info_rate=0.1),
+    "register-50c": dict(n_ops=5000, clients=50, keys=None, info_rate=0.1),
+    "kv-100k": dict(
+        n_ops=100_000, clients=50, keys=1000, info_rate=0.1, mix=("read", "write", "cas", "append")
+    ),  # fmt: skip
+    "kv-1m": dict(
+        n_ops=1_000_000,
+        clients=100,
+        keys=5000,
+        info_rate=0.05,
+        mix=("read", "write", "cas", "append"),
+    ),  # fmt: skip
+}
+
+
+def run_case(name: str, seed: int = 1, jobs: int | None = None) -> dict:
+    """Generate a case to a temporary file, then time `check_file` on it (parse included)."""
+    from checker.linearizability import check_file
+
+    params = dict(CASES[name])
+    model = "register" if params.get("keys") is None else "kv"
+    t0 = time.monotonic()
+    events = generate(seed=seed, **params)
+    with tempfile.TemporaryDirectory(prefix="paxlab-bench-") as tmp:
+        path = os.path.join(tmp, "history.jsonl")
+        write_jsonl(events, path)
+        del events
+        gen_s = time.monotonic() - t0
+        size = os.path.getsize(path)
+        t1 = time.monotonic()
+        res = check_file(path, model=model, jobs=jobs)
+        check_s = time.monotonic() - t1
+    return {
+        "case": name,
+        "model": model,
+        "ops": res["ops"]["total"],
+        "info": res["ops"]["info"],
+        "keys": res["keys_total"],
+        "bytes": size,
+        "valid": res["valid"],
+        "explored": res["explored"],
+        "check_s": round(check_s, 3),
+        "generate_s": round(gen_s, 3),
+        "peak_rss_mb": round(_peak_rss_mb(), 1),
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="paxlab bench --checker", description=__doc__.split("\n")[0])
+    add_arguments(ap)
+    return run(ap.parse_args(argv))
+
+
+def add_arguments(ap: argparse.ArgumentParser) -> None:
+    ap.add_argument("--case", action="append", choices=sorted(CASES),
+                    help="case to run (repeatable; default: all)")  # fmt: skip
+    ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--jobs", type=int, default=None, help="worker processes for many keys")
+    ap.add_argument("--json", action="store_true", help="one JSON object per case")
+
+
+def run(args: argparse.Namespace) -> int:
+    names = args.case or list(CASES)
+    rc = 0
+    for name in names:
+        r = run_case(name, seed=args.seed, jobs=args.jobs)
+        if r["valid"] is not True:
+            rc = 1
+        if args.json:
+            print(json.dumps(r), flush=True)
+        else:
+            print(f"{r['case']:14s} {r['ops']:>9,d} ops {r['keys']:>6,d} keys "
+                  f"{r['info']:>7,d} info  valid={r['valid']!s:5s} check {r['check_s']:8.3f} s"
+                  f"  explored {r['explored']:>10,d}  peak RSS {r['peak_rss_mb']:.0f} MB",
+                  flush=True)  # fmt: skip
+    return rc
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,659 @@
+"""Linearizability: Wing-Gong-Lowe search with memoisation, pruning and P-compositionality.
+
+The search (`search`) walks the history's call and return entries kept in a doubly linked
+list, as Porcupine does: linearizing an op unlinks its call and return entries, a return
+entry reached means the ops linearized so far cannot be extended, and the search
+backtracks. Configurations (set of linearized ops as a Python-int bitset, model state) are
+memoised, so none is explored twice. On top of plain WGL:
+
+* **Indeterminate ops live in their own list** (they have no return entry): they are tried
+  only after every determinate candidate, since most timed-out ops either took effect
+  long before anyone looked or never did. Success is "every ``ok`` op linearized".
+* **Interchangeable indeterminate ops**: two ``info`` ops with the same f and input are
+  interchangeable once both are invoked, so only the earliest unlinearized one of each
+  such class is tried (a run of timed-out ``write 3`` is one choice, not 2^n).
+* **Greedy steps**: a read-only op (`Model.pure`: a read, a cas that saw a mismatch)
+  that is legal now is linearized at once with no alternative explored: it changes no
+  state wherever it goes, so anything that works with it placed later works with it here.
+* **Model pruning** (`Model.prune`): ``info`` writes whose value nobody observes are
+  dropped before the search.
+* **Interned states and a step cache**: states become small ints, so memo keys hash fast
+  and the model is called once per (op, state).
+
+`check` splits a history by key (``Model.split``) and checks keys independently, in worker
+processes when the history is large; `check_file` streams a file and spills keys to
+temporary buckets so memory follows the largest key, not the whole history.
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+import tempfile
+import time
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any
+
+from checker.history import HistoryError, Op, iter_events, iter_ops, ops_from
+from checker.models import ILLEGAL, Model, freeze, get_model, thaw
+
+PARALLEL_MIN_OPS = 40_000  # below this a process pool costs more than it saves
+SPILL_MIN_BYTES = 64 << 20  # files above this are split by key through temporary buckets
+CHECK_EVERY = 4096  # search iterations between looks at the clock
+
+Progress = Callable[[dict], None]
+
+
+class TimeUp(Exception):
+    pass
+
+
+def op_summary(op: Op) -> dict:
+    """An op as JSON for results: where it is in the file and what it did."""
+    d = {
+        "index": op.index,
+        "process": op.process,
+        "f": op.f,
+        "key": op.key,
+        "value": op.value,
+        "type": op.type,
+    }
+    if op.type == "ok" and op.output is not None:
+        d["output"] = op.output
+    if op.error is not None:
+        d["error"] = op.error
+    d["line"] = op.line
+    return d
+
+
+def validate(ops: Iterable[Op], model: Model) -> None:
+    for op in ops:
+        err = model.validate(op)
+        if err:
+            raise HistoryError(f"line {op.line}: {err}")
+
+
+def relevant(ops: list[Op], model: Model) -> list[Op]:
+    """The ops the search must place: fails dropped (except cas mismatch), info reads dropped."""
+    keep = []
+    for o in ops:
+        t = o.type
+        if t == "fail":
+            if o.f == "cas" and o.error == "mismatch":
+                keep.append(o)
+        elif t == "info":
+            if model.fs.get(o.f) != "read":
+                keep.append(o)
+        else:
+            keep.append(o)
+    return model.prune(keep)
+
+
+def _ret(o: Op) -> int | None:
+    """Return position: a cas mismatch completed (it was executed); info ops never return."""
+    return None if o.type == "info" else o.ret
+
+
+def search(
+    ops: list[Op],
+    model: Model,
+    initial: Any = None,
+    deadline: float | None = None,
+    on_tick: Callable[[int], None] | None = None,
+) -> dict:
+    """Decide one independent sub-history. Returns {"valid", "explored", ...}.
+
+    ``ops`` must already be filtered (`relevant`). When invalid, the result holds
+    ``fail_at`` (position in ``ops`` of the op no order could place), ``prefix`` (positions
+    of the longest linearization found) and ``states`` (model state after each).
+    """
+    ops = sorted(ops, key=lambda o: (o.call, o.line))
+    m = len(ops)
+    fs = [o.f for o in ops]
+    args = [model.arg(o) for o in ops]
+    outs = [model.output(o) for o in ops]
+    rets = [_ret(o) for o in ops]
+    pure = [model.pure(f, out) for f, out in zip(fs, outs, strict=True)]
+    init = model.init(initial)
+
+    # Rank every call and (determinate) return on one axis; calls before returns at equal
+    # positions, so intervals that touch are concurrent (closed intervals).
+    ents = [(o.call, 0, i) for i, o in enumerate(ops)]
+    ents += [(r, 1, i) for i, r in enumerate(rets) if r is not None]
+    ents.sort()
+    head, tail = 2 * m, 2 * m + 1
+    nxt = [0] * (2 * m + 2)
+    prv = [0] * (2 * m + 2)
+    ihead, itail = m, m + 1
+    inxt = [0] * (m + 2)
+    iprv = [0] * (m + 2)
+    crank = [0] * (m + 2)
+    rrank = [0] * m
+    last, ilast = head, ihead
+    for rank, (_, kind, i) in enumerate(ents):
+        if kind:
+            rrank[i] = rank
+            e = 2 * i + 1
+        elif rets[i] is None:
+            crank[i] = rank
+            inxt[ilast] = i
+            iprv[i] = ilast
+            ilast = i
+            continue
+        else:
+            e = 2 * i
+        nxt[last] = e
+        prv[e] = last
+        last = e
+    nxt[last], prv[tail], nxt[tail] = tail, last, tail
+    inxt[ilast], iprv[itail], inxt[itail] = itail, ilast, itail
+    crank[itail] = len(ents) + 1
+
+    # Interchangeable info ops: same f and input. Only a class's earliest unlinearized
+    # member is a candidate.
+    pred = [-1] * m
+    seen_cls: dict = {}
+    for i in range(m):
+        if rets[i] is None:
+            k = (fs[i], args[i])
+            pred[i] = seen_cls.get(k, -1)
+            seen_cls[k] = i
+    linflag = bytearray(m)
+
+    remaining = sum(1 for r in rets if r is not None)
+    if remaining == 0:
+        return {"valid": True, "explored": 0}
+
+    states = [init]
+    sid_of = {init: 0}
+    cache: dict[int, int] = {}
+    step = model.step
+    illegal = ILLEGAL
+    # Bits: determinate ops and info ops are numbered apart so both ints stay small.
+    bit = [0] * m
+    nd = ni = 0
+    for i in range(m):
+        if rets[i] is None:
+            bit[i] = 1 << ni
+            ni += 1
+        else:
+            bit[i] = 1 << nd
+            nd += 1
+    # memo: (determinate set, state) -> info sets seen with it. A configuration whose info
+    # set contains one of those is dominated (the extra info ops could simply not happen)
+    # and is skipped: this is what tames histories full of timed-out writes.
+    memo: dict[tuple[int, int], list[int]] = {}
+    stack: list[tuple[int, int, bool, int]] = []  # (op, state id before, greedy, R or -1)
+    lin = 0  # linearized determinate ops
+    linf = 0  # linearized info ops
+    sid = 0
+    e = nxt[head]
+    mode = 0  # 0: scanning determinate entries at e; 1: info candidates at j bounded by R
+    R = j = -1
+    best_len = -1
+    best: tuple = ()
+    it = 0
+    while True:
+        it += 1
+        if not it % CHECK_EVERY:
+            if deadline is not None and time.monotonic() > deadline:
+                raise TimeUp(it)
+            if on_tick is not None:
+                on_tick(it)
+        if mode == 0:
+            if e & 1:  # a return entry: the determinate candidates are exhausted
+                R = e
+                j = inxt[ihead]
+                mode = 1
+                continue
+            i = e >> 1
+            ck = sid * m + i
+            r = cache.get(ck)
+            if r is None:
+                ns = step(states[sid], fs[i], args[i], outs[i])
+                if ns is illegal:
+                    r = -1
+                else:
+                    r = sid_of.get(ns)
+                    if r is None:
+                        r = sid_of[ns] = len(states)
+                        states.append(ns)
+                cache[ck] = r
+            if r >= 0:
+                nl = lin | bit[i]
+                seen = memo.get((nl, r))
+                if seen is None:
+                    memo[(nl, r)] = [linf]
+                    fresh = True
+                else:
+                    nlf = ~linf
+                    for x in seen:
+                        if not x & nlf:
+                            fresh = False
+                            break
+                    else:
+                        seen.append(linf)
+                        fresh = True
+                if fresh:
+                    stack.append((i, sid, pure[i], -1))
+                    lin = nl
+                    sid = r
+                    linflag[i] = 1
+                    c = 2 * i
+                    a, b = prv[c], nxt[c]
+                    nxt[a] = b
+                    prv[b] = a
+                    c += 1
+                    a, b = prv[c], nxt[c]
+                    nxt[a] = b
+                    prv[b] = a
+                    remaining -= 1
+                    if not remaining:
+                        return {"valid": True, "explored": it}
+                    e = nxt[head]
+                    continue
+                if not pure[i]:
+                    e = nxt[e]
+                    continue
+                # a greedy step into a known-dead configuration: this one is dead too
+            else:
+                e = nxt[e]
+                continue
+        else:
+            if crank[j] < rrank[R >> 1]:
+                p = pred[j]
+                if p >= 0 and not linflag[p]:
+                    j = inxt[j]
+                    continue
+                ck = sid * m + j
+                r = cache.get(ck)
+                if r is None:
+                    ns = step(states[sid], fs[j], args[j], outs[j])
+                    if ns is illegal:
+                        r = -1
+                    else:
+                        r = sid_of.get(ns)
+                        if r is None:
+                            r = sid_of[ns] = len(states)
+                            states.append(ns)
+                    cache[ck] = r
+                if r < 0:
+                    j = inxt[j]
+                    continue
+                nlf = linf | bit[j]
+                seen = memo.get((lin, r))
+                if seen is None:
+                    memo[(lin, r)] = [nlf]
+                    fresh = True
+                else:
+                    inv = ~nlf
+                    for x in seen:
+                        if not x & inv:
+                            fresh = False
+                            break
+                    else:
+                        seen.append(nlf)
+                        fresh = True
+                if fresh:
+                    stack.append((j, sid, pure[j], R))
+                    linf = nlf
+                    sid = r
+                    linflag[j] = 1
+                    a, b = iprv[j], inxt[j]
+                    inxt[a] = b
+                    iprv[b] = a
+                    e = nxt[head]
+                    mode = 0
+                    continue
+                if not pure[j]:
+                    j = inxt[j]
+                    continue
+            elif len(stack) > best_len:
+                best_len = len(stack)
+                best = (stack[:], sid, R >> 1)
+        # Backtrack: this configuration cannot be completed.
+        while True:
+            if not stack:
+                fr_stack, last_sid, fail_at = best
+                prefix = [fr[0] for fr in fr_stack]
+                sids = [fr[1] for fr in fr_stack[1:]] + [last_sid] if fr_stack else []
+                return {
+                    "valid": False,
+                    "explored": it,
+                    "ops": ops,
+                    "fail_at": fail_at,
+                    "prefix": prefix,
+                    "states": [states[s] for s in sids],
+                    "initial": init,
+                }
+            i, psid, greedy, pr = stack.pop()
+            sid = psid
+            linflag[i] = 0
+            if pr < 0:
+                lin ^= bit[i]
+                c = 2 * i + 1
+                nxt[prv[c]] = c
+                prv[nxt[c]] = c
+                c -= 1
+                nxt[prv[c]] = c
+                prv[nxt[c]] = c
+                remaining += 1
+            else:
+                linf ^= bit[i]
+                inxt[iprv[i]] = i
+                iprv[inxt[i]] = i
+            if not greedy:
+                break
+        if pr < 0:
+            e = nxt[2 * i]
+            mode = 0
+        else:
+            R = pr
+            j = inxt[i]
+            mode = 1
+
+
+def _window(ops: list[Op], fail_at: int, prefix: list[int]) -> list[int]:
+    """Positions of ops concurrent with the failing op and not in the prefix."""
+    f = ops[fail_at]
+    done = set(prefix)
+    hi = f.ret if f.ret is not None else float("inf")
+    out = []
+    for i, o in enumerate(ops):
+        if i in done:
+            continue
+        r = _ret(o)
+        if o.call <= hi and (r is None or r >= f.call):
+            out.append(i)
+    return out
+
+
+def check_ops(
+    ops: list[Op],
+    model: Model,
+    initial: Any = None,
+    deadline: float | None = None,
+    on_tick: Callable[[int], None] | None = None,
+) -> dict:
+    """Check one independent sub-history (one key) of already-validated ops."""
+    t0 = time.monotonic()
+    rel = relevant(ops, model)
+    res: dict[str, Any] = {"ops": len(ops), "searched": len(rel)}
+    try:
+        r = search(rel, model, initial, deadline, on_tick)
+    except TimeUp as e:
+        res.update(valid="unknown", explored=e.args[0], reason="time limit reached")
+        res["time_s"] = round(time.monotonic() - t0, 6)
+        return res
+    res["valid"] = r["valid"]
+    res["explored"] = r["explored"]
+    if not r["valid"]:
+        sops = r["ops"]
+        fail_at = r["fail_at"]
+        res["op"] = op_summary(sops[fail_at])
+        res["prefix"] = [
+            {"index": sops[i].index, "state": thaw(s)}
+            for i, s in zip(r["prefix"], r["states"], strict=True)
+        ]
+        res["initial"] = thaw(r["initial"])
+        res["window"] = [sops[i].index for i in _window(sops, fail_at, r["prefix"])]
+    res["time_s"] = round(time.monotonic() - t0, 6)
+    return res
+
+
+def _check_batch(batch: list[tuple[Any, list[Op]]], model_name: str, initial: Any,
+                 deadline: float | None) -> list[tuple[Any, dict]]:  # fmt: skip
+    model = get_model(model_name)
+    return [(k, check_ops(ops, model, initial, deadline)) for k, ops in batch]
+
+
+def _check_bucket(path: str, model_name: str, initial: Any, deadline: float | None,
+                  full: bool) -> list[tuple[Any, dict]]:  # fmt: skip
+    model = get_model(model_name)
+    parts: dict[Any, list[Op]] = {}
+    with open(path, "rb") as fh:
+        while True:
+            try:
+                chunk = pickle.load(fh)
+            except EOFError:
+                break
+            for o in chunk:
+                parts.setdefault(o.key, []).append(o)
+    os.unlink(path)
+    out = []
+    for k in list(parts):
+        r = check_ops(parts.pop(k), model, initial, deadline)
+        out.append((k, r))
+        if r["valid"] is False and not full:
+            break
+    return out
+
+
+_NONE = object()  # "no such key yet" (None is a real key: the single register)
+
+
+class _Aggregate:
+    """Folds per-key results into the top-level result, reporting progress on the way."""
+
+    def __init__(self, model: Model, total_keys: int, full: bool, progress: Progress | None):
+        self.model = model
+        self.total = total_keys
+        self.full = full
+        self.progress = progress
+        self.keys: dict[Any, dict] = {}
+        self.first_bad: Any = _NONE
+        self.first_unknown: Any = _NONE
+        self.explored = 0
+
+    def add(self, key: Any, r: dict) -> bool:
+        """Record a key; True when the check can stop (an invalid key, not full)."""
+        self.keys[key] = r
+        self.explored += r.get("explored", 0)
+        if r["valid"] is False and self.first_bad is _NONE:
+            self.first_bad = key
+        if r["valid"] == "unknown" and self.first_unknown is _NONE:
+            self.first_unknown = key
+        if self.progress is not None:
+            self.progress({"keys_done": len(self.keys), "keys": self.total,
+                           "explored": self.explored})  # fmt: skip
+        return self.first_bad is not _NONE and not self.full
+
+    def result(self, counts: dict, t0: float) -> dict:
+        valid: Any = True
+        if self.first_bad is not _NONE:
+            valid = False
+        elif self.first_unknown is not _NONE or len(self.keys) < self.total:
+            valid = "unknown"
+        res: dict[str, Any] = {
+            "valid": valid,
+            "model": self.model.name,
+            "ops": counts,
+            "keys_checked": len(self.keys),
+            "keys_total": self.total,
+            "explored": self.explored,
+        }
+        if valid is False:
+            bad = self.keys[self.first_bad]
+            res.update(key=self.first_bad, op=bad["op"], prefix=bad["prefix"],
+                       window=bad["window"], initial=bad["initial"])  # fmt: skip
+        elif valid == "unknown":
+            res["reason"] = "time limit reached"
+        res["time_s"] = round(time.monotonic() - t0, 6)
+        res["keys"] = self.keys
+        return res
+
+
+def _counts(ops: Iterable[Op]) -> dict:
+    c = {"total": 0, "ok": 0, "fail": 0, "info": 0}
+    for o in ops:
+        c["total"] += 1
+        c[o.type] += 1
+    return c
+
+
+def _jobs(jobs: int | None) -> int:
+    if jobs is not None:
+        return max(1, jobs)
+    return max(1, min(os.cpu_count() or 1, 8))
+
+
+def _pool(n: int):
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    return ProcessPoolExecutor(max_workers=n, mp_context=multiprocessing.get_context("fork"))
+
+
+def check(
+    history: Any,
+    model: str | Model = "register",
+    initial: Any = None,
+    time_limit: float | None = None,
+    full: bool = False,
+    progress: Progress | None = None,
+    jobs: int | None = None,
+) -> dict:
+    """Is ``history`` (a path, a list of Ops or of event dicts) linearizable under ``model``?
+
+    Returns ``{"valid": True|False|"unknown", "model", "ops", "time_s", "keys": {key: {...}},
+    ...}``; when invalid also ``key``, ``op`` (the op no order can place), ``prefix`` (the
+    longest linearization found: ``[{"index", "state"}]``) and ``window`` (indices of the
+    ops concurrent with it). The first invalid key stops the check unless ``full``.
+    """
+    t0 = time.monotonic()
+    mdl = get_model(model)
+    initial = freeze(initial)
+    ops = ops_from(history)
+    validate(ops, mdl)
+    deadline = None if time_limit is None else t0 + time_limit
+    parts = mdl.split(ops)
+    agg = _Aggregate(mdl, len(parts), full, progress)
+    n_jobs = _jobs(jobs)
+    if n_jobs > 1 and len(parts) > 1 and len(ops) >= PARALLEL_MIN_OPS:
+        _run_parallel(parts, mdl, initial, deadline, agg, n_jobs)
+    else:
+        for k, kops in parts.items():
+            tick = None
+            if progress is not None:
+                done = len(agg.keys)
+
+                def tick(it: int, done: int = done) -> None:
+                    progress({"keys_done": done, "keys": agg.total,
+                              "explored": agg.explored + it})  # fmt: skip
+
+            if agg.add(k, check_ops(kops, mdl, initial, deadline, tick)):
+                break
+    return agg.result(_counts(ops), t0)
+
+
+def _batches(parts: dict, target_ops: int) -> list[list[tuple[Any, list[Op]]]]:
+    batches, cur, size = [], [], 0
+    for k, kops in parts.items():
+        cur.append((k, kops))
+        size += len(kops)
+        if size >= target_ops:
+            batches.append(cur)
+            cur, size = [], 0
+    if cur:
+        batches.append(cur)
+    return batches
+
+
+def _run_parallel(parts: dict, mdl: Model, initial: Any, deadline: float | None,
+                  agg: _Aggregate, n_jobs: int) -> None:  # fmt: skip
+    from concurrent.futures import FIRST_COMPLETED, wait
+
+    total = sum(len(v) for v in parts.values())
+    batches = _batches(parts, max(500, total // (n_jobs * 8)))
+    with _pool(n_jobs) as pool:
+        futs = {pool.submit(_check_batch, b, mdl.name, initial, deadline) for b in batches}
+        _drain(futs, agg, wait, FIRST_COMPLETED)
+
+
+def _drain(futs: set, agg: _Aggregate, wait: Callable, first_completed: Any) -> None:
+    while futs:
+        done, futs = wait(futs, return_when=first_completed)
+        for fu in done:
+            for k, r in fu.result():
+                if agg.add(k, r):
+                    for other in futs:
+                        other.cancel()
+                    return
+
+
+def check_file(
+    path: str | Path,
+    model: str | Model = "register",
+    initial: Any = None,
+    time_limit: float | None = None,
+    full: bool = False,
+    progress: Progress | None = None,
+    jobs: int | None = None,
+    spill_min_bytes: int = SPILL_MIN_BYTES,
+) -> dict:
+    """`check` on a file; a large file of a keyed model is streamed and split by key through
+    temporary bucket files, so memory follows the largest key rather than the history."""
+    mdl = get_model(model)
+    try:
+        size = os.path.getsize(path)
+    except OSError as e:
+        raise HistoryError(f"cannot read {path}: {e.strerror}") from None
+    if type(mdl).split_key is Model.split_key or size < spill_min_bytes:
+        return check(path, mdl, initial, time_limit, full, progress, jobs)
+    return _check_spilled(Path(path), mdl, freeze(initial), time_limit, full, progress,
+                          jobs, size)  # fmt: skip
+
+
+def _check_spilled(path: Path, mdl: Model, initial: Any, time_limit: float | None, full: bool,
+                   progress: Progress | None, jobs: int | None, size: int) -> dict:  # fmt: skip
+    t0 = time.monotonic()
+    deadline = None if time_limit is None else t0 + time_limit
+    n_buckets = max(8, min(1024, size // (4 << 20)))
+    counts = {"total": 0, "ok": 0, "fail": 0, "info": 0}
+    keys: set = set()
+    with tempfile.TemporaryDirectory(prefix="paxlab-check-") as tmp:
+        files = [open(os.path.join(tmp, f"b{i}"), "wb") for i in range(n_buckets)]  # noqa: SIM115
+        bufs: list[list[Op]] = [[] for _ in range(n_buckets)]
+        try:
+            for op in iter_ops(iter_events(path)):
+                err = mdl.validate(op)
+                if err:
+                    raise HistoryError(f"line {op.line}: {err}")
+                counts["total"] += 1
+                counts[op.type] += 1
+                k = mdl.split_key(op)
+                keys.add(k)
+                b = hash(k) % n_buckets
+                buf = bufs[b]
+                buf.append(op)
+                if len(buf) >= 2000:
+                    pickle.dump(buf, files[b], protocol=pickle.HIGHEST_PROTOCOL)
+                    bufs[b] = []
+            for b, buf in enumerate(bufs):
+                if buf:
+                    pickle.dump(buf, files[b], protocol=pickle.HIGHEST_PROTOCOL)
+        finally:
+            for fh in files:
+                fh.close()
+        del bufs
+        agg = _Aggregate(mdl, len(keys), full, progress)
+        paths = [fh.name for fh in files]
+        n_jobs = _jobs(jobs)
+        if n_jobs > 1:
+            from concurrent.futures import FIRST_COMPLETED, wait
+
+            with _pool(n_jobs) as pool:
+                futs = {pool.submit(_check_bucket, p, mdl.name, initial, deadline, full)
+                        for p in paths}  # fmt: skip
+                _drain(futs, agg, wait, FIRST_COMPLETED)
+        else:
+            for p in paths:
+                stop = False
+                for k, r in _check_bucket(p, mdl.name, initial, deadline, full):
+                    stop = agg.add(k, r)
+                    if stop:
+                        break
+                if stop:
+                    break
+    return agg.result(counts, t0)

@@ -1,0 +1,295 @@
+"""Sequential specifications the linearizability checker tests histories against.
+
+Adding a model (a queue, a counter) is one class in one file::
+
+    from checker.models import Model, ILLEGAL, register_model
+
+    class Counter(Model):
+        name = "counter"
+        fs = {"add": "update", "read": "read"}     # f -> "read" (no effect) | "update"
+
+        def step(self, state, f, arg, out):
+            if f == "add":
+                return state + arg
+            return state if out is UNKNOWN or out == state else ILLEGAL
+
+    register_model(Counter())
+
+States must be hashable (the search memoises (linearized ops, state)); values arrive
+frozen (`freeze`: lists are tuples, objects are `FrozenDict`, booleans are distinct from
+1 and 0). ``step`` returns the new state, or `ILLEGAL` when the op cannot happen in
+``state`` with the output it was seen to return. ``out`` is `UNKNOWN` for an operation
+whose outcome is unknown (``info``): such an op either happened with whatever output
+the model gives, or never. An f marked ``"read"`` in ``fs`` never changes the state, so an
+``info`` op of that f is simply dropped.
+
+Everything else is optional: ``pure`` (an op that never changes the state, by default
+the ``"read"`` fs), ``split`` (P-compositionality: independent sub-histories,
+e.g. per key), ``validate`` (a type check per op, giving a one-line error), ``prune``
+(ops that provably never need to be linearized) and ``show`` (a state for people).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from typing import Any
+
+from checker.history import Op
+
+
+class _Marker:
+    __slots__ = ("name",)
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def __repr__(self) -> str:
+        return self.name
+
+
+ILLEGAL = _Marker("ILLEGAL")
+UNKNOWN = _Marker("UNKNOWN")
+
+
+class JsonBool:
+    """A JSON boolean that is not equal to 1 or 0 (Python's True == 1 would be wrong here)."""
+
+    __slots__ = ("v",)
+
+    def __init__(self, v: bool) -> None:
+        self.v = v
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, JsonBool) and other.v == self.v
+
+    def __hash__(self) -> int:
+        return hash(("JsonBool", self.v))
+
+    def __repr__(self) -> str:
+        return "true" if self.v else "false"
+
+
+TRUE, FALSE = JsonBool(True), JsonBool(False)
+
+
+class FrozenDict(tuple):
+    """A JSON object as a hashable sorted tuple of items, never equal to a list."""
+
+    __slots__ = ()
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, FrozenDict) and tuple.__eq__(self, other)
+
+    def __ne__(self, other: object) -> bool:
+        return not self.__eq__(other)
+
+    def __hash__(self) -> int:
+        return hash(("FrozenDict", tuple(self)))
+
+
+def freeze(v: Any) -> Any:
+    """JSON value -> hashable value with JSON equality."""
+    if v is None or isinstance(v, (str, int, float)) and not isinstance(v, bool):
+        return v
+    if isinstance(v, bool):
+        return TRUE if v else FALSE
+    if isinstance(v, list):
+        return tuple(freeze(x) for x in v)
+    if isinstance(v, dict):
+        return FrozenDict(sorted((k, freeze(x)) for k, x in v.items()))
+    return v
+
+
+def thaw(v: Any) -> Any:
+    """Frozen value -> plain JSON-serialisable value."""
+    if isinstance(v, JsonBool):
+        return v.v
+    if isinstance(v, FrozenDict):
+        return {k: thaw(x) for k, x in v}
+    if isinstance(v, tuple):
+        return [thaw(x) for x in v]
+    return v
+
+
+def show(v: Any) -> str:
+    """A frozen value as compact JSON, for reports and messages."""
+    if v is UNKNOWN:
+        return "?"
+    return json.dumps(thaw(v), separators=(",", ":"), default=str)
+
+
+class Model:
+    """Base class: see the module docstring for the contract."""
+
+    name: str = "model"
+    fs: dict[str, str] = {}
+
+    def init(self, initial: Any) -> Any:
+        return freeze(initial)
+
+    def step(self, state: Any, f: str, arg: Any, out: Any) -> Any:
+        raise NotImplementedError
+
+    def split(self, ops: list[Op]) -> dict[Any, list[Op]]:
+        """Independent sub-histories (P-compositionality); default: one."""
+        return {None: ops}
+
+    def split_key(self, op: Op) -> Any:
+        return None
+
+    def validate(self, op: Op) -> str | None:
+        """An error message for an ill-typed op, or None."""
+        return None
+
+    def arg(self, op: Op) -> Any:
+        """The op's input as `step` sees it."""
+        return freeze(op.value)
+
+    def output(self, op: Op) -> Any:
+        """The op's output as `step` sees it (`UNKNOWN` when the outcome is unknown)."""
+        if op.type != "ok":
+            return UNKNOWN
+        return freeze(op.output)
+
+    def pure(self, f: str, out: Any) -> bool:
+        """True when an op of this f and output never changes any state (a read).
+
+        The search places such an op as soon as it is legal, without backtracking over it.
+        Answer False when unsure: it only costs speed."""
+        return self.fs.get(f) == "read"
+
+    def prune(self, ops: list[Op]) -> list[Op]:
+        """Drop ops that provably never need to be linearized (info ops only)."""
+        return ops
+
+    def describe(self, op: Op) -> str:
+        """One line for an op, for reports."""
+        key = "" if op.key is None else f"[{op.key}] "
+        if op.f == "read":
+            out = show(freeze(op.output)) if op.type == "ok" else "?"
+            return f"{key}read -> {out}"
+        return f"{key}{op.f} {show(freeze(op.value))}" + (
+            "" if op.type == "ok" else f" ({op.type}{', ' + str(op.error) if op.error else ''})"
+        )
+
+
+class Register(Model):
+    """One value: read, write, compare-and-set.
+
+    A cas that completed ``fail`` with ``"error": "mismatch"`` was executed: its output is
+    False and it is legal only in a state other than the expected value (Porcupine's
+    reading). Every other ``fail`` is dropped before the model sees it.
+    """
+
+    name = "register"
+    fs = {"read": "read", "write": "update", "cas": "update"}
+
+    def validate(self, op: Op) -> str | None:
+        if op.f not in self.fs:
+            return f"unknown f {op.f!r} for model {self.name} (want {', '.join(self.fs)})"
+        if op.f == "cas" and not (isinstance(op.value, list) and len(op.value) == 2):
+            return f"cas value must be [expected, new], got {json.dumps(op.value)}"
+        return None
+
+    def output(self, op: Op) -> Any:
+        if op.f == "cas":
+            return op.type != "fail"  # True: swapped (ok, or may have: info); False: mismatch
+        return super().output(op)
+
+    def pure(self, f: str, out: Any) -> bool:
+        return f == "read" or (f == "cas" and out is False)
+
+    def step(self, state: Any, f: str, arg: Any, out: Any) -> Any:
+        if f == "read":
+            return state if out is UNKNOWN or out == state else ILLEGAL
+        if f == "write":
+            return arg
+        if f == "cas":
+            if out:
+                return arg[1] if state == arg[0] else ILLEGAL
+            return state if state != arg[0] else ILLEGAL
+        if f == "append":
+            if state is None:
+                return arg
+            if type(state) is type(arg) and isinstance(arg, (str, tuple)):
+                return state + arg
+            return ILLEGAL
+        return ILLEGAL
+
+    def prune(self, ops: list[Op]) -> list[Op]:
+        """Drop info writes / cas whose written value no op ever observes.
+
+        Such an op, if linearized, is followed (before any observation of its value) only by
+        an overwrite or nothing, so removing it from a linearization leaves one. This needs
+        no append (which builds on the value) and no cas mismatch (which observes "not x")
+        in the sub-history; it is what keeps timed-out writes from swelling the search.
+        """
+        if any(o.f == "append" or (o.f == "cas" and o.type == "fail") for o in ops):
+            return ops
+        seen: set = set()
+        for o in ops:
+            if o.f == "read" and o.type == "ok":
+                seen.add(freeze(o.output))
+            elif o.f == "cas":
+                seen.add(freeze(o.value[0]))
+        out = []
+        for o in ops:
+            if o.type == "info":
+                written = o.value if o.f == "write" else o.value[1] if o.f == "cas" else None
+                if o.f in ("write", "cas") and freeze(written) not in seen:
+                    continue
+            out.append(o)
+        return out
+
+
+class KV(Register):
+    """Independent keys, each a register that also supports append (strings concatenate,
+    lists extend; append to null gives the appended value)."""
+
+    name = "kv"
+    fs = {"read": "read", "write": "update", "cas": "update", "append": "update"}
+
+    def validate(self, op: Op) -> str | None:
+        err = super().validate(op)
+        if err:
+            return err
+        if op.key is not None and not isinstance(op.key, (str, int)):
+            return f"key must be a string, got {json.dumps(op.key)}"
+        if op.f == "append" and not isinstance(op.value, (str, list)):
+            return f"append value must be a string or a list, got {json.dumps(op.value)}"
+        return None
+
+    def split_key(self, op: Op) -> Any:
+        return op.key
+
+    def split(self, ops: list[Op]) -> dict[Any, list[Op]]:
+        parts: dict[Any, list[Op]] = {}
+        for o in ops:
+            parts.setdefault(o.key, []).append(o)
+        return parts
+
+
+MODELS: dict[str, Model] = {}
+
+
+def register_model(model: Model) -> Model:
+    MODELS[model.name] = model
+    return model
+
+
+register_model(Register())
+register_model(KV())
+
+
+def get_model(name: str | Model) -> Model:
+    if isinstance(name, Model):
+        return name
+    try:
+        return MODELS[name]
+    except KeyError:
+        raise ValueError(f"unknown model {name!r} (want {', '.join(MODELS)})") from None
+
+
+def model_names() -> Iterable[str]:
+    return MODELS.keys()
