@@ -19,7 +19,9 @@ Faults:
 * clock: when the host has libfaketime and it passes a probe (bookworm's build makes Python's
   ``time.sleep`` fail in the mode we need), each store runs under it with a per-node offset
   file that :meth:`set_clock_offset` replaces atomically.
-* netem: not available (there is no per-node interface to shape).
+* netem: packet loss only (root and iptables again): everything a lossy node sends and
+  everything sent to its ports is dropped with the given probability, in a second chain
+  (``PAXLAB-LO-<hash>-LOSS``). No delay: there is no per-node interface for tc netem.
 """
 
 from __future__ import annotations
@@ -218,7 +220,9 @@ class LocalCluster(StartsAndWaits, Cluster):
         self._procs: dict[str, subprocess.Popen[bytes]] = {}
         self._lock = threading.RLock()
         self._chain = "PAXLAB-LO-" + hashlib.sha1(str(self.run_dir).encode()).hexdigest()[:8]
-        self._jump_installed = False
+        self._loss_chain = self._chain + "-LOSS"
+        self._hooked: set[str] = set()  # chains whose OUTPUT jump is in place
+        self._loss: dict[str, float] = {}
         self._config_kw = dict(config_kw)
         self.config = self._load_or_make_config()
         if cleanup_at_exit:
@@ -276,7 +280,7 @@ class LocalCluster(StartsAndWaits, Cluster):
     def capabilities(self) -> set[str]:
         caps = {"kill", "pause", "exec", "files"}
         if probe_iptables() is None:
-            caps.add("partition")
+            caps |= {"partition", "netem-loss"}
         if self._faketime_lib:
             caps.add("clock")
         return caps
@@ -302,7 +306,7 @@ class LocalCluster(StartsAndWaits, Cluster):
             except Exception as e:  # noqa: BLE001 - keep tearing down
                 errors.append(f"{node}: {e}")
         try:
-            self._remove_chain()
+            self._remove_chains()
         except Exception as e:  # noqa: BLE001
             errors.append(f"iptables: {e}")
         if self._own_run_dir:
@@ -544,65 +548,89 @@ class LocalCluster(StartsAndWaits, Cluster):
             raise ClusterError(f"iptables {' '.join(args)}: {r.stderr.strip()}")
         return r
 
-    def _restore(self, rules: list[str]) -> None:
-        """Replace the chain's contents in one transaction (iptables-restore --noflush flushes a
-        chain it declares and leaves every other chain alone)."""
-        text = "\n".join(["*filter", f":{self._chain} - [0:0]", *rules, "COMMIT", ""])
+    def _restore(self, chain: str, rules: list[str]) -> None:
+        """Replace a chain's contents in one transaction and hook it into OUTPUT on lo once
+        (iptables-restore --noflush empties a chain it declares, leaves all others alone)."""
+        text = "\n".join(["*filter", f":{chain} - [0:0]", *rules, "COMMIT", ""])
         r = subprocess.run(
             ["iptables-restore", "-w", "--noflush"], input=text, capture_output=True, text=True
         )
         if r.returncode != 0:
             raise ClusterError(f"iptables-restore failed: {r.stderr.strip()}")
+        if chain not in self._hooked:
+            if self._iptables("-C", *self._jump(chain), check=False).returncode != 0:
+                self._iptables("-I", *self._jump(chain))
+            self._hooked.add(chain)
 
-    def _jump(self) -> list[str]:
-        return [
-            "OUTPUT",
-            "-o",
-            "lo",
-            "-m",
-            "comment",
-            "--comment",
-            f"paxlab-local {self.name}",
-            "-j",
-            self._chain,
-        ]
+    def _jump(self, chain: str) -> list[str]:
+        comment = f"paxlab-local {self.name}"
+        return ["OUTPUT", "-o", "lo", "-m", "comment", "--comment", comment, "-j", chain]
+
+    def _require_iptables(self) -> None:
+        reason = probe_iptables()
+        if reason:
+            raise Unsupported(reason)
 
     def partition(self, grudge: dict[str, set[str]]) -> None:
-        reason = probe_iptables()
-        if reason:
-            raise Unsupported(reason)
+        self._require_iptables()
         rules = self._partition_rules(grudge)
         with self._lock:
-            self._restore(rules)
-            if (
-                not self._jump_installed
-                and self._iptables("-C", *self._jump(), check=False).returncode != 0
-            ):
-                self._iptables("-I", *self._jump())
-            self._jump_installed = True
+            self._restore(self._chain, rules)
 
     def heal_network(self) -> None:
-        reason = probe_iptables()
-        if reason:
-            raise Unsupported(reason)
+        self._require_iptables()
         with self._lock:
-            if self._chain_exists():
-                self._restore([])
+            self._restore(self._chain, [])
 
-    def _chain_exists(self) -> bool:
-        return self._iptables("-S", self._chain, check=False).returncode == 0
+    # -- packet loss (no delay: there is no per-node interface for netem) ------------------------
+    def _loss_rules(self) -> list[str]:
+        """Each packet a lossy node sends, and each packet sent to its ports, is dropped with
+        its probability (iptables' statistic match)."""
+        rules = []
+        for node, p in sorted(self._loss.items()):
+            a = self.config.node(store_id(node))
+            stat = f"-m statistic --mode random --probability {p:.6f} -j DROP"
+            rules.append(
+                f"-A {self._loss_chain} -o lo -m owner --gid-owner {self.gid(node)} {stat}"
+            )
+            rules.append(
+                f"-A {self._loss_chain} -o lo -d {a.host}/32 -p tcp -m multiport"
+                f" --dports {a.peer_port},{a.client_port} {stat}"
+            )
+        return rules
 
-    def _remove_chain(self) -> None:
+    def netem(self, node: str, delay_ms: float = 0, jitter_ms: float = 0, loss: float = 0) -> None:
+        self._check_node(node)
+        if delay_ms or jitter_ms:
+            raise Unsupported("the local backend cannot delay packets (no per-node interface)")
+        if not 0 <= loss <= 1:
+            raise ClusterError(f"loss must be a probability within 0..1, got {loss}")
+        self._require_iptables()
+        with self._lock:
+            if loss > 0:
+                self._loss[node] = loss
+            else:
+                self._loss.pop(node, None)
+            self._restore(self._loss_chain, self._loss_rules())
+
+    def heal_netem(self) -> None:
+        self._require_iptables()
+        with self._lock:
+            self._loss.clear()
+            self._restore(self._loss_chain, [])
+
+    def _remove_chains(self) -> None:
         if probe_iptables() is not None:
             return
         with self._lock:
-            for _ in range(10):  # delete every copy of the jump
-                if self._iptables("-D", *self._jump(), check=False).returncode != 0:
-                    break
-            if self._chain_exists():
-                self._iptables("-F", self._chain)
-                self._iptables("-X", self._chain)
-            self._jump_installed = False
+            for chain in (self._chain, self._loss_chain):
+                for _ in range(10):  # delete every copy of the jump
+                    if self._iptables("-D", *self._jump(chain), check=False).returncode != 0:
+                        break
+                if self._iptables("-S", chain, check=False).returncode == 0:
+                    self._iptables("-F", chain)
+                    self._iptables("-X", chain)
+            self._hooked.clear()
 
     # -- clocks ----------------------------------------------------------------------------------
     def set_clock_offset(self, node: str, seconds: float) -> None:

@@ -108,15 +108,36 @@ def test_partition_drops_exactly_the_grudged_links_and_heals(net_cluster):
 
 
 @pytest.mark.timeout(60)
-def test_teardown_removes_the_chain_and_the_jump(net_cluster):
+def test_loss_drops_what_a_node_sends_and_what_is_sent_to_it(net_cluster):
+    c = net_cluster
+    g = {n: c.gid(n) for n in c.nodes}
+    n1, n2, n3 = (_peer(c, n) for n in c.nodes)
+    assert "netem-loss" in c.capabilities() and "netem-delay" not in c.capabilities()
+    c.netem("n1", loss=1.0)  # certain loss makes the effect deterministic
+    assert _reach(g["n1"], n2, n3) == [False, False]
+    assert _reach(g["n2"], n1, n3, _client(c, "n1")) == [False, True, False]
+    assert _reach(None, _client(c, "n2")) == [True]
+    c.netem("n2", loss=0.25)
+    rules = subprocess.run(["iptables", "-w", "-S", c._loss_chain], capture_output=True, text=True)
+    assert rules.stdout.count("--probability 0.25") == 2, rules.stdout
+    with pytest.raises(Unsupported, match="cannot delay"):
+        c.netem("n3", delay_ms=50)
+    c.heal_netem()
+    assert _reach(g["n1"], n2, n3) == [True, True]
+
+
+@pytest.mark.timeout(60)
+def test_teardown_removes_the_chains_and_the_jumps(net_cluster):
     c = net_cluster
     c.partition({"n1": {"n2", "n3"}})
-    chain = c._chain
-    assert chain in _iptables_output()
+    c.netem("n2", loss=0.5)
+    chains = [c._chain, c._loss_chain]
+    assert all(ch in _iptables_output() for ch in chains)
     c.teardown()
-    assert chain not in _iptables_output()
-    r = subprocess.run(["iptables", "-w", "-S", chain], capture_output=True, text=True)
-    assert r.returncode != 0  # the chain itself is gone
+    for ch in chains:
+        assert ch not in _iptables_output()
+        r = subprocess.run(["iptables", "-w", "-S", ch], capture_output=True, text=True)
+        assert r.returncode != 0  # the chain itself is gone
 
 
 def test_partition_rules_name_only_this_clusters_addresses_and_ports():
@@ -139,7 +160,9 @@ def test_without_iptables_partition_is_refused_up_front(monkeypatch):
     monkeypatch.setitem(local._probe_cache, "iptables", "partitions on the local backend need root")
     c = LocalCluster("paxlab-test-lonoroot", 3, faketime=False)
     try:
-        assert "partition" not in c.capabilities()
+        assert not {"partition", "netem-loss"} & c.capabilities()
+        with pytest.raises(Unsupported, match="need root"):
+            c.netem("n1", loss=0.5)
         with pytest.raises(Unsupported, match="need root"):
             c.partition({"n1": {"n2"}})
         with pytest.raises(Unsupported):
