@@ -303,7 +303,8 @@ class Replica:
                 self._send(src, M.msg("accepted", ballot=b, slots=[], commit=self.commit_index))
             else:
                 self._send(src, M.msg("nack", ballot=self.acc.promise_for(first), slot=None))
-        self.commit_by_ballot(b, m["commit"], src)
+        if not self.masterless:  # masterless learners get values in "learn" messages
+            self.commit_by_ballot(b, m["commit"], src)
 
     # == learner =============================================================================
     def learn(self, slot: int, batch: list) -> None:

@@ -152,14 +152,14 @@ class Leader:
         if self.role != "candidate" or ballot_of(m) != self.ballot:
             return
         self.promises[src] = m
-        for s, v in m["chosen"]:
-            r.learn(s, v)
-        if m["snap"] > r.commit_index:
+        if m["snap"] > r.commit_index:  # first: learning below may try to finish phase 1
             self.p1_need = max(self.p1_need, m["snap"])
         if m["commit"] > r.known_commit or m["snap"] > r.commit_index:
             r.known_commit = max(r.known_commit, m["commit"], m["snap"])
             r.catchup_from = src
             r.catchup_next = min(r.catchup_next, r.now)
+        for s, v in m["chosen"]:
+            r.learn(s, v)
         self._try_finish_phase1()
 
     def _try_finish_phase1(self) -> None:
@@ -267,25 +267,20 @@ class Leader:
             r.catchup_from = src
 
     def on_chosen(self, slot: int, batch: list) -> None:
+        """A slot we proposed was learned from elsewhere. If another value won, a higher
+        ballot exists: we are deposed and must stop at once, because followers treat our
+        commit index as "the values you accepted at my ballot are chosen"."""
         p = self.inflight.pop(slot, None)
-        if p is not None and p.value != batch:
-            self._requeue(p.value)
+        if p is not None and p.value != batch and self.role == "leader":
+            self._step_down(None)
 
     def on_compacted(self, upto: int) -> None:
-        for s in [s for s in self.inflight if s <= upto]:
-            self._requeue(self.inflight.pop(s).value)
-        if self.role == "leader" and self.next_slot <= upto:
+        """A snapshot from a peer covered slots we had in flight: we cannot tell which value
+        won them, so (as in on_chosen) we step down rather than vouch for them."""
+        if any(s <= upto for s in self.inflight) and self.role == "leader":
+            self._step_down(None)
+        if self.next_slot <= upto:
             self.next_slot = upto + 1
-
-    def _requeue(self, batch: list) -> None:
-        """Our commands lost their slot to another value: propose them again (dedup makes a
-        second copy harmless if the first one was chosen after all)."""
-        if self.role != "leader":
-            return
-        for c in batch:
-            key = (c["client_id"], c["seq"])
-            if key in self.r.waiting and self.r.sm.lookup(*key) is None:
-                self.queue.append(c)
 
     def before_finish(self) -> None:
         if self.role != "leader":

@@ -50,6 +50,7 @@ class SimNode:
     deferred: list[Callable[[], None]] = field(default_factory=list)
     tick_at: float = float("inf")
     applied_upto: int = 0  # per incarnation: the last slot applied (or installed)
+    storm: int = 0  # consecutive ticks requested for "now"
 
     @property
     def up(self) -> bool:
@@ -164,6 +165,14 @@ class World:
     def _schedule_tick(self, i: int, node_t: float) -> None:
         n = self.nodes[i]
         t = max(self.now, node_t - n.clock_offset)
+        if t <= self.now:
+            n.storm += 1
+            if n.storm > 1000:  # a core that keeps asking for a tick "now" would hang us
+                self.violations.append(f"node {i}: asks for a tick at {node_t} again and again")
+                t = self.now + 0.001
+                n.storm = 0
+        else:
+            n.storm = 0
         if t >= n.tick_at:
             return
         n.tick_at = t
