@@ -178,7 +178,31 @@ def build(
     from_ = base if base is not None else ensure_base(client, force=force, log=log)
     _build_dockerfile(client, from_, st.expected, log)
     log(f"{IMAGE} built in {time.monotonic() - t0:.0f} s")
+    _remove_stale(client, log)
     return status(client, base)
+
+
+def _remove_stale(client: Any, log: Log) -> None:
+    """Drop images earlier builds left behind (150 MB each) unless a container still uses one.
+
+    They carry our ``paxlab.image`` label but no longer the current tags; the node images go
+    first, since each was built on top of an old base.
+    """
+    from docker.errors import APIError
+
+    current = {i.id for repo in (IMAGE, BASE_REPO) for i in client.images.list(name=repo)}
+    stale = [
+        i
+        for i in client.images.list(all=True, filters={"label": "paxlab.image"})
+        if i.id not in current
+    ]
+    stale.sort(key=lambda i: (i.labels or {}).get("paxlab.image") == "base")
+    for img in stale:
+        try:
+            client.images.remove(img.id)
+            log(f"removed the replaced image {img.id[7:19]}")
+        except APIError:
+            pass  # still used by a running cluster; a later build will try again
 
 
 def ensure_base(client: Any, force: bool = False, log: Log = _stderr_log) -> str:
