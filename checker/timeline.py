@@ -408,6 +408,12 @@ TIMELINE_JS = r"""
   window.paxlabTimeline = {focus: focus, view: function () { return [v0, v1]; }, draw: draw,
                            setView: function (a, b) { v0 = a; v1 = b; clampView(); draw(); },
                            end: D.end,
+                           // where an op is drawn, in canvas CSS pixels (tests hover it)
+                           at: function (want) {
+                             var k = findIndex(want), w = width();
+                             return k < 0 ? null : {x: (xOf(st[k], w) + xOf(en[k], w)) / 2,
+                                                    y: TOP + NEM + C.l[k] * laneH + laneH / 2};
+                           },
                            selected: function () { return selected < 0 ? null : idx[selected]; }};
   D.highlight.forEach(function (x) { var k = findIndex(x); if (k >= 0) marks.push(k); });
   draw();

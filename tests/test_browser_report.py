@@ -147,6 +147,17 @@ def check_invalid(driver, report: Path, failing: int, shots: Path, name: str) ->
     )
     assert sel == failing and abs(tl_top) < 50
     assert f"#{failing}" in driver.find_element("id", "timeline-selected").text
+    # hovering the op's bar shows its value and outcome
+    from selenium.webdriver.common.action_chains import ActionChains
+
+    canvas = driver.find_element("id", "timeline-canvas")
+    pos = driver.execute_script(f"return window.paxlabTimeline.at({failing})")
+    size = canvas.size
+    ActionChains(driver).move_to_element_with_offset(
+        canvas, int(pos["x"] - size["width"] / 2), int(pos["y"] - size["height"] / 2)
+    ).perform()
+    tip = driver.find_element("id", "timeline-tip")
+    assert tip.is_displayed() and tip.text.startswith(f"#{failing} ") and "\n→ " in tip.text
     driver.save_screenshot(str(shots / f"{name}-timeline.png"))
     assert _console_errors(driver) == []
     print(f"screenshots: {shots}")
