@@ -198,7 +198,21 @@ class DockerCluster(Cluster):
 
     # -- life cycle ----------------------------------------------------------------------
     def setup(self) -> None:
-        """Make the network and containers (removing this cluster's leftovers first)."""
+        """Make the network and containers (removing this cluster's leftovers first).
+
+        A setup that fails halfway removes what it made: `with DockerCluster(...)` never
+        reaches __exit__ when __enter__ raises.
+        """
+        try:
+            self._setup()
+        except BaseException:
+            try:
+                self.teardown()
+            except Exception:  # noqa: BLE001 - the setup error is the one to report
+                pass
+            raise
+
+    def _setup(self) -> None:
         from docker.errors import APIError
 
         client = self.client

@@ -289,6 +289,20 @@ def test_a_failure_midway_still_tears_down(node_image, docker_client):
     assert leftovers(docker_client, name) == {"containers": [], "networks": []}
 
 
+def test_a_setup_failing_halfway_removes_what_it_made(node_image, docker_client, monkeypatch):
+    name = f"paxlab-test-half-{uuid.uuid4().hex[:6]}"
+    c = DockerCluster(name, 2)
+
+    def broken() -> bytes:
+        assert leftovers(docker_client, name)["containers"]  # the containers exist by now
+        raise RuntimeError("copying the code failed")
+
+    monkeypatch.setattr(c, "_code_archive", broken)
+    with pytest.raises(RuntimeError, match="copying the code failed"):
+        c.setup()
+    assert leftovers(docker_client, name) == {"containers": [], "networks": []}
+
+
 def test_five_nodes_up_and_serving(node_image, docker_client):
     name = f"paxlab-test-five-{uuid.uuid4().hex[:6]}"
     t0 = time.monotonic()
