@@ -1,0 +1,174 @@
+"""`paxlab check`: exit codes, one-line errors, --json lines, --report, and history loading."""
+
+import contextlib
+import io
+import json
+import subprocess
+import sys
+
+import pytest
+
+from checker.bench import corrupt_read, generate, write_jsonl
+from checker.history import HistoryError, load
+from checker.linearizability import check, check_file
+from checker.report import render_anomaly
+
+
+def paxlab_process(*args):
+    return subprocess.run([sys.executable, "-m", "controller.cli", "check", *args],
+                          capture_output=True, text=True, timeout=120)  # fmt: skip
+
+
+def paxlab(*args):
+    """In-process `paxlab check` (the subprocess start-up would dominate these tests)."""
+    from controller.cli import main
+
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        try:
+            rc = main(["check", *args])
+        except SystemExit as e:
+            rc = e.code
+    return subprocess.CompletedProcess(args, rc, out.getvalue(), err.getvalue())
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory):
+    d = tmp_path_factory.mktemp("hist")
+    h = generate(300, clients=5, info_rate=0.05, seed=4)
+    write_jsonl(h, str(d / "good.jsonl"))
+    write_jsonl(corrupt_read(h, 1), str(d / "bad.jsonl"))
+    kv = generate(2000, clients=10, keys=15, info_rate=0.05, seed=4,
+                  mix=("read", "write", "cas", "append"))  # fmt: skip
+    write_jsonl(kv, str(d / "kv.jsonl"))
+    write_jsonl(corrupt_read(kv, 2), str(d / "kvbad.jsonl"))
+    return d
+
+
+def test_exit_codes_and_json_lines(files):
+    r = paxlab_process(str(files / "good.jsonl"))
+    assert r.returncode == 0, r.stderr
+    assert "linearizable" in r.stdout
+    r = paxlab_process(str(files / "good.jsonl"), str(files / "bad.jsonl"), "--json")
+    assert r.returncode == 1
+    lines = [json.loads(x) for x in r.stdout.splitlines()]
+    assert [x["file"] for x in lines] == [str(files / "good.jsonl"), str(files / "bad.jsonl")]
+    assert [x["valid"] for x in lines] == [True, False]
+    bad = lines[1]
+    assert bad["op"]["output"] == "never-written"
+    assert isinstance(bad["prefix"], list) and "window" in bad and bad["time_s"] >= 0
+    assert bad["ops"]["total"] == 300
+
+
+def test_kv_model(files):
+    r = paxlab(str(files / "kv.jsonl"), "--model", "kv", "--json")
+    assert r.returncode == 0, r.stderr
+    out = json.loads(r.stdout)
+    assert out["keys_total"] == 15 and len(out["keys"]) == 15
+    r = paxlab(str(files / "kvbad.jsonl"), "--model", "kv", "--json", "--full")
+    assert r.returncode == 1
+    out = json.loads(r.stdout)
+    assert out["key"] in out["keys"] and out["keys"][out["key"]]["valid"] is False
+
+
+def test_time_limit_is_unknown_exit_2(tmp_path):
+    from checker.bench import reorder
+
+    p = tmp_path / "hard.jsonl"
+    write_jsonl(reorder(generate(600, clients=10, info_rate=0.2, seed=1), 1), str(p))
+    r = paxlab(str(p), "--time-limit", "0.3", "--json")
+    out = json.loads(r.stdout)
+    if out["valid"] == "unknown":  # a much faster machine might refute it in time
+        assert r.returncode == 2
+    else:
+        assert out["valid"] is False and r.returncode == 1
+
+
+@pytest.mark.parametrize(
+    "lines, message",
+    [
+        (['{"process":0,"type":"invoke","f":"read"}', '{"process":0,"type":"ok",'],
+         "line 2: malformed JSON"),
+        (['{"process":0,"type":"ok","f":"read","value":1}'], "line 1: ok without an invocation"),
+        (['{"process":0,"type":"invoke","f":"frob"}'], "line 1: unknown f 'frob'"),
+        (['{"process":0,"type":"invoke","f":"cas","value":3}'],
+         "line 1: cas value must be [expected, new]"),
+        (['{"process":0,"type":"start","f":"read"}'], "line 1: unknown type"),
+        (['{"process":0,"type":"invoke","f":"read"}', '{"process":0,"type":"invoke","f":"read"}'],
+         "line 2: process 0 invoked again"),
+        (['{"process":0,"type":"invoke","f":"read"}', "", '{"process":0,"type":"ok","f":"write"}'],
+         "line 3: completion f"),
+    ],
+)  # fmt: skip
+def test_bad_input_is_one_line_exit_2(tmp_path, lines, message):
+    p = tmp_path / "h.jsonl"
+    p.write_text("\n".join(lines) + "\n")
+    r = paxlab_process(str(p)) if "malformed" in message else paxlab(str(p))
+    assert r.returncode == 2
+    err = r.stderr.strip().splitlines()
+    assert len(err) == 1 and message in err[0], r.stderr
+    assert "Traceback" not in r.stderr
+
+
+def test_bad_arguments(files, tmp_path):
+    good = str(files / "good.jsonl")
+    for args in (["--initial", "{"], ["--model", "queue"], ["--time-limit", "0"]):
+        r = paxlab(good, *args)
+        assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1, r.stderr
+    r = paxlab(str(tmp_path / "missing.jsonl"))
+    assert r.returncode == 2 and "missing.jsonl" in r.stderr
+    # a bad file among good ones: 2, and the good one is still checked
+    r = paxlab(good, str(tmp_path / "missing.jsonl"), "--json")
+    assert r.returncode == 2 and json.loads(r.stdout.splitlines()[0])["valid"] is True
+
+
+def test_append_type_mismatch(tmp_path):
+    p = tmp_path / "h.jsonl"
+    p.write_text('{"process":0,"type":"invoke","f":"append","key":"a","value":3}\n')
+    r = paxlab(str(p), "--model", "kv")
+    assert r.returncode == 2 and "line 1: append value must be" in r.stderr
+
+
+def test_report_shows_failing_op_and_prefix(files, tmp_path):
+    out = tmp_path / "r.html"
+    r = paxlab(str(files / "bad.jsonl"), str(files / "good.jsonl"), "--report", str(out))
+    assert r.returncode == 1
+    page = out.read_text()
+    assert page.startswith("<!doctype html>")
+    assert "http://" not in page.replace('xmlns="http://www.w3.org/2000/svg"', "")
+    assert "https://" not in page
+    res = check_file(files / "bad.jsonl")
+    assert f"index {res['op']['index']}" in page and "never-written" in page
+    assert f"The longest linearizable prefix has {len(res['prefix'])} operations" in page
+    assert 'class="bar' in page and "bad" in page and "<circle" in page
+    assert "Linearizable: 300 operations" in page  # the good file's section
+
+
+def test_render_anomaly_fragment_for_kv(files):
+    h = load(files / "kvbad.jsonl")
+    res = check(h, model="kv")
+    frag = render_anomaly(res, h)
+    assert frag.startswith("<style>") or frag.startswith('<div class="pxl-lin"')
+    assert f"key <code>{res['key']}</code>" in frag
+    # only the failing key's ops are drawn
+    n_key_ops = sum(1 for o in h if o.key == res["key"])
+    assert frag.count("<rect ") == n_key_ops
+    # two fragments in one page do not clash
+    assert render_anomaly(res, h).split('id="')[1][:6] != frag.split('id="')[1][:6]
+
+
+def test_spilled_check_matches_in_memory(files):
+    for name in ("kv.jsonl", "kvbad.jsonl"):
+        a = check_file(files / name, model="kv", full=True)
+        b = check_file(files / name, model="kv", full=True, spill_min_bytes=0, jobs=1)
+        assert a["valid"] == b["valid"] and a["ops"] == b["ops"]
+        assert {k: v["valid"] for k, v in a["keys"].items()} == {
+            k: v["valid"] for k, v in b["keys"].items()
+        }
+
+
+def test_load_errors_name_the_line(tmp_path):
+    p = tmp_path / "h.jsonl"
+    p.write_text('{"process":0,"type":"invoke","f":"read"}\n[1]\n')
+    with pytest.raises(HistoryError, match="^line 2: expected a JSON object"):
+        load(p)
