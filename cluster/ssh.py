@@ -42,6 +42,7 @@ import io
 import json
 import logging
 import os
+import re
 import shlex
 import tarfile
 import threading
@@ -297,6 +298,8 @@ class SSHCluster(StartsAndWaits, Cluster):
         self._caps: set[str] | None = None
         self._caps_lock = threading.Lock()  # one probe, however many threads ask at once
         self._installed = False
+        self._ifaces: dict[str, str] = {}
+        self._delayed: set[str] = set()  # nodes whose interface carries our netem qdisc
 
     # -- paths on a host ---------------------------------------------------------------------
     def workdir(self, node: str) -> str:
@@ -354,6 +357,9 @@ class SSHCluster(StartsAndWaits, Cluster):
             try:
                 self._agent(node, "kill", check=False)
                 self._sh(node, sudo + shlex.join(iptables.remove_command()))
+                if node in self._delayed:
+                    clear = iptables.netem_clear_command(self.iface(node))
+                    self._sh(node, sudo + shlex.join(clear))
                 self._sh(node, f"{sudo}rm -rf {shlex.quote(self.workdir(node))}")
                 return None
             except ClusterError as e:
@@ -388,6 +394,10 @@ class SSHCluster(StartsAndWaits, Cluster):
                 caps = {"kill", "pause", "exec", "files"}
                 if self._sh(node, f"{self._sudo(node)}iptables -w -S INPUT >/dev/null").ok:
                     caps.add("partition")
+                    caps.add("netem-loss")
+                    probe = iptables.netem_probe_command(self.iface(node))
+                    if self._sh(node, self._sudo(node) + shlex.join(probe)).ok:
+                        caps.add("netem-delay")
                 if self._clock_works(node):
                     caps.add("clock")
                 return caps
@@ -499,6 +509,8 @@ class SSHCluster(StartsAndWaits, Cluster):
         except ClusterError as e:
             text = f"(no listing: {e})\n"
         (dest / "data-listing.txt").write_text(text)
+        rules = self._sh(node, f"{self._sudo(node)}iptables -S")
+        (dest / "iptables.txt").write_text(rules.stdout + rules.stderr)
 
     # -- clocks --------------------------------------------------------------------------------
     def set_clock_offset(self, node: str, seconds: float) -> None:
@@ -528,6 +540,49 @@ class SSHCluster(StartsAndWaits, Cluster):
             raise Unsupported("the ssh backend partitions only where iptables works (root or sudo)")
         for node in self.nodes:
             iptables.heal(self._runner(node))
+
+    # -- a slow or lossy network ----------------------------------------------------------------
+    def iface(self, node: str) -> str:
+        """The interface node reaches its peers through (what tc netem shapes)."""
+        if node not in self._ifaces:
+            peers = [self.config.node(store_id(n)).host for n in self.nodes if n != node]
+            target = peers[0] if peers else "1.1.1.1"  # only asked, never contacted
+            out = self._sh(node, f"ip -o route get {shlex.quote(target)}").stdout
+            m = re.search(r"\bdev (\S+)", out)
+            if not m:
+                raise ClusterError(f"{node}: cannot tell which interface reaches {target}")
+            self._ifaces[node] = m.group(1)
+        return self._ifaces[node]
+
+    def _loss_text(self, node: str, probability: float) -> str:
+        """The iptables module's loss rules, with this host's SSH port exempt first: losing
+        our own control connection could leave nobody able to heal."""
+        text = iptables.loss_restore(probability)
+        head = f":{iptables.LOSS_CHAIN} - [0:0]\n"
+        keep = f"-A {iptables.LOSS_CHAIN} -p tcp --dport {self.hosts[node].port} -j RETURN\n"
+        return text.replace(head, head + keep, 1) if probability > 0 else text
+
+    def netem(self, node: str, delay_ms: float = 0, jitter_ms: float = 0, loss: float = 0) -> None:
+        self._check_node(node)
+        caps = self.capabilities()
+        if (delay_ms or jitter_ms) and "netem-delay" not in caps:
+            raise Unsupported("tc netem does not work on these hosts (no sch_netem, or no root)")
+        if "netem-loss" not in caps:
+            raise Unsupported("the ssh backend drops packets only where iptables works")
+        run = self._runner(node)
+        if delay_ms or jitter_ms:
+            iptables.set_delay(run, self.iface(node), delay_ms, jitter_ms)
+            self._delayed.add(node)
+        elif node in self._delayed:  # back to the interface's default queueing
+            iptables.set_delay(run, self.iface(node), 0, 0)
+            self._delayed.discard(node)
+        r = run(iptables.apply_command(self._loss_text(node, loss), iptables.LOSS_CHAIN))
+        if not r.ok:
+            raise ClusterError(f"{node}: iptables loss failed: {r.stderr.strip()[-200:]}")
+
+    def heal_netem(self) -> None:
+        """Loss rules off everywhere; a qdisc removed only where we put one (never an admin's)."""
+        self._each(lambda node: self.netem(node))
 
     # -- the store, through the node agent -------------------------------------------------------
     def _agent(

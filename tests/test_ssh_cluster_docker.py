@@ -16,9 +16,9 @@ import uuid
 import pytest
 from test_local_cluster import _wait_for, _write  # same helpers, same tier of patience
 
-from cluster.base import ClusterError, ExecResult
+from cluster.base import ClusterError, ExecResult, Unsupported
 from cluster.ssh import SSHCluster, SSHHost
-from paxos_impl.client import Client
+from paxos_impl.client import Client, PaxosError
 
 pytestmark = [pytest.mark.docker, pytest.mark.timeout(240)]
 
@@ -125,6 +125,24 @@ def test_ssh_backend_start_write_kill_pause_partition_clock(ssh_hosts, tmp_path)
             assert c.status(2)["commit_index"] < c.status(0)["commit_index"]
         ssh.heal_network()
         assert "-j DROP" not in docker.exec("n3", ["iptables", "-S", "PAXLAB"]).stdout
+
+        # total packet loss on n3, except its SSH port: we still control it, it hears nothing
+        ssh.netem("n3", loss=1.0)
+        assert ssh.status("n3")["running"]  # over SSH, through the loss
+        with Client(ssh.config, node=0, timeout=3.0) as c:
+            for i in range(14, 17):
+                _write(c, f"k{i}", i, acked)
+        with Client(ssh.config, node=2, timeout=1.0, follow_redirects=False) as c:
+            with pytest.raises(PaxosError):  # even the host's client gets no answer from n3
+                c.status(2)
+        ssh.heal_netem()
+        assert "--probability" not in docker.exec("n3", ["iptables", "-S", "PAXLAB-LOSS"]).stdout
+        if "netem-delay" in caps:
+            ssh.netem("n3", delay_ms=50)
+            ssh.heal_netem()
+        else:
+            with pytest.raises(Unsupported, match="netem"):
+                ssh.netem("n3", delay_ms=50)
 
         # every acknowledged write readable through every node
         for node in range(3):
