@@ -1,0 +1,92 @@
+"""The replicated KV state machine: operation semantics, de-duplication, snapshots."""
+
+import json
+
+from paxos_impl.statemachine import StateMachine
+
+
+def cmd(op, key, value=None, cid="c1", seq=1):
+    return {"op": op, "key": key, "value": value, "client_id": cid, "seq": seq}
+
+
+def test_read_write_cas_semantics():
+    sm = StateMachine()
+    assert sm.apply(cmd("read", "k", seq=1)) == {"ok": True, "value": None}
+    assert sm.apply(cmd("write", "k", {"a": [1]}, seq=2))["ok"]
+    assert sm.apply(cmd("read", "k", seq=3))["value"] == {"a": [1]}
+    r = sm.apply(cmd("cas", "k", [1, 2], seq=4))
+    assert r["ok"] is False and r["error"] == "mismatch"
+    assert sm.read("k") == {"a": [1]}
+    assert sm.apply(cmd("cas", "k", [{"a": [1]}, 7], seq=5))["ok"]
+    assert sm.read("k") == 7
+
+
+def test_cas_on_missing_key_compares_with_null_and_bad_cas_is_rejected():
+    sm = StateMachine()
+    assert sm.apply(cmd("cas", None, [None, 1], seq=1))["ok"]  # None is the single register
+    assert sm.read(None) == 1
+    assert sm.apply(cmd("cas", None, "oops", seq=2))["error"] == "bad_request"
+
+
+def test_append_concatenates_strings_and_extends_lists():
+    sm = StateMachine()
+    sm.apply(cmd("append", "s", "ab", seq=1))
+    sm.apply(cmd("append", "s", "cd", seq=2))
+    assert sm.read("s") == "abcd"
+    sm.apply(cmd("append", "l", 1, seq=3))
+    sm.apply(cmd("append", "l", [2, 3], seq=4))
+    assert sm.read("l") == [1, 2, 3]
+    assert sm.apply(cmd("append", "s", 5, seq=5))["error"] == "bad_request"  # str + int
+    assert sm.read("s") == "abcd"
+
+
+def test_append_never_mutates_a_value_handed_out_earlier():
+    sm = StateMachine()
+    sm.apply(cmd("append", "l", 1, seq=1))
+    seen = sm.apply(cmd("read", "l", seq=2))["value"]
+    sm.apply(cmd("append", "l", 2, seq=3))
+    assert seen == [1]
+
+
+def test_retried_command_applies_once_and_returns_original_result():
+    sm = StateMachine()
+    first = sm.apply(cmd("append", "l", 1, seq=1))
+    again = sm.apply(cmd("append", "l", 1, seq=1))
+    assert again == first and sm.read("l") == [1]
+    # a read retried after a later write still answers what it first saw
+    sm.apply(cmd("read", "l", cid="r", seq=1))
+    sm.apply(cmd("append", "l", 2, seq=2))
+    assert sm.apply(cmd("read", "l", cid="r", seq=1))["value"] == [1]
+
+
+def test_stale_sequence_number_is_not_applied():
+    sm = StateMachine()
+    sm.apply(cmd("write", "k", 1, seq=5))
+    r = sm.apply(cmd("write", "k", 2, seq=4))
+    assert r["ok"] is False and sm.read("k") == 1
+    assert sm.lookup("c1", 6) is None and sm.lookup("c1", 5) == {"ok": True, "value": None}
+
+
+def test_no_dedup_switch_applies_a_retry_again():
+    sm = StateMachine(dedup=False)
+    sm.apply(cmd("append", "l", 1, seq=1))
+    sm.apply(cmd("append", "l", 1, seq=1))
+    assert sm.read("l") == [1, 1]
+
+
+def test_dump_and_load_round_trip_through_json_including_null_key():
+    sm = StateMachine()
+    sm.apply(cmd("write", None, "reg", seq=1))
+    sm.apply(cmd("write", "null", "not the register", seq=2))
+    sm.apply(cmd("append", "l", [1], cid="c2", seq=9))
+    back = StateMachine.load(json.loads(json.dumps(sm.dump())))
+    assert back.kv == sm.kv
+    assert back.read(None) == "reg" and back.read("null") == "not the register"
+    assert back.lookup("c2", 9) == {"ok": True, "value": None}
+    assert back.apply(cmd("append", "l", [1], cid="c2", seq=9))["ok"]
+    assert back.read("l") == [1]
+
+
+def test_unknown_op_is_a_bad_request():
+    sm = StateMachine()
+    assert sm.apply(cmd("delete", "k"))["error"] == "bad_request"
