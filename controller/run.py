@@ -249,6 +249,7 @@ class Run:
             raise Interrupted(name)
         task = asyncio.ensure_future(coro)
         self.current = task
+        t0 = self.env.loop.time()
         try:
             await task
         except asyncio.CancelledError:
@@ -259,6 +260,7 @@ class Run:
             self.current = None
         self.results["phase"] = name
         self.results["phases"].append(name)
+        self.results.setdefault("phase_s", {})[name] = round(self.env.loop.time() - t0, 3)
         self.save()
 
     # -- SIGINT ------------------------------------------------------------------------------
@@ -384,12 +386,14 @@ class Run:
         )
 
     async def _collect(self) -> None:
-        errors = []
-        for node in self.cluster.nodes:
+        async def one(node: str) -> str | None:
             try:
                 await self.env.call(self.cluster.collect, node, self.run_dir.node_dir(node))
             except Exception as e:
-                errors.append(f"{node}: {type(e).__name__}: {e}"[:200])
+                return f"{node}: {type(e).__name__}: {e}"[:200]
+            return None
+
+        errors = [e for e in await asyncio.gather(*(one(n) for n in self.cluster.nodes)) if e]
         if errors:
             self.results["collect_errors"] = errors
 
