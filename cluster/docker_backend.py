@@ -233,7 +233,6 @@ class DockerCluster(Cluster):
         _parallel(
             lambda node: self.client.api.put_archive(self._ids[node], "/", archive), self.nodes
         )
-        self._probe_netem()
 
     def _create_network(self) -> tuple[str, str, list[str]]:
         from docker.errors import APIError
