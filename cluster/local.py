@@ -654,13 +654,18 @@ def wait_serving(
     """Poll node's client port until it accepts a connection (shared with the ssh backend)."""
     a = config.node(store_id(node))
     deadline = time.monotonic() + timeout
+    next_check = time.monotonic() + 0.5  # asking whether it died may cost an SSH round trip
     while True:
         try:
             with socket.create_connection((a.host, a.client_port), timeout=0.5):
                 return
         except OSError:
             pass
-        if time.monotonic() > deadline or not running():
+        now = time.monotonic()
+        died = False
+        if now > next_check:
+            died, next_check = not running(), now + 0.5
+        if now > deadline or died:
             raise ClusterError(
                 f"{node}: the store is not serving on {a.host}:{a.client_port}: {log_tail(node)}"
             )

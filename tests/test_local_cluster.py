@@ -253,3 +253,12 @@ def test_nodes_die_with_the_interpreter_that_forgot_teardown(tmp_path):
     pids = [int(p) for p in r.stdout.split()]
     assert len(pids) == 3
     assert _alive(pids) == []
+
+
+def test_a_store_that_dies_at_start_is_a_one_line_error_with_its_last_words(make):
+    c = make(1, "paxlab-test-local-dies")
+    with pytest.raises(ClusterError, match=r"n1: the store is not serving on 127\.0\.0\.11") as e:
+        c.start("n1", bugs=["no-such-bug"])
+    assert "\n" not in str(e.value)
+    assert "no-such-bug" in str(e.value)  # the store's own complaint, from its log
+    assert not c.is_running("n1")
