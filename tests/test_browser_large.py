@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 
 import pytest
-from test_browser_report import _console_errors, _open, make_driver
+from test_browser_report import _console_errors, _open, driver_session
 from test_report_fixtures import make_run
 
 from controller.report import build_report
@@ -42,11 +42,7 @@ def build_big(root: Path, n_ops: int = N_OPS) -> tuple[Path, dict]:
     return out, figures
 
 
-@pytest.fixture(scope="module")
-def browser():
-    driver = make_driver()
-    yield driver
-    driver.quit()
+browser = pytest.fixture(scope="module", name="browser")(driver_session)
 
 
 @pytest.mark.browser

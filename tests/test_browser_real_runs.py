@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from test_browser_report import check_invalid, check_valid, failing_index, make_driver
+from test_browser_report import check_invalid, check_valid, driver_session, failing_index
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(900)]
 
@@ -36,11 +36,7 @@ def paxlab_test(results: Path, *args: str) -> tuple[int, Path | None]:
     return r.returncode, new[-1] if new else None
 
 
-@pytest.fixture(scope="module")
-def browser():
-    driver = make_driver()
-    yield driver
-    driver.quit()
+browser = pytest.fixture(scope="module", name="browser")(driver_session)
 
 
 @pytest.fixture(scope="module")

@@ -53,11 +53,16 @@ def make_driver():
     return driver
 
 
-@pytest.fixture(scope="module")
-def browser():
+def driver_session():
+    """One Chromium per test module (starting it costs seconds)."""
     driver = make_driver()
-    yield driver
-    driver.quit()
+    try:
+        yield driver
+    finally:
+        driver.quit()
+
+
+browser = pytest.fixture(scope="module", name="browser")(driver_session)
 
 
 @pytest.fixture(scope="module")
