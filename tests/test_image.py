@@ -121,3 +121,10 @@ def test_image_has_the_node_tools_and_multithreaded_libfaketime(docker_cluster):
     assert r.ok, r.stderr
     assert "Python 3." in r.stdout and "libfaketimeMT.so.1" in r.stdout
     assert r.stdout.strip().splitlines()[-1].startswith("13")  # trixie
+
+
+def test_building_the_base_without_root_says_what_to_do(monkeypatch):
+    monkeypatch.setattr(image, "_get_image", lambda client, name: None)
+    monkeypatch.setattr(image.os, "geteuid", lambda: 1000)
+    with pytest.raises(ClusterError, match="needs root.*sudo make image.*--base"):
+        image.ensure_base(client=None, log=lambda _m: None)
