@@ -46,6 +46,18 @@ def test_bad_input_is_one_line(tmp_path):
     assert "--nodes-file" in one_line_error(paxlab(tmp_path, "up", "--backend", "ssh"))
 
 
+def test_make_cluster_picks_the_backend_and_rejects_unknown_ones():
+    from cluster import make_cluster
+    from cluster.base import ClusterError
+    from cluster.docker_backend import DockerCluster
+
+    c = make_cluster("docker", "mk", 4, read_mode="quorum")  # no engine contact until setup
+    assert isinstance(c, DockerCluster)
+    assert c.nodes == ["n1", "n2", "n3", "n4"] and c.config.read_mode == "quorum"
+    with pytest.raises(ClusterError, match="unknown backend 'nope'; known: docker, local"):
+        make_cluster("nope", "mk", 3)
+
+
 @pytest.mark.docker
 @pytest.mark.timeout(240)
 def test_up_status_client_down(tmp_path, node_image, docker_client):
