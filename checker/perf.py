@@ -31,7 +31,9 @@ QUANTILE_LINES = ((0.5, "p50", "-"), (0.95, "p95", "--"), (0.99, "p99", ":"))
 def _figure(height: float = 3.4):
     from matplotlib.figure import Figure  # Figure directly: no pyplot global state
 
-    fig = Figure(figsize=(11, height), dpi=96, layout="constrained")
+    fig = Figure(figsize=(11, height), dpi=96)
+    # fixed margins (room for the legend on the right): constrained layout costs ~0.2 s a plot
+    fig.subplots_adjust(left=0.065, right=0.80, bottom=0.42 / height, top=1 - 0.25 / height)
     return fig, fig.add_subplot()
 
 
