@@ -45,6 +45,9 @@ class Acceptor:
 
     def report(self, first: int, last: int | None) -> list[list]:
         """Accepted [slot, ballot, batch] for the slots a promise covers."""
+        if last == first:
+            e = self.accepted.get(first)
+            return [] if e is None else [[first, wire_ballot(e[0]), e[1]]]
         out = []
         for s, (b, v) in self.accepted.items():
             if s >= first and (last is None or s <= last):

@@ -79,6 +79,7 @@ class Replica:
         self.acc = Acceptor()
         self.sm = StateMachine(dedup=True)
         self.chosen: dict[int, list] = {}  # slot -> batch, for slots > snap_index
+        self.max_chosen = 0  # highest slot known chosen (a hole below it: catch up / fill)
         self.snap_index = 0
         self.commit_index = 0  # every slot <= commit_index is chosen (and known here)
         self.applied_index = 0
@@ -271,11 +272,14 @@ class Replica:
             return
         self._persist_acceptor(rec)
         self.p.on_promised(src, b)
-        chosen = [
-            [s, v]
-            for s, v in sorted(self.chosen.items())
-            if s >= first and (last is None or s <= last)
-        ]
+        if last == first:
+            chosen = [[first, self.chosen[first]]] if first in self.chosen else []
+        else:
+            chosen = [
+                [s, v]
+                for s, v in sorted(self.chosen.items())
+                if s >= first and (last is None or s <= last)
+            ]
         self._send(
             src,
             M.msg(
@@ -317,6 +321,8 @@ class Replica:
                 self._observe("conflict", slot, [have, batch])
             return
         self.chosen[slot] = batch
+        if slot > self.max_chosen:
+            self.max_chosen = slot
         if not self._recovering:
             self._chosen_buf.append([slot, batch])
         self._observe("chosen", slot, batch)
@@ -461,6 +467,7 @@ class Replica:
                 for s, v in rec["entries"]:
                     if s > self.snap_index:
                         self.chosen[s] = v
+        self.max_chosen = max(self.chosen, default=self.snap_index)
         self._advance()
         self.known_commit = self.commit_index
 

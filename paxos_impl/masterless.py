@@ -114,7 +114,7 @@ class Masterless:
 
     def before_finish(self) -> None:
         r = self.r
-        holes = any(s > r.commit_index + 1 for s in r.chosen) or r.known_commit > r.commit_index
+        holes = r.max_chosen > r.commit_index or r.known_commit > r.commit_index
         if not holes:
             self.gap_since = None
         elif self.gap_since is None:

@@ -7,7 +7,7 @@ plan and checks the safety properties.
 
 from cluster.sim.clients import History, KvWorkload, SimClient
 from cluster.sim.network import LinkModel, Network
-from cluster.sim.scenario import FaultPlan, RunResult, run
+from cluster.sim.scenario import FaultPlan, RunResult, run, sim_config
 from cluster.sim.world import World
 
 __all__ = [
@@ -20,4 +20,5 @@ __all__ = [
     "SimClient",
     "World",
     "run",
+    "sim_config",
 ]

@@ -14,7 +14,18 @@ from cluster.sim.checks import check_all
 from cluster.sim.clients import History, KvWorkload, SimClient
 from cluster.sim.network import LinkModel
 from cluster.sim.world import World
-from paxos_impl.config import Config
+from paxos_impl.config import Config, local_config
+
+
+def sim_config(n: int = 3, **kw: object) -> Config:
+    """A store configuration with timeouts scaled down for simulation (heartbeat 20 ms,
+    elections 100-200 ms, leases 300 ms): more protocol happens per virtual second."""
+    cfg = local_config(n, **kw)  # type: ignore[arg-type]
+    t = cfg.timeouts
+    t.heartbeat_ms, t.election_min_ms, t.election_max_ms = 20, 100, 200
+    t.lease_ms, t.catchup_ms, t.request_ms = 300, 50, 1000
+    cfg.max_clock_drift_ms = 30
+    return cfg.validate()
 
 
 @dataclass
@@ -27,6 +38,7 @@ class FaultPlan:
     partitions: bool = False
     one_way: bool = False
     crashes: bool = False
+    bounces: bool = False  # kill -9 and restart at once (loses memory, keeps the disk)
     crash_leader: bool = False  # aim crashes and isolation at the current leader
     max_down: int = 1  # nodes down at once
     interval: tuple[float, float] = (0.2, 0.8)
@@ -55,8 +67,6 @@ def run(
     plan = plan or FaultPlan()
     link = LinkModel(plan.delay[0], plan.delay[1], plan.drop, plan.dup)
     world = World(config, seed, link)
-    for c in range(clients):
-        world.net.set_link(f"client{c}", None, link)
     wl = workload or KvWorkload()
     hist = History()
     cs = [
@@ -127,6 +137,8 @@ class Nemesis:
             acts += ["one-way"]
         if p.crashes:
             acts += ["crash", "crash", "restart"]
+        if p.bounces:
+            acts += ["bounce", "bounce"]
         a = self.rng.choice(acts)
         ids = list(w.nodes)
         if a == "heal":
@@ -150,6 +162,13 @@ class Nemesis:
             dst = self.rng.choice([i for i in ids if i != src])
             w.net.block(src, dst)
             self.log("block", [src, dst])
+        elif a == "bounce":
+            n = self._target()
+            if n not in self.down:
+                w.crash(n)
+                w.after(self.rng.uniform(0.0, 0.05), lambda: w.restart(n))
+                self.log("bounce", n)
+            return
         elif a == "crash":
             if len(self.down) >= p.max_down:
                 a = "restart"
