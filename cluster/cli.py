@@ -28,7 +28,12 @@ def state_dir() -> Path:
 def add_arguments(p: argparse.ArgumentParser) -> None:
     sub = p.add_subparsers(dest="cluster_command", metavar="up|status|down")
     sub.required = True
-    up = sub.add_parser("up", help="start a cluster and leave it running")
+    up = sub.add_parser(
+        "up",
+        help="start a cluster and leave it running",
+        description="Start a cluster and leave it running. Its client config and state go to "
+        "$PAXLAB_HOME/clusters/NAME.toml and NAME.json (PAXLAB_HOME defaults to ~/.paxlab).",
+    )
     up.add_argument("--nodes", type=int, default=3, help="how many nodes (default 3)")
     up.add_argument("--backend", choices=["docker", "local", "ssh"], default="docker")
     up.add_argument("--nodes-file", help="ssh backend: the hosts file")
