@@ -43,6 +43,7 @@ PACKAGES = (
     "netbase",
 )
 HASH_LABEL = "paxlab.input-hash"
+BASE_LABEL = "paxlab.base"  # what the node image was built FROM
 IMAGE_DIR = Path(__file__).resolve().parent / "image"
 # Bump when the way the base is made changes (hooks, options), so old bases are rebuilt.
 RECIPE_VERSION = "1"
@@ -157,6 +158,13 @@ def status(client: Any, base: str | None = None) -> ImageStatus:
         size_mb=img.attrs.get("Size", 0) / 1e6,
         created=str(img.attrs.get("Created", ""))[:19],
     )
+
+
+def public_base(client: Any) -> str | None:
+    """The public base the current image was built from, None if from our mmdebstrap base."""
+    img = _get_image(client, IMAGE)
+    base = (img.labels or {}).get(BASE_LABEL) if img is not None else None
+    return base if base and not base.startswith(BASE_REPO + ":") else None
 
 
 def require_image(client: Any) -> None:
@@ -383,7 +391,7 @@ def _build_dockerfile(client: Any, base: str, input_hash: str, log: Log) -> None
             path=str(IMAGE_DIR),
             tag=IMAGE,
             buildargs={"BASE": base},
-            labels={HASH_LABEL: input_hash, "paxlab.image": "node"},
+            labels={HASH_LABEL: input_hash, "paxlab.image": "node", BASE_LABEL: base},
             rm=True,
             forcerm=True,
             pull=False,

@@ -28,7 +28,7 @@ def run(args: argparse.Namespace) -> int:
             st = image.build(client, base=args.base, force=args.force)
             print(st.line())
             return 0 if st.current else 2
-        st = image.status(client)
+        st = image.status(client, base=image.public_base(client))
         print(st.line())
         return 0 if st.current else 2
     except ClusterError as e:

@@ -103,6 +103,13 @@ def test_built_image_is_current_and_a_second_build_is_a_no_op(docker_client, nod
     image.build(docker_client, log=messages.append)
     assert time.monotonic() - t0 < 10
     assert messages == [f"{image.IMAGE} is up to date (inputs {st.expected})"]
+    r = subprocess.run(
+        [sys.executable, "-m", "controller.cli", "image", "status"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert r.returncode == 0 and "up to date" in r.stdout, (r.stdout, r.stderr)
 
 
 @pytest.mark.docker
