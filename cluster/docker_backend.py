@@ -216,7 +216,7 @@ class DockerCluster(Cluster):
         from docker.errors import APIError
 
         client = self.client
-        require_image(client)
+        require_image(client, self.image)
         found = remove_labelled(client, self.name)
         if found["containers"] or found["networks"]:
             names = ", ".join(found["containers"] + found["networks"])

@@ -167,10 +167,10 @@ def public_base(client: Any) -> str | None:
     return base if base and not base.startswith(BASE_REPO + ":") else None
 
 
-def require_image(client: Any) -> None:
+def require_image(client: Any, name: str = IMAGE) -> None:
     """Refuse to go on without the node image (so nothing ever tries to pull it)."""
-    if _get_image(client, IMAGE) is None:
-        raise ImageError(f"the node image {IMAGE} is not built: run `make image` first")
+    if _get_image(client, name) is None:
+        raise ImageError(f"the node image {name} is not built: run `make image` first")
 
 
 # -- building ------------------------------------------------------------------------------

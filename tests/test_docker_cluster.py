@@ -317,6 +317,16 @@ def test_five_nodes_up_and_serving(node_image, docker_client):
     assert leftovers(docker_client, name) == {"containers": [], "networks": []}
 
 
+def test_a_missing_image_is_an_error_before_anything_is_made(docker_client):
+    name = f"paxlab-test-noimg-{uuid.uuid4().hex[:6]}"
+    c = DockerCluster(name, 1, image="paxlab-node:does-not-exist")
+    with pytest.raises(
+        ClusterError, match="paxlab-node:does-not-exist is not built: run `make image`"
+    ):
+        c.setup()
+    assert leftovers(docker_client, name) == {"containers": [], "networks": []}
+
+
 def test_bad_names_and_sizes_are_one_line_errors():
     with pytest.raises(ClusterError, match="bad cluster name"):
         DockerCluster("Bad Name!", 3)
