@@ -1,0 +1,353 @@
+"""``SimCluster``: the simulated world behind the :class:`~cluster.base.Cluster` interface.
+
+The controller, workloads and nemeses run unchanged: they call ``kill``, ``partition``,
+``set_clock_offset`` and friends, and their clients (``async_client``) send requests whose
+replies resolve asyncio futures. The world keeps its own event heap; this class hangs the
+world's next event on the running loop (``loop.call_at``), so on a
+:class:`~controller.virtual_loop.VirtualTimeLoop` the world and the controller share one
+virtual clock and one seed decides everything: a failing run replays exactly.
+
+Faults beyond what containers can do: one-way partitions (a grudge need not be symmetric),
+clock drift rates (``set_clock_drift``; with ``clock_drift`` > 0 every clock offset the
+nemesis sets comes with a random drift rate too), and power loss (``crash(node,
+lose_unsynced=True)``; with ``power_loss`` > 0 that fraction of kills cut the power).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+from typing import Any
+
+from cluster.base import Cluster, ClusterError, node_name, store_id
+from cluster.sim.network import LinkModel
+from cluster.sim.runtime import Netem, RuntimeWorld
+from cluster.sim.store_client import SimStoreClient
+from paxos_impl.config import Config, ConfigError, local_config
+
+
+class SimCluster(Cluster):
+    """N simulated nodes in this process; see the module docstring."""
+
+    virtual_time = True  # the controller runs this backend on a virtual-time loop
+
+    def __init__(
+        self,
+        name: str,
+        n: int,
+        *,
+        seed: int = 0,
+        read_mode: str = "log",
+        mode: str = "leader",
+        delay: tuple[float, float] = (0.0005, 0.003),
+        drop: float = 0.0,
+        dup: float = 0.0,
+        fsync_latency: tuple[float, float] = (0.0005, 0.002),
+        power_loss: float = 0.0,
+        clock_drift: float = 0.0,
+        config: Config | None = None,
+        **_ignored: Any,
+    ) -> None:
+        if n < 1:
+            raise ClusterError(f"a cluster needs at least one node, got {n}")
+        try:
+            self.config = config or local_config(n, read_mode=read_mode, mode=mode)
+        except ConfigError as e:
+            raise ClusterError(str(e)) from None
+        self.name = name
+        self.nodes = [node_name(i) for i in range(n)]
+        self.seed = seed
+        self.link = LinkModel(delay[0], delay[1], drop, dup)
+        self.fsync_latency = tuple(fsync_latency)
+        self.power_loss = power_loss
+        self.clock_drift = clock_drift
+        self.world: RuntimeWorld | None = None
+        self.clients: dict[str, SimStoreClient] = {}
+        self._client_ids = 0
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._epoch = 0.0
+        self._timer: asyncio.TimerHandle | None = None
+        self._timer_at: float | None = None
+        self.events: dict[str, list[str]] = {n: [] for n in self.nodes}  # per-node sim log
+
+    def capabilities(self) -> set[str]:
+        return {"kill", "pause", "partition", "clock", "netem-delay", "netem-loss", "files"}
+
+    # -- life cycle ------------------------------------------------------------------------------
+    def setup(self) -> None:
+        if self.world is not None:
+            return
+        self.world = RuntimeWorld(self.config, self.seed, self.link, self.fsync_latency)  # type: ignore[arg-type]
+        self.world.on_crash = self._on_crash
+        self._attach()
+
+    def teardown(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+        self._timer = self._timer_at = None
+        for c in list(self.clients.values()):
+            for fut, _ in c.pending.values():
+                if not fut.done():
+                    fut.cancel()
+        self.clients.clear()
+
+    def start(self, node: str, bugs: list[str] | None = None) -> None:
+        w = self._world()
+        i = self._id(node)
+        with self._stepping():
+            if w.nodes[i].up:
+                return
+            cfg = Config.from_dict({**self.config.to_dict(), "bugs": list(bugs or [])})
+            w.restart(i, cfg)
+            self._log(node, "start" + (f" bugs={','.join(cfg.bugs)}" if cfg.bugs else ""))
+
+    def stop(self, node: str) -> None:
+        self.crash(node, lose_unsynced=False)  # a clean stop leaves the same disk as kill -9
+
+    def kill(self, node: str) -> None:
+        w = self._world()
+        power = self.power_loss > 0 and w.disk_rng.random() < self.power_loss
+        self.crash(node, lose_unsynced=power)
+
+    def crash(self, node: str, lose_unsynced: bool = True) -> str:
+        """Crash a node. With ``lose_unsynced`` it is a power loss: what was fsync'd survives;
+        what was written and not yet fsync'd is lost, kept or torn, by the seed."""
+        w = self._world()
+        i = self._id(node)
+        with self._stepping():
+            if not w.nodes[i].up:
+                return "down"
+            fate = w.crash(i, power_loss=lose_unsynced)
+        self._log(node, f"{'power loss' if lose_unsynced else 'kill -9'}: unsynced {fate}")
+        return fate
+
+    def pause(self, node: str) -> None:
+        w = self._world()
+        with self._stepping():
+            if not w.nodes[self._id(node)].up:
+                raise ClusterError(f"{node}: the store is not running")
+            w.pause(self._id(node))
+        self._log(node, "pause")
+
+    def resume(self, node: str) -> None:
+        w = self._world()
+        with self._stepping():
+            if not w.nodes[self._id(node)].up:
+                raise ClusterError(f"{node}: the store is not running")
+            w.resume(self._id(node))
+        self._log(node, "resume")
+
+    def is_running(self, node: str) -> bool:
+        return self._world().nodes[self._id(node)].up
+
+    def node_up(self, i: int) -> bool:
+        w = self._world()
+        return i in w.nodes and w.nodes[i].up
+
+    def collect(self, node: str, dest: Path) -> None:
+        w = self._world()
+        i = self._id(node)
+        dest.mkdir(parents=True, exist_ok=True)
+        (dest / "sim.log").write_text("\n".join(self.events[node]) + "\n", encoding="utf-8")
+        (dest / "data-listing.txt").write_text(w.nodes[i].disk.listing(), encoding="utf-8")  # type: ignore[attr-defined]
+        st = w.nodes[i].replica.status() if w.nodes[i].replica else None
+        (dest / "status.json").write_text(json.dumps(st, indent=1) + "\n", encoding="utf-8")
+        if w.violations:
+            (dest / "world-violations.txt").write_text("\n".join(w.violations) + "\n")
+
+    # -- faults ----------------------------------------------------------------------------------
+    def partition(self, grudge: dict[str, set[str]]) -> None:
+        """node -> the nodes it drops traffic FROM; any grudge, symmetric or one-way."""
+        w = self._world()
+        with self._stepping():
+            w.net.heal()
+            for dst in sorted(grudge):
+                for src in sorted(grudge[dst]):
+                    w.net.block(self._id(src), self._id(dst))
+        for dst in sorted(grudge):
+            if grudge[dst]:
+                self._log(dst, f"drops traffic from {','.join(sorted(grudge[dst]))}")
+
+    def block(self, src: str, dst: str) -> None:
+        """A one-way partition: ``dst`` no longer hears ``src`` (added to what is blocked)."""
+        with self._stepping():
+            self._world().net.block(self._id(src), self._id(dst))
+        self._log(dst, f"drops traffic from {src} (one way)")
+
+    def heal_network(self) -> None:
+        with self._stepping():
+            self._world().net.heal()
+
+    def set_clock_offset(self, node: str, seconds: float) -> None:
+        w = self._world()
+        i = self._id(node)
+        rate = None
+        if self.clock_drift > 0:
+            rate = self.clock_drift * (2 * w.disk_rng.random() - 1)
+        with self._stepping():
+            w.set_clock(i, offset=float(seconds), rate=rate)
+        self._log(node, f"clock offset {seconds:+g}s" + (f" drift {rate:+.4g}" if rate else ""))
+
+    def set_clock_drift(self, node: str, rate: float) -> None:
+        """From now on the node's clock runs at (1 + rate) times real speed."""
+        if not -0.5 < rate < 0.5:
+            raise ClusterError(f"drift rate must be within (-0.5, 0.5), got {rate}")
+        with self._stepping():
+            self._world().set_clock(self._id(node), rate=float(rate))
+        self._log(node, f"clock drift {rate:+g}")
+
+    def reset_clocks(self) -> None:
+        w = self._world()
+        with self._stepping():
+            for i in w.nodes:
+                w.set_clock(i, offset=0.0, rate=0.0)
+
+    def netem(self, node: str, delay_ms: float = 0, jitter_ms: float = 0, loss: float = 0) -> None:
+        if not 0 <= loss <= 1 or delay_ms < 0 or jitter_ms < 0:
+            raise ClusterError(
+                f"bad netem settings: delay {delay_ms} jitter {jitter_ms} loss {loss}"
+            )
+        with self._stepping():
+            self._world().net.netem[self._id(node)] = Netem(
+                delay_ms / 1000, jitter_ms / 1000, float(loss)
+            )
+        self._log(node, f"netem delay {delay_ms}ms jitter {jitter_ms}ms loss {loss}")
+
+    def heal_netem(self) -> None:
+        with self._stepping():
+            self._world().net.netem.clear()
+
+    # -- clients ---------------------------------------------------------------------------------
+    def async_client(self, node: str, client_id: str, timeout: float = 5.0) -> SimStoreClient:
+        """The workload client hook (workloads.client.store_connector looks for it)."""
+        self._world()
+        return SimStoreClient(self, self._id(node), client_id, timeout)
+
+    def register_client(self, c: SimStoreClient) -> str:
+        self._client_ids += 1
+        name = f"client{self._client_ids}"
+        self.clients[name] = c
+        self._world().client_inbox[name] = c.on_reply
+        return name
+
+    def unregister_client(self, c: SimStoreClient) -> None:
+        self.clients.pop(c.name, None)
+        if self.world is not None:
+            self.world.client_inbox.pop(c.name, None)
+
+    def send_request(self, client: str, node: int, handle: tuple, req: dict) -> None:
+        with self._stepping():
+            self._world().request(client, node, handle, req)
+
+    def _on_crash(self, i: int) -> None:
+        for c in list(self.clients.values()):
+            c.on_node_crash(i)
+
+    # -- time: the world's clock rides on the running loop -----------------------------------
+    def now(self) -> float:
+        if self._loop is not None:
+            return self._loop.time() - self._epoch
+        return self._world().now
+
+    def sleep(self, seconds: float) -> None:
+        """Outside an event loop: run the world forward. Inside one, await asyncio.sleep."""
+        if self._running_loop() is not None:
+            raise ClusterError("the sim backend runs in virtual time: use asyncio.sleep")
+        self.run_for(seconds)
+
+    def run_for(self, seconds: float) -> None:
+        """Drive the world without an event loop (unit tests, scripts)."""
+        self._world().run_for(seconds)
+
+    @property
+    def violations(self) -> list[str]:
+        """Safety violations the world saw inside the cores (two values for one slot, ...)."""
+        return list(self.world.violations) if self.world else []
+
+    def _attach(self) -> None:
+        loop = self._running_loop()
+        if loop is None or loop is self._loop:
+            return
+        self._loop = loop
+        self._epoch = loop.time() - self._world().now
+        self._timer = self._timer_at = None
+
+    def _sync(self) -> None:
+        """Bring the world up to the loop's present before touching it from outside."""
+        self._attach()
+        if self._loop is not None:
+            self.world.run_until(self._loop.time() - self._epoch)  # type: ignore[union-attr]
+
+    def _arm(self) -> None:
+        """Make sure the loop wakes up for the world's next event."""
+        if self._loop is None or self.world is None:
+            return
+        t = self.world.next_event_time()
+        if t is None or (self._timer_at is not None and self._timer_at <= t):
+            return
+        if self._timer is not None:
+            self._timer.cancel()
+        self._timer_at = t
+        self._timer = self._loop.call_at(self._epoch + t, self._fire, t)
+
+    def _fire(self, t: float) -> None:
+        self._timer = self._timer_at = None
+        w, loop = self.world, self._loop
+        if w is None or loop is None:
+            return
+        w.run_until(max(t, loop.time() - self._epoch))
+        if hasattr(loop, "next_timer"):  # controller.virtual_loop.VirtualTimeLoop
+            # Run on through the world's own events (heartbeats, peer messages) while the
+            # loop has nothing to do before them: the same order, far fewer loop turns.
+            epoch = self._epoch
+            while not loop.has_ready():
+                nxt = w.next_event_time()
+                if nxt is None:
+                    break
+                due = loop.next_timer()
+                if due is not None and epoch + nxt >= due:
+                    break
+                loop.advance_to(epoch + nxt)
+                w.run_until(nxt)
+        self._arm()
+
+    def _stepping(self) -> _Stepping:
+        return _Stepping(self)
+
+    # -- helpers ---------------------------------------------------------------------------------
+    def _world(self) -> RuntimeWorld:
+        if self.world is None:
+            raise ClusterError(f"sim cluster {self.name} is not set up")
+        return self.world
+
+    def _id(self, node: str) -> int:
+        if node not in self.nodes:
+            raise ClusterError(f"no node {node!r} in this cluster ({', '.join(self.nodes)})")
+        return store_id(node)
+
+    def _log(self, node: str, what: str) -> None:
+        t = self.world.now if self.world else 0.0
+        self.events[node].append(f"{t:12.6f} {node} {what}")
+
+    @staticmethod
+    def _running_loop() -> asyncio.AbstractEventLoop | None:
+        try:
+            return asyncio.get_running_loop()
+        except RuntimeError:
+            return None
+
+
+class _Stepping:
+    """Around every outside touch of the world: catch up first, re-arm the timer after."""
+
+    __slots__ = ("c",)
+
+    def __init__(self, c: SimCluster) -> None:
+        self.c = c
+
+    def __enter__(self) -> None:
+        self.c._sync()
+
+    def __exit__(self, *exc: object) -> None:
+        self.c._arm()

@@ -1,0 +1,134 @@
+"""A simulated disk with the store's own on-disk framing, a page cache and power loss.
+
+Why bytes and not a list of records: a power cut can leave half a record behind, and the
+interesting question is whether recovery treats that exactly as ``paxos_impl.storage`` does
+(truncate a torn tail, refuse on damage in the middle). So records are framed with
+``storage.encode_record`` and recovered with ``storage.scan_frames``, the real code.
+
+The model follows the runtime's write path (one write + one fsync per ``Ready``, then the
+snapshot written atomically):
+- :meth:`write` puts a frame batch in the page cache (``unsynced``);
+- :meth:`sync` makes it durable; a snapshot is applied atomically at that point;
+- :meth:`crash` with ``power_loss=False`` (kill -9) keeps the page cache: the kernel still
+  writes it out. With ``power_loss=True`` the unsynced bytes are lost, kept, or torn at a
+  random byte (possibly followed by zeroed garbage), by the given random stream.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+from typing import Any
+
+from paxos_impl.storage import StorageError, encode_record, scan_frames
+
+
+class _Bytes:
+    """What scan_frames needs of a path: read_bytes() and a name for error messages."""
+
+    def __init__(self, name: str, data: bytes) -> None:
+        self.name, self.data = name, data
+
+    def read_bytes(self) -> bytes:
+        return self.data
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class SimDisk:
+    """One node's data directory: the latest snapshot and the log frames written after it."""
+
+    def __init__(self, name: str = "disk") -> None:
+        self.name = name
+        self._snapshot: str | None = None  # JSON text: a snapshot is immutable once written
+        self.durable = bytearray()  # fsync'd log frames since the snapshot
+        self.unsynced = bytearray()  # written, not yet fsync'd
+        self._pending_snapshot: str | None = None
+        self.writes = 0  # write batches (one fsync each in the real node)
+        self.syncs = 0
+        self.power_losses: list[str] = []  # what each power loss did: "lost", "kept", "torn@N"
+        self.torn_recoveries = 0  # recoveries that truncated a torn tail
+
+    # -- the write path --------------------------------------------------------------------
+    def write(self, records: list[dict], snapshot: dict | None = None) -> None:
+        """One batch into the page cache; the snapshot (if any) waits for the fsync."""
+        if records:
+            self.unsynced += b"".join(encode_record(r) for r in records)
+        if snapshot is not None:
+            self._pending_snapshot = json.dumps(snapshot)
+        self.writes += 1
+
+    def sync(self) -> None:
+        """fsync: the page cache is durable; then the snapshot replaces the log atomically."""
+        self.durable += self.unsynced
+        self.unsynced = bytearray()
+        if self._pending_snapshot is not None:
+            self._snapshot, self._pending_snapshot = self._pending_snapshot, None
+            self.durable = bytearray()  # a new log segment: the old ones are compacted away
+        self.syncs += 1
+
+    @property
+    def dirty(self) -> bool:
+        return bool(self.unsynced) or self._pending_snapshot is not None
+
+    # -- crashes ---------------------------------------------------------------------------
+    def crash(self, power_loss: bool, rng: random.Random) -> str:
+        """The process dies (kill -9: the page cache survives) or the power goes."""
+        if not power_loss:
+            if self.dirty:
+                self.sync()  # the kernel writes the page cache out in its own time
+            return "kept"
+        tail = bytes(self.unsynced)
+        self.unsynced = bytearray()
+        self._pending_snapshot = None  # its temp file never got renamed into place
+        if not tail:
+            fate = "clean"
+        else:
+            x = rng.random()
+            if x < 1 / 3:
+                fate = "lost"
+            elif x < 2 / 3:
+                fate = "kept"
+                self.durable += tail
+            else:
+                cut = rng.randrange(1, len(tail))
+                junk = bytes(rng.randrange(256) for _ in range(rng.randrange(0, 8)))
+                if rng.random() < 0.5:
+                    junk = bytes(len(junk))  # a zero-filled block end
+                self.durable += tail[:cut] + junk
+                fate = f"torn@{cut}"
+        self.power_losses.append(fate)
+        return fate
+
+    # -- recovery ----------------------------------------------------------------------------
+    @property
+    def snapshot(self) -> dict | None:
+        return None if self._snapshot is None else json.loads(self._snapshot)
+
+    @property
+    def records(self) -> list[dict[str, Any]]:
+        """Recover the log as storage.Storage.recover does: a torn tail is truncated.
+
+        Damage followed by an intact frame raises StorageError, as the real node refuses to
+        start on it (that would be a simulator bug here: we only ever tear the tail)."""
+        scan = scan_frames(_Bytes(f"{self.name}/log", bytes(self.durable)))  # type: ignore[arg-type]
+        if scan.torn is not None:
+            del self.durable[scan.good_end :]
+            self.torn_recoveries += 1
+        return scan.records
+
+    def listing(self) -> str:
+        """What a data-directory listing would show, for the run's nodes/ folder."""
+        snap = self.snapshot
+        lines = [
+            f"snapshot: {'none' if snap is None else 'applied ' + str(snap.get('applied'))}",
+            f"log: {len(self.durable)} bytes durable, {len(self.unsynced)} unsynced",
+            f"writes: {self.writes}  fsyncs: {self.syncs}",
+            f"power losses: {', '.join(self.power_losses) or 'none'}",
+            f"torn tails truncated at recovery: {self.torn_recoveries}",
+        ]
+        return "\n".join(lines) + "\n"
+
+
+__all__ = ["SimDisk", "StorageError"]

@@ -1,0 +1,220 @@
+"""The simulated world as a cluster backend needs it: disks with an fsync window, clocks that
+drift, a network with netem, and nodes that start only when asked.
+
+``World`` (cluster.sim.world) persists a ``Ready`` and sends its messages in one instant. A
+real node writes, waits for the fsync, and only then sends (persist-then-send); events that
+arrive meanwhile queue up. :class:`RuntimeWorld` plays it that way, with a random fsync
+latency, because that window is where a power cut finds written-but-not-synced bytes. Time
+on a node is ``t + offset + (t - anchor) * rate``: an offset the clock nemesis sets and a
+drift rate, so a lease's assumption of bounded drift can be put to the test.
+
+:class:`SimNetwork` decides delivery per message: node-to-node traffic may be dropped,
+duplicated and reordered, blocked one way (a grudge), slowed and thinned by netem; client
+connections are TCP, so netem loss there costs a retransmission timeout, never the message.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable
+
+from cluster.sim.disk import SimDisk
+from cluster.sim.network import LinkModel, Network
+from cluster.sim.world import World
+from paxos_impl.config import Config
+from paxos_impl.core import Ready, Replica
+
+TCP_RTO = 0.2  # first retransmission timeout of a lost segment on a client connection
+
+
+class Netem:
+    """One node's egress shaping (like ``tc qdisc ... netem delay D J loss L``)."""
+
+    __slots__ = ("delay", "jitter", "loss")
+
+    def __init__(self, delay: float = 0.0, jitter: float = 0.0, loss: float = 0.0) -> None:
+        self.delay, self.jitter, self.loss = delay, jitter, loss
+
+
+class SimNetwork(Network):
+    """Delivery decisions; nodes are ints, client connections are named by strings."""
+
+    def __init__(self, rng: random.Random, default: LinkModel | None = None) -> None:
+        super().__init__(rng, default)
+        self.netem: dict[object, Netem] = {}
+
+    def delays(self, src: object, dst: object) -> list[float]:
+        self.sent += 1
+        m = self.links.get((src, dst), self.default)
+        rng = self.rng
+        base = m.delay_min + (m.delay_max - m.delay_min) * rng.random()
+        shape = self.netem.get(src)
+        if isinstance(src, str) or isinstance(dst, str):  # a client's TCP connection
+            d = base
+            if shape is not None:
+                d += self._netem_delay(shape)
+                rto = TCP_RTO
+                while shape.loss and rng.random() < shape.loss and rto < 10:
+                    d += rto
+                    rto *= 2
+            return [d]
+        if (src, dst) in self.blocked:
+            self.dropped += 1
+            return []
+        if (m.drop and rng.random() < m.drop) or (
+            shape is not None and shape.loss and rng.random() < shape.loss
+        ):
+            self.dropped += 1
+            return []
+        extra = self._netem_delay(shape) if shape is not None else 0.0
+        out = [base + extra]
+        if m.dup and rng.random() < m.dup:
+            out.append(m.delay_min + (m.delay_max * 3 - m.delay_min) * rng.random() + extra)
+        return out
+
+    def _netem_delay(self, shape: Netem) -> float:
+        if not shape.delay and not shape.jitter:
+            return 0.0
+        return max(0.0, shape.delay + shape.jitter * (2 * self.rng.random() - 1))
+
+
+class RuntimeWorld(World):
+    """World with per-node fsync windows, drifting clocks, power loss and explicit starts."""
+
+    def __init__(
+        self,
+        config: Config,
+        seed: int,
+        link: LinkModel | None = None,
+        fsync_latency: tuple[float, float] = (0.0005, 0.002),
+    ) -> None:
+        self._booting = True
+        self.fsync_latency = fsync_latency
+        self.syncing: dict[int, bool] = {}
+        self.rate: dict[int, float] = {}
+        self.anchor: dict[int, float] = {}
+        self.on_crash: Callable[[int], None] | None = None
+        super().__init__(config, seed, link)
+        self._booting = False
+        self.net = SimNetwork(self.net.rng, self.net.default)
+        self.disk_rng = random.Random(self.rng.random())
+        self.node_configs: dict[int, Config] = {}
+        for i, n in self.nodes.items():
+            n.disk = SimDisk(f"n{i + 1}")  # type: ignore[assignment]
+            self.syncing[i] = False
+            self.rate[i] = 0.0
+            self.anchor[i] = 0.0
+
+    def next_event_time(self) -> float | None:
+        return self._events[0][0] if self._events else None
+
+    # -- life cycle --------------------------------------------------------------------------
+    def restart(self, i: int, config: Config | None = None) -> None:
+        if self._booting:
+            return  # nodes start when the cluster is told to start them
+        if config is not None:
+            self.node_configs[i] = config
+        base = self.config
+        self.config = self.node_configs.get(i, base)
+        try:
+            super().restart(i)
+        finally:
+            self.config = base
+
+    def crash(self, i: int, power_loss: bool = False) -> str:  # type: ignore[override]
+        """kill -9 (the page cache survives) or a power loss (unsynced bytes may not)."""
+        was_up = self.nodes[i].up
+        super().crash(i)
+        self.syncing[i] = False
+        fate = self.nodes[i].disk.crash(power_loss, self.disk_rng)  # type: ignore[attr-defined]
+        if was_up and self.on_crash is not None:
+            self.on_crash(i)
+        return fate
+
+    # -- clocks ------------------------------------------------------------------------------
+    def node_time(self, i: int) -> float:
+        return self.now + self.nodes[i].clock_offset + (self.now - self.anchor[i]) * self.rate[i]
+
+    def set_clock(self, i: int, offset: float | None = None, rate: float | None = None) -> None:
+        """Set the offset (now) and/or the drift rate from now on; a running node ticks at once
+        so its timers follow the new clock (the real runtime re-arms within a second)."""
+        n = self.nodes[i]
+        current = self.node_time(i) - self.now
+        n.clock_offset = current if offset is None else offset
+        self.anchor[i] = self.now
+        if rate is not None:
+            self.rate[i] = rate
+        if n.up:
+            self._schedule_tick(i, self.node_time(i))
+
+    def set_clock_offset(self, i: int, seconds: float) -> None:
+        self.set_clock(i, offset=seconds)
+
+    def _schedule_tick(self, i: int, node_t: float) -> None:
+        n = self.nodes[i]
+        rate = self.rate[i]
+        t = (node_t - n.clock_offset + self.anchor[i] * rate) / (1 + rate)
+        t = max(self.now, t)
+        if t >= n.tick_at:
+            return
+        n.tick_at = t
+        inc = n.incarnation
+
+        def fire() -> None:
+            if n.incarnation != inc or n.tick_at != t:
+                return
+            n.tick_at = float("inf")
+            # node time -> world time -> node time can round one ulp short of what the core
+            # asked for; it would then ask again for the same instant, forever
+            self._step(i, lambda r: r.on_tick(max(self.node_time(i), node_t)))
+
+        self.at(t, fire)
+
+    # -- one step of a core, then persist -> fsync -> send -----------------------------------
+    def _step(self, i: int, call: Callable[[Replica], Ready]) -> None:
+        n = self.nodes[i]
+        if not n.up:
+            return
+        if n.paused or self.syncing[i]:
+            n.deferred.append(lambda: self._step(i, call))
+            return
+        self.steps += 1
+        ready = call(n.replica)
+        if ready.next_tick is not None:
+            self._schedule_tick(i, ready.next_tick)
+        if not ready.persist and ready.snapshot is None:
+            self._emit(i, ready)
+            return
+        disk: SimDisk = n.disk  # type: ignore[assignment]
+        disk.write(ready.persist, ready.snapshot)
+        self.syncing[i] = True
+        inc = n.incarnation
+        lo, hi = self.fsync_latency
+        self.after(lo + (hi - lo) * self.rng.random(), lambda: self._synced(i, inc, ready))
+
+    def _synced(self, i: int, inc: int, ready: Ready) -> None:
+        n = self.nodes[i]
+        if n.incarnation != inc or not n.up:
+            return
+        n.disk.sync()  # type: ignore[attr-defined]
+        if n.paused:  # durable now, but a stopped process sends nothing until it resumes
+            n.deferred.insert(0, lambda: self._after_sync(i, inc, ready))
+            return
+        self._after_sync(i, inc, ready)
+
+    def _after_sync(self, i: int, inc: int, ready: Ready) -> None:
+        n = self.nodes[i]
+        if n.incarnation != inc:
+            return
+        self.syncing[i] = False
+        self._emit(i, ready)
+        if not n.paused:
+            pending, n.deferred = n.deferred, []
+            for fn in pending:
+                fn()
+
+    def _emit(self, i: int, ready: Ready) -> None:
+        for dst, m in ready.messages:
+            self._send(i, dst, m)
+        for handle, rep in ready.replies:
+            self._reply(i, handle, rep)

@@ -1,0 +1,129 @@
+"""The store's client for simulated nodes: AsyncClient's policy, the simulator's transport.
+
+Workloads talk to the store through ``paxos_impl.client.AsyncClient``; against the simulator
+they get this class instead, with the same methods and the same exceptions meaning the same
+things (DefiniteFailure / CasMismatch: certainly not applied; Indeterminate: unknown). The
+retry and redirect policy is the real one (``paxos_impl.client._Command``) with its clock
+replaced by the event loop's, so the two clients cannot drift apart in what they promise.
+
+The transport mirrors TCP to a node process: a request to a node that is down is refused at
+once (nothing sent: definite); a node that crashes while a request is out resets the
+connection (the request may have been applied: unknown); a paused node just never answers
+before the deadline (unknown).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import TYPE_CHECKING, Any
+
+from paxos_impl.client import AsyncClient, DefiniteFailure, Indeterminate, _Command, _Retry
+
+if TYPE_CHECKING:
+    from cluster.sim.backend import SimCluster
+
+CONNECT_LATENCY = 0.0005  # a refused connection costs about one round trip on a LAN
+
+
+class _VirtualCommand(_Command):
+    """The real retry policy, timed by the event loop (virtual time on the simulator)."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, *args: Any) -> None:
+        super().__init__(*args)
+        self.loop = loop
+        self.deadline = loop.time() + args[3]
+
+    def remaining(self) -> float:
+        return self.deadline - self.loop.time()
+
+
+class SimStoreClient(AsyncClient):
+    """``AsyncClient(config, node, client_id, timeout)`` whose connections are simulated:
+    read / write / cas / append and the request checks are AsyncClient's own."""
+
+    def __init__(self, cluster: SimCluster, node: int, client_id: str, timeout: float) -> None:
+        super().__init__(cluster.config, node=node, client_id=client_id, timeout=timeout)
+        self.cluster = cluster
+        self.n = cluster.config.n
+        self.name = cluster.register_client(self)  # our end of the simulated connections
+        self.pending: dict[tuple, tuple[asyncio.Future, int]] = {}
+        self._attempts = 0
+
+    async def status(self, node: int | None = None) -> dict:
+        node = self.node if node is None else node
+        cmd = self._new_command({"op": "status"}, node, follow=False)
+        try:
+            reply = await self._attempt(node, {"op": "status"}, cmd.remaining())
+        except ConnectionRefusedError:
+            raise DefiniteFailure(f"node {node} unreachable: refused", "unavailable") from None
+        except (ConnectionResetError, TimeoutError):
+            raise Indeterminate(f"node {node}: no reply in time", "timeout") from None
+        if reply.get("ok") is not True:
+            raise DefiniteFailure(
+                f"node {node} answered {reply.get('error')!r}", reply.get("error")
+            )
+        return reply.get("value")
+
+    async def close(self) -> None:
+        for fut, _node in self.pending.values():
+            if not fut.done():
+                fut.cancel()
+        self.pending.clear()
+        self.cluster.unregister_client(self)
+
+    # -- policy ---------------------------------------------------------------------------------
+    def _new_command(self, req: dict, node: int, follow: bool = True) -> _VirtualCommand:
+        loop = asyncio.get_running_loop()
+        return _VirtualCommand(loop, req, self.n, node, self.timeout, follow)
+
+    def _command(self, op: str, key: str | None, value: Any = None) -> _VirtualCommand:
+        cmd = super()._command(op, key, value)
+        return self._new_command(cmd.req, cmd.target)
+
+    async def _run(self, cmd: _VirtualCommand) -> Any:
+        while True:
+            node = cmd.target
+            try:
+                reply = await self._attempt(node, cmd.req, cmd.remaining())
+            except ConnectionRefusedError as e:
+                step = cmd.on_unreachable(e)
+            except (ConnectionResetError, TimeoutError) as e:
+                step = cmd.on_lost(e)
+            else:
+                step = cmd.on_reply(reply)
+                if not isinstance(step, _Retry):
+                    self._succeeded(cmd)
+                    return step
+            if step.delay:
+                await asyncio.sleep(step.delay)
+            cmd.target = step.node
+
+    # -- transport ------------------------------------------------------------------------------
+    async def _attempt(self, node: int, req: dict, timeout: float) -> dict:
+        """One request on the connection to ``node``: the reply, or the OSError / TimeoutError
+        the real client's socket would have given."""
+        if not self.cluster.node_up(node):
+            await asyncio.sleep(CONNECT_LATENCY)
+            raise ConnectionRefusedError(f"node {node} refused the connection")
+        self._attempts += 1
+        handle = (self.name, self.seq, self._attempts)
+        fut: asyncio.Future = asyncio.get_running_loop().create_future()
+        self.pending[handle] = (fut, node)
+        try:
+            self.cluster.send_request(self.name, node, handle, req)
+            return await asyncio.wait_for(fut, max(timeout, 0.001))
+        finally:
+            self.pending.pop(handle, None)
+
+    # -- called by the cluster ----------------------------------------------------------------
+    def on_reply(self, rep: dict) -> None:
+        handle = rep.pop("_handle")
+        entry = self.pending.get(handle)
+        if entry is not None and not entry[0].done():
+            entry[0].set_result(rep)
+
+    def on_node_crash(self, node: int) -> None:
+        """The node's process died: its connections are reset."""
+        for fut, n in list(self.pending.values()):
+            if n == node and not fut.done():
+                fut.set_exception(ConnectionResetError(f"node {node} reset the connection"))
