@@ -280,14 +280,27 @@ def cmd_kill(args: argparse.Namespace, root: Path) -> dict:
     return {"killed": True, "pid": pid}
 
 
+def _wait_state(pid: int, stopped: bool, timeout: float = 5.0) -> None:
+    """Signals arrive when the kernel next schedules the target: wait for the state to show,
+    so that "paused" means paused when the command returns (a busy node may take a moment)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        st = _proc_stat(pid)
+        if st is None or (st[0] in ("T", "t")) == stopped:
+            return
+        time.sleep(0.005)
+
+
 def cmd_pause(args: argparse.Namespace, root: Path) -> dict:
     pid = _signal(root, signal.SIGSTOP)
+    _wait_state(pid, stopped=True)
     log(root, f"SIGSTOP store pid {pid}")
     return {"paused": True, "pid": pid}
 
 
 def cmd_resume(args: argparse.Namespace, root: Path) -> dict:
     pid = _signal(root, signal.SIGCONT)
+    _wait_state(pid, stopped=False)
     log(root, f"SIGCONT store pid {pid}")
     return {"resumed": True, "pid": pid}
 
