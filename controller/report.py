@@ -191,27 +191,51 @@ def _minimal_linear_view(
     return "\n".join(parts)
 
 
-def _checker_view(result: dict, history_path: Path) -> str | None:
-    """The checker's own anomaly view, when checker.report provides one."""
+CHECKER_VIEW_BEFORE = 2000  # ops before the failing one handed to the checker's view
+CHECKER_VIEW_AFTER = 500
+
+
+def _neighbourhood(events: list[dict], d: Digest, failing: int | None) -> list[dict]:
+    """The events of the ops around the failing one (all of them on a small history).
+
+    The checker's view draws one SVG element per op; on a 100,000-op run that alone would
+    be megabytes, while a person reads the few hundred ops around the anomaly (the
+    timeline above still has every op).
+    """
+    if failing is None or len(d.ops) <= CHECKER_VIEW_BEFORE + CHECKER_VIEW_AFTER:
+        return events
+    pos = next((i for i, op in enumerate(d.ops) if op.index == failing), None)
+    if pos is None:
+        return events
+    keep: set[int] = set()
+    for op in d.ops[max(0, pos - CHECKER_VIEW_BEFORE) : pos + CHECKER_VIEW_AFTER]:
+        keep.add(op.index)
+        if op.completion_index is not None:
+            keep.add(op.completion_index)
+    return [ev for ev in events if ev.get("index") in keep]
+
+
+def _checker_view(
+    result: dict, events: list[dict], d: Digest, failing: int | None, problems: list[str]
+) -> str | None:
+    """The checker's own anomaly view (checker.report.render_anomaly), if it can draw one.
+
+    It gets the events already read (no second pass over a large history). If it is
+    missing or fails on this history, the report falls back to its own tables.
+    """
     try:
         from checker.report import render_anomaly
     except ImportError:
         return None
-    history: Any = None
     try:
-        from checker.history import load
-
-        history = load(history_path)
-    except Exception:  # noqa: BLE001 - a crashed run's history may not load strictly
-        history = None
-    try:
-        return render_anomaly(result, history)
+        return render_anomaly(result, _neighbourhood(events, d, failing))
     except Exception as e:  # noqa: BLE001 - never lose the whole report to one section
-        return f'<p class="problem">the checker\'s anomaly view failed: {html.escape(str(e))}</p>'
+        problems.append(f"the checker's anomaly view failed ({type(e).__name__}: {e})")
+        return None
 
 
 def linear_anomaly(
-    name: str, result: dict, d: Digest, history_path: Path, first: bool
+    name: str, result: dict, d: Digest, events: list[dict], first: bool, problems: list[str]
 ) -> tuple[str, int | None, list[int]]:
     """(html, failing op index, window indices) for a failed linearizability result."""
     by_index = {op.index: op for op in d.ops}
@@ -237,7 +261,7 @@ def linear_anomaly(
             + (f": failing op {html.escape(_short(result.get('op')))}" if result.get("op") else "")
             + ".</p>"
         )
-    view = _checker_view(result, history_path)
+    view = _checker_view(result, events, d, failing, problems)
     body = view if view is not None else _minimal_linear_view(result, d, by_index, failing)
     return what + body, failing, window
 
@@ -411,7 +435,7 @@ def render(run_dir: Path) -> str:
     for kind, name, r in find_anomalies(checkers if isinstance(checkers, dict) else {}):
         first = not anomalies
         if kind == "linear":
-            body, f_idx, window = linear_anomaly(name, r, d, history_path, first)
+            body, f_idx, window = linear_anomaly(name, r, d, events, first, problems)
             highlight += window
             if failing is None and f_idx is not None:
                 failing = f_idx

@@ -248,3 +248,16 @@ def test_append_report_lists_elements_per_key_with_adding_ops(tmp_path):
     assert len(rows) == 2 and 'id="anomaly-op"' in rows[0]
     assert "lost" in rows[0] and 'href="#op-2"' in rows[0] and 'href="#op-4"' not in rows[0]
     assert "duplicated" in rows[1] and 'href="#op-0"' in rows[1]
+
+
+def test_checker_view_is_embedded_and_bounded_on_a_large_run(tmp_path):
+    from controller.report import CHECKER_VIEW_AFTER, CHECKER_VIEW_BEFORE
+
+    run = make_run(tmp_path, n_ops=3000, concurrency=8, invalid=True)
+    page = build_report(run).read_text()
+    anomaly = page[page.index('id="anomaly"') :]
+    assert 'class="pxl-lin"' in anomaly  # checker.report.render_anomaly's fragment
+    assert re.search(r'<rect class="bar[^"]*\bbad\b', anomaly), "the failing op drawn in red"
+    n_bars = len(re.findall(r'<rect class="bar', anomaly))
+    assert 100 < n_bars <= CHECKER_VIEW_BEFORE + CHECKER_VIEW_AFTER
+    assert "anomaly view failed" not in page

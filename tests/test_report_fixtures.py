@@ -75,6 +75,7 @@ def simulate_register(
                 state = new
             elif op["outcome"] == "ok":
                 op["outcome"], op["error"] = "fail", "mismatch"
+        op["state_after"] = state
     facts: dict = {}
     if corrupt:
         reads = [o for o in ops if o["f"] == "read" and o["outcome"] == "ok"]
@@ -123,11 +124,11 @@ def simulate_register(
         facts["window"] = sorted(
             o["index"] for o in ops if o["start"] < v["end"] and o["end"] > v["start"]
         )
-        facts["prefix"] = sorted(
+        before = sorted(
             (o for o in ops if o["lin"] < v["lin"] and o["outcome"] == "ok"),
             key=lambda o: o["lin"],
-        )
-        facts["prefix"] = [o["index"] for o in facts["prefix"]][-20:]
+        )  # the checker's format: history index of the invoke and the state after it
+        facts["prefix"] = [{"index": o["index"], "state": o["state_after"]} for o in before]
     return out, facts
 
 
