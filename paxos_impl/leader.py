@@ -270,6 +270,8 @@ class Leader:
         """A slot we proposed was learned from elsewhere. If another value won, a higher
         ballot exists: we are deposed and must stop at once, because followers treat our
         commit index as "the values you accepted at my ballot are chosen"."""
+        for c in batch:
+            self.active.discard((c["client_id"], c["seq"]))
         p = self.inflight.pop(slot, None)
         if p is not None and p.value != batch and self.role == "leader":
             self._step_down(None)

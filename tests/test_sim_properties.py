@@ -40,16 +40,17 @@ def schedules(draw, mode="leader"):
         one_way=draw(st.booleans()),
         crashes=draw(st.booleans()),
         bounces=draw(st.booleans()),
+        majority_bounces=draw(st.sampled_from([False, False, True])),
         crash_leader=draw(st.booleans()),
         max_down=draw(st.sampled_from([1, 2])),
         client_drop=draw(st.sampled_from([0.0, 0.05])),
     )
     seed = draw(st.integers(0, 2**31))
-    return cfg, plan, seed
+    return cfg, plan, seed, draw(st.booleans())
 
 
-def check_schedule(cfg, plan, seed):
-    r = run(cfg, seed, plan, clients=3, duration=1.2, settle=1.5)
+def check_schedule(cfg, plan, seed, spread):
+    r = run(cfg, seed, plan, clients=3, duration=1.2, settle=1.5, spread=spread)
     assert r.violations == [], (seed, plan, r.violations[:5])
     applied = {s["applied_index"] for s in r.world.statuses().values() if s}
     assert len(applied) == 1, f"replicas did not converge after healing: {applied}"

@@ -65,6 +65,7 @@ class SimClient:
         attempt_timeout: float = 0.3,
         op_timeout: float = 1.5,
         think: tuple[float, float] = (0.0, 0.02),
+        spread: bool = False,
     ) -> None:
         self.world, self.index, self.n_clients = world, index, n_clients
         self.workload, self.history = workload, history
@@ -74,6 +75,7 @@ class SimClient:
         self.rng = random.Random(world.rng.random())
         self.attempt_timeout, self.op_timeout, self.think = attempt_timeout, op_timeout, think
         self.target = self.rng.choice(list(world.nodes))
+        self.spread = spread  # start every operation at a random node (finds stale reads)
         self.seq = 0
         self.op: dict | None = None
         self.stopped = True
@@ -102,6 +104,8 @@ class SimClient:
         self.deadline = self.world.now + self.op_timeout
         self.uncertain = False
         self.attempt = 0
+        if self.spread:
+            self.target = self.rng.choice(list(self.world.nodes))
         self.history.add(
             self.world,
             {

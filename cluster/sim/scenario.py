@@ -39,6 +39,7 @@ class FaultPlan:
     one_way: bool = False
     crashes: bool = False
     bounces: bool = False  # kill -9 and restart at once (loses memory, keeps the disk)
+    majority_bounces: bool = False  # kill -9 a majority together, restart them one by one
     crash_leader: bool = False  # aim crashes and isolation at the current leader
     max_down: int = 1  # nodes down at once
     interval: tuple[float, float] = (0.2, 0.8)
@@ -63,6 +64,7 @@ def run(
     workload: KvWorkload | None = None,
     attempt_timeout: float = 0.3,
     op_timeout: float = 1.5,
+    spread: bool = False,
 ) -> RunResult:
     plan = plan or FaultPlan()
     link = LinkModel(plan.delay[0], plan.delay[1], plan.drop, plan.dup)
@@ -71,7 +73,14 @@ def run(
     hist = History()
     cs = [
         SimClient(
-            world, c, clients, wl, hist, attempt_timeout=attempt_timeout, op_timeout=op_timeout
+            world,
+            c,
+            clients,
+            wl,
+            hist,
+            attempt_timeout=attempt_timeout,
+            op_timeout=op_timeout,
+            spread=spread,
         )
         for c in range(clients)
     ]
@@ -139,6 +148,8 @@ class Nemesis:
             acts += ["crash", "crash", "restart"]
         if p.bounces:
             acts += ["bounce", "bounce"]
+        if p.majority_bounces:
+            acts += ["bounce-majority", "bounce-majority"]
         a = self.rng.choice(acts)
         ids = list(w.nodes)
         if a == "heal":
@@ -162,6 +173,14 @@ class Nemesis:
             dst = self.rng.choice([i for i in ids if i != src])
             w.net.block(src, dst)
             self.log("block", [src, dst])
+        elif a == "bounce-majority":
+            up = [i for i in ids if i not in self.down]
+            group = self.rng.sample(up, min(len(up), len(ids) // 2 + 1))
+            for n in group:
+                w.crash(n)
+                w.after(self.rng.uniform(0.0, 0.1), lambda n=n: w.restart(n))
+            self.log("bounce", sorted(group))
+            return
         elif a == "bounce":
             n = self._target()
             if n not in self.down:
