@@ -101,8 +101,11 @@ def test_setup_makes_labelled_containers_on_a_private_network(docker_cluster, do
         assert (
             attrs["NetworkSettings"]["Networks"][c.network_name]["IPAddress"] == c.addresses[node]
         )
-        # PID 1 idles; the store is not started yet
-        assert c.exec(node, ["cat", "/proc/1/cmdline"]).stdout.replace("\0", " ").strip() != ""
+        # PID 1 is docker's init, its child idles; the store is not started yet
+        ps = c.exec(node, ["ps", "-e", "-o", "pid=,args="]).stdout.splitlines()
+        assert "init" in ps[0].split(None, 1)[1] and ps[0].split()[0] == "1"
+        assert any(line.split(None, 1)[1] == "sleep infinity" for line in ps)
+        assert not any("paxos_impl.server" in line for line in ps)
         assert c.is_running(node) is False
     assert [a.host for a in c.config.nodes] == [c.addresses[n] for n in c.nodes]
     net = docker_client.networks.get(c.network_name)
