@@ -1,0 +1,305 @@
+"""`paxlab sim`: sweep many seeds of a simulated test; every failing seed is a replayable bug.
+
+Each seed is one ``paxlab test --backend sim`` run: the controller's phases, the workload's
+generators and checkers and the nemeses, unchanged, in virtual time. Passing seeds leave
+nothing behind; a seed that is invalid (or undecided) is run again into the results store
+as a normal run with its report (the rerun is the same run, byte for byte: that is the
+point of a seed), and its one-line replay command is printed.
+
+``--bench`` measures instead: simulated test-seconds per wall-second (and per CPU-second)
+of the run phase, for the shape given (default five nodes, ten clients).
+
+Exit codes: 0 every seed valid, 1 some seed invalid, 2 none invalid but some undecided, or
+bad input.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shlex
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from controller.spec import READ_MODES, WORKLOADS
+
+VERDICT = {True: "valid", False: "INVALID"}
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--seeds", type=int, default=None, help="how many seeds (default 100; 1 with --seed)"
+    )
+    p.add_argument("--start-seed", type=int, default=0, help="first seed of the sweep")
+    p.add_argument("--seed", type=int, default=None, help="just this seed (replays a failure)")
+    p.add_argument("--workload", choices=WORKLOADS, default="kv")
+    p.add_argument("--nemesis", default="partition,kill,pause,clock,netem")
+    p.add_argument("--bug", action="append", default=[], help="a deliberate store bug (repeatable)")
+    p.add_argument("--nodes", type=int, default=5)
+    p.add_argument("--concurrency", type=int, default=10)
+    p.add_argument("--time-limit", type=float, default=10.0, help="simulated seconds per seed")
+    p.add_argument("--rate", type=float, default=None, help="total ops/s (default: the workload's)")
+    p.add_argument("--nemesis-interval", type=float, default=1.0)
+    p.add_argument("--op-timeout", type=float, default=1.0)
+    p.add_argument("--read-mode", choices=READ_MODES, default="log")
+    p.add_argument("--power-loss", type=float, default=0.5, help="fraction of kills that cut power")
+    p.add_argument(
+        "--clock-drift", type=float, default=0.0, help="max drift rate with clock faults"
+    )
+    p.add_argument("--drop", type=float, default=0.0, help="node-to-node message loss")
+    p.add_argument("--dup", type=float, default=0.0, help="node-to-node message duplication")
+    p.add_argument("--results-dir", default=None, help="where failing runs go (default ./results)")
+    p.add_argument("--stop-at-first", action="store_true", help="stop at the first invalid seed")
+    p.add_argument("--json", action="store_true", help="one JSON object per seed, then a summary")
+    p.add_argument("--bench", action="store_true", help="measure simulated seconds per second")
+
+
+def _bad(msg: str) -> None:
+    from controller.cli import UsageError
+
+    raise UsageError(msg)
+
+
+def _check_args(args: argparse.Namespace) -> list[int]:
+    if args.seed is not None:
+        seeds = (
+            [args.seed] if args.seeds is None else list(range(args.seed, args.seed + args.seeds))
+        )
+    else:
+        n = 100 if args.seeds is None else args.seeds
+        seeds = list(range(args.start_seed, args.start_seed + n))
+    if not seeds:
+        _bad("--seeds must be at least 1")
+    for name in ("power_loss", "drop", "dup"):
+        v = getattr(args, name)
+        if not 0.0 <= v <= 1.0:
+            _bad(f"--{name.replace('_', '-')} must be between 0 and 1, got {v}")
+    if not 0.0 <= args.clock_drift < 0.5:
+        _bad(f"--clock-drift must be in [0, 0.5), got {args.clock_drift}")
+    return seeds
+
+
+def backend_opts(args: argparse.Namespace) -> dict[str, Any]:
+    return {
+        "power_loss": args.power_loss,
+        "clock_drift": args.clock_drift,
+        "drop": args.drop,
+        "dup": args.dup,
+    }
+
+
+def replay_argv(args: argparse.Namespace, seed: int) -> list[str]:
+    """`paxlab sim ... --seed S`: the exact run of one seed again."""
+    argv = ["paxlab", "sim", "--workload", args.workload, "--nemesis", args.nemesis]
+    for b in args.bug:
+        argv += ["--bug", b]
+    for flag, value, default in (
+        ("--nodes", args.nodes, 5),
+        ("--concurrency", args.concurrency, 10),
+        ("--time-limit", args.time_limit, 10.0),
+        ("--rate", args.rate, None),
+        ("--nemesis-interval", args.nemesis_interval, 1.0),
+        ("--op-timeout", args.op_timeout, 1.0),
+        ("--read-mode", args.read_mode, "log"),
+        ("--power-loss", args.power_loss, 0.5),
+        ("--clock-drift", args.clock_drift, 0.0),
+        ("--drop", args.drop, 0.0),
+        ("--dup", args.dup, 0.0),
+    ):
+        if value != default:
+            argv += [flag, f"{value:g}" if isinstance(value, float) else str(value)]
+    return argv + ["--seed", str(seed)]
+
+
+def make_spec(args: argparse.Namespace, seed: int):
+    from controller.spec import TestSpec
+
+    nemesis = [n.strip() for n in args.nemesis.split(",") if n.strip()]
+    return TestSpec(
+        workload=args.workload,
+        nemesis=[] if nemesis == ["none"] else nemesis,
+        nodes=args.nodes,
+        concurrency=args.concurrency,
+        time_limit=args.time_limit,
+        rate=args.rate,
+        seed=seed,
+        nemesis_interval=args.nemesis_interval,
+        backend="sim",
+        bugs=list(args.bug),
+        read_mode=args.read_mode,
+        op_timeout=args.op_timeout,
+        backend_opts=backend_opts(args),
+        argv=replay_argv(args, seed),
+    ).validate()
+
+
+def run_seed(args: argparse.Namespace, seed: int, scratch: Path) -> dict[str, Any]:
+    """One seed in a scratch results dir; what it found (the run dir is removed)."""
+    from controller.run import run_test
+
+    spec = make_spec(args, seed)
+    t0 = time.monotonic()
+    out = run_test(spec, results_root=scratch, progress=False, report=False)
+    shutil.rmtree(out.run_dir, ignore_errors=True)
+    r = out.results
+    row: dict[str, Any] = {
+        "seed": seed,
+        "valid": r["valid"],
+        "ops": r["ops"],
+        "wall_s": round(time.monotonic() - t0, 3),
+        "error": r.get("error"),
+    }
+    bad = [n for n, c in r.get("checkers", {}).items() if c.get("valid") is not True]
+    if bad:
+        row["checkers"] = bad
+    return row
+
+
+def store_failure(args: argparse.Namespace, seed: int) -> tuple[Path, Any]:
+    """Run the seed again, this time into the results store with a report."""
+    from controller.run import run_test
+
+    out = run_test(make_spec(args, seed), results_root=args.results_dir, progress=False)
+    return out.run_dir, out.valid
+
+
+def run(args: argparse.Namespace) -> int:
+    from cluster.base import ClusterError
+    from controller.spec import SpecError
+    from nemesis.base import NemesisError
+
+    seeds = _check_args(args)
+    try:
+        make_spec(args, seeds[0])
+        if args.bench:
+            return bench(args, seeds[0])
+        return sweep(args, seeds)
+    except (SpecError, NemesisError, ClusterError) as e:
+        _bad(str(e).splitlines()[0] if str(e) else type(e).__name__)
+    return 2  # pragma: no cover - _bad raises
+
+
+def sweep(args: argparse.Namespace, seeds: list[int]) -> int:
+    err = sys.stderr
+    print(
+        f"paxlab sim: {len(seeds)} seeds from {seeds[0]}, {args.workload} / {args.nemesis}"
+        + (f", bugs {','.join(args.bug)}" if args.bug else "")
+        + f", {args.nodes} nodes, {args.concurrency} clients, {args.time_limit:g}s each",
+        file=err,
+        flush=True,
+    )
+    counts = {"valid": 0, "invalid": 0, "unknown": 0}
+    failures = []
+    t0 = time.monotonic()
+    with tempfile.TemporaryDirectory(prefix="paxlab-sim-") as scratch:
+        for k, seed in enumerate(seeds, 1):
+            row = run_seed(args, seed, Path(scratch))
+            v = row["valid"]
+            counts["valid" if v is True else "invalid" if v is False else "unknown"] += 1
+            if v is not True:
+                run_dir, again = store_failure(args, seed)
+                row["run"] = str(run_dir)
+                row["replay"] = shlex.join(replay_argv(args, seed))
+                row["replayed_same_verdict"] = again == v
+                failures.append(row)
+            _print_row(args, row, k, len(seeds), t0)
+            if v is False and args.stop_at_first:
+                break
+    total = sum(counts.values())
+    summary = {
+        "seeds": total,
+        **counts,
+        "wall_s": round(time.monotonic() - t0, 2),
+        "failing": [f["seed"] for f in failures],
+    }
+    if args.json:
+        print(json.dumps({"summary": summary}))
+    else:
+        print(
+            f"{total} seeds: {counts['valid']} valid, {counts['invalid']} invalid, "
+            f"{counts['unknown']} unknown in {summary['wall_s']:g}s"
+        )
+        for f in failures:
+            print(f"  seed {f['seed']}: {VERDICT.get(f['valid'], 'unknown')}  {f['run']}")
+            print(f"    replay: {f['replay']}")
+    if counts["invalid"]:
+        return 1
+    return 2 if counts["unknown"] else 0
+
+
+def _print_row(args: argparse.Namespace, row: dict[str, Any], k: int, n: int, t0: float) -> None:
+    if args.json:
+        print(json.dumps(row, default=str), flush=True)
+        return
+    verdict = VERDICT.get(row["valid"], "unknown")
+    ops = row["ops"]
+    line = (
+        f"[{k}/{n}] seed {row['seed']}: {verdict}  ok {ops['ok']} fail {ops['fail']} "
+        f"info {ops['info']}  ({row['wall_s']:.2f}s, {time.monotonic() - t0:.0f}s total)"
+    )
+    if row["valid"] is not True:
+        line += f"  checkers: {','.join(row.get('checkers', [])) or '-'}"
+        if row.get("error"):
+            line += f"  error: {row['error'][:120]}"
+    print(line, flush=True)
+
+
+def bench(args: argparse.Namespace, seed: int) -> int:
+    """Simulated seconds of the run phase per wall second and per CPU second."""
+    from controller.run import run_test
+    from controller.virtual_loop import run_virtual
+
+    timing: dict[str, float] = {}
+
+    def runner(coro):
+        w0, c0 = time.monotonic(), time.process_time()
+        try:
+            return run_virtual(coro)
+        finally:
+            timing["wall"] = time.monotonic() - w0
+            timing["cpu"] = time.process_time() - c0
+
+    from controller.run import make_cluster_for
+
+    spec = make_spec(args, seed)
+    cluster = make_cluster_for(spec)
+    with tempfile.TemporaryDirectory(prefix="paxlab-sim-bench-") as scratch:
+        out = run_test(
+            spec,
+            cluster=cluster,
+            results_root=scratch,
+            progress=False,
+            runner=runner,
+            report=False,
+        )
+    r = out.results
+    sim_s = round(cluster.now(), 3)  # every phase on the loop, not only the run phase
+    result = {
+        "nodes": args.nodes,
+        "clients": args.concurrency,
+        "workload": args.workload,
+        "nemesis": args.nemesis,
+        "simulated_s": sim_s,
+        "test_time_s": r.get("test_time_s"),
+        "loop_wall_s": round(timing.get("wall", 0.0), 3),
+        "loop_cpu_s": round(timing.get("cpu", 0.0), 3),
+        "sim_s_per_wall_s": round(sim_s / timing["wall"], 1) if timing.get("wall") else None,
+        "sim_s_per_cpu_s": round(sim_s / timing["cpu"], 1) if timing.get("cpu") else None,
+        "ops": r["ops"],
+        "valid": r["valid"],
+    }
+    if args.json:
+        print(json.dumps(result))
+    else:
+        print(
+            f"{args.nodes} nodes, {args.concurrency} clients, {sim_s:g} simulated s: "
+            f"{result['sim_s_per_wall_s']} sim-s per wall-s, "
+            f"{result['sim_s_per_cpu_s']} per CPU-s "
+            f"(setup to final reads: {result['loop_wall_s']}s wall, "
+            f"{result['loop_cpu_s']}s CPU); ops {r['ops']}"
+        )
+    return 0 if r["valid"] is True else 1 if r["valid"] is False else 2
