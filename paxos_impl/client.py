@@ -322,9 +322,8 @@ class AsyncClient(_Base):
                 f"node {node} unreachable: {_describe(e)}", "unavailable"
             ) from None
         try:
-            reply = await asyncio.wait_for(
-                wire.read_frame(reader, self.config.max_frame_bytes), max(cmd.remaining(), 0.001)
-            )
+            async with asyncio.timeout(max(cmd.remaining(), 0.001)):
+                reply = await wire.read_frame(reader, self.config.max_frame_bytes)
         except (OSError, TimeoutError, wire.FrameError, wire.ConnectionClosed) as e:
             await self._drop(node)
             raise Indeterminate(f"node {node}: {_describe(e)}", "timeout") from None
@@ -356,10 +355,8 @@ class AsyncClient(_Base):
                 step = cmd.on_unreachable(e)
             else:
                 try:
-                    reply = await asyncio.wait_for(
-                        wire.read_frame(reader, self.config.max_frame_bytes),
-                        max(cmd.remaining(), 0.001),
-                    )
+                    async with asyncio.timeout(max(cmd.remaining(), 0.001)):
+                        reply = await wire.read_frame(reader, self.config.max_frame_bytes)
                 except (OSError, TimeoutError, wire.FrameError, wire.ConnectionClosed) as e:
                     await self._drop(node)
                     step = cmd.on_lost(e)
@@ -382,7 +379,8 @@ class AsyncClient(_Base):
         if conn is None:
             host, port = self._addr(node)
             timeout = max(min(CONNECT_TIMEOUT, cmd.remaining()), 0.001)
-            conn = await asyncio.wait_for(asyncio.open_connection(host, port), timeout)
+            async with asyncio.timeout(timeout):  # not wait_for: it can eat cancellations
+                conn = await asyncio.open_connection(host, port)
             self._conns[node] = conn
         return conn
 

@@ -107,10 +107,12 @@ class _PeerLink:
         failures = 0
         while True:
             try:
-                reader, writer = await asyncio.wait_for(
-                    asyncio.open_connection(addr.host, addr.peer_port), max(backoff_max, 1.0)
-                )
+                # asyncio.timeout, not wait_for: on 3.11 wait_for can swallow a cancellation
+                # that races with the connect failing, and shutdown would then hang
+                async with asyncio.timeout(max(backoff_max, 1.0)):
+                    reader, writer = await asyncio.open_connection(addr.host, addr.peer_port)
             except (OSError, TimeoutError) as e:
+                _reraise_if_cancelled()
                 failures += 1
                 if failures in (1, 10) or failures % 100 == 0:
                     log.info("peer %d unreachable (%s attempts): %s", self.peer_id, failures, e)
@@ -124,6 +126,7 @@ class _PeerLink:
             try:
                 await self._pump(reader, writer)
             except (OSError, ConnectionError) as e:
+                _reraise_if_cancelled()
                 log.info("lost connection to peer %d: %s", self.peer_id, e or type(e).__name__)
             finally:
                 self.connected = False
@@ -142,9 +145,10 @@ class _PeerLink:
             self.wakeup.clear()
             if not self.queue:
                 try:
-                    await asyncio.wait_for(self.wakeup.wait(), _PEER_POLL)
+                    async with asyncio.timeout(_PEER_POLL):
+                        await self.wakeup.wait()
                 except TimeoutError:
-                    pass
+                    _reraise_if_cancelled()
 
 
 class Node:
@@ -176,6 +180,7 @@ class Node:
         self._tasks: list[asyncio.Task] = []
         self._conns: set[asyncio.StreamWriter] = set()
         self._stopped = asyncio.Event()
+        self._disk_busy: asyncio.Future | None = None
         self.fatal: str | None = None
         self.batches = 0  # for status: how many persist+send rounds, how many events
         self.events_handled = 0
@@ -226,7 +231,10 @@ class Node:
             t.cancel()
         for w in list(self._conns):
             w.close()
-        await asyncio.gather(*self._tasks, *tasks, return_exceptions=True)
+        # bounded: a task that fails to die must not keep the process from exiting
+        await asyncio.wait([*self._tasks, *tasks], timeout=5)
+        if self._disk_busy is not None:
+            await asyncio.gather(self._disk_busy, return_exceptions=True)
         self.storage.close()
 
     def _fail(self, why: str) -> None:
@@ -313,7 +321,9 @@ class Node:
     async def _disk(self, fn: Callable[[Any], None], arg: Any) -> None:
         try:
             if self.storage.fsync:  # the fsync would block the loop: let I/O go on meanwhile
-                await asyncio.to_thread(fn, arg)
+                self._disk_busy = asyncio.get_running_loop().run_in_executor(None, fn, arg)
+                # shielded: a shutdown must not close the log under a write still running
+                await asyncio.shield(self._disk_busy)
             else:
                 fn(arg)
         except OSError as e:
@@ -362,7 +372,8 @@ class Node:
         self._conns.add(writer)
         src = None
         try:
-            hello = await asyncio.wait_for(wire.read_frame(reader, self.max_frame), HELLO_TIMEOUT)
+            async with asyncio.timeout(HELLO_TIMEOUT):
+                hello = await wire.read_frame(reader, self.max_frame)
             src = hello.get("from")
             if hello.get("type") != "hello" or not isinstance(src, int) or src == self.id:
                 raise wire.FrameError(f"expected a hello from a peer, got {_brief(hello)}")
@@ -430,6 +441,13 @@ class Node:
             events=self.events_handled,
         )
         return s
+
+
+def _reraise_if_cancelled() -> None:
+    """Keep a cancellation that arrived together with an I/O error from being lost."""
+    task = asyncio.current_task()
+    if task is not None and task.cancelling():
+        raise asyncio.CancelledError()
 
 
 def _peername(writer: asyncio.StreamWriter) -> str:
