@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import sys
 import time
 from pathlib import Path
@@ -219,6 +220,9 @@ def _down(args: argparse.Namespace) -> int:
     state = _load_state(args.name)
     cluster = make_cluster(state["backend"], state["name"], state["nodes"], **state.get("opts", {}))
     cluster.teardown()
+    run_dir = state.get("opts", {}).get("run_dir")
+    if run_dir and Path(run_dir).parent == state_dir():  # the local nodes' dirs `up` chose
+        shutil.rmtree(run_dir, ignore_errors=True)
     state_file.unlink(missing_ok=True)
     config_file.unlink(missing_ok=True)
     print(f"cluster {args.name} is down")

@@ -58,6 +58,34 @@ def test_make_cluster_picks_the_backend_and_rejects_unknown_ones():
         make_cluster("nope", "mk", 3)
 
 
+def _processes_mentioning(text: str) -> list[int]:
+    pids = []
+    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+        try:
+            if text in cmdline.read_bytes().decode(errors="replace"):
+                pids.append(int(cmdline.parent.name))
+        except OSError:
+            pass
+    return pids
+
+
+@pytest.mark.timeout(120)
+def test_local_backend_up_status_down_leaves_nothing(tmp_path):
+    r = paxlab(tmp_path, "up", "--backend", "local", "--name", "loc")
+    assert r.returncode == 0, r.stderr
+    assert "docker exec" not in r.stdout
+    st = paxlab(tmp_path, "status", "--name", "loc", "--json")
+    assert st.returncode == 0, st.stderr
+    rows = json.loads(st.stdout)["nodes"]
+    assert [r["state"] for r in rows] == ["running"] * 3
+    run_dir = tmp_path / "clusters" / "loc-nodes"
+    assert _processes_mentioning(str(run_dir))  # the stores run from there
+    down = paxlab(tmp_path, "down", "--name", "loc")
+    assert down.returncode == 0, down.stderr
+    assert list((tmp_path / "clusters").iterdir()) == []
+    assert _processes_mentioning(str(run_dir)) == []
+
+
 @pytest.mark.docker
 @pytest.mark.timeout(240)
 def test_up_status_client_down(tmp_path, node_image, docker_client):
