@@ -196,7 +196,8 @@ class Node:
             try:
                 server = await asyncio.start_server(handler, me.host, port, reuse_address=True)
             except OSError as e:
-                raise OSError(f"cannot listen on {me.host}:{port}: {e.strerror or e}") from None
+                why = os.strerror(e.errno) if e.errno else str(e)
+                raise OSError(f"cannot listen on {me.host}:{port}: {why}") from None
             self._servers.append(server)
 
     async def run(self) -> None:

@@ -107,26 +107,24 @@ def main(argv: list[str] | None = None) -> int:
         storage.close()
         return _fail(f"{data_dir}: cannot recover state from the log: {e!r}")
     node = Node(args.node_id, config, storage, replica, protocol_error=ProtocolError)
-    logging.getLogger("paxos.server").info(
-        "starting: %d nodes, mode %s, read_mode %s, data %s, fsync %s%s; recovered %s%d records",
-        config.n,
-        config.mode,
-        config.read_mode,
-        data_dir,
-        "on" if config.fsync else "off",
-        f", bugs {','.join(config.bugs)}" if config.bugs else "",
-        "a snapshot and " if snapshot is not None else "",
-        len(records),
+    me = config.node(args.node_id)
+    summary = (
+        f"node {args.node_id} of {config.n}: peers on {me.host}:{me.peer_port}, clients on "
+        f"{me.host}:{me.client_port}; mode {config.mode}, read_mode {config.read_mode}, "
+        f"data {data_dir}, fsync {'on' if config.fsync else 'off'}"
+        + (f", bugs {','.join(config.bugs)}" if config.bugs else "")
+        + f"; recovered {'a snapshot and ' if snapshot is not None else ''}{len(records)} records"
     )
     try:
-        return asyncio.run(_serve(node))
+        return asyncio.run(_serve(node, summary))
     except OSError as e:  # a port in use
         storage.close()
         return _fail(str(e))
 
 
-async def _serve(node: Node) -> int:
+async def _serve(node: Node, summary: str) -> int:
     await node.listen()
+    logging.getLogger("paxos.server").info("serving %s", summary)
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, node.stop)

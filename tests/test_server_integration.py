@@ -6,6 +6,7 @@ back through every node after the restarts.
 
 import json
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -180,3 +181,23 @@ def test_server_refuses_a_corrupt_log(tmp_path):
     assert r.returncode == 2
     lines = r.stderr.strip().splitlines()
     assert len(lines) == 1 and str(seg.name) in lines[0] and "byte offset 0" in lines[0]
+
+
+def test_port_in_use_is_a_one_line_error(tmp_path):
+    from controller.bench_cli import free_ports
+    from paxos_impl.config import local_config
+
+    cfg = local_config(3)
+    ports = free_ports(6)
+    for i, a in enumerate(cfg.nodes):
+        a.peer_port, a.client_port = ports[i], ports[3 + i]
+    path = tmp_path / "c.toml"
+    cfg.save(path)
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", ports[3]))
+        s.listen()
+        r = run_server("0", "--config", str(path), cwd=tmp_path)
+    assert r.returncode == 2
+    assert (
+        r.stderr == f"paxos-server: cannot listen on 127.0.0.1:{ports[3]}: Address already in use\n"
+    )
