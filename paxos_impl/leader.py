@@ -271,7 +271,9 @@ class Leader:
         ballot exists: we are deposed and must stop at once, because followers treat our
         commit index as "the values you accepted at my ballot are chosen"."""
         for c in batch:
-            self.active.discard((c["client_id"], c["seq"]))
+            key = (c["client_id"], c["seq"])
+            self.active.discard(key)
+            self.sent_keys.discard(key)
         p = self.inflight.pop(slot, None)
         if p is not None and p.value != batch and self.role == "leader":
             self._step_down(None)

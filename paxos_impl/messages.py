@@ -116,18 +116,35 @@ def _slot_ballot_batch(e: Any) -> bool:
     )
 
 
+def _kv_pair(p: Any) -> bool:
+    return isinstance(p, list) and len(p) == 2 and (p[0] is None or isinstance(p[0], str))
+
+
+def _dedup_entry(e: Any) -> bool:
+    return (
+        isinstance(e, list)
+        and len(e) == 2
+        and isinstance(e[0], int)
+        and not isinstance(e[0], bool)
+        and isinstance(e[1], dict)
+    )
+
+
 def _snap(m: dict) -> None:
     s = m.get("snap")
+    sm = s.get("sm") if isinstance(s, dict) else None
     if not (
         isinstance(s, dict)
         and isinstance(s.get("applied"), int)
+        and not isinstance(s["applied"], bool)
         and s["applied"] >= 0
-        and isinstance(s.get("sm"), dict)
-        and isinstance(s["sm"].get("kv", []), list)
-        and all(isinstance(p, list) and len(p) == 2 for p in s["sm"].get("kv", []))
-        and isinstance(s["sm"].get("dedup", {}), dict)
+        and isinstance(sm, dict)
+        and isinstance(sm.get("kv", []), list)
+        and all(_kv_pair(p) for p in sm.get("kv", []))
+        and isinstance(sm.get("dedup", {}), dict)
+        and all(isinstance(k, str) and _dedup_entry(e) for k, e in sm.get("dedup", {}).items())
     ):
-        raise _fail("snapshot", "snap must be {applied, sm: {kv, dedup}}")
+        raise _fail("snapshot", "snap must be {applied, sm: {kv: [[key, value]], dedup}}")
 
 
 _CHECKS: dict[str, Any] = {

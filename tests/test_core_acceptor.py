@@ -112,6 +112,8 @@ def test_volatile_acceptor_bug_persists_nothing():
         {"type": "learn", "entries": [[-3, W]], "commit": 0},
         {"type": "heartbeat_ok", "ballot": [1, 0], "round": 1, "commit": 0, "lease": "yes"},
         {"type": "snapshot", "snap": {"applied": 3}},
+        {"type": "snapshot", "snap": {"applied": 3, "sm": {"kv": [[["k"], 1]], "dedup": {}}}},
+        {"type": "snapshot", "snap": {"applied": 3, "sm": {"kv": [], "dedup": {"c": 5}}}},
         {"type": "catchup", "from": True},
     ],
 )

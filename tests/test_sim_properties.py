@@ -59,7 +59,7 @@ def check_schedule(cfg, plan, seed, spread):
 
 @pytest.mark.timeout(120)
 @settings(
-    max_examples=100,
+    max_examples=200,
     deadline=None,
     derandomize=True,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
@@ -71,7 +71,7 @@ def test_leader_mode_is_safe_under_random_faults(s):
 
 @pytest.mark.timeout(120)
 @settings(
-    max_examples=30,
+    max_examples=50,
     deadline=None,
     derandomize=True,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
