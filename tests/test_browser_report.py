@@ -68,7 +68,9 @@ browser = pytest.fixture(scope="module", name="browser")(driver_session)
 @pytest.fixture(scope="module")
 def reports(tmp_path_factory) -> dict[str, Path]:
     root = tmp_path_factory.mktemp("results")
-    valid = make_run(root, test_name="reg-ok", stamp="20260101T100000", n_ops=600)
+    valid = make_run(
+        root, test_name="reg-ok", stamp="20260101T100000", n_ops=600, nemesis=("partition", "clock")
+    )
     invalid = make_run(root, test_name="reg-bad", stamp="20260101T110000", n_ops=600, invalid=True)
     return {"valid": build_report(valid), "invalid": build_report(invalid), "root": root}
 
@@ -200,6 +202,12 @@ def test_index_sorts_and_filters_in_chromium(browser, reports, tmp_path):
     rows = browser.find_elements("css selector", "#runs tbody tr")
     assert len(rows) == 1 and "reg-ok" in rows[0].text
     Select(browser.find_element("id", "f-verdict")).select_by_value("")
+    Select(browser.find_element("id", "f-nemesis")).select_by_value("partition")
+    assert len(browser.find_elements("css selector", "#runs tbody tr")) == 2
+    Select(browser.find_element("id", "f-nemesis")).select_by_value("clock")  # in a combination
+    rows = browser.find_elements("css selector", "#runs tbody tr")
+    assert len(rows) == 1 and "reg-ok" in rows[0].text
+    Select(browser.find_element("id", "f-nemesis")).select_by_value("")
     browser.find_element("css selector", 'th[data-key="test"]').click()
     rows = browser.find_elements("css selector", "#runs tbody tr")
     assert "reg-bad" in rows[0].text and "reg-ok" in rows[1].text
