@@ -11,3 +11,14 @@ def test_healthy_cluster_agrees_and_serves_everyone():
     st = r.world.statuses()
     assert [s["role"] for s in st.values()].count("leader") == 1
     assert len({s["applied_index"] for s in st.values()}) == 1
+
+
+def test_world_flags_a_message_sent_before_its_record_was_persisted():
+    r = run(local_config(3, bugs=["volatile-acceptor"]), seed=1, duration=0.8, settle=0.2)
+    assert any("persist-then-send" in v for v in r.violations)
+
+
+def test_same_seed_same_history():
+    a = run(local_config(3), seed=5, duration=1.0, settle=0.5)
+    b = run(local_config(3), seed=5, duration=1.0, settle=0.5)
+    assert a.history == b.history and a.world.steps == b.world.steps

@@ -59,7 +59,7 @@ def check_schedule(cfg, plan, seed, spread):
 
 @pytest.mark.timeout(120)
 @settings(
-    max_examples=200,
+    max_examples=150,
     deadline=None,
     derandomize=True,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],

@@ -39,6 +39,49 @@ class Disk:
     writes: int = 0  # persist batches (one fsync each in the real node)
 
 
+class DurableView:
+    """What a node's disk says its acceptor promised and accepted, kept up to date as the
+    world persists records; checked against every promise / accepted message sent, which is
+    the persist-then-send rule seen from outside."""
+
+    def __init__(self) -> None:
+        self.promised: tuple[int, int] = (0, -1)
+        self.slot_promised: dict[int, tuple[int, int]] = {}
+        self.accepted: dict[int, tuple[int, int]] = {}
+        self.floor = 0
+
+    def record(self, rec: dict) -> None:
+        t = rec.get("t")
+        if t == "promise":
+            b = (rec["ballot"][0], rec["ballot"][1])
+            if rec.get("slot") is None:
+                self.promised = max(self.promised, b)
+            else:
+                s = rec["slot"]
+                self.slot_promised[s] = max(self.slot_promised.get(s, (0, -1)), b)
+        elif t == "accept":
+            for s, _ in rec["entries"]:
+                self.accepted[s] = (rec["ballot"][0], rec["ballot"][1])
+
+    def snapshot(self, snap: dict) -> None:
+        acc = snap.get("acceptor", {})
+        self.promised = tuple(acc.get("promised", [0, -1]))  # type: ignore[assignment]
+        self.slot_promised = {s: (b[0], b[1]) for s, b in acc.get("slot_promised", [])}
+        self.accepted = {s: (b[0], b[1]) for s, b, _ in acc.get("accepted", [])}
+        self.floor = max(snap.get("applied", 0), acc.get("floor", 0))
+
+    def covers(self, m: dict) -> bool:
+        """Is the promise or acceptance ``m`` announces already on disk?"""
+        if m["type"] not in ("promise", "accepted"):
+            return True
+        b = (m["ballot"][0], m["ballot"][1])
+        if m["type"] == "promise":
+            if m["to"] is None:
+                return self.promised >= b
+            return max(self.promised, self.slot_promised.get(m["from"], (0, -1))) >= b
+        return all(s <= self.floor or self.accepted.get(s) == b for s in m["slots"])
+
+
 @dataclass
 class SimNode:
     id: int
@@ -51,6 +94,7 @@ class SimNode:
     tick_at: float = float("inf")
     applied_upto: int = 0  # per incarnation: the last slot applied (or installed)
     storm: int = 0  # consecutive ticks requested for "now"
+    durable: DurableView = field(default_factory=lambda: DurableView())
 
     @property
     def up(self) -> bool:
@@ -152,10 +196,18 @@ class World:
         if ready.persist:
             n.disk.records.extend(_copy(ready.persist))
             n.disk.writes += 1
+            for rec in ready.persist:
+                n.durable.record(rec)
         if ready.snapshot is not None:
             n.disk.snapshot = _copy(ready.snapshot)
             n.disk.records = []  # the snapshot covers the whole prefix: compact it
+            n.durable.snapshot(ready.snapshot)
         for dst, m in ready.messages:
+            if not n.durable.covers(m):
+                self.violations.append(
+                    f"t={self.now:.3f} node {i} sent {m['type']} {m['ballot']} before its disk "
+                    "held it (persist-then-send)"
+                )
             self._send(i, dst, m)
         for handle, rep in ready.replies:
             self._reply(i, handle, rep)
