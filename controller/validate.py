@@ -1,0 +1,356 @@
+"""Does the suite find every deliberate bug, and does it never cry wolf? (``paxlab validate``)
+
+For each catalogued bug (controller.catalogue) it runs the exposing test again and again --
+a new seed each time -- until a run is judged invalid or the bug's budget (runs, seconds)
+is spent. For each nemesis it runs the correct store ``runs`` times; any invalid verdict is a
+false positive. Every run is a normal run kept under this validation's own folder
+(``results/validate-<backend>/<time>/runs/``), so the run that showed a bug, or a false
+alarm, can be opened, re-checked and replayed like any other. Reports are built only for
+the runs that matter (a found bug, a false positive): a report costs seconds, a simulated
+run about one.
+"""
+
+from __future__ import annotations
+
+import html
+import os
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from controller.catalogue import CATALOGUE, CLEAN, BugEntry, Exposure
+from controller.store import create_run
+
+Progress = Callable[[str], None]
+
+
+@dataclass
+class Attempt:
+    """One run of a validation: which seed, what verdict, where it is kept."""
+
+    seed: int
+    valid: Any  # True | False | "unknown" | None (the run could not start)
+    run: str | None  # run folder, relative to the validation folder
+    seconds: float
+    error: str | None = None
+    report: str | None = None  # relative link to report.html, when built
+
+
+@dataclass
+class BugResult:
+    name: str
+    rule: str
+    status: str  # "found" | "not found" | "not exposable" | "error"
+    workload: str = ""
+    nemesis: list[str] = field(default_factory=list)
+    aim: str = ""
+    read_mode: str = "log"
+    budget_runs: int = 0
+    budget_s: float = 0.0
+    runs: int = 0  # runs made (up to and including the one that found it)
+    seconds: float = 0.0  # wall-clock seconds spent on this bug
+    seed: int | None = None  # the seed of the run that found it
+    run: str | None = None
+    report: str | None = None
+    reason: str | None = None  # why not exposable / why it errored
+    attempts: list[Attempt] = field(default_factory=list)
+
+
+@dataclass
+class CleanResult:
+    nemesis: str
+    workload: str
+    runs: int = 0
+    valid: int = 0
+    seconds: float = 0.0
+    false_positives: list[Attempt] = field(default_factory=list)
+    undecided: list[Attempt] = field(default_factory=list)
+
+
+@dataclass
+class Options:
+    backend: str = "sim"
+    runs: int = 20  # clean runs per nemesis
+    bugs: list[str] | None = None  # None: the whole catalogue
+    nemeses: list[str] | None = None  # None: every nemesis of CLEAN
+    time_limit: float | None = None  # overrides every run's time limit (short docker runs)
+    max_runs: int | None = None  # overrides every bug's run budget
+    seed: int = 1  # first seed; attempt i uses seed + i
+    results_root: str | Path | None = None
+    argv: list[str] | None = None
+
+
+class Validation:
+    """One ``paxlab validate``: the plan, its folder and what it found."""
+
+    def __init__(self, opts: Options, progress: Progress | None = None) -> None:
+        self.opts = opts
+        self.progress = progress or (lambda _msg: None)
+        self.entries = [b for b in CATALOGUE if opts.bugs is None or b.name in opts.bugs]
+        self.nemeses = [n for n in CLEAN if opts.nemeses is None or n in opts.nemeses]
+        self.run_dir = create_run(f"validate-{opts.backend}", opts.results_root)
+        try:
+            (self.run_dir.path / "nodes").rmdir()  # a validation has runs, not nodes
+        except OSError:
+            pass
+        self.runs_root = self.run_dir.path / "runs"
+        self.bugs: list[BugResult] = []
+        self.clean: list[CleanResult] = []
+        self.started = datetime.now()
+        self.wall0 = time.monotonic()
+        self.run_dir.write_spec(
+            {
+                "validate": True,
+                "backend": opts.backend,
+                "runs": opts.runs,
+                "bugs": [b.name for b in self.entries],
+                "nemesis": self.nemeses,
+                "time_limit": opts.time_limit,
+                "max_runs": opts.max_runs,
+                "seed": opts.seed,
+                "argv": opts.argv,
+            }
+        )
+
+    # -- driving ---------------------------------------------------------------------------
+    def go(self) -> dict[str, Any]:
+        for e in self.entries:
+            self.bugs.append(self.hunt(e))
+            self.save()
+        for name in self.nemeses:
+            self.clean.append(self.clean_runs(name, CLEAN[name]))
+            self.save()
+        summary = self.save(final=True)
+        write_summary(self.run_dir.path, summary)
+        return summary
+
+    def hunt(self, e: BugEntry) -> BugResult:
+        """Run the bug's exposing test with fresh seeds until it is caught or the budget ends."""
+        backend = self.opts.backend
+        ex = e.exposure(backend)
+        if ex is None:
+            reason = e.not_exposable.get(backend, f"no exposing test on {backend}")
+            self.progress(f"{e.name}: not exposable on {backend} ({reason})")
+            return BugResult(e.name, e.rule, "not exposable", reason=reason)
+        res = BugResult(
+            e.name,
+            e.rule,
+            "not found",
+            workload=ex.workload,
+            nemesis=list(ex.nemesis),
+            aim=ex.aim,
+            read_mode=ex.read_mode,
+            budget_runs=self.opts.max_runs or ex.max_runs,
+            budget_s=ex.max_seconds,
+        )
+        t0 = time.monotonic()
+        for i in range(res.budget_runs):
+            if i and time.monotonic() - t0 >= ex.max_seconds:
+                break
+            a = self.attempt(ex, self.opts.seed + i, e.name, f"bug-{e.name}")
+            res.attempts.append(a)
+            res.runs = i + 1
+            res.seconds = round(time.monotonic() - t0, 2)
+            self.progress(
+                f"{e.name}: run {i + 1}/{res.budget_runs} seed {a.seed}: {_verdict(a.valid)}"
+                + (f" ({a.error})" if a.error else "")
+            )
+            if a.valid is False:
+                res.status, res.seed, res.run = "found", a.seed, a.run
+                a.report = res.report = self.report(a)
+                break
+            if a.valid is None:  # the run could not even start: more seeds will not help
+                res.status, res.reason = "error", a.error
+                break
+        return res
+
+    def clean_runs(self, name: str, ex: Exposure) -> CleanResult:
+        """``runs`` runs of the correct store under one nemesis; any invalid one is a false alarm."""
+        res = CleanResult(name, ex.workload)
+        t0 = time.monotonic()
+        base = self.opts.seed + 1000 * (1 + list(CLEAN).index(name))
+        for i in range(self.opts.runs):
+            a = self.attempt(ex, base + i, None, f"clean-{name}")
+            res.runs += 1
+            res.seconds = round(time.monotonic() - t0, 2)
+            if a.valid is True:
+                res.valid += 1
+            elif a.valid is False:
+                a.report = self.report(a)
+                res.false_positives.append(a)
+            else:
+                res.undecided.append(a)
+            self.progress(
+                f"clean {name}: run {i + 1}/{self.opts.runs} seed {a.seed}: {_verdict(a.valid)}"
+                + (f" ({a.error})" if a.error else "")
+            )
+            if a.valid is None:
+                break  # could not start (e.g. the backend cannot do this fault): say so once
+        return res
+
+    def attempt(self, ex: Exposure, seed: int, bug: str | None, name: str) -> Attempt:
+        from cluster.base import ClusterError, Unsupported
+        from controller.run import run_test
+        from controller.spec import SpecError
+        from nemesis.base import NemesisError
+
+        spec = ex.spec(self.opts.backend, seed, bug, name, self.opts.time_limit)
+        spec.argv = None
+        t0 = time.monotonic()
+        try:
+            out = run_test(spec, results_root=self.runs_root, progress=False, report=False)
+        except (SpecError, NemesisError, ClusterError, Unsupported, ValueError) as e:
+            return Attempt(seed, None, None, round(time.monotonic() - t0, 2), _line(e))
+        rel = out.run_dir.relative_to(self.run_dir.path).as_posix()
+        err = out.results.get("error")
+        return Attempt(seed, out.valid, rel, round(time.monotonic() - t0, 2), err and _line(err))
+
+    def report(self, a: Attempt) -> str | None:
+        """Build the report of a run that matters; its link relative to this folder."""
+        if a.run is None:
+            return None
+        try:
+            from controller.report import build_report
+
+            build_report(self.run_dir.path / a.run)
+        except Exception as e:  # the verdict stands without its page
+            a.error = a.error or f"report: {_line(e)}"
+            return None
+        return f"{a.run}/report.html"
+
+    # -- results -------------------------------------------------------------------------
+    def summary(self, final: bool = False) -> dict[str, Any]:
+        expected = [b for b in self.bugs if b.status != "not exposable"]
+        found = [b for b in expected if b.status == "found"]
+        fps = sum(len(c.false_positives) for c in self.clean)
+        complete = final and len(self.bugs) == len(self.entries)
+        ok = complete and len(found) == len(expected) and fps == 0
+        return {
+            "valid": ok if final else "unknown",
+            "test": f"validate-{self.opts.backend}",
+            "backend": self.opts.backend,
+            "start": self.started.isoformat(timespec="seconds"),
+            "end": datetime.now().isoformat(timespec="seconds") if final else None,
+            "duration_s": round(time.monotonic() - self.wall0, 2),
+            "bugs_found": len(found),
+            "bugs_expected": len(expected),
+            "bugs_not_exposable": len(self.bugs) - len(expected),
+            "clean_runs": sum(c.runs for c in self.clean),
+            "clean_runs_per_nemesis": self.opts.runs,
+            "false_positives": fps,
+            "undecided": sum(len(c.undecided) for c in self.clean),
+            "bugs": [asdict(b) for b in self.bugs],
+            "clean": [asdict(c) for c in self.clean],
+        }
+
+    def save(self, final: bool = False) -> dict[str, Any]:
+        s = self.summary(final)
+        self.run_dir.write_results(s)
+        return s
+
+
+def exit_code(summary: dict[str, Any]) -> int:
+    """0 only when every exposable bug was found and no clean run was judged invalid."""
+    return 0 if summary.get("valid") is True else 1
+
+
+def validate(opts: Options, progress: Progress | None = None) -> tuple[Path, dict[str, Any]]:
+    v = Validation(opts, progress)
+    return v.run_dir.path, v.go()
+
+
+def _verdict(valid: Any) -> str:
+    return {True: "valid", False: "INVALID", None: "error"}.get(valid, "unknown")
+
+
+def _line(e: object) -> str:
+    s = str(e).strip()
+    return (s.splitlines()[0] if s else type(e).__name__)[:300]
+
+
+# -- the HTML summary page -------------------------------------------------------------------
+_CSS = """
+body{font:14px/1.4 system-ui,sans-serif;margin:1.5em;color:#222}
+table{border-collapse:collapse;margin:.5em 0 1.5em}th,td{border:1px solid #ccc;padding:.3em .6em;
+text-align:left;vertical-align:top}th{background:#f3f3f3}.ok{color:#176f2c;font-weight:600}
+.bad{color:#b00020;font-weight:600}.dim{color:#777}.verdict{font-size:1.3em;padding:.4em .8em;
+display:inline-block;border-radius:4px}.verdict.ok{background:#e3f5e6}.verdict.bad{background:#fde7ea}
+code{font-size:12px}
+"""
+
+
+def _link(href: str | None, text: str) -> str:
+    if not href:
+        return html.escape(text)
+    return f'<a href="{html.escape(href)}">{html.escape(text)}</a>'
+
+
+def _status_cell(status: str) -> str:
+    cls = {"found": "ok", "not exposable": "dim"}.get(status, "bad")
+    return f'<td class="{cls}">{html.escape(status)}</td>'
+
+
+def render_summary(summary: dict[str, Any]) -> str:
+    """A self-contained page (no scripts, no network) linking each run's report relatively."""
+    e = html.escape
+    ok = summary.get("valid") is True
+    rows = []
+    for b in summary["bugs"]:
+        link = _link(b.get("report") or b.get("run"), "report" if b.get("report") else "run")
+        where = link if b.get("run") else ""
+        rows.append(
+            "<tr>"
+            f"<td><code>{e(b['name'])}</code></td>{_status_cell(b['status'])}"
+            f"<td>{b['runs']} / {b['budget_runs']}</td><td>{b['seconds']:.1f} s</td>"
+            f"<td>{e(b.get('workload') or '')}</td>"
+            f"<td>{e(', '.join(b.get('nemesis') or []) or 'none')}</td>"
+            f"<td>{e(b.get('read_mode') or '')}</td>"
+            f"<td>{'' if b.get('seed') is None else b['seed']}</td><td>{where}</td>"
+            f"<td>{e(b['rule'])}<br><span class=dim>{e(b.get('aim') or b.get('reason') or '')}"
+            "</span></td></tr>"
+        )
+    clean_rows = []
+    for c in summary["clean"]:
+        fps = " ".join(
+            _link(a.get("report") or a.get("run"), f"seed {a['seed']}")
+            for a in c["false_positives"]
+        )
+        und = " ".join(_link(a.get("run"), f"seed {a['seed']}") for a in c["undecided"])
+        cls = "bad" if c["false_positives"] else "ok"
+        clean_rows.append(
+            f"<tr><td>{e(c['nemesis'])}</td><td>{e(c['workload'])}</td><td>{c['runs']}</td>"
+            f"<td>{c['valid']}</td><td class={cls}>{len(c['false_positives'])} {fps}</td>"
+            f"<td>{len(c['undecided'])} {und}</td><td>{c['seconds']:.1f} s</td></tr>"
+        )
+    verdict = "PASS" if ok else "FAIL"
+    return f"""<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>{e(summary["test"])} {e(summary["start"])}</title>
+<style>{_CSS}</style></head><body>
+<h1>paxlab validate: {e(summary["backend"])} backend</h1>
+<p><span class="verdict {"ok" if ok else "bad"}">{verdict}</span>
+bugs found {summary["bugs_found"]} / {summary["bugs_expected"]}
+({summary["bugs_not_exposable"]} not exposable here),
+false positives {summary["false_positives"]} in {summary["clean_runs"]} clean runs,
+undecided {summary["undecided"]}; {summary["duration_s"]:.0f} s, started {e(summary["start"])}.</p>
+<h2>Deliberate bugs</h2>
+<table><tr><th>bug</th><th>status</th><th>runs / budget</th><th>time</th><th>workload</th>
+<th>nemesis</th><th>read mode</th><th>seed</th><th>showed it</th><th>rule it breaks</th></tr>
+{"".join(rows)}</table>
+<h2>The correct store: false positives</h2>
+<table><tr><th>nemesis</th><th>workload</th><th>runs</th><th>valid</th><th>false positives</th>
+<th>undecided</th><th>time</th></tr>
+{"".join(clean_rows)}</table>
+<p class=dim>Every run is kept under <code>runs/</code>; results.json has the same data.</p>
+</body></html>
+"""
+
+
+def write_summary(folder: Path, summary: dict[str, Any]) -> Path:
+    out = folder / "summary.html"
+    tmp = folder / ".summary.html.tmp"
+    tmp.write_text(render_summary(summary), encoding="utf-8")
+    os.replace(tmp, out)
+    return out
