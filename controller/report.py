@@ -407,6 +407,12 @@ def _checker_rows(checkers: dict) -> list[dict]:
     return rows
 
 
+def _store_path(run_dir: Path) -> str:
+    """results/<test>/<time> as a person would type it (through results/latest too)."""
+    real = run_dir.resolve()
+    return "/".join((real.parent.parent.name, real.parent.name, real.name))
+
+
 def render(run_dir: Path) -> str:
     """The whole report page as a string."""
     import jinja2
@@ -459,6 +465,7 @@ def render(run_dir: Path) -> str:
     tpl = env.get_template("report.html.j2")
     return tpl.render(
         title=f"{test_name} {run_dir.name}",
+        rebuild=shlex.join(["paxlab", "report", _store_path(run_dir)]),
         test_name=test_name,
         run_name=run_dir.name,
         verdict_cls=cls,
