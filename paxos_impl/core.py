@@ -142,6 +142,8 @@ class Replica:
 
     # == step mechanics ======================================================================
     def _step(self, now: float, fn: Callable[..., None], *args: Any) -> Ready:
+        if now < self.now:
+            self._clock_went_back(now - self.now)
         self.now = now
         self._ready = Ready()
         fn(*args)
@@ -150,6 +152,15 @@ class Replica:
         ready, self._ready = self._ready, None
         ready.next_tick = self._next_tick()
         return ready
+
+    def _clock_went_back(self, delta: float) -> None:
+        """The node's clock jumped backwards: move the liveness timers with it, or a leader
+        would stop heartbeating until its clock caught up. Leases are *not* moved: they are
+        the part whose safety rests on bounded clock drift, and must stay exposed to it."""
+        self.catchup_next += delta
+        self.deadlines = [(t + delta, *rest) for t, *rest in self.deadlines]  # type: ignore[misc]
+        heapq.heapify(self.deadlines)
+        self.p.rebase(delta)
 
     def _drain(self) -> None:
         """Deliver the messages this node sent itself (its own acceptor) within the step."""

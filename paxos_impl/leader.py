@@ -93,6 +93,12 @@ class Leader:
     def _reset_election(self) -> None:
         self.election_deadline = max(self.r.now + self.r.election_timeout(), self.grant_until)
 
+    def rebase(self, delta: float) -> None:
+        self.election_deadline += delta
+        self.next_hb += delta
+        self.leader_since += delta
+        self.heard = {p: t + delta for p, t in self.heard.items()}
+
     def next_tick(self) -> float | None:
         if self.role == "leader":
             return self.next_hb

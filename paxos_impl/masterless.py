@@ -92,6 +92,14 @@ class Masterless:
     def start(self) -> None:
         self.next_gossip = self.r.now + self.r.catchup_s
 
+    def rebase(self, delta: float) -> None:
+        self.backoff_until += delta
+        self.next_gossip += delta
+        if self.cur is not None:
+            self.cur.deadline += delta
+        if self.gap_since is not None:
+            self.gap_since += delta
+
     def next_tick(self) -> float | None:
         ts = [self.next_gossip]
         if self.cur is not None:

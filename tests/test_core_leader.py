@@ -318,3 +318,15 @@ def test_masterless_every_node_serves_and_all_agree():
     states = [sorted(r.sm.read("k")) for r in b.r.values()]
     assert states == [[0, 1, 2]] * 3
     assert {r.status()["role"] for r in b.r.values()} == {"leader"}
+
+
+def test_leader_keeps_heartbeating_after_its_clock_jumps_back():
+    b = Bus()
+    b.run(1.0)
+    ld = b.leader()
+    r = b.r[ld]
+    # from now on the leader's clock reads 100 s behind everyone else's
+    ready = r.on_tick(b.now - 100.0)
+    assert ready.next_tick is not None and ready.next_tick <= b.now - 100.0 + 0.1
+    hb = [m for _, m in r.on_tick(b.now - 100.0 + 0.06).messages if m["type"] == "heartbeat"]
+    assert hb
