@@ -16,7 +16,7 @@ from typing import Any
 
 STAMP = re.compile(r"^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})(-\d+)?$")
 CACHE = ".index-cache.json"
-CACHE_VERSION = 1
+CACHE_VERSION = 2
 
 
 def _read(path: Path) -> dict:
@@ -27,11 +27,13 @@ def _read(path: Path) -> dict:
     return data if isinstance(data, dict) else {}
 
 
-def _mtime(path: Path) -> float:
+def _mtime(path: Path) -> list[int]:
+    """What says a file changed: its mtime and size (mtime alone can be too coarse)."""
     try:
-        return path.stat().st_mtime
+        st = path.stat()
     except OSError:
-        return 0.0
+        return [0, -1]
+    return [st.st_mtime_ns, st.st_size]
 
 
 def run_row(root: Path, run: Path) -> dict[str, Any]:

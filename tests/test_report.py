@@ -261,3 +261,13 @@ def test_checker_view_is_embedded_and_bounded_on_a_large_run(tmp_path):
     n_bars = len(re.findall(r'<rect class="bar', anomaly))
     assert 100 < n_bars <= CHECKER_VIEW_BEFORE + CHECKER_VIEW_AFTER
     assert "anomaly view failed" not in page
+
+
+def test_empty_history_still_renders(tmp_path):
+    run = tmp_path / "results" / "empty" / "20260101T000000"
+    run.mkdir(parents=True)
+    (run / "history.jsonl").write_text("")
+    (run / "test.json").write_text(json.dumps({"workload": "kv", "seed": 1}))
+    page = build_report(run).read_text()
+    assert "No client operations" in page and 'id="timeline-canvas"' in page
+    assert 'class="banner incomplete"' in page
