@@ -94,49 +94,51 @@ def read_events(path: Path) -> tuple[list[dict], list[str]]:
 
 
 def digest(events: Iterable[Mapping]) -> Digest:
-    """Pair invokes with completions per process; collect nemesis events and fault windows."""
+    """Pair invokes with completions per process; collect nemesis events and fault windows.
+
+    The loop is written for speed (locals, positional construction): it runs once per
+    event, 200,000 times for a 100,000-operation history.
+    """
     ops: list[Operation] = []
     open_by_process: dict[Any, Operation] = {}
     nemesis: list[dict] = []
     errors: list[str] = []
     end_time = 0
+    new_op, add_op, pop_open = Operation, ops.append, open_by_process.pop
     for pos, ev in enumerate(events):
-        t = ev.get("time")
-        if not isinstance(t, int):
+        get = ev.get
+        t = get("time")
+        if type(t) is not int:
             errors.append(f"event {pos}: no integer time")
             continue
-        end_time = max(end_time, t)
-        proc = ev.get("process")
-        idx = ev.get("index", pos)
+        if t > end_time:
+            end_time = t
+        proc = get("process")
+        idx = get("index", pos)
         if proc == NEMESIS:
             nemesis.append(dict(ev, index=idx))
             continue
-        typ = ev.get("type")
+        typ = get("type")
         if typ == "invoke":
             if proc in open_by_process:
                 errors.append(f"index {idx}: process {proc} invoked while an op was open")
-            op = Operation(
-                index=idx,
-                process=proc,
-                f=str(ev.get("f")),
-                key=ev.get("key"),
-                value=ev.get("value"),
-                type="pending",
-                start=t,
-                end=None,
-            )
+            f = get("f")
+            op = new_op(
+                idx, proc, f if type(f) is str else str(f), get("key"), get("value"),
+                "pending", t, None,
+            )  # fmt: skip
             open_by_process[proc] = op
-            ops.append(op)
-        elif typ in ("ok", "fail", "info"):
-            op = open_by_process.pop(proc, None)
+            add_op(op)
+        elif typ == "ok" or typ == "fail" or typ == "info":
+            op = pop_open(proc, None)
             if op is None:
                 errors.append(f"index {idx}: {typ} for process {proc} with no open invoke")
                 continue
             op.type = typ
             op.end = t
-            op.result = ev.get("value")
-            op.error = ev.get("error")
-            op.node = ev.get("node")
+            op.result = get("value")
+            op.error = get("error")
+            op.node = get("node")
             op.completion_index = idx
         else:
             errors.append(f"index {idx}: unknown type {typ!r}")
