@@ -4,7 +4,8 @@ safety properties of issue 2 on each: no slot chosen with two values, applied lo
 misses a write acknowledged before it began, a retried command takes effect once.
 
 Each schedule is one seed of cluster.sim plus a fault plan (drops, duplicates, delays and so
-reordering, symmetric and one-way partitions, crashes with the disk kept, kill-and-restart),
+reordering, symmetric and one-way partitions, crashes with the disk kept, kill-and-restart,
+clock jumps),
 a store configuration (cluster size, flexible quorums, read route, batching, pipelining,
 snapshot interval) and the mode. Examples are derandomized so a failure reproduces.
 """
@@ -22,10 +23,11 @@ QUORUMS = {3: [(0, 0), (3, 1), (1, 3)], 5: [(0, 0), (4, 2), (2, 4)]}
 def schedules(draw, mode="leader"):
     n = draw(st.sampled_from([3, 5]))
     q1, q2 = draw(st.sampled_from(QUORUMS[n] + [(0, 0)] * 2))
+    read_mode = draw(st.sampled_from(["log", "quorum", "lease"]))
     cfg = sim_config(
         n,
         mode=mode,
-        read_mode=draw(st.sampled_from(["log", "quorum", "lease"])),
+        read_mode=read_mode,
         phase1_quorum=q1,
         phase2_quorum=q2,
         snapshot_every=draw(st.sampled_from([4, 25, 1000])),
@@ -44,6 +46,8 @@ def schedules(draw, mode="leader"):
         crash_leader=draw(st.booleans()),
         max_down=draw(st.sampled_from([1, 2])),
         client_drop=draw(st.sampled_from([0.0, 0.05])),
+        # clock jumps only where safety does not rest on clocks (leases assume bounded drift)
+        clock_jumps=0.0 if read_mode == "lease" else draw(st.sampled_from([0.0, 0.0, 2.0])),
     )
     seed = draw(st.integers(0, 2**31))
     return cfg, plan, seed, draw(st.booleans())

@@ -40,7 +40,8 @@ class FaultPlan:
     crashes: bool = False
     bounces: bool = False  # kill -9 and restart at once (loses memory, keeps the disk)
     majority_bounces: bool = False  # kill -9 a majority together, restart them one by one
-    crash_leader: bool = False  # aim crashes and isolation at the current leader
+    clock_jumps: float = 0.0  # set a node's clock offset to +-this many seconds
+    crash_leader: bool = False  # aim crashes, isolation and clock jumps at the leader
     max_down: int = 1  # nodes down at once
     interval: tuple[float, float] = (0.2, 0.8)
     client_drop: float = 0.0
@@ -150,6 +151,8 @@ class Nemesis:
             acts += ["bounce", "bounce"]
         if p.majority_bounces:
             acts += ["bounce-majority", "bounce-majority"]
+        if p.clock_jumps:
+            acts += ["clock", "clock"]
         a = self.rng.choice(acts)
         ids = list(w.nodes)
         if a == "heal":
@@ -173,6 +176,11 @@ class Nemesis:
             dst = self.rng.choice([i for i in ids if i != src])
             w.net.block(src, dst)
             self.log("block", [src, dst])
+        elif a == "clock":
+            n = self._target()
+            off = self.rng.uniform(-p.clock_jumps, p.clock_jumps)
+            w.set_clock_offset(n, off)
+            self.log("clock", {"node": n, "offset": round(off, 3)})
         elif a == "bounce-majority":
             up = [i for i in ids if i not in self.down]
             group = self.rng.sample(up, min(len(up), len(ids) // 2 + 1))
