@@ -23,11 +23,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from controller.report import ReportError, build_report
 
-    for d in args.run_dir:
+    rc = 0
+    for d in args.run_dir:  # one bad folder does not stop the others
         try:
             out = build_report(Path(d))
         except ReportError as e:
             sys.stderr.write(f"paxlab report: {e}\n")
-            return 2
+            rc = 2
+            continue
         print(out, flush=True)
-    return 0
+    return rc

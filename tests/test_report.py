@@ -137,6 +137,17 @@ def test_cli_rebuilds_and_updates_the_index(runs, tmp_path):
     assert "cli" in (tmp_path / "results" / "index.html").read_text()
 
 
+def test_cli_builds_the_good_folders_and_exits_2_for_a_bad_one(tmp_path):
+    good = make_run(tmp_path / "results", test_name="ok", stamp="20260106T000000", n_ops=20)
+    r = subprocess.run(
+        [sys.executable, "-m", "controller.cli", "report", str(tmp_path / "nope"), str(good)],
+        capture_output=True,
+        text=True,
+    )
+    assert r.returncode == 2 and (good / "report.html").exists()
+    assert r.stdout.strip() == str(good / "report.html")
+
+
 def test_cli_bad_dir_is_one_line_exit_2(tmp_path):
     for bad in (tmp_path / "nope", tmp_path):
         r = subprocess.run(
