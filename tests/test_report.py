@@ -125,19 +125,7 @@ def test_crashed_run_still_gets_a_report(tmp_path):
     assert "results.json is missing" in page and "not JSON" in page
 
 
-def test_cli_rebuilds_and_updates_the_index(runs, tmp_path):
-    run = make_run(tmp_path / "results", test_name="cli", stamp="20260105T000000", n_ops=40)
-    r = subprocess.run(
-        [sys.executable, "-m", "controller.cli", "report", str(run)],
-        capture_output=True,
-        text=True,
-    )
-    assert r.returncode == 0, r.stderr
-    assert (run / "report.html").exists()
-    assert "cli" in (tmp_path / "results" / "index.html").read_text()
-
-
-def test_cli_builds_the_good_folders_and_exits_2_for_a_bad_one(tmp_path):
+def test_cli_rebuilds_good_folders_updates_the_index_and_exits_2_for_a_bad_one(tmp_path):
     good = make_run(tmp_path / "results", test_name="ok", stamp="20260106T000000", n_ops=20)
     r = subprocess.run(
         [sys.executable, "-m", "controller.cli", "report", str(tmp_path / "nope"), str(good)],
@@ -146,6 +134,8 @@ def test_cli_builds_the_good_folders_and_exits_2_for_a_bad_one(tmp_path):
     )
     assert r.returncode == 2 and (good / "report.html").exists()
     assert r.stdout.strip() == str(good / "report.html")
+    assert len(r.stderr.strip().splitlines()) == 1 and "nope" in r.stderr
+    assert "20260106T000000" in (tmp_path / "results" / "index.html").read_text()
 
 
 def test_cli_bad_dir_is_one_line_exit_2(tmp_path):
