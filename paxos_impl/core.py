@@ -373,8 +373,10 @@ class Replica:
             slots = sorted(s for s in acc if self.commit_index < s <= commit)
         for s in slots:
             e = acc.get(s)
-            if e is not None and e[0] == b and s not in self.chosen:
-                self.learn(s, e[1])
+            if e is None or s in self.chosen:
+                continue
+            if e[0] == b or self.cfg.has_bug("commit-other-ballot"):
+                self.learn(s, e[1])  # BUG(commit-other-ballot): only values accepted at b count
 
     def _advance(self) -> None:
         while self.commit_index + 1 in self.chosen:
