@@ -53,6 +53,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--drop", type=float, default=0.0, help="node-to-node message loss")
     p.add_argument("--dup", type=float, default=0.0, help="node-to-node message duplication")
     p.add_argument("--results-dir", default=None, help="where failing runs go (default ./results)")
+    p.add_argument(
+        "--each-kind",
+        action="store_true",
+        help="seed k runs only the k-th fault kind of --nemesis (short seeds still cover all)",
+    )
     p.add_argument("--stop-at-first", action="store_true", help="stop at the first invalid seed")
     p.add_argument("--json", action="store_true", help="one JSON object per seed, then a summary")
     p.add_argument("--bench", action="store_true", help="measure simulated seconds per second")
@@ -137,17 +142,46 @@ def make_spec(args: argparse.Namespace, seed: int):
     ).validate()
 
 
+def kinds_of(nemesis: str) -> list[str]:
+    """'partition,kill:leader' -> ['partition:halves', ..., 'kill:leader']."""
+    from nemesis import REGISTRY
+
+    out = []
+    for entry in (e.strip() for e in nemesis.split(",")):
+        name, _, kinds = entry.partition(":")
+        if not entry or name == "none":
+            continue
+        cls = REGISTRY.get(name)
+        if cls is None:
+            _bad(f"unknown nemesis {name!r}; known: {', '.join(REGISTRY)}")
+        out += [f"{name}:{k}" for k in (kinds.split("+") if kinds else cls.KINDS)]
+    return out or ["none"]
+
+
+def for_seed(args: argparse.Namespace, seed: int, index: int) -> argparse.Namespace:
+    """The arguments one seed runs with (``--each-kind`` picks its fault kind)."""
+    if not args.each_kind:
+        return args
+    kinds = kinds_of(args.nemesis)
+    return argparse.Namespace(**{**vars(args), "nemesis": kinds[index % len(kinds)]})
+
+
 def run_seed(args: argparse.Namespace, seed: int, scratch: Path) -> dict[str, Any]:
-    """One seed in a scratch results dir; what it found (the run dir is removed)."""
-    from controller.run import run_test
+    """One seed in a scratch results dir; what it found (the run dir is removed).
+
+    Besides the workload's checkers, the simulator watches the cores themselves: two values
+    chosen for one slot is a safety violation even when no client happened to see it."""
+    from controller.run import make_cluster_for, run_test
 
     spec = make_spec(args, seed)
+    cluster = make_cluster_for(spec)
     t0 = time.monotonic()
-    out = run_test(spec, results_root=scratch, progress=False, report=False)
+    out = run_test(spec, cluster=cluster, results_root=scratch, progress=False, report=False)
     shutil.rmtree(out.run_dir, ignore_errors=True)
     r = out.results
     row: dict[str, Any] = {
         "seed": seed,
+        "nemesis": args.nemesis,
         "valid": r["valid"],
         "ops": r["ops"],
         "wall_s": round(time.monotonic() - t0, 3),
@@ -156,6 +190,12 @@ def run_seed(args: argparse.Namespace, seed: int, scratch: Path) -> dict[str, An
     bad = [n for n, c in r.get("checkers", {}).items() if c.get("valid") is not True]
     if bad:
         row["checkers"] = bad
+    violations = getattr(cluster, "violations", [])
+    if violations:
+        row["world_violations"] = violations[:5]
+        if row["valid"] is True:
+            row["valid"] = False
+            row["checkers"] = ["simulator: two values chosen for one slot"]
     return row
 
 
@@ -174,7 +214,7 @@ def run(args: argparse.Namespace) -> int:
 
     seeds = _check_args(args)
     try:
-        make_spec(args, seeds[0])
+        make_spec(for_seed(args, seeds[0], 0), seeds[0])
         if args.bench:
             return bench(args, seeds[0])
         return sweep(args, seeds)
@@ -197,13 +237,14 @@ def sweep(args: argparse.Namespace, seeds: list[int]) -> int:
     t0 = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="paxlab-sim-") as scratch:
         for k, seed in enumerate(seeds, 1):
-            row = run_seed(args, seed, Path(scratch))
+            a = for_seed(args, seed, k - 1)
+            row = run_seed(a, seed, Path(scratch))
             v = row["valid"]
             counts["valid" if v is True else "invalid" if v is False else "unknown"] += 1
             if v is not True:
-                run_dir, again = store_failure(args, seed)
+                run_dir, again = store_failure(a, seed)
                 row["run"] = str(run_dir)
-                row["replay"] = shlex.join(replay_argv(args, seed))
+                row["replay"] = shlex.join(replay_argv(a, seed))
                 row["replayed_same_verdict"] = again == v
                 failures.append(row)
             _print_row(args, row, k, len(seeds), t0)
@@ -238,7 +279,7 @@ def _print_row(args: argparse.Namespace, row: dict[str, Any], k: int, n: int, t0
     verdict = VERDICT.get(row["valid"], "unknown")
     ops = row["ops"]
     line = (
-        f"[{k}/{n}] seed {row['seed']}: {verdict}  ok {ops['ok']} fail {ops['fail']} "
+        f"[{k}/{n}] seed {row['seed']} {row['nemesis']}: {verdict}  ok {ops['ok']} fail {ops['fail']} "
         f"info {ops['info']}  ({row['wall_s']:.2f}s, {time.monotonic() - t0:.0f}s total)"
     )
     if row["valid"] is not True:

@@ -27,14 +27,19 @@ class Deadlock(RuntimeError):
 
 
 class _VirtualSelector(selectors.SelectSelector):
+    POLL_EVERY = 32  # real fds (the self-pipe: signals, call_soon_threadsafe) are rare
+
     def __init__(self) -> None:
         super().__init__()
         self.loop: VirtualTimeLoop | None = None
+        self._turns = 0
 
     def select(self, timeout: float | None = None) -> list:
-        events = super().select(0)
-        if events:
-            return events
+        self._turns += 1
+        if timeout is None or self._turns % self.POLL_EVERY == 0:
+            events = super().select(0)  # a syscall per loop turn would dominate a simulation
+            if events:
+                return events
         assert self.loop is not None
         if timeout is None:
             raise Deadlock("virtual-time loop has no timers and nothing ready")

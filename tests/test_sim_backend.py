@@ -55,12 +55,11 @@ def test_a_torn_tail_is_truncated_like_storage_recovery():
     d = SimDisk()
     d.write(_recs(0, 3))
     d.sync()
-    frame = encode_record({"t": "accept", "slot": 99})
-    d.durable += frame[: len(frame) // 2]
-    assert d.records == _recs(0, 3)
-    assert d.torn_recoveries == 1 and len(d.durable) == len(
-        b"".join(map(encode_record, _recs(0, 3)))
-    )
+    frames = b"".join(map(encode_record, _recs(3, 5)))
+    d.residue = frames[: len(frames) - 5]  # the second record cut short
+    assert d.records == _recs(0, 4)
+    assert d.torn_recoveries == 1 and d.residue == b""
+    assert d.records == _recs(0, 4)
 
 
 def test_a_snapshot_replaces_the_log_only_once_synced():

@@ -37,13 +37,18 @@ class _Bytes:
 
 
 class SimDisk:
-    """One node's data directory: the latest snapshot and the log frames written after it."""
+    """One node's data directory: the latest snapshot and the log records written after it.
+
+    Synced records are kept as their JSON text (cheap, and immutable like bytes on a disk);
+    only a power cut turns the unsynced batch into real frames, cuts them, and leaves that
+    residue for recovery to scan with storage's own code."""
 
     def __init__(self, name: str = "disk") -> None:
         self.name = name
         self._snapshot: str | None = None  # JSON text: a snapshot is immutable once written
-        self.durable = bytearray()  # fsync'd log frames since the snapshot
-        self.unsynced = bytearray()  # written, not yet fsync'd
+        self.durable: list[str] = []  # fsync'd records since the snapshot
+        self.residue = b""  # frames a power cut left behind the durable log, maybe torn
+        self.unsynced: list[str] = []  # written, not yet fsync'd
         self._pending_snapshot: str | None = None
         self.writes = 0  # write batches (one fsync each in the real node)
         self.syncs = 0
@@ -53,8 +58,7 @@ class SimDisk:
     # -- the write path --------------------------------------------------------------------
     def write(self, records: list[dict], snapshot: dict | None = None) -> None:
         """One batch into the page cache; the snapshot (if any) waits for the fsync."""
-        if records:
-            self.unsynced += b"".join(encode_record(r) for r in records)
+        self.unsynced += [json.dumps(r, separators=(",", ":")) for r in records]
         if snapshot is not None:
             self._pending_snapshot = json.dumps(snapshot)
         self.writes += 1
@@ -62,10 +66,10 @@ class SimDisk:
     def sync(self) -> None:
         """fsync: the page cache is durable; then the snapshot replaces the log atomically."""
         self.durable += self.unsynced
-        self.unsynced = bytearray()
+        self.unsynced = []
         if self._pending_snapshot is not None:
             self._snapshot, self._pending_snapshot = self._pending_snapshot, None
-            self.durable = bytearray()  # a new log segment: the old ones are compacted away
+            self.durable = []  # a new log segment: the old ones are compacted away
         self.syncs += 1
 
     @property
@@ -79,8 +83,7 @@ class SimDisk:
             if self.dirty:
                 self.sync()  # the kernel writes the page cache out in its own time
             return "kept"
-        tail = bytes(self.unsynced)
-        self.unsynced = bytearray()
+        tail, self.unsynced = self.unsynced, []
         self._pending_snapshot = None  # its temp file never got renamed into place
         if not tail:
             fate = "clean"
@@ -92,11 +95,12 @@ class SimDisk:
                 fate = "kept"
                 self.durable += tail
             else:
-                cut = rng.randrange(1, len(tail))
+                frames = b"".join(encode_record(json.loads(t)) for t in tail)
+                cut = rng.randrange(1, len(frames))
                 junk = bytes(rng.randrange(256) for _ in range(rng.randrange(0, 8)))
                 if rng.random() < 0.5:
                     junk = bytes(len(junk))  # a zero-filled block end
-                self.durable += tail[:cut] + junk
+                self.residue += frames[:cut] + junk
                 fate = f"torn@{cut}"
         self.power_losses.append(fate)
         return fate
@@ -112,18 +116,20 @@ class SimDisk:
 
         Damage followed by an intact frame raises StorageError, as the real node refuses to
         start on it (that would be a simulator bug here: we only ever tear the tail)."""
-        scan = scan_frames(_Bytes(f"{self.name}/log", bytes(self.durable)))  # type: ignore[arg-type]
-        if scan.torn is not None:
-            del self.durable[scan.good_end :]
-            self.torn_recoveries += 1
-        return scan.records
+        if self.residue:
+            scan = scan_frames(_Bytes(f"{self.name}/log", self.residue))  # type: ignore[arg-type]
+            if scan.torn is not None:
+                self.torn_recoveries += 1
+            self.durable += [json.dumps(r, separators=(",", ":")) for r in scan.records]
+            self.residue = b""  # truncated: what was whole is now plain log
+        return [json.loads(t) for t in self.durable]
 
     def listing(self) -> str:
         """What a data-directory listing would show, for the run's nodes/ folder."""
         snap = self.snapshot
         lines = [
             f"snapshot: {'none' if snap is None else 'applied ' + str(snap.get('applied'))}",
-            f"log: {len(self.durable)} bytes durable, {len(self.unsynced)} unsynced",
+            f"log: {len(self.durable)} records durable, {len(self.unsynced)} unsynced",
             f"writes: {self.writes}  fsyncs: {self.syncs}",
             f"power losses: {', '.join(self.power_losses) or 'none'}",
             f"torn tails truncated at recovery: {self.torn_recoveries}",

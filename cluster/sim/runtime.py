@@ -15,12 +15,13 @@ connections are TCP, so netem loss there costs a retransmission timeout, never t
 
 from __future__ import annotations
 
+import json
 import random
 from collections.abc import Callable
 
 from cluster.sim.disk import SimDisk
 from cluster.sim.network import LinkModel, Network
-from cluster.sim.world import World
+from cluster.sim.world import DurableView, World
 from paxos_impl.config import Config
 from paxos_impl.core import Ready, Replica
 
@@ -126,7 +127,14 @@ class RuntimeWorld(World):
         was_up = self.nodes[i].up
         super().crash(i)
         self.syncing[i] = False
-        fate = self.nodes[i].disk.crash(power_loss, self.disk_rng)  # type: ignore[attr-defined]
+        n = self.nodes[i]
+        fate = n.disk.crash(power_loss, self.disk_rng)  # type: ignore[attr-defined]
+        # what the disk holds now (kept, lost or torn) decides what the node may claim
+        n.durable = DurableView()
+        if n.disk.snapshot is not None:
+            n.durable.snapshot(n.disk.snapshot)
+        for rec in n.disk.records:
+            n.durable.record(rec)
         if was_up and self.on_crash is not None:
             self.on_crash(i)
         return fate
@@ -197,6 +205,10 @@ class RuntimeWorld(World):
         if n.incarnation != inc or not n.up:
             return
         n.disk.sync()  # type: ignore[attr-defined]
+        for rec in ready.persist:
+            n.durable.record(rec)
+        if ready.snapshot is not None:
+            n.durable.snapshot(ready.snapshot)
         if n.paused:  # durable now, but a stopped process sends nothing until it resumes
             n.deferred.insert(0, lambda: self._after_sync(i, inc, ready))
             return
@@ -214,7 +226,21 @@ class RuntimeWorld(World):
                 fn()
 
     def _emit(self, i: int, ready: Ready) -> None:
+        """Send what a step produced; a broadcast is one dict sent to every peer, so it is
+        serialised once. Checks persist-then-send as World does (cluster.sim.world)."""
+        n = self.nodes[i]
+        last: dict | None = None
+        data = ""
         for dst, m in ready.messages:
-            self._send(i, dst, m)
+            if m is not last:
+                last, data = m, json.dumps(m)
+                if not n.durable.covers(m):
+                    self.violations.append(
+                        f"t={self.now:.3f} node {i} sent {m['type']} {m['ballot']} before its "
+                        "disk held it (persist-then-send)"
+                    )
+            for d in self.net.delays(i, dst):
+                inc = self.nodes[dst].incarnation
+                self.after(d, lambda data=data, dst=dst, inc=inc: self._deliver(i, dst, data, inc))
         for handle, rep in ready.replies:
             self._reply(i, handle, rep)
