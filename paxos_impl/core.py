@@ -15,8 +15,7 @@ Layers inside one replica:
   :mod:`paxos_impl.masterless`, selected by ``config.mode``.
 
 Durable records (``Ready.persist``), besides the acceptor's ``promise`` and ``accept``:
-``{"t": "chosen", "entries": [[slot, batch], ...]}`` -- slots this replica learned are chosen
-(written lazily: with the next record that must be synced anyway, or on a tick).
+``{"t": "chosen", "entries": [[slot, batch], ...]}`` -- slots this replica learned are chosen.
 A snapshot is ``{"applied", "sm", "acceptor", "chosen"}``: it replaces every record before it.
 """
 
@@ -38,10 +37,6 @@ from paxos_impl.statemachine import StateMachine, error, ok
 __all__ = ["Ready", "Replica", "ProtocolError", "ZERO"]
 
 CATCHUP_LIMIT = 256  # chosen slots per learn message
-# "chosen" records are a recovery shortcut, not a safety rule (a chosen value is durable at a
-# phase-2 quorum of acceptors), so they ride along with the next write that must be synced
-# anyway, or a tick, instead of costing an fsync of their own before the client's answer.
-CHOSEN_FLUSH = 256
 Observer = Callable[[str, int, Any], None]
 
 
@@ -98,8 +93,7 @@ class Replica:
         # step bookkeeping
         self._ready: Ready | None = None
         self._local: list[dict] = []
-        self._chosen_buf: list[list] = []  # "chosen" entries not yet handed to persist
-        self._flush_chosen = False
+        self._chosen_buf: list[list] = []
         self._want_snapshot = False
         self._recovering = True
         self._recover(snapshot, records)
@@ -177,17 +171,13 @@ class Replica:
     def _finish(self) -> None:
         self.p.before_finish()
         self._drain()
+        if self._chosen_buf:
+            self._ready.persist.append({"t": "chosen", "entries": self._chosen_buf})
+            self._chosen_buf = []
         if self._want_snapshot or (
             self.applied_index - self.snap_index >= max(1, self.cfg.snapshot_every)
         ):
             self._take_snapshot()
-            self._chosen_buf = []  # the snapshot holds them
-        elif self._chosen_buf and (
-            self._ready.persist or self._flush_chosen or len(self._chosen_buf) >= CHOSEN_FLUSH
-        ):
-            self._ready.persist.append({"t": "chosen", "entries": self._chosen_buf})
-            self._chosen_buf = []
-        self._flush_chosen = False
 
     def _next_tick(self) -> float | None:
         ts = [self.p.next_tick()]
@@ -266,7 +256,6 @@ class Replica:
 
     def _on_tick(self) -> None:
         now = self.now
-        self._flush_chosen = True  # an idle node still gets its chosen slots to disk
         while self.deadlines and self.deadlines[0][0] <= now:
             _, _, key, handle = heapq.heappop(self.deadlines)
             if key is None:
