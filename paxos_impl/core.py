@@ -15,7 +15,8 @@ Layers inside one replica:
   :mod:`paxos_impl.masterless`, selected by ``config.mode``.
 
 Durable records (``Ready.persist``), besides the acceptor's ``promise`` and ``accept``:
-``{"t": "chosen", "entries": [[slot, batch], ...]}`` -- slots this replica learned are chosen.
+``{"t": "chosen", "entries": [[slot, batch], ...]}`` -- slots this replica learned are chosen
+(written lazily: with the next record that must be synced anyway, or on a tick).
 A snapshot is ``{"applied", "sm", "acceptor", "chosen"}``: it replaces every record before it.
 """
 
@@ -37,6 +38,10 @@ from paxos_impl.statemachine import StateMachine, error, ok
 __all__ = ["Ready", "Replica", "ProtocolError", "ZERO"]
 
 CATCHUP_LIMIT = 256  # chosen slots per learn message
+# "chosen" records are a recovery shortcut, not a safety rule (a chosen value is durable at a
+# phase-2 quorum of acceptors), so they ride along with the next write that must be synced
+# anyway, or a tick, instead of costing an fsync of their own before the client's answer.
+CHOSEN_FLUSH = 256
 Observer = Callable[[str, int, Any], None]
 
 
@@ -93,7 +98,9 @@ class Replica:
         # step bookkeeping
         self._ready: Ready | None = None
         self._local: list[dict] = []
-        self._chosen_buf: list[list] = []
+        self._chosen_buf: list[list] = []  # "chosen" entries not yet handed to persist
+        self._flush_chosen = False
+        self._flush_at = 0.0
         self._want_snapshot = False
         self._recovering = True
         self._recover(snapshot, records)
@@ -171,13 +178,17 @@ class Replica:
     def _finish(self) -> None:
         self.p.before_finish()
         self._drain()
-        if self._chosen_buf:
-            self._ready.persist.append({"t": "chosen", "entries": self._chosen_buf})
-            self._chosen_buf = []
         if self._want_snapshot or (
             self.applied_index - self.snap_index >= max(1, self.cfg.snapshot_every)
         ):
             self._take_snapshot()
+            self._chosen_buf = []  # the snapshot holds them
+        elif self._chosen_buf and (
+            self._ready.persist or self._flush_chosen or len(self._chosen_buf) >= CHOSEN_FLUSH
+        ):
+            self._ready.persist.append({"t": "chosen", "entries": self._chosen_buf})
+            self._chosen_buf = []
+        self._flush_chosen = False
 
     def _next_tick(self) -> float | None:
         ts = [self.p.next_tick()]
@@ -187,6 +198,8 @@ class Replica:
             ts.append(self.deadlines[0][0])
         if self.commit_index < self.known_commit:
             ts.append(self.catchup_next)
+        if self._chosen_buf:
+            ts.append(self._flush_at)
         ts = [t for t in ts if t is not None]
         return min(ts) if ts else None
 
@@ -256,6 +269,7 @@ class Replica:
 
     def _on_tick(self) -> None:
         now = self.now
+        self._flush_chosen = now >= self._flush_at  # idle nodes still get them to disk
         while self.deadlines and self.deadlines[0][0] <= now:
             _, _, key, handle = heapq.heappop(self.deadlines)
             if key is None:
@@ -341,6 +355,8 @@ class Replica:
         if slot > self.max_chosen:
             self.max_chosen = slot
         if not self._recovering:
+            if not self._chosen_buf:
+                self._flush_at = self.now + self.hb_s
             self._chosen_buf.append([slot, batch])
         self._observe("chosen", slot, batch)
         self.p.on_chosen(slot, batch)

@@ -145,9 +145,10 @@ def test_recovery_rebuilds_promise_accepted_chosen_and_applied_state():
     recs += r.on_message(0, prepare(4), 0.0).persist
     recs += r.on_message(0, accept(4, [[1, W], [2, []], [3, W]]), 0.0).persist
     # the leader says slots <= 2 are chosen: accepted at its ballot, so learned here
-    recs += r.on_message(
-        0, {"type": "heartbeat", "ballot": [4, 0], "commit": 2, "round": 1}, 0.1
-    ).persist
+    hb = r.on_message(0, {"type": "heartbeat", "ballot": [4, 0], "commit": 2, "round": 1}, 0.1)
+    assert hb.persist == [] and hb.next_tick is not None  # chosen records wait for a tick
+    recs += r.on_tick(hb.next_tick).persist
+    assert {"t": "chosen", "entries": [[1, W], [2, []]]} in recs
     assert r.commit_index == 2 and r.sm.read("k") == 1
     back = Replica(1, r.cfg, random.Random(9), None, recs)
     assert back.acc.promised == (4, 0)
