@@ -20,6 +20,9 @@ KNOWN_BUGS = (
     "volatile-acceptor",
     "local-read",
     "no-dedup",
+    "accept-lower-ballot",
+    "commit-other-ballot",
+    "quorum-off-by-one",
 )
 
 
