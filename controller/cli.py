@@ -78,4 +78,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    # Re-import so that sub-commands raising controller.cli.UsageError are caught: under
+    # `python -m controller.cli` this module is __main__, a different module object.
+    from controller.cli import main as _main
+
+    sys.exit(_main())
