@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from paxos_impl.core import Replica
 
 WRITES = ("write", "append")
+EAGER_SLOTS = 4  # slots in flight before the leader starts holding commands back to batch
 
 
 @dataclass
@@ -234,10 +235,17 @@ class Leader:
         )
 
     def _propose_queue(self) -> None:
+        """Open new slots for queued commands. While few slots are in flight a command goes
+        out at once (low latency); once EAGER_SLOTS are busy, commands wait for a full batch
+        or for a slot to be chosen, so under load each accept round carries many commands."""
         r = self.r
         cfg = r.cfg
-        entries = []
-        while self.queue and len(self.inflight) + len(entries) < cfg.max_inflight:
+        eager = min(cfg.max_inflight, EAGER_SLOTS)
+        entries: list[list] = []
+        while self.queue:
+            busy = len(self.inflight) + len(entries)
+            if busy >= cfg.max_inflight or (busy >= eager and len(self.queue) < cfg.max_batch):
+                break
             batch, self.queue = self.queue[: cfg.max_batch], self.queue[cfg.max_batch :]
             entries.append([self.next_slot, batch])
             self.next_slot += 1
