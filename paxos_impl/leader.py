@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 
 from paxos_impl import messages as M
 from paxos_impl.messages import ZERO, Ballot, ballot_of
+from paxos_impl.phase1 import adopt
 from paxos_impl.statemachine import error, ok
 
 if TYPE_CHECKING:
@@ -175,14 +176,7 @@ class Leader:
             return
         if r.commit_index < self.p1_need:
             return  # a promiser compacted slots we lack: install its snapshot first
-        reported: dict[int, tuple[Ballot, list]] = {}
-        for p in self.promises.values():
-            for s, b, v in p["entries"]:
-                bt = (b[0], b[1])
-                if s > r.commit_index and (s not in reported or bt > reported[s][0]):
-                    reported[s] = (bt, v)
-        if r.cfg.has_bug("skip-phase1-adopt"):
-            reported = {}  # BUG(skip-phase1-adopt): must re-propose the highest reported value
+        reported = adopt(self.promises.values(), r.commit_index, r.cfg)
         top = max([r.commit_index, *reported, *r.chosen])
         self.role, self.leader = "leader", r.id
         self.p1_top = top
@@ -193,7 +187,7 @@ class Leader:
         entries = []
         for s in range(r.commit_index + 1, top + 1):
             if s not in r.chosen:
-                entries.append([s, reported[s][1] if s in reported else []])
+                entries.append([s, reported.get(s, [])])
         self._propose(entries)
         self._heartbeat(retransmit=False)
 

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 
 from paxos_impl import messages as M
 from paxos_impl.messages import Ballot, ballot_of
+from paxos_impl.phase1 import adopt
 
 if TYPE_CHECKING:
     from paxos_impl.core import Replica
@@ -163,15 +164,8 @@ class Masterless:
         a.promises[src] = m
         if len(a.promises) < r.cfg.q1:
             return
-        best: tuple[Ballot, list] | None = None
-        for p in a.promises.values():
-            for s, b, v in p["entries"]:
-                bt = (b[0], b[1])
-                if s == a.slot and (best is None or bt > best[0]):
-                    best = (bt, v)
-        if r.cfg.has_bug("skip-phase1-adopt"):
-            best = None  # BUG(skip-phase1-adopt): must re-propose the highest reported value
-        a.value = best[1] if best is not None else a.mine
+        reported = adopt(a.promises.values(), a.slot - 1, r.cfg)
+        a.value = reported.get(a.slot, a.mine)
         a.phase = 2
         entries = [[a.slot, a.value]]
         r._broadcast(M.msg("accept", ballot=a.ballot, entries=entries, commit=r.commit_index), True)
