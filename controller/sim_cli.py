@@ -190,12 +190,17 @@ def run_seed(args: argparse.Namespace, seed: int, scratch: Path) -> dict[str, An
     bad = [n for n, c in r.get("checkers", {}).items() if c.get("valid") is not True]
     if bad:
         row["checkers"] = bad
+    world = getattr(cluster, "world", None)
+    if world is not None:  # what the faults did to the disks: power cuts, torn tails
+        disks = [n.disk for n in world.nodes.values()]
+        row["power_losses"] = sum(len(getattr(d, "power_losses", ())) for d in disks)
+        row["torn"] = sum(getattr(d, "torn_recoveries", 0) for d in disks)
     violations = getattr(cluster, "violations", [])
     if violations:
         row["world_violations"] = violations[:5]
         if row["valid"] is True:
             row["valid"] = False
-            row["checkers"] = ["simulator: two values chosen for one slot"]
+            row["checkers"] = ["simulator invariants (see world_violations)"]
     return row
 
 
