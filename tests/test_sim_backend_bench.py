@@ -1,0 +1,22 @@
+"""`paxlab sim --bench`: simulated seconds per second for five nodes and ten clients."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from controller.cli import main
+
+
+@pytest.mark.timeout(120)
+def test_bench_reports_simulated_seconds_per_wall_and_cpu_second(capsys):
+    argv = ["sim", "--bench", "--time-limit", "5", "--seed", "3", "--json"]
+    assert main(argv) == 0
+    r = json.loads(capsys.readouterr().out)
+    assert (r["nodes"], r["clients"]) == (5, 10)
+    assert r["valid"] is True and r["ops"]["ok"] > 100
+    assert r["test_time_s"] == pytest.approx(5, abs=0.1)
+    assert r["simulated_s"] > r["test_time_s"]  # setup, recovery and final reads too
+    # a floor far below the measured ~20x per CPU-second: catches a simulator gone slow
+    assert r["sim_s_per_cpu_s"] > 3
