@@ -21,7 +21,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from controller.catalogue import CATALOGUE, CLEAN, BugEntry, Exposure
+from controller.catalogue import CATALOGUE, CLEAN, SIM, BugEntry, Exposure, clean_exposure
 from controller.store import create_run
 
 Progress = Callable[[str], None]
@@ -37,6 +37,7 @@ class Attempt:
     seconds: float
     error: str | None = None
     report: str | None = None  # relative link to report.html, when built
+    violations: list[str] = field(default_factory=list)  # sim: what the cores did wrong
 
 
 @dataclass
@@ -56,6 +57,8 @@ class BugResult:
     run: str | None = None
     report: str | None = None
     reason: str | None = None  # why not exposable / why it errored
+    control: Attempt | None = None  # sim: the finding seed again without the bug (must pass)
+    violations_seen: int = 0  # sim: runs in which the cores broke a rule (seen or not)
     attempts: list[Attempt] = field(default_factory=list)
 
 
@@ -68,6 +71,7 @@ class CleanResult:
     seconds: float = 0.0
     false_positives: list[Attempt] = field(default_factory=list)
     undecided: list[Attempt] = field(default_factory=list)
+    store_violations: list[Attempt] = field(default_factory=list)  # sim: the cores erred
 
 
 @dataclass
@@ -79,6 +83,7 @@ class Options:
     time_limit: float | None = None  # overrides every run's time limit (short docker runs)
     max_runs: int | None = None  # overrides every bug's run budget
     seed: int = 1  # first seed; attempt i uses seed + i
+    reports: bool = True  # build report.html for the runs that found a bug or a false alarm
     results_root: str | Path | None = None
     argv: list[str] | None = None
 
@@ -121,7 +126,7 @@ class Validation:
             self.bugs.append(self.hunt(e))
             self.save()
         for name in self.nemeses:
-            self.clean.append(self.clean_runs(name, CLEAN[name]))
+            self.clean.append(self.clean_runs(name, clean_exposure(name, self.opts.backend)))
             self.save()
         summary = self.save(final=True)
         write_summary(self.run_dir.path, summary)
@@ -152,6 +157,7 @@ class Validation:
                 break
             a = self.attempt(ex, self.opts.seed + i, e.name, f"bug-{e.name}")
             res.attempts.append(a)
+            res.violations_seen += bool(a.violations)
             res.runs = i + 1
             res.seconds = round(time.monotonic() - t0, 2)
             self.progress(
@@ -161,6 +167,13 @@ class Validation:
             if a.valid is False:
                 res.status, res.seed, res.run = "found", a.seed, a.run
                 a.report = res.report = self.report(a)
+                if backend == SIM:  # the same seed replays exactly: without the bug it must pass
+                    res.control = self.attempt(ex, a.seed, None, f"control-{e.name}")
+                    if res.control.valid is False:
+                        res.control.report = self.report(res.control)
+                    self.progress(
+                        f"{e.name}: control without the bug: {_verdict(res.control.valid)}"
+                    )
                 break
             if a.valid is None:  # the run could not even start: more seeds will not help
                 res.status, res.reason = "error", a.error
@@ -176,6 +189,8 @@ class Validation:
             a = self.attempt(ex, base + i, None, f"clean-{name}")
             res.runs += 1
             res.seconds = round(time.monotonic() - t0, 2)
+            if a.violations:
+                res.store_violations.append(a)
             if a.valid is True:
                 res.valid += 1
             elif a.valid is False:
@@ -193,7 +208,7 @@ class Validation:
 
     def attempt(self, ex: Exposure, seed: int, bug: str | None, name: str) -> Attempt:
         from cluster.base import ClusterError, Unsupported
-        from controller.run import run_test
+        from controller.run import make_cluster_for, run_test
         from controller.spec import SpecError
         from nemesis.base import NemesisError
 
@@ -201,16 +216,21 @@ class Validation:
         spec.argv = None
         t0 = time.monotonic()
         try:
-            out = run_test(spec, results_root=self.runs_root, progress=False, report=False)
+            cluster = make_cluster_for(spec)
+            out = run_test(
+                spec, cluster=cluster, results_root=self.runs_root, progress=False, report=False
+            )
         except (SpecError, NemesisError, ClusterError, Unsupported, ValueError) as e:
             return Attempt(seed, None, None, round(time.monotonic() - t0, 2), _line(e))
         rel = out.run_dir.relative_to(self.run_dir.path).as_posix()
         err = out.results.get("error")
-        return Attempt(seed, out.valid, rel, round(time.monotonic() - t0, 2), err and _line(err))
+        a = Attempt(seed, out.valid, rel, round(time.monotonic() - t0, 2), err and _line(err))
+        a.violations = [_line(v) for v in getattr(cluster, "violations", [])[:3]]
+        return a
 
     def report(self, a: Attempt) -> str | None:
         """Build the report of a run that matters; its link relative to this folder."""
-        if a.run is None:
+        if a.run is None or not self.opts.reports:
             return None
         try:
             from controller.report import build_report
@@ -226,8 +246,10 @@ class Validation:
         expected = [b for b in self.bugs if b.status != "not exposable"]
         found = [b for b in expected if b.status == "found"]
         fps = sum(len(c.false_positives) for c in self.clean)
+        fps += sum(1 for b in self.bugs if b.control is not None and b.control.valid is False)
+        store = sum(len(c.store_violations) for c in self.clean)
         complete = final and len(self.bugs) == len(self.entries)
-        ok = complete and len(found) == len(expected) and fps == 0
+        ok = complete and len(found) == len(expected) and fps == 0 and store == 0
         return {
             "valid": ok if final else "unknown",
             "test": f"validate-{self.opts.backend}",
@@ -242,6 +264,7 @@ class Validation:
             "clean_runs_per_nemesis": self.opts.runs,
             "false_positives": fps,
             "undecided": sum(len(c.undecided) for c in self.clean),
+            "store_violations": store,
             "bugs": [asdict(b) for b in self.bugs],
             "clean": [asdict(c) for c in self.clean],
         }
@@ -301,9 +324,13 @@ def render_summary(summary: dict[str, Any]) -> str:
     for b in summary["bugs"]:
         link = _link(b.get("report") or b.get("run"), "report" if b.get("report") else "run")
         where = link if b.get("run") else ""
+        control = b.get("control")
+        ctl = ""
+        if control:
+            ctl = _link(control.get("report") or control.get("run"), _verdict(control["valid"]))
         rows.append(
             "<tr>"
-            f"<td><code>{e(b['name'])}</code></td>{_status_cell(b['status'])}"
+            f"<td><code>{e(b['name'])}</code></td>{_status_cell(b['status'])}<td>{ctl}</td>"
             f"<td>{b['runs']} / {b['budget_runs']}</td><td>{b['seconds']:.1f} s</td>"
             f"<td>{e(b.get('workload') or '')}</td>"
             f"<td>{e(', '.join(b.get('nemesis') or []) or 'none')}</td>"
@@ -334,9 +361,10 @@ def render_summary(summary: dict[str, Any]) -> str:
 bugs found {summary["bugs_found"]} / {summary["bugs_expected"]}
 ({summary["bugs_not_exposable"]} not exposable here),
 false positives {summary["false_positives"]} in {summary["clean_runs"]} clean runs,
-undecided {summary["undecided"]}; {summary["duration_s"]:.0f} s, started {e(summary["start"])}.</p>
+undecided {summary["undecided"]}, simulator-seen store violations in clean runs
+{summary["store_violations"]}; {summary["duration_s"]:.0f} s, started {e(summary["start"])}.</p>
 <h2>Deliberate bugs</h2>
-<table><tr><th>bug</th><th>status</th><th>runs / budget</th><th>time</th><th>workload</th>
+<table><tr><th>bug</th><th>status</th><th>same seed, no bug</th><th>runs / budget</th><th>time</th><th>workload</th>
 <th>nemesis</th><th>read mode</th><th>seed</th><th>showed it</th><th>rule it breaks</th></tr>
 {"".join(rows)}</table>
 <h2>The correct store: false positives</h2>

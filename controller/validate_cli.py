@@ -109,9 +109,12 @@ def print_tables(summary: dict[str, Any]) -> None:
     bugs.add_column("showed it", overflow="fold")
     for b in summary["bugs"]:
         style = {"found": "green", "not exposable": "dim"}.get(b["status"], "red")
+        status = f"[{style}]{b['status']}[/]"
+        if b.get("control") and b["control"]["valid"] is not True:
+            status += f" [red](control {_word(b['control']['valid'])})[/]"
         bugs.add_row(
             b["name"],
-            f"[{style}]{b['status']}[/]",
+            status,
             f"{b['runs']}/{b['budget_runs']}",
             f"{b['seconds']:.1f}s",
             ", ".join(b["nemesis"]) or ("none" if b["status"] != "not exposable" else ""),
@@ -143,5 +146,10 @@ def print_tables(summary: dict[str, Any]) -> None:
     console.print(
         f"{verdict}: bugs found {summary['bugs_found']}/{summary['bugs_expected']}, "
         f"false positives {summary['false_positives']} in {summary['clean_runs']} clean runs, "
-        f"undecided {summary['undecided']}, {summary['duration_s']:.0f}s"
+        f"undecided {summary['undecided']}, simulator-seen store violations in clean runs "
+        f"{summary['store_violations']}, {summary['duration_s']:.0f}s"
     )
+
+
+def _word(valid: Any) -> str:
+    return {True: "valid", False: "INVALID", None: "error"}.get(valid, "unknown")
