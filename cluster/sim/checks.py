@@ -88,7 +88,7 @@ def check_reads(history: list[dict], log: list[list]) -> list[str]:
             for t, val in appended[key]:
                 if t >= t0:
                     break
-                if _h(val) not in seen:
+                if any(_h(x) not in seen for x in (val if isinstance(val, list) else [val])):
                     bad.append(f"read of {key} at index {inv['index']} misses append {val!r}")
                     break
             continue

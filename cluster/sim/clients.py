@@ -46,8 +46,8 @@ class KvWorkload:
 
     def next(self, rng: random.Random) -> tuple[str, str | None, Any]:
         x = rng.random()
-        if x < self.p_append and self.append_keys:
-            return "append", rng.choice(self.append_keys), next(self.counter)
+        if x < self.p_append and self.append_keys:  # a one-element list: appends extend lists
+            return "append", rng.choice(self.append_keys), [next(self.counter)]
         key = rng.choice(self.keys + self.append_keys if x < self.p_read else self.keys)
         if x < self.p_read + self.p_append:
             return "read", key, None
