@@ -174,3 +174,26 @@ def test_schedule_alternates_start_and_stop_at_the_interval():
     assert sched.next(c(2.5)) == Sleep(4.0)
     assert sched.next(c(4.0)) == {"f": "stop", "nemesis": "pause"}
     assert sched.next(c(6.0))["kind"] == "minority"
+
+
+def test_all_leader_last_silences_followers_then_brings_the_old_leader_back_last():
+    c = started(3)
+    fx = fx_for(c)
+    nem = nemesis.build([("kill", ["all-leader-last"])]).nemeses["kill"]
+    out = run_virtual(nem.start("all-leader-last", fx))
+    assert out["leader"] == "n1" and out["nodes"] == ["n1", "n2", "n3"]
+    part = next(x[1] for x in c.calls if x[0] == "partition")
+    assert part == {"n2": {"n1", "n3"}, "n3": {"n1", "n2"}}  # followers deaf, the leader not
+    assert c.calls.index(("kill", "n1")) > c.calls.index(("partition", part))
+    back = run_virtual(nem.stop(fx))
+    assert back["new_leader"] == "n2" and c.grudge == {}
+    starts = [x[1] for x in c.calls if x[0] == "start"][3:]  # after started()
+    assert starts[-1] == "n1" and set(starts) == {"n1", "n2", "n3"}
+
+
+def test_bare_kill_drops_the_aimed_kind_without_partitions():
+    comb = nemesis.build([("kill", None)])
+    comb.require(FakeCluster(3, caps={"kill"}), final=False)
+    assert "all-leader-last" not in comb.nemeses["kill"].kinds
+    with pytest.raises(Unsupported, match="partition"):
+        nemesis.build([("kill", ["all-leader-last"])]).require(FakeCluster(3, caps={"kill"}))

@@ -88,6 +88,22 @@ def test_early_ack_is_caught_by_isolating_the_leader(tmp_path):
     assert out.results["checkers"]["set"]["lost_count"] > 0
 
 
+@pytest.mark.timeout(240)
+def test_volatile_acceptor_is_caught_by_the_aimed_kill_and_the_correct_store_survives_it(tmp_path):
+    aimed = dict(
+        workload="set",
+        nemesis=["kill:all-leader-last"],
+        rate=0,
+        time_limit=6.0,
+        nemesis_interval=1.0,
+    )
+    good = run(tmp_path / "good", **aimed)
+    assert good.valid is True, good.results
+    bad = run(tmp_path / "bad", bugs=["volatile-acceptor"], **aimed)
+    assert bad.valid is False and bad.exit_code == 1
+    assert bad.results["checkers"]["set"]["lost_count"] > 0
+
+
 @pytest.mark.timeout(120)
 def test_sigint_mid_run_leaves_partial_history_unknown_verdict_and_no_cluster(tmp_path):
     cmd = [sys.executable, "-m", "controller.cli", "test", "--backend", "docker", "--nodes", "3",
