@@ -37,7 +37,7 @@ from paxos_impl.statemachine import StateMachine, error, ok
 
 __all__ = ["Ready", "Replica", "ProtocolError", "ZERO"]
 
-CATCHUP_LIMIT = 256  # chosen slots per learn message
+CATCHUP_LIMIT = 64  # chosen slots per learn or promise message (frames stay well below 4 MB)
 # "chosen" records are a recovery shortcut, not a safety rule (a chosen value is durable at a
 # phase-2 quorum of acceptors), so they ride along with the next write that must be synced
 # anyway, or a tick, instead of costing an fsync of their own before the client's answer.
@@ -297,14 +297,17 @@ class Replica:
             return
         self._persist_acceptor(rec)
         self.p.on_promised(src, b)
-        if last == first:
+        if last == first:  # masterless: one slot
             chosen = [[first, self.chosen[first]]] if first in self.chosen else []
+            entries = self.acc.report(first, last)
         else:
-            chosen = [
-                [s, v]
-                for s, v in sorted(self.chosen.items())
-                if s >= first and (last is None or s <= last)
-            ]
+            # Slots up to our commit index are chosen: we send their values (a bounded
+            # number; the candidate catches up on the rest before it proposes, see
+            # Leader._on_promise) instead of what we accepted there, which keeps the
+            # promise small however far behind the candidate is.
+            chosen = [[s, v] for s, v in sorted(self.chosen.items()) if s >= first]
+            chosen = chosen[:CATCHUP_LIMIT]
+            entries = self.acc.report(max(first, self.commit_index + 1), None)
         self._send(
             src,
             M.msg(
@@ -312,7 +315,7 @@ class Replica:
                 ballot=b,
                 **{"from": first},
                 to=last,
-                entries=self.acc.report(first, last),
+                entries=entries,
                 chosen=chosen,
                 snap=self.snap_index,
                 commit=self.commit_index,

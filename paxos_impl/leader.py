@@ -24,6 +24,7 @@ if TYPE_CHECKING:
 
 WRITES = ("write", "append")
 EAGER_SLOTS = 4  # slots in flight before the leader starts holding commands back to batch
+ACCEPT_CHUNK = 16  # slots per accept message (a frame must stay below max_frame_bytes)
 
 
 @dataclass
@@ -160,8 +161,10 @@ class Leader:
         if self.role != "candidate" or ballot_of(m) != self.ballot:
             return
         self.promises[src] = m
-        if m["snap"] > r.commit_index:  # first: learning below may try to finish phase 1
-            self.p1_need = max(self.p1_need, m["snap"])
+        # A promise leaves out what the acceptor accepted in slots it knows to be chosen (up
+        # to its commit index, or compacted into its snapshot): we must know those slots'
+        # values before proposing anything. Set first: learning below may finish phase 1.
+        self.p1_need = max(self.p1_need, m["snap"], m["commit"])
         if m["commit"] > r.known_commit or m["snap"] > r.commit_index:
             r.known_commit = max(r.known_commit, m["commit"], m["snap"])
             r.catchup_from = src
@@ -175,7 +178,7 @@ class Leader:
         if self.role != "candidate" or len(self.promises) < r.cfg.q1:
             return
         if r.commit_index < self.p1_need:
-            return  # a promiser compacted slots we lack: install its snapshot first
+            return  # a promiser knows chosen slots we lack: catch up first
         reported = adopt(self.promises.values(), r.commit_index, r.cfg)
         top = max([r.commit_index, *reported, *r.chosen])
         self.role, self.leader = "leader", r.id
@@ -224,9 +227,11 @@ class Leader:
             self.inflight[s] = Proposal(v, sent=r.now)
             for cmd in v:
                 self.sent_keys.add((cmd["client_id"], cmd["seq"]))
-        r._broadcast(
-            M.msg("accept", ballot=self.ballot, entries=entries, commit=r.commit_index), True
-        )
+        for i in range(0, len(entries), ACCEPT_CHUNK):
+            part = entries[i : i + ACCEPT_CHUNK]
+            r._broadcast(
+                M.msg("accept", ballot=self.ballot, entries=part, commit=r.commit_index), True
+            )
 
     def _propose_queue(self) -> None:
         """Open new slots for queued commands. While few slots are in flight a command goes
@@ -336,10 +341,10 @@ class Leader:
             return
         for peer in r.peers:
             entries = [[s, p.value] for s, p in old if peer not in p.acks]
-            if entries:
+            for i in range(0, len(entries), ACCEPT_CHUNK):
+                part = entries[i : i + ACCEPT_CHUNK]
                 r._send(
-                    peer,
-                    M.msg("accept", ballot=self.ballot, entries=entries, commit=r.commit_index),
+                    peer, M.msg("accept", ballot=self.ballot, entries=part, commit=r.commit_index)
                 )
         for _, p in old:
             p.sent = r.now

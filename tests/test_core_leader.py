@@ -330,3 +330,24 @@ def test_leader_keeps_heartbeating_after_its_clock_jumps_back():
     assert ready.next_tick is not None and ready.next_tick <= b.now - 100.0 + 0.1
     hb = [m for _, m in r.on_tick(b.now - 100.0 + 0.06).messages if m["type"] == "heartbeat"]
     assert hb
+
+
+def test_far_behind_candidate_catches_up_before_it_proposes():
+    b = Bus(snapshot_every=1000)
+    b.run(1.0)
+    ld = b.leader()
+    lag = (ld + 1) % 3
+    b.cut = {lag}
+    for s in range(1, 151):  # more chosen slots than one promise carries
+        b.request(ld, f"h{s}", "append", value=[s], seq=s)
+        b.deliver()
+    b.cut = set()
+    r = b.r[lag]
+    b.take(lag, r.on_tick(b.now + 5.0))  # it campaigns before hearing from the leader
+    b.now += 5.0
+    b.run(1.0)
+    assert r.status()["role"] == "leader"
+    assert r.sm.read("k") == list(range(1, 151))
+    b.request(lag, "n", "append", value=["new"], cid="n")
+    b.run(0.3)
+    assert all(x.sm.read("k") == [*range(1, 151), "new"] for x in b.r.values())
