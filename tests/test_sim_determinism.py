@@ -75,3 +75,25 @@ def test_the_cli_in_a_fresh_interpreter_with_another_hash_seed_gives_the_same_by
     assert p.returncode in (0, 1), p.stderr
     (hist,) = root.glob("*/*/history.jsonl")
     assert hist.read_bytes() == (here.run_dir / "history.jsonl").read_bytes()
+
+
+@pytest.mark.timeout(120)
+def test_a_failing_sim_run_prints_the_command_that_replays_it(tmp_path, capsys, monkeypatch):
+    from controller.cli import main
+
+    argv = ["test", "--backend", "sim", "--workload", "register"]
+    argv += ["--nemesis", "partition:isolate-one", "--nodes", "3", "--concurrency", "5"]
+    argv += ["--time-limit", "3", "--nemesis-interval", "0.5", "--op-timeout", "1"]
+    argv += ["--bug", "local-read", "--no-progress", "--results-dir", str(tmp_path / "a")]
+    seed = 2
+    monkeypatch.setattr(sys, "argv", ["paxlab", *argv, "--seed", str(seed)])  # as typed
+    assert main([*argv, "--seed", str(seed)]) == 1
+    out = capsys.readouterr().out
+    (replay,) = [ln for ln in out.splitlines() if ln.startswith("replay: ")]
+    words = replay.split()[1:]
+    assert words[:2] == ["paxlab", "test"] and f"--seed {seed}" in replay
+    words[words.index("--results-dir") + 1] = str(tmp_path / "b")
+    assert main(words[1:]) == 1
+    (a,) = (tmp_path / "a").glob("*/*/history.jsonl")
+    (b,) = (tmp_path / "b").glob("*/*/history.jsonl")
+    assert a.read_bytes() == b.read_bytes()
