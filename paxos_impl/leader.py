@@ -54,7 +54,7 @@ class Leader:
         self.election_deadline = 0.0
         # phase 1
         self.promises: dict[int, dict] = {}
-        self.p1_need = 0  # a promiser compacted up to here: catch up before proposing
+        self.p1_need = 0  # promisers know slots chosen up to here: learn them before proposing
         self.p1_top = 0  # highest slot phase 1 had to settle
         # phase 2
         self.next_slot = 1

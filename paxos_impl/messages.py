@@ -11,8 +11,9 @@ of client commands; the empty list is the no-op a new leader uses to fill a hole
 Message types (fields besides ``type``):
 
 ``prepare``      ballot, from, to        phase 1a for slots from..to (``to`` null: every slot)
-``promise``      ballot, from, to, entries [[slot, ballot, batch]], chosen [[slot, batch]],
-                 snap (the acceptor's compacted prefix), commit
+``promise``      ballot, from, to, entries [[slot, ballot, batch]] (accepted, above the
+                 acceptor's commit), chosen [[slot, batch]] (at most 64), snap (the acceptor's
+                 compacted prefix), commit (the candidate learns up to it before proposing)
 ``nack``         ballot (the higher one the acceptor promised), slot (null: all)
 ``accept``       ballot, entries [[slot, batch]], commit          phase 2a (pipelined, batched)
 ``accepted``     ballot, slots [slot], commit                     phase 2b
