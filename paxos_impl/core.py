@@ -37,6 +37,7 @@ from paxos_impl.statemachine import StateMachine, error, ok
 
 __all__ = ["Ready", "Replica", "ProtocolError", "ZERO"]
 
+ACCEPTOR_AND_LEARNER = frozenset({"prepare", "accept", "catchup", "learn", "snapshot"})
 CATCHUP_LIMIT = 64  # chosen slots per learn or promise message (frames stay well below 4 MB)
 # "chosen" records are a recovery shortcut, not a safety rule (a chosen value is durable at a
 # phase-2 quorum of acceptors), so they ride along with the next write that must be synced
@@ -254,16 +255,8 @@ class Replica:
         t = m["type"]
         if "ballot" in m:
             self._see_round((m["ballot"][0], m["ballot"][1]))
-        if t == "prepare":
-            self._on_prepare(src, m)
-        elif t == "accept":
-            self._on_accept(src, m)
-        elif t == "catchup":
-            self._on_catchup(src, m)
-        elif t == "learn":
-            self._on_learn(src, m)
-        elif t == "snapshot":
-            self._on_snapshot(src, m)
+        if t in ACCEPTOR_AND_LEARNER:  # -> _on_prepare, _on_accept, _on_catchup, ...
+            getattr(self, "_on_" + t)(src, m)
         else:  # promise, nack, accepted, heartbeat, heartbeat_ok: the proposer's business
             self.p.handle(src, m)
 

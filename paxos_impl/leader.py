@@ -393,17 +393,10 @@ class Leader:
             self._step_down(None)
 
     def handle(self, src: int, m: dict) -> None:
-        t = m["type"]
-        if t == "promise":
-            self._on_promise(src, m)
-        elif t == "accepted":
-            self._on_accepted(src, m)
-        elif t == "heartbeat":
-            self._on_heartbeat(src, m)
-        elif t == "heartbeat_ok":
-            self._on_heartbeat_ok(src, m)
-        elif t == "nack":
-            self._on_nack(src, m)
+        """promise, accepted, heartbeat, heartbeat_ok, nack -> the _on_<type> method."""
+        fn = getattr(self, "_on_" + m["type"], None)
+        if fn is not None:
+            fn(src, m)
 
     # -- client requests ------------------------------------------------------------------------
     def request(self, handle: object, req: dict) -> None:

@@ -190,14 +190,11 @@ class Masterless:
             self.backoff_until = self.r.now + self.r.rng.uniform(0, 2 * self.backoff_s)
 
     def handle(self, src: int, m: dict) -> None:
-        t = m["type"]
-        if t == "promise":
-            self._on_promise(src, m)
-        elif t == "accepted":
-            self._on_accepted(src, m)
-        elif t == "nack":
-            self._on_nack(src, m)
-        # heartbeats belong to leader mode; a mixed-up peer's are ignored
+        """promise, accepted, nack -> the _on_<type> method; heartbeats (leader mode, from a
+        misconfigured peer) are ignored."""
+        fn = getattr(self, "_on_" + m["type"], None)
+        if fn is not None:
+            fn(src, m)
 
     # -- client requests --------------------------------------------------------------------------
     def request(self, handle: object, req: dict) -> None:
