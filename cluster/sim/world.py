@@ -227,6 +227,12 @@ class World:
                 n.storm = 0
         else:
             n.storm = 0
+        self._arm_tick(i, t)
+
+    def _arm_tick(self, i: int, t: float) -> None:
+        """Wake node i at world time t, unless an earlier wake-up is already set (a runtime
+        with its own clock model computes t and calls this)."""
+        n = self.nodes[i]
         if t >= n.tick_at:
             return
         n.tick_at = t
