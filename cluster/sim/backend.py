@@ -299,14 +299,15 @@ class SimCluster(Cluster):
         w.run_until(max(t, loop.time() - self._epoch))
         if hasattr(loop, "next_timer"):  # controller.virtual_loop.VirtualTimeLoop
             # Run on through the world's own events (heartbeats, peer messages) while the
-            # loop has nothing to do before them: the same order, far fewer loop turns.
+            # loop has nothing to do before them: the same order, far fewer loop turns. The
+            # world adds no loop timers, only ready callbacks (resolved futures), so the
+            # next timer is fixed while we go.
             epoch = self._epoch
+            due = loop.next_timer()
+            limit = float("inf") if due is None else due - epoch
             while not loop.has_ready():
                 nxt = w.next_event_time()
-                if nxt is None:
-                    break
-                due = loop.next_timer()
-                if due is not None and epoch + nxt >= due:
+                if nxt is None or nxt >= limit:
                     break
                 loop.advance_to(epoch + nxt)
                 w.run_until(nxt)
