@@ -185,7 +185,11 @@ class Run:
         finally:
             with _sigint_deferred():
                 self.teardown()
-        self.check()
+        try:
+            self.check()
+        except Exception as e:  # a history we cannot read back: say so, keep what we have
+            self.results["valid"] = "unknown"
+            self.note_error(f"check failed: {type(e).__name__}: {e}")
         self.history.close()
         self.finish()
         return RunOutcome(
