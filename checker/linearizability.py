@@ -36,7 +36,7 @@ from pathlib import Path
 from typing import Any
 
 from checker.history import HistoryError, Op, iter_events, iter_ops, ops_from
-from checker.models import ILLEGAL, Model, freeze, get_model, thaw
+from checker.models import ANYTHING, ILLEGAL, NOCHECK, NOTHING, Model, freeze, get_model, thaw
 
 PARALLEL_MIN_OPS = 40_000  # below this a process pool costs more than it saves
 SPILL_MIN_BYTES = 64 << 20  # files above this are split by key through temporary buckets
@@ -170,11 +170,12 @@ def search(
     cache: dict[int, int] = {}
     step = model.step
     illegal = ILLEGAL
+    isinfo = [r is None for r in rets]
     # Bits: determinate ops and info ops are numbered apart so both ints stay small.
     bit = [0] * m
     nd = ni = 0
     for i in range(m):
-        if rets[i] is None:
+        if isinfo[i]:
             bit[i] = 1 << ni
             ni += 1
         else:
@@ -184,14 +185,66 @@ def search(
     # set contains one of those is dominated (the extra info ops could simply not happen)
     # and is skipped: this is what tames histories full of timed-out writes.
     memo: dict[tuple[int, int], list[int]] = {}
-    stack: list[tuple[int, int, bool, int]] = []  # (op, state id before, greedy, R or -1)
+    rkey = rrank.__getitem__
+    # Dead-end test (Model.effect): the op that must be linearized next needs the state to
+    # be v; if it is not, and no op that may still go first can produce v, give up here
+    # instead of trying every order of the concurrent ops.
+    needs, produces = [], []
+    for f, a, o in zip(fs, args, outs, strict=True):
+        nv, pv = model.effect(f, a, o)
+        needs.append(nv)
+        produces.append(pv)
+    nocheck, anything, nothing = NOCHECK, ANYTHING, NOTHING
+
+    def candidates() -> tuple[list[int], int]:
+        """Ops that may be linearized next, best first: read-only ones (by earliest return),
+        then, when the next op to return needs a state it does not have, the ops that
+        produce that state, then the rest by earliest return (the op about to return is the
+        most constrained), info ops last. None when the next op to return can no longer be
+        made legal."""
+        reads, others, infos = [], [], []
+        e = nxt[head]
+        while not e & 1:
+            i = e >> 1
+            (reads if pure[i] else others).append(i)
+            e = nxt[e]
+        y = e >> 1
+        rr = rrank[y]
+        j = inxt[ihead]
+        while crank[j] < rr:
+            p = pred[j]
+            if p < 0 or linflag[p]:
+                infos.append(j)
+            j = inxt[j]
+        if len(reads) > 1:
+            reads.sort(key=rkey)
+        if len(others) > 1:
+            others.sort(key=rkey)
+        nv = needs[y]
+        if nv is not nocheck and states[sid] != nv:
+            good, rest = [], []
+            for i in others:
+                pv = produces[i]
+                (good if pv is anything or (pv is not nothing and pv == nv) else rest).append(i)
+            goodi, resti = [], []
+            for i in infos:
+                pv = produces[i]
+                (goodi if pv is anything or (pv is not nothing and pv == nv) else resti).append(i)
+            if not good and not goodi:
+                return [], e
+            others = good + rest
+            infos = goodi + resti
+        reads += others
+        reads += infos
+        return reads, e
+
+    stack: list[tuple] = []  # (op, state id before, greedy, candidates, next candidate)
     lin = 0  # linearized determinate ops
     linf = 0  # linearized info ops
     sid = 0
-    e = nxt[head]
-    mode = 0  # 0: scanning determinate entries at e; 1: info candidates at j bounded by R
-    R = j = -1
-    best_len = -1
+    cands, R = candidates()
+    k = 0
+    best_len = -(m + 1)
     best: tuple = ()
     it = 0
     while True:
@@ -201,13 +254,9 @@ def search(
                 raise TimeUp(it)
             if on_tick is not None:
                 on_tick(it)
-        if mode == 0:
-            if e & 1:  # a return entry: the determinate candidates are exhausted
-                R = e
-                j = inxt[ihead]
-                mode = 1
-                continue
-            i = e >> 1
+        if k < len(cands):
+            i = cands[k]
+            k += 1
             ck = sid * m + i
             r = cache.get(ck)
             if r is None:
@@ -220,26 +269,35 @@ def search(
                         r = sid_of[ns] = len(states)
                         states.append(ns)
                 cache[ck] = r
-            if r >= 0:
-                nl = lin | bit[i]
-                seen = memo.get((nl, r))
-                if seen is None:
-                    memo[(nl, r)] = [linf]
-                    fresh = True
+            if r < 0:
+                continue
+            if isinfo[i]:
+                nl, nlf = lin, linf | bit[i]
+            else:
+                nl, nlf = lin | bit[i], linf
+            mk = (nl, r)
+            seen = memo.get(mk)
+            if seen is None:
+                memo[mk] = [nlf]
+                fresh = True
+            else:
+                inv = ~nlf
+                for x in seen:
+                    if not x & inv:
+                        fresh = False
+                        break
                 else:
-                    nlf = ~linf
-                    for x in seen:
-                        if not x & nlf:
-                            fresh = False
-                            break
-                    else:
-                        seen.append(linf)
-                        fresh = True
-                if fresh:
-                    stack.append((i, sid, pure[i], -1))
-                    lin = nl
-                    sid = r
-                    linflag[i] = 1
+                    seen.append(nlf)
+                    fresh = True
+            if fresh:
+                stack.append((i, sid, pure[i], cands, k, R))
+                lin, linf, sid = nl, nlf, r
+                linflag[i] = 1
+                if isinfo[i]:
+                    a, b = iprv[i], inxt[i]
+                    inxt[a] = b
+                    iprv[b] = a
+                else:
                     c = 2 * i
                     a, b = prv[c], nxt[c]
                     nxt[a] = b
@@ -251,67 +309,15 @@ def search(
                     remaining -= 1
                     if not remaining:
                         return {"valid": True, "explored": it}
-                    e = nxt[head]
-                    continue
-                if not pure[i]:
-                    e = nxt[e]
-                    continue
-                # a greedy step into a known-dead configuration: this one is dead too
-            else:
-                e = nxt[e]
+                cands, R = candidates()
+                k = 0
                 continue
-        else:
-            if crank[j] < rrank[R >> 1]:
-                p = pred[j]
-                if p >= 0 and not linflag[p]:
-                    j = inxt[j]
-                    continue
-                ck = sid * m + j
-                r = cache.get(ck)
-                if r is None:
-                    ns = step(states[sid], fs[j], args[j], outs[j])
-                    if ns is illegal:
-                        r = -1
-                    else:
-                        r = sid_of.get(ns)
-                        if r is None:
-                            r = sid_of[ns] = len(states)
-                            states.append(ns)
-                    cache[ck] = r
-                if r < 0:
-                    j = inxt[j]
-                    continue
-                nlf = linf | bit[j]
-                seen = memo.get((lin, r))
-                if seen is None:
-                    memo[(lin, r)] = [nlf]
-                    fresh = True
-                else:
-                    inv = ~nlf
-                    for x in seen:
-                        if not x & inv:
-                            fresh = False
-                            break
-                    else:
-                        seen.append(nlf)
-                        fresh = True
-                if fresh:
-                    stack.append((j, sid, pure[j], R))
-                    linf = nlf
-                    sid = r
-                    linflag[j] = 1
-                    a, b = iprv[j], inxt[j]
-                    inxt[a] = b
-                    iprv[b] = a
-                    e = nxt[head]
-                    mode = 0
-                    continue
-                if not pure[j]:
-                    j = inxt[j]
-                    continue
-            elif len(stack) > best_len:
-                best_len = len(stack)
-                best = (stack[:], sid, R >> 1)
+            if not pure[i]:
+                continue
+            # a greedy step into a known-dead configuration: this one is dead too
+        elif -remaining > best_len:  # most determinate ops placed (info ops do not count)
+            best_len = -remaining
+            best = (stack[:], sid, R >> 1)
         # Backtrack: this configuration cannot be completed.
         while True:
             if not stack:
@@ -327,10 +333,13 @@ def search(
                     "states": [states[s] for s in sids],
                     "initial": init,
                 }
-            i, psid, greedy, pr = stack.pop()
-            sid = psid
+            i, sid, greedy, cands, k, R = stack.pop()
             linflag[i] = 0
-            if pr < 0:
+            if isinfo[i]:
+                linf ^= bit[i]
+                inxt[iprv[i]] = i
+                iprv[inxt[i]] = i
+            else:
                 lin ^= bit[i]
                 c = 2 * i + 1
                 nxt[prv[c]] = c
@@ -339,19 +348,8 @@ def search(
                 nxt[prv[c]] = c
                 prv[nxt[c]] = c
                 remaining += 1
-            else:
-                linf ^= bit[i]
-                inxt[iprv[i]] = i
-                iprv[inxt[i]] = i
             if not greedy:
                 break
-        if pr < 0:
-            e = nxt[2 * i]
-            mode = 0
-        else:
-            R = pr
-            j = inxt[i]
-            mode = 1
 
 
 def _window(ops: list[Op], fail_at: int, prefix: list[int]) -> list[int]:

@@ -50,6 +50,9 @@ class _Marker:
 
 ILLEGAL = _Marker("ILLEGAL")
 UNKNOWN = _Marker("UNKNOWN")
+NOCHECK = _Marker("NOCHECK")  # effect(): the op needs no particular state
+ANYTHING = _Marker("ANYTHING")  # effect(): the op may produce any state
+NOTHING = _Marker("NOTHING")  # effect(): the op never changes the state
 
 
 class JsonBool:
@@ -159,6 +162,15 @@ class Model:
         Answer False when unsure: it only costs speed."""
         return self.fs.get(f) == "read"
 
+    def effect(self, f: str, arg: Any, out: Any) -> tuple[Any, Any]:
+        """(the one state the op needs to be legal, the state it leaves), for dead-end tests.
+
+        ``NOCHECK`` when the op does not need one particular state; ``ANYTHING`` when the
+        state it leaves depends on the state before; ``NOTHING`` when it never changes the
+        state. The default never prunes. Exact answers make refuting fast; wrong ones make
+        the checker wrong."""
+        return NOCHECK, ANYTHING
+
     def prune(self, ops: list[Op]) -> list[Op]:
         """Drop ops that provably never need to be linearized (info ops only)."""
         return ops
@@ -199,6 +211,15 @@ class Register(Model):
 
     def pure(self, f: str, out: Any) -> bool:
         return f == "read" or (f == "cas" and out is False)
+
+    def effect(self, f: str, arg: Any, out: Any) -> tuple[Any, Any]:
+        if f == "read":
+            return (NOCHECK if out is UNKNOWN else out), NOTHING
+        if f == "write":
+            return NOCHECK, arg
+        if f == "cas":
+            return (arg[0], arg[1]) if out else (NOCHECK, NOTHING)
+        return NOCHECK, ANYTHING
 
     def step(self, state: Any, f: str, arg: Any, out: Any) -> Any:
         if f == "read":
