@@ -50,3 +50,31 @@ def test_whole_cluster_kill_and_restart_keeps_every_acknowledged_write():
     acked = [e for e in hist.events if e["type"] == "ok" and e["f"] != "read"]
     assert len(acked) > 50
     assert any(n.disk.snapshot for n in w.nodes.values())  # recovery went through snapshots
+
+
+def test_same_seed_same_history_whatever_the_hash_seed():
+    """Nothing in the core or the world may depend on set/dict order of hashed strings, or
+    a seed would replay differently in another process."""
+    import subprocess
+    import sys
+
+    script = (
+        "import hashlib, json\n"
+        "from cluster.sim import FaultPlan, run, sim_config\n"
+        "plan = FaultPlan(drop=0.1, dup=0.1, partitions=True, crashes=True, clock_jumps=1.0)\n"
+        "h = hashlib.sha256()\n"
+        "for mode in ('leader', 'masterless'):\n"
+        "    cfg = sim_config(3, mode=mode, read_mode='quorum', snapshot_every=5)\n"
+        "    r = run(cfg, 3, plan, duration=1.0, settle=0.5, spread=True)\n"
+        "    h.update(json.dumps(r.history).encode())\n"
+        "print(h.hexdigest())\n"
+    )
+    digests = set()
+    for hash_seed in ("1", "2"):
+        env = {"PYTHONHASHSEED": hash_seed, "PATH": "/usr/bin:/bin"}
+        out = subprocess.run(
+            [sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=60
+        )
+        assert out.returncode == 0, out.stderr[-2000:]
+        digests.add(out.stdout.strip())
+    assert len(digests) == 1
