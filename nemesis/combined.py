@@ -78,14 +78,18 @@ class Combined:
 
 
 class Schedule(Generator):
-    """Sleep ``interval``, start the next fault, sleep ``interval``, stop it; repeat."""
+    """Sleep ``interval``, start the next fault, sleep ``interval``, stop it; repeat.
+
+    Each interval counts from when the previous step *finished* (the interpreter asks again
+    only then): a slow docker call must not eat the quiet time between faults.
+    """
 
     def __init__(self, rotation: list[tuple[str, str]], interval: float) -> None:
         self.rotation = rotation
         self.interval = interval
         self.i = 0
         self.active: str | None = None
-        self.due: float | None = None
+        self.due: float | None = None  # None: the interval starts at the next ask
 
     def next(self, ctx: Context) -> Result:
         if not self.rotation:
@@ -94,7 +98,7 @@ class Schedule(Generator):
             self.due = ctx.time + self.interval
         if ctx.time < self.due:
             return Sleep(self.due)
-        self.due = ctx.time + self.interval
+        self.due = None
         if self.active is None:
             name, kind = self.rotation[self.i % len(self.rotation)]
             self.i += 1

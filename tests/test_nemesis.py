@@ -171,9 +171,10 @@ def test_schedule_alternates_start_and_stop_at_the_interval():
     c = lambda t: Context(time=t, worker="nemesis", rng=rng)  # noqa: E731
     assert sched.next(c(0)) == Sleep(2.0)
     assert sched.next(c(2.0)) == {"f": "start", "nemesis": "pause", "kind": "one"}
-    assert sched.next(c(2.5)) == Sleep(4.0)
-    assert sched.next(c(4.0)) == {"f": "stop", "nemesis": "pause"}
-    assert sched.next(c(6.0))["kind"] == "minority"
+    assert sched.next(c(2.5)) == Sleep(4.5)  # the start took 0.5 s: the interval counts from then
+    assert sched.next(c(4.5)) == {"f": "stop", "nemesis": "pause"}
+    assert sched.next(c(4.5)) == Sleep(6.5)
+    assert sched.next(c(6.5))["kind"] == "minority"
 
 
 def test_all_leader_last_silences_followers_then_brings_the_old_leader_back_last():
