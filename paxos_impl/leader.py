@@ -307,7 +307,11 @@ class Leader:
             return
         self._propose_queue()
         if self.reads and self.reads[-1].round > self.hb_round:
-            self._heartbeat(retransmit=False)
+            # reads wait for a round sent after they arrived; one round at a time serves
+            # all the reads that arrive meanwhile (the periodic heartbeat keeps it moving)
+            idle = self.confirmed >= self.hb_round
+            if idle or self.r.now - self.hb_sent.get(self.hb_round, 0.0) >= self.r.hb_s:
+                self._heartbeat(retransmit=False)
         self._check_reads()
 
     def after_apply(self) -> None:
