@@ -400,10 +400,16 @@ def check_ops(
     return res
 
 
-def _check_batch(batch: list[tuple[Any, list[Op]]], model_name: str, initial: Any,
+_FORKED_PARTS: dict = {}  # set before the pool forks: workers read their keys' ops from here
+
+
+def _check_batch(batch: list[int], model_name: str, initial: Any,
                  deadline: float | None) -> list[tuple[Any, dict]]:  # fmt: skip
+    """Check keys given by position in `_FORKED_PARTS` (inherited, never pickled)."""
     model = get_model(model_name)
-    return [(k, check_ops(ops, model, initial, deadline)) for k, ops in batch]
+    keys = _FORKED_PARTS["keys"]
+    parts = _FORKED_PARTS["parts"]
+    return [(keys[i], check_ops(parts[keys[i]], model, initial, deadline)) for i in batch]
 
 
 def _check_bucket(path: str, model_name: str, initial: Any, deadline: float | None,
@@ -545,10 +551,10 @@ def check(
     return agg.result(_counts(ops), t0)
 
 
-def _batches(parts: dict, target_ops: int) -> list[list[tuple[Any, list[Op]]]]:
+def _batches(parts: dict, target_ops: int) -> list[list[int]]:
     batches, cur, size = [], [], 0
-    for k, kops in parts.items():
-        cur.append((k, kops))
+    for i, kops in enumerate(parts.values()):
+        cur.append(i)
         size += len(kops)
         if size >= target_ops:
             batches.append(cur)
@@ -564,9 +570,13 @@ def _run_parallel(parts: dict, mdl: Model, initial: Any, deadline: float | None,
 
     total = sum(len(v) for v in parts.values())
     batches = _batches(parts, max(500, total // (n_jobs * 8)))
-    with _pool(n_jobs) as pool:
-        futs = {pool.submit(_check_batch, b, mdl.name, initial, deadline) for b in batches}
-        _drain(futs, agg, wait, FIRST_COMPLETED)
+    _FORKED_PARTS.update(keys=list(parts), parts=parts)
+    try:
+        with _pool(n_jobs) as pool:
+            futs = {pool.submit(_check_batch, b, mdl.name, initial, deadline) for b in batches}
+            _drain(futs, agg, wait, FIRST_COMPLETED)
+    finally:
+        _FORKED_PARTS.clear()
 
 
 def _drain(futs: set, agg: _Aggregate, wait: Callable, first_completed: Any) -> None:
