@@ -82,14 +82,21 @@ def _ballot(m: dict, key: str = "ballot") -> None:
         raise _fail(m["type"], f"{key} must be [round, node]")
 
 
+COMMAND_KEYS = frozenset({"op", "key", "value", "client_id", "seq"})
+
+
 def is_command(c: Any) -> bool:
-    """A client command as it sits in a batch (the client request, validated)."""
+    """A client command as it sits in a batch (exactly what ``command`` builds)."""
     return (
         isinstance(c, dict)
-        and c.get("op") in CLIENT_OPS
-        and (c.get("key") is None or isinstance(c.get("key"), str))
-        and (c.get("client_id") is None or isinstance(c.get("client_id"), str))
-        and (c.get("seq") is None or (isinstance(c.get("seq"), int) and c.get("seq") >= 0))
+        and c.keys() == COMMAND_KEYS
+        and c["op"] in CLIENT_OPS
+        and c["op"] != "status"
+        and (c["key"] is None or isinstance(c["key"], str))
+        and isinstance(c["client_id"], str)
+        and isinstance(c["seq"], int)
+        and not isinstance(c["seq"], bool)
+        and c["seq"] >= 0
     )
 
 
