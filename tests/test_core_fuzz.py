@@ -169,3 +169,36 @@ def test_any_message_is_handled_or_refused_cleanly(node, src, msg):
         assert _state(r) == before
         return
     assert ready.next_tick is None or ready.next_tick >= 0
+
+
+requests = st.one_of(
+    scalars,
+    st.fixed_dictionaries(
+        {},
+        optional={
+            "op": st.sampled_from(["read", "write", "cas", "append", "status", "drop", None]),
+            "key": st.one_of(st.none(), st.text(max_size=2), st.integers()),
+            "value": st.one_of(
+                scalars,
+                st.lists(scalars, max_size=3),
+                st.dictionaries(st.text(max_size=2), scalars, max_size=2),
+            ),
+            "client_id": st.one_of(st.text(max_size=2), st.none(), st.integers()),
+            "seq": st.one_of(st.integers(-1, 5), st.none(), st.booleans(), st.text(max_size=1)),
+        },
+    ),
+)
+
+
+@pytest.mark.timeout(120)
+@settings(max_examples=200, deadline=None, derandomize=True)
+@given(node=st.integers(0, 2), req=requests)
+def test_any_client_request_gets_an_answer_or_is_queued(node, req):
+    r = copy.deepcopy(_replicas[node])
+    ready = r.on_client_request("h", req, _world.now + 0.01)
+    for h, rep in ready.replies:
+        assert h == "h" and isinstance(rep.get("ok"), bool)
+        if not rep["ok"]:
+            assert rep["error"] in ("bad_request", "not_leader", "mismatch", "unavailable")
+    if not ready.replies:  # accepted for the log: then it is pending with a deadline
+        assert r.waiting or r.p.read_pending("h")
