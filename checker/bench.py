@@ -22,6 +22,7 @@ import resource
 import sys
 import tempfile
 import time
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 
@@ -42,7 +43,12 @@ def _effect(state: Any, f: str, value: Any) -> tuple[bool, Any, Any]:
     raise ValueError(f)
 
 
-def generate(
+def generate(*args: Any, **kwargs: Any) -> list[dict]:
+    """`iter_generate` as a list."""
+    return list(iter_generate(*args, **kwargs))
+
+
+def iter_generate(
     n_ops: int,
     clients: int = 10,
     keys: int | None = None,
@@ -52,15 +58,15 @@ def generate(
     mix: tuple[str, ...] = ("read", "write", "cas"),
     seed: int = 0,
     initial: Any = None,
-) -> list[dict]:
-    """A linearizable history of about ``n_ops`` ops as event dicts.
+) -> Iterator[dict]:
+    """A linearizable history of ``n_ops`` ops as event dicts, streamed.
 
     ``keys=None`` gives a single register (key null); else keys ``k0..``. ``info_rate`` is
     the share of update operations (write, cas, append) that time out.
     """
     rng = random.Random(seed)
     state: dict[Any, Any] = {}
-    events: list[dict] = []
+    n_events = 0
     now = 0
     next_proc = clients
     # client slot -> [process, phase, op]; phase 0 idle, 1 invoked, 2 applied
@@ -73,13 +79,14 @@ def generate(
         v = rng.randrange(values)
         return [v] if lists else v
 
-    def emit(process: Any, type_: str, op: dict, value: Any, **extra: Any) -> None:
-        nonlocal now
+    def emit(process: Any, type_: str, op: dict, value: Any, **extra: Any) -> dict:
+        nonlocal now, n_events
         now += rng.randint(1, 1000)
-        ev = {"index": len(events), "time": now, "process": process, "type": type_,
+        ev = {"index": n_events, "time": now, "process": process, "type": type_,
               "f": op["f"], "key": op["key"], "value": value}  # fmt: skip
         ev.update(extra)
-        events.append(ev)
+        n_events += 1
+        return ev
 
     def apply(op: dict) -> None:
         k = op["key"]
@@ -110,7 +117,7 @@ def generate(
             op["doom"] = rng.random()
             s[1], s[2] = 1, op
             invoked += 1
-            emit(proc, "invoke", op, v)
+            yield emit(proc, "invoke", op, v)
         elif phase == 1:
             update = op["f"] != "read"
             if update and op["doom"] < info_rate:
@@ -118,11 +125,11 @@ def generate(
                     apply(op)
                 else:
                     zombies.append(op)
-                emit(proc, "info", op, op["value"], error="timeout")
+                yield emit(proc, "info", op, op["value"], error="timeout")
                 s[0], s[1], s[2] = next_proc, 0, None
                 next_proc += 1
             elif op["doom"] > 1 - fail_rate:
-                emit(proc, "fail", op, op["value"], error="unavailable")
+                yield emit(proc, "fail", op, op["value"], error="unavailable")
                 s[1], s[2] = 0, None
             else:
                 apply(op)
@@ -130,11 +137,10 @@ def generate(
         else:
             ok, out = op["result"]
             if ok:
-                emit(proc, "ok", op, out)
+                yield emit(proc, "ok", op, out)
             else:
-                emit(proc, "fail", op, out, error="mismatch")
+                yield emit(proc, "fail", op, out, error="mismatch")
             s[1], s[2] = 0, None
-    return events
 
 
 def corrupt_read(events: list[dict], seed: int = 0) -> list[dict]:
@@ -173,17 +179,11 @@ def reorder(events: list[dict], seed: int = 0) -> list[dict]:
     return out
 
 
-def write_jsonl(events: list[dict], path: str) -> None:
+def write_jsonl(events: Iterable[dict], path: str) -> None:
     with open(path, "w") as fh:
         for e in events:
             fh.write(json.dumps(e, separators=(",", ":")))
             fh.write("\n")
-
-
-def _peak_rss_mb() -> float:
-    r = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    c = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    return max(r, c) / 1024
 
 
 CASES = {
@@ -202,23 +202,37 @@ CASES = {
 }
 
 
-def run_case(name: str, seed: int = 1, jobs: int | None = None) -> dict:
-    """Generate a case to a temporary file, then time `check_file` on it (parse included)."""
+def _timed_check(path: str, model: str, jobs: int | None, conn: Any) -> None:
+    """In a fresh child: check, then report the result with CPU time and peak RSS."""
     from checker.linearizability import check_file
+
+    t0, c0 = time.monotonic(), time.process_time()
+    res = check_file(path, model=model, jobs=jobs)
+    rss = max(resource.getrusage(w).ru_maxrss for w in
+              (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN))  # fmt: skip
+    res.pop("keys", None)
+    conn.send((res, time.monotonic() - t0, time.process_time() - c0, rss / 1024))
+
+
+def run_case(name: str, seed: int = 1, jobs: int | None = None) -> dict:
+    """Generate a case to a temporary file, then time `check_file` on it (parse included)
+    in a child process started afresh, so its peak RSS is the checker's alone."""
+    import multiprocessing
 
     params = dict(CASES[name])
     model = "register" if params.get("keys") is None else "kv"
     t0 = time.monotonic()
-    events = generate(seed=seed, **params)
     with tempfile.TemporaryDirectory(prefix="paxlab-bench-") as tmp:
         path = os.path.join(tmp, "history.jsonl")
-        write_jsonl(events, path)
-        del events
+        write_jsonl(iter_generate(seed=seed, **params), path)
         gen_s = time.monotonic() - t0
         size = os.path.getsize(path)
-        t1 = time.monotonic()
-        res = check_file(path, model=model, jobs=jobs)
-        check_s = time.monotonic() - t1
+        ctx = multiprocessing.get_context("spawn")
+        parent, child = ctx.Pipe()
+        proc = ctx.Process(target=_timed_check, args=(path, model, jobs, child))
+        proc.start()
+        res, check_s, cpu_s, rss_mb = parent.recv()
+        proc.join()
     return {
         "case": name,
         "model": model,
@@ -229,8 +243,9 @@ def run_case(name: str, seed: int = 1, jobs: int | None = None) -> dict:
         "valid": res["valid"],
         "explored": res["explored"],
         "check_s": round(check_s, 3),
+        "cpu_s": round(cpu_s, 3),
         "generate_s": round(gen_s, 3),
-        "peak_rss_mb": round(_peak_rss_mb(), 1),
+        "peak_rss_mb": round(rss_mb, 1),
     }
 
 
@@ -259,7 +274,7 @@ def run(args: argparse.Namespace) -> int:
             print(json.dumps(r), flush=True)
         else:
             print(f"{r['case']:14s} {r['ops']:>9,d} ops {r['keys']:>6,d} keys "
-                  f"{r['info']:>7,d} info  valid={r['valid']!s:5s} check {r['check_s']:8.3f} s"
+                  f"{r['info']:>7,d} info  valid={r['valid']!s:5s} check {r['check_s']:8.3f} s (cpu {r['cpu_s']:.3f} s)"
                   f"  explored {r['explored']:>10,d}  peak RSS {r['peak_rss_mb']:.0f} MB",
                   flush=True)  # fmt: skip
     return rc
