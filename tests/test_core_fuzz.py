@@ -153,7 +153,7 @@ def _state(r: Replica):
 
 @pytest.mark.timeout(120)
 @settings(
-    max_examples=300,
+    max_examples=200,
     deadline=None,
     derandomize=True,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],

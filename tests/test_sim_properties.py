@@ -65,7 +65,7 @@ def check_schedule(cfg, plan, seed, spread):
 
 @pytest.mark.timeout(120)
 @settings(
-    max_examples=150,
+    max_examples=120,
     deadline=None,
     derandomize=True,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
@@ -77,7 +77,7 @@ def test_leader_mode_is_safe_under_random_faults(s):
 
 @pytest.mark.timeout(120)
 @settings(
-    max_examples=50,
+    max_examples=40,
     deadline=None,
     derandomize=True,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
