@@ -188,6 +188,10 @@ def validate(src: Any, m: Any, node_ids: range | list[int]) -> None:
     if check is None:
         raise ProtocolError(f"unknown message type {m.get('type')!r}")
     check(m)
+    # The core notes the round of any ballot a message carries, whatever its type, so a
+    # "ballot" field must be well formed even on types that do not need one.
+    if "ballot" in m:
+        _ballot(m)
 
 
 def check_request(req: Any) -> str | None:

@@ -141,12 +141,6 @@ def test_node_survives_garbage_on_both_ports(cluster):
 
 
 @pytest.mark.timeout(120)
-@pytest.mark.xfail(
-    reason="core bug (reported): Replica._handle reads m['ballot'] on message types whose "
-    "validation does not check that field, e.g. a catchup carrying a dict 'ballot' -> KeyError "
-    "-> the node fail-stops; remove this marker once the core rejects or ignores it",
-    strict=False,
-)
 def test_node_survives_malformed_peer_messages(cluster):
     fuzz(cluster, 150, seed=20261127, peer_messages=True)
     still_serving(cluster)
