@@ -31,6 +31,7 @@ import os
 import pickle
 import tempfile
 import time
+from bisect import bisect_left
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
@@ -142,6 +143,7 @@ def search(
             ilast = i
             continue
         else:
+            crank[i] = rank
             e = 2 * i
         nxt[last] = e
         prv[e] = last
@@ -195,13 +197,48 @@ def search(
         needs.append(nv)
         produces.append(pv)
     nocheck, anything, nothing = NOCHECK, ANYTHING, NOTHING
+    # Producers of each state, by call rank: determinate ones (searched from the earliest
+    # unlinearized call on, by bisection) and info ones (few; scanned).
+    prod_ok: dict[Any, tuple[list[int], list[int]]] = {}
+    prod_info: dict[Any, list[int]] = {}
+    for i in sorted(range(m), key=crank.__getitem__):
+        pv = produces[i]
+        if pv is nothing:
+            continue
+        if isinfo[i]:
+            prod_info.setdefault(pv, []).append(i)
+        else:
+            cr, ids = prod_ok.setdefault(pv, ([], []))
+            cr.append(crank[i])
+            ids.append(i)
+    any_ok = prod_ok.pop(anything, ([], []))
+    any_info = prod_info.pop(anything, [])
+    no_ok: tuple[list[int], list[int]] = ([], [])
 
-    def candidates() -> tuple[list[int], int]:
+    def producible(nv: Any, bound: int) -> bool:
+        """Can an unlinearized op called before ``bound`` still produce state ``nv``?"""
+        lo = crank[nxt[head] >> 1]  # every determinate op called before this is linearized
+        for cr, ids in (prod_ok.get(nv, no_ok), any_ok):
+            a = bisect_left(cr, lo)
+            n = len(cr)
+            while a < n and cr[a] < bound:
+                if not linflag[ids[a]]:
+                    return True
+                a += 1
+        for lst in (prod_info.get(nv, ()), any_info):
+            for j in lst:
+                if crank[j] >= bound:
+                    break
+                if not linflag[j]:
+                    return True
+        return False
+
+    def candidates() -> tuple[list[int], int, int]:
         """Ops that may be linearized next, best first: read-only ones (by earliest return),
         then, when the next op to return needs a state it does not have, the ops that
         produce that state, then the rest by earliest return (the op about to return is the
         most constrained), info ops last. None when the next op to return can no longer be
-        made legal."""
+        made legal, with the op that cannot be placed."""
         reads, others, infos = [], [], []
         e = nxt[head]
         while not e & 1:
@@ -216,12 +253,19 @@ def search(
             if p < 0 or linflag[p]:
                 infos.append(j)
             j = inxt[j]
+        st = states[sid]
+        # Dead ends: an op still to place needs a state that nothing left can produce.
+        for lst in (reads, others):
+            for x in lst:
+                nv = needs[x]
+                if nv is not nocheck and st != nv and not producible(nv, rrank[x]):
+                    return [], e, x
+        nv = needs[y]
         if len(reads) > 1:
             reads.sort(key=rkey)
         if len(others) > 1:
             others.sort(key=rkey)
-        nv = needs[y]
-        if nv is not nocheck and states[sid] != nv:
+        if nv is not nocheck and st != nv:  # what the next op to return needs, first
             good, rest = [], []
             for i in others:
                 pv = produces[i]
@@ -230,19 +274,17 @@ def search(
             for i in infos:
                 pv = produces[i]
                 (goodi if pv is anything or (pv is not nothing and pv == nv) else resti).append(i)
-            if not good and not goodi:
-                return [], e
             others = good + rest
             infos = goodi + resti
         reads += others
         reads += infos
-        return reads, e
+        return reads, e, -1
 
     stack: list[tuple] = []  # (op, state id before, greedy, candidates, next candidate)
     lin = 0  # linearized determinate ops
     linf = 0  # linearized info ops
     sid = 0
-    cands, R = candidates()
+    cands, R, culprit = candidates()
     k = 0
     best_len = -(m + 1)
     best: tuple = ()
@@ -309,7 +351,7 @@ def search(
                     remaining -= 1
                     if not remaining:
                         return {"valid": True, "explored": it}
-                cands, R = candidates()
+                cands, R, culprit = candidates()
                 k = 0
                 continue
             if not pure[i]:
@@ -317,7 +359,7 @@ def search(
             # a greedy step into a known-dead configuration: this one is dead too
         elif -remaining > best_len:  # most determinate ops placed (info ops do not count)
             best_len = -remaining
-            best = (stack[:], sid, R >> 1)
+            best = (stack[:], sid, culprit if culprit >= 0 else R >> 1)
         # Backtrack: this configuration cannot be completed.
         while True:
             if not stack:
@@ -349,6 +391,7 @@ def search(
                 prv[nxt[c]] = c
                 remaining += 1
             if not greedy:
+                culprit = -1
                 break
 
 
