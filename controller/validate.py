@@ -102,6 +102,8 @@ class Validation:
         except OSError:
             pass
         self.runs_root = self.run_dir.path / "runs"
+        self.interrupted = False
+        self.summary_so_far: dict[str, Any] | None = None
         self.bugs: list[BugResult] = []
         self.clean: list[CleanResult] = []
         self.started = datetime.now()
@@ -122,12 +124,20 @@ class Validation:
 
     # -- driving ---------------------------------------------------------------------------
     def go(self) -> dict[str, Any]:
-        for e in self.entries:
-            self.bugs.append(self.hunt(e))
-            self.save()
-        for name in self.nemeses:
-            self.clean.append(self.clean_runs(name, clean_exposure(name, self.opts.backend)))
-            self.save()
+        """Hunt every bug, then the clean runs. A Ctrl-C stops after the run in progress has
+        torn its cluster down; what was done so far is saved (and the interrupt re-raised)."""
+        try:
+            for e in self.entries:
+                self.hunt(e)
+                self.save()
+            for name in self.nemeses:
+                self.clean_runs(name, clean_exposure(name, self.opts.backend))
+                self.save()
+        except KeyboardInterrupt:
+            self.interrupted = True
+            self.summary_so_far = self.save(final=True)
+            write_summary(self.run_dir.path, self.summary_so_far)
+            raise
         summary = self.save(final=True)
         write_summary(self.run_dir.path, summary)
         return summary
@@ -139,7 +149,8 @@ class Validation:
         if ex is None:
             reason = e.not_exposable.get(backend, f"no exposing test on {backend}")
             self.progress(f"{e.name}: not exposable on {backend} ({reason})")
-            return BugResult(e.name, e.rule, "not exposable", reason=reason)
+            self.bugs.append(BugResult(e.name, e.rule, "not exposable", reason=reason))
+            return self.bugs[-1]
         res = BugResult(
             e.name,
             e.rule,
@@ -151,6 +162,7 @@ class Validation:
             budget_runs=self.opts.max_runs or ex.max_runs,
             budget_s=ex.max_seconds,
         )
+        self.bugs.append(res)  # listed from the start: an interrupted hunt still shows
         t0 = time.monotonic()
         for i in range(res.budget_runs):
             if i and time.monotonic() - t0 >= ex.max_seconds:
@@ -183,6 +195,7 @@ class Validation:
     def clean_runs(self, name: str, ex: Exposure) -> CleanResult:
         """``runs`` runs of the correct store under one nemesis; any invalid one is a false alarm."""
         res = CleanResult(name, ex.workload)
+        self.clean.append(res)
         t0 = time.monotonic()
         base = self.opts.seed + 1000 * (1 + list(CLEAN).index(name))
         for i in range(self.opts.runs):
@@ -222,8 +235,10 @@ class Validation:
             )
         except (SpecError, NemesisError, ClusterError, Unsupported, ValueError) as e:
             return Attempt(seed, None, None, round(time.monotonic() - t0, 2), _line(e))
+        err = out.results.get("error") or ""
+        if out.results.get("interrupted") or err.startswith("interrupted by SIGINT"):
+            raise KeyboardInterrupt  # Ctrl-C: the run cleaned up after itself; stop here
         rel = out.run_dir.relative_to(self.run_dir.path).as_posix()
-        err = out.results.get("error")
         a = Attempt(seed, out.valid, rel, round(time.monotonic() - t0, 2), err and _line(err))
         a.violations = [_line(v) for v in getattr(cluster, "violations", [])[:3]]
         return a
@@ -248,10 +263,11 @@ class Validation:
         fps = sum(len(c.false_positives) for c in self.clean)
         fps += sum(1 for b in self.bugs if b.control is not None and b.control.valid is False)
         store = sum(len(c.store_violations) for c in self.clean)
-        complete = final and len(self.bugs) == len(self.entries)
+        complete = final and not self.interrupted and len(self.bugs) == len(self.entries)
         ok = complete and len(found) == len(expected) and fps == 0 and store == 0
         return {
-            "valid": ok if final else "unknown",
+            "valid": ok if final and not self.interrupted else "unknown",
+            "interrupted": self.interrupted,
             "test": f"validate-{self.opts.backend}",
             "backend": self.opts.backend,
             "start": self.started.isoformat(timespec="seconds"),
@@ -276,13 +292,20 @@ class Validation:
 
 
 def exit_code(summary: dict[str, Any]) -> int:
-    """0 only when every exposable bug was found and no clean run was judged invalid."""
+    """0 only when every exposable bug was found and no clean run was judged invalid; 2 when
+    interrupted before the end (nothing decided), else 1."""
+    if summary.get("interrupted"):
+        return 2
     return 0 if summary.get("valid") is True else 1
 
 
 def validate(opts: Options, progress: Progress | None = None) -> tuple[Path, dict[str, Any]]:
+    """Run a whole validation; on Ctrl-C, the partial summary (``interrupted``: true)."""
     v = Validation(opts, progress)
-    return v.run_dir.path, v.go()
+    try:
+        return v.run_dir.path, v.go()
+    except KeyboardInterrupt:
+        return v.run_dir.path, v.summary_so_far or v.summary(final=True)
 
 
 def _verdict(valid: Any) -> str:
@@ -352,7 +375,7 @@ def render_summary(summary: dict[str, Any]) -> str:
             f"<td>{c['valid']}</td><td class={cls}>{len(c['false_positives'])} {fps}</td>"
             f"<td>{len(c['undecided'])} {und}</td><td>{c['seconds']:.1f} s</td></tr>"
         )
-    verdict = "PASS" if ok else "FAIL"
+    verdict = "INTERRUPTED (partial)" if summary.get("interrupted") else "PASS" if ok else "FAIL"
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>{e(summary["test"])} {e(summary["start"])}</title>
 <style>{_CSS}</style></head><body>

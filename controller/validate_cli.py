@@ -143,6 +143,8 @@ def print_tables(summary: dict[str, Any]) -> None:
         )
     console.print(clean)
     verdict = "[green]PASS[/]" if summary["valid"] is True else "[red]FAIL[/]"
+    if summary.get("interrupted"):
+        verdict = "[yellow]INTERRUPTED[/] (partial)"
     console.print(
         f"{verdict}: bugs found {summary['bugs_found']}/{summary['bugs_expected']}, "
         f"false positives {summary['false_positives']} in {summary['clean_runs']} clean runs, "

@@ -144,3 +144,29 @@ def test_exit_code_is_1_for_a_false_positive_or_a_failed_control(tmp_path):
     assert s["false_positives"] == 1 and exit_code(s) == 1
     found.control = Attempt(3, False, "runs/control-a/x", 1.0)
     assert _summary(tmp_path, [found])["false_positives"] == 1
+
+
+@pytest.mark.timeout(120)
+def test_ctrl_c_stops_after_the_run_in_progress_and_keeps_what_was_done(tmp_path):
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    cmd = [sys.executable, "-m", "controller.cli", "validate", "--bugs", "none"]
+    cmd += ["--nemeses", "pause", "--runs", "200", "--results-dir", str(tmp_path)]
+    p = subprocess.Popen(cmd, stderr=subprocess.PIPE, text=True, cwd=Path(__file__).parent.parent)
+    lines = []
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and len(lines) < 2:
+        lines.append(p.stderr.readline())
+    p.send_signal(signal.SIGINT)
+    rc = p.wait(timeout=60)
+    rest = p.stderr.read()
+    assert rc == 2, (lines, rest)
+    (vdir,) = [d for d in (tmp_path / "validate-sim").iterdir() if d.name != "latest"]
+    res = json.loads((vdir / "results.json").read_text())
+    assert res["interrupted"] is True and res["valid"] == "unknown"
+    assert 1 <= res["clean"][0]["runs"] < 200
+    assert "INTERRUPTED" in (vdir / "summary.html").read_text()
+    assert "Traceback" not in rest
