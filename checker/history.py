@@ -93,8 +93,10 @@ class Op:
         out = "" if self.type != "ok" or self.f != "read" else f" -> {self.output!r}"
         return f"<{self.type} p{self.process} {self.f}{key} {self.value!r}{out} @{self.index}>"
 
-    def __reduce__(self):  # compact pickling for worker processes
-        return (Op, tuple(getattr(self, n) for n in self.__slots__))
+    def __reduce__(self):  # compact pickling for worker processes and spill buckets
+        return (Op, (self.process, self.f, self.key, self.value, self.type, self.output,
+                     self.error, self.call, self.ret, self.index, self.ret_index, self.line,
+                     self.ret_line))  # fmt: skip
 
 
 def _is_int(x: Any) -> bool:

@@ -91,14 +91,18 @@ class FrozenDict(tuple):
         return hash(("FrozenDict", tuple(self)))
 
 
+_SCALARS = frozenset({int, str, float, type(None)})
+
+
 def freeze(v: Any) -> Any:
     """JSON value -> hashable value with JSON equality."""
-    if v is None or isinstance(v, (str, int, float)) and not isinstance(v, bool):
+    c = v.__class__
+    if c in _SCALARS:
         return v
-    if isinstance(v, bool):
+    if c is bool:
         return TRUE if v else FALSE
-    if isinstance(v, list):
-        return tuple(freeze(x) for x in v)
+    if c is list:
+        return tuple(map(freeze, v))
     if isinstance(v, dict):
         return FrozenDict(sorted((k, freeze(x)) for k, x in v.items()))
     return v
