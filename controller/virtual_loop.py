@@ -48,6 +48,26 @@ class _VirtualSelector(selectors.SelectSelector):
         return []
 
 
+class _OrderedTimer(asyncio.TimerHandle):
+    """A timer that sorts by (when, creation order): timers due at the same instant fire in
+    the order they were set, whatever the heap went through (cancelled-timer clean-ups
+    rebuild it), so a simulation's interleaving depends on nothing but the program."""
+
+    __slots__ = ("_seq",)
+
+    def __init__(self, seq: int, *args: Any) -> None:
+        super().__init__(*args)
+        self._seq = seq
+
+    def __lt__(self, other: object) -> bool:
+        if isinstance(other, _OrderedTimer) and self._when == other._when:
+            return self._seq < other._seq
+        return super().__lt__(other)  # type: ignore[operator]
+
+    def __le__(self, other: object) -> bool:
+        return not other < self  # type: ignore[operator]
+
+
 class VirtualTimeLoop(asyncio.SelectorEventLoop):
     """A selector event loop whose clock starts at ``start`` and moves only when idle."""
 
@@ -56,10 +76,24 @@ class VirtualTimeLoop(asyncio.SelectorEventLoop):
         super().__init__(selector)
         selector.loop = self
         self._virtual_now = float(start)
+        self._timer_seq = 0
         self._clock_resolution = 1e-9
 
     def time(self) -> float:
         return self._virtual_now
+
+    def call_at(self, when, callback, *args, context=None):  # type: ignore[override]
+        """BaseEventLoop.call_at with timers ordered by (when, creation order)."""
+        if when is None:
+            raise TypeError("when cannot be None")
+        self._check_closed()  # type: ignore[attr-defined]
+        self._timer_seq += 1
+        timer = _OrderedTimer(self._timer_seq, when, callback, args, self, context)
+        if timer._source_traceback:
+            del timer._source_traceback[-1]
+        heapq.heappush(self._scheduled, timer)  # type: ignore[attr-defined]
+        timer._scheduled = True
+        return timer
 
     def advance(self, seconds: float) -> None:
         """Move the clock forward (never back)."""
