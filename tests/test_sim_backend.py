@@ -91,6 +91,14 @@ def test_make_cluster_registers_the_backend_and_a_leader_is_elected():
     assert all(c.is_running(n) for n in c.nodes)
 
 
+def test_unknown_option_or_node_is_a_one_line_error():
+    with pytest.raises(ClusterError, match="no option 'bogus'"):
+        make_cluster("sim", "t", 3, bogus=1)
+    c = _booted()
+    with pytest.raises(ClusterError, match="no node 'n9'"):
+        c.kill("n9")
+
+
 def test_one_way_partition_drops_one_direction_only():
     c = _booted()
     c.partition({"n2": {"n1"}})  # n2 drops traffic from n1; n1 still hears n2

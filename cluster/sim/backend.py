@@ -47,8 +47,10 @@ class SimCluster(Cluster):
         power_loss: float = 0.0,
         clock_drift: float = 0.0,
         config: Config | None = None,
-        **_ignored: Any,
+        **unknown: Any,
     ) -> None:
+        if unknown:
+            raise ClusterError(f"the sim backend has no option {sorted(unknown)[0]!r}")
         if n < 1:
             raise ClusterError(f"a cluster needs at least one node, got {n}")
         try:
@@ -72,7 +74,7 @@ class SimCluster(Cluster):
         self.events: dict[str, list[str]] = {n: [] for n in self.nodes}  # per-node sim log
 
     def capabilities(self) -> set[str]:
-        return {"kill", "pause", "partition", "clock", "netem-delay", "netem-loss", "files"}
+        return {"kill", "pause", "partition", "clock", "netem-delay", "netem-loss"}
 
     # -- life cycle ------------------------------------------------------------------------------
     def setup(self) -> None:
