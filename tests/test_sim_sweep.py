@@ -61,6 +61,14 @@ AIMED = {
                    "--nemesis-interval", "0.5", "--time-limit", "3"],
     "no-dedup": ["--workload", "append", "--nemesis", "kill:leader", "--rate", "40",
                  "--nemesis-interval", "0.3", "--time-limit", "4"],
+    # switches added to the store after the first five
+    "accept-lower-ballot": ["--workload", "append", "--nemesis", "partition:majorities-ring",
+                            "--nodes", "5", "--rate", "40", "--nemesis-interval", "0.7",
+                            "--time-limit", "4"],
+    "commit-other-ballot": ["--workload", "append", "--nemesis", "partition:isolate-leader",
+                            "--rate", "40", "--nemesis-interval", "0.7", "--time-limit", "4"],
+    "quorum-off-by-one": ["--workload", "append", "--nemesis", "partition:isolate-leader",
+                          "--rate", "40", "--nemesis-interval", "0.7", "--time-limit", "4"],
 }  # fmt: skip
 MAX_SEEDS = 20
 
