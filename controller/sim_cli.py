@@ -46,6 +46,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--nemesis-interval", type=float, default=1.0)
     p.add_argument("--op-timeout", type=float, default=1.0)
     p.add_argument("--read-mode", choices=READ_MODES, default="log")
+    p.add_argument(
+        "--mode", choices=("leader", "masterless"), default="leader", help="the store's mode"
+    )
     p.add_argument("--power-loss", type=float, default=0.5, help="fraction of kills that cut power")
     p.add_argument(
         "--clock-drift", type=float, default=0.0, help="max drift rate with clock faults"
@@ -90,6 +93,7 @@ def _check_args(args: argparse.Namespace) -> list[int]:
 
 def backend_opts(args: argparse.Namespace) -> dict[str, Any]:
     return {
+        "mode": args.mode,
         "power_loss": args.power_loss,
         "clock_drift": args.clock_drift,
         "drop": args.drop,
@@ -110,6 +114,7 @@ def replay_argv(args: argparse.Namespace, seed: int) -> list[str]:
         ("--nemesis-interval", args.nemesis_interval, 1.0),
         ("--op-timeout", args.op_timeout, 1.0),
         ("--read-mode", args.read_mode, "log"),
+        ("--mode", args.mode, "leader"),
         ("--power-loss", args.power_loss, 0.5),
         ("--clock-drift", args.clock_drift, 0.0),
         ("--drop", args.drop, 0.0),
@@ -291,6 +296,8 @@ def _print_row(args: argparse.Namespace, row: dict[str, Any], k: int, n: int, t0
         line += f"  checkers: {','.join(row.get('checkers', [])) or '-'}"
         if row.get("error"):
             line += f"  error: {row['error'][:120]}"
+        if row.get("world_violations"):
+            line += f"  simulator saw: {row['world_violations'][0][:160]}"
     print(line, flush=True)
 
 
