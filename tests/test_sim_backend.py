@@ -256,3 +256,22 @@ def test_correct_store_stays_linearizable_under_one_way_partitions(tmp_path):
         assert out.valid is True, (seed, out.results)
         assert c.violations == []
         assert c.one_way_blocks > 0
+
+
+def test_virtual_loop_fires_same_instant_timers_in_creation_order():
+    """Even after the loop rebuilds its heap to drop cancelled timers (which reorders ties
+    in a plain asyncio loop), timers due together fire in the order they were set."""
+
+    async def main():
+        loop = asyncio.get_running_loop()
+        order = []
+        junk = [loop.call_at(5.0, order.append, "x") for _ in range(400)]
+        for k in range(200):
+            loop.call_at(1.0 + (k % 3), order.append, k)
+        for h in junk:
+            h.cancel()  # most of the heap is now cancelled: the loop will rebuild it
+        await asyncio.sleep(4.0)
+        return order
+
+    got = run_virtual(main())
+    assert got == sorted(range(200), key=lambda k: (k % 3, k))
