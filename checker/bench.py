@@ -179,6 +179,29 @@ def reorder(events: list[dict], seed: int = 0) -> list[dict]:
     return out
 
 
+def stale_read(events: list[dict], seed: int = 0) -> list[dict]:
+    """Append, after every other op, write A, write B, then a read of A (A and B fresh):
+    the read sees an overwritten value. Certainly not linearizable, yet every value read
+    was written before, so only a search can tell."""
+    rng = random.Random(seed)
+    out = [dict(e) for e in events]
+    key = rng.choice([e["key"] for e in events]) if events else None
+    t = out[-1]["time"] if out else 0
+    pid = 10**6 + 1
+    for type_, f, value in (
+        ("invoke", "write", "stale-A"),
+        ("ok", "write", "stale-A"),
+        ("invoke", "write", "stale-B"),
+        ("ok", "write", "stale-B"),
+        ("invoke", "read", None),
+        ("ok", "read", "stale-A"),
+    ):
+        t += 10
+        out.append({"index": len(out), "time": t, "process": pid, "type": type_, "f": f,
+                    "key": key, "value": value})  # fmt: skip
+    return out
+
+
 def write_jsonl(events: Iterable[dict], path: str) -> None:
     with open(path, "w") as fh:
         for e in events:

@@ -410,6 +410,36 @@ def _window(ops: list[Op], fail_at: int, prefix: list[int]) -> list[int]:
     return out
 
 
+def unproducible(ops: list[Op], model: Model, initial: Any = None) -> Op | None:
+    """The first completed op needing a state (`Model.effect`) that is not the initial one
+    and that no other op invoked before it returned can produce: such an op can never be
+    linearized, whatever else happens. A cheap refutation of, e.g., a read of a value
+    nobody wrote (yet), which would otherwise cost an exhaustive search."""
+    init = model.init(initial)
+    first: dict[Any, list[tuple[Any, int]]] = {}  # state -> its two earliest producers
+    effects = []
+    for n, o in enumerate(ops):
+        nv, pv = model.effect(o.f, model.arg(o), model.output(o))
+        effects.append(nv)
+        if pv is not NOTHING:
+            two = first.setdefault(pv, [])
+            two.append((o.call, n))
+            if len(two) > 2:
+                two.sort()
+                del two[2:]
+    anyp = sorted(first.pop(ANYTHING, []))
+    worst = None
+    for n, o in enumerate(ops):
+        nv = effects[n]
+        if nv is NOCHECK or o.ret is None or o.type == "info" or nv == init:
+            continue
+        cands = sorted(first.get(nv, [])) + anyp
+        if not any(c <= o.ret and m != n for c, m in cands):
+            if worst is None or o.ret < worst.ret:
+                worst = o
+    return worst
+
+
 def check_ops(
     ops: list[Op],
     model: Model,
@@ -421,6 +451,17 @@ def check_ops(
     t0 = time.monotonic()
     rel = relevant(ops, model)
     res: dict[str, Any] = {"ops": len(ops), "searched": len(rel)}
+    bad = unproducible(rel, model, initial)
+    if bad is not None:  # refuted without a search
+        rel.sort(key=lambda o: (o.call, o.line))
+        x = rel.index(bad)
+        res.update(valid=False, explored=0, op=op_summary(bad), prefix=[],
+                   initial=thaw(model.init(initial)),
+                   window=[rel[i].index for i in _window(rel, x, [])],
+                   reason="no operation invoked before it returned can produce the state "
+                          "it observed")  # fmt: skip
+        res["time_s"] = round(time.monotonic() - t0, 6)
+        return res
     try:
         r = search(rel, model, initial, deadline, on_tick)
     except TimeUp as e:
@@ -524,6 +565,8 @@ class _Aggregate:
             bad = self.keys[self.first_bad]
             res.update(key=self.first_bad, op=bad["op"], prefix=bad["prefix"],
                        window=bad["window"], initial=bad["initial"])  # fmt: skip
+            if "reason" in bad:
+                res["reason"] = bad["reason"]
         elif valid == "unknown":
             res["reason"] = "time limit reached"
         res["time_s"] = round(time.monotonic() - t0, 6)

@@ -212,6 +212,13 @@ def _summary(result: dict, bad: Op | None, mdl: Any) -> str:
     where = "" if key is None else f" on key <code>{_esc(key)}</code>"
     what = _esc(_describe(bad, mdl)) if bad is not None else _esc(_js(result["op"]))
     proc = f" by process {_esc(bad.process)} (index {bad.index}, line {bad.line})" if bad else ""
+    if result.get("reason") and not prefix:
+        return (
+            f'<p class="verdict-bad"><b>Not linearizable</b>{where}.</p>'
+            f"<p><b>{what}</b>{proc} can never be linearized: "
+            f"{_esc(result['reason'])} (<code>{_esc(_js(result['op'].get('output')))}</code>, "
+            f"initial state <code>{_esc(_js(state))}</code>).</p>"
+        )
     return (
         f'<p class="verdict-bad"><b>Not linearizable</b>{where}.</p>'
         f"<p>The longest linearizable prefix has {len(prefix)} operations and leaves the state "

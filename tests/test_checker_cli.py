@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from checker.bench import corrupt_read, generate, write_jsonl
+from checker.bench import corrupt_read, generate, stale_read, write_jsonl
 from checker.history import HistoryError, load
 from checker.linearizability import check, check_file
 from checker.report import render_anomaly
@@ -38,6 +38,8 @@ def files(tmp_path_factory):
     h = generate(300, clients=5, info_rate=0.05, seed=4)
     write_jsonl(h, str(d / "good.jsonl"))
     write_jsonl(corrupt_read(h, 1), str(d / "bad.jsonl"))
+    small = generate(150, clients=3, info_rate=0.05, seed=4)
+    write_jsonl(stale_read(small, 1), str(d / "stale.jsonl"))
     kv = generate(2000, clients=10, keys=15, info_rate=0.05, seed=4,
                   mix=("read", "write", "cas", "append"))  # fmt: skip
     write_jsonl(kv, str(d / "kv.jsonl"))
@@ -131,17 +133,23 @@ def test_append_type_mismatch(tmp_path):
 
 def test_report_shows_failing_op_and_prefix(files, tmp_path):
     out = tmp_path / "r.html"
-    r = paxlab(str(files / "bad.jsonl"), str(files / "good.jsonl"), "--report", str(out))
+    r = paxlab(str(files / "stale.jsonl"), str(files / "good.jsonl"), str(files / "bad.jsonl"),
+               "--report", str(out))  # fmt: skip
     assert r.returncode == 1
     page = out.read_text()
     assert page.startswith("<!doctype html>")
     assert "http://" not in page.replace('xmlns="http://www.w3.org/2000/svg"', "")
     assert "https://" not in page
-    res = check_file(files / "bad.jsonl")
-    assert f"index {res['op']['index']}" in page and "never-written" in page
-    assert f"The longest linearizable prefix has {len(res['prefix'])} operations" in page
+    res = check_file(files / "stale.jsonl")
+    assert res["op"]["output"] == "stale-A"
+    assert f"index {res['op']['index']}" in page and "stale-A" in page
+    n = len(res["prefix"])
+    assert n > 100 and f"The longest linearizable prefix has {n} operations" in page
+    assert res["prefix"][-1]["state"] == "stale-B"
     assert 'class="bar' in page and "bad" in page and "<circle" in page
     assert "Linearizable: 300 operations" in page  # the good file's section
+    # a read of a value nobody wrote is refuted without a search, and said so
+    assert "can never be linearized" in page and "never-written" in page
 
 
 def test_render_anomaly_fragment_for_kv(files):
