@@ -6,7 +6,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from checker.bench import corrupt_read, generate, reorder
+from checker.bench import corrupt_read, generate, reorder, stale_read
 from checker.brute import linearizable
 from checker.history import ops_from
 from checker.linearizability import check
@@ -141,6 +141,11 @@ def test_generated_register_histories(seed, clients):
     r = check(reorder(h, seed), time_limit=20)
     assert r["valid"] is False
     assert r["op"]["output"] == "fresh-value"
+    # a stale read is only refuted by the search: it must exhaust what comes before
+    small = generate(120, clients=clients, info_rate=0.05, fail_rate=0.05, seed=seed)
+    r = check(stale_read(small, seed), time_limit=20)
+    assert r["valid"] is False and "reason" not in r
+    assert r["op"]["output"] == "stale-A" and r["prefix"][-1]["state"] == "stale-B"
 
 
 @pytest.mark.parametrize("seed", range(3))
@@ -223,7 +228,7 @@ def random_history(rng: random.Random, n_ops: int, procs: int, kv: bool) -> list
     return events
 
 
-@settings(max_examples=1500, deadline=None, derandomize=True,
+@settings(max_examples=3000, deadline=None, derandomize=True,
           suppress_health_check=[HealthCheck.too_slow])  # fmt: skip
 @given(st.integers(0, 2**32 - 1), st.integers(1, 7), st.integers(1, 4), st.booleans())
 def test_agrees_with_brute_force(seed, n_ops, procs, kv):
