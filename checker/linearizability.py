@@ -15,6 +15,14 @@ memoised, so none is explored twice. On top of plain WGL:
 * **Greedy steps**: a read-only op (`Model.pure`: a read, a cas that saw a mismatch)
   that is legal now is linearized at once with no alternative explored: it changes no
   state wherever it goes, so anything that works with it placed later works with it here.
+* **Candidate order**: read-only ops first; then, when the op about to return needs a
+  state it does not have, the ops that produce that state; then earliest return first
+  (the op about to return is the most constrained); info ops last.
+* **Dead ends** (`Model.effect`): when a pending op needs a state that no op still
+  unplaced and invoked before it returned can produce, the configuration is abandoned at
+  once instead of after every order of the concurrent ops has been tried. The same test
+  on the whole history (`unproducible`) refutes a read of a never-written value with no
+  search at all.
 * **Model pruning** (`Model.prune`): ``info`` writes whose value nobody observes are
   dropped before the search.
 * **Interned states and a step cache**: states become small ints, so memo keys hash fast
