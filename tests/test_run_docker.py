@@ -73,12 +73,13 @@ def test_partitions_and_kills_against_the_correct_store_are_valid(tmp_path):
 
 @pytest.mark.timeout(150)
 def test_pause_clock_netem_against_the_correct_store_are_valid(tmp_path):
+    # three faults in turn: short quiet gaps and enough time for each to come once under load
     out = run(
         tmp_path,
         workload="set",
         nemesis=["pause", "clock", "netem"],
-        time_limit=10.0,
-        nemesis_interval=1.0,
+        time_limit=15.0,
+        nemesis_interval=0.5,
     )
     assert out.valid is True, out.results
     assert {"start-pause", "start-clock", "start-netem", "heal"} <= faults(out)
