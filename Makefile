@@ -92,6 +92,8 @@ serve: install
 
 bench: install
 	$(PAXLAB) bench
+	$(PAXLAB) bench --checker
+	$(PAXLAB) sim --bench
 
 bench-checker: install
 	$(PAXLAB) bench --checker
