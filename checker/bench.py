@@ -212,6 +212,10 @@ def write_jsonl(events: Iterable[dict], path: str) -> None:
 CASES = {
     "register-10c": dict(n_ops=5000, clients=10, keys=None, info_rate=0.1),
     "register-50c": dict(n_ops=5000, clients=50, keys=None, info_rate=0.1),
+    # like Porcupine's etcd multi-client logs: read/write only, values 0..99, no timeouts
+    "register-rw-20c": dict(
+        n_ops=20_000, clients=20, keys=None, info_rate=0.0, values=100, mix=("read", "write")
+    ),  # fmt: skip
     "kv-100k": dict(
         n_ops=100_000, clients=50, keys=1000, info_rate=0.1, mix=("read", "write", "cas", "append")
     ),  # fmt: skip
