@@ -16,10 +16,10 @@ snapshot written atomically):
 
 from __future__ import annotations
 
-import json
 import random
 from typing import Any
 
+from cluster.sim.codec import decode, encode
 from paxos_impl.storage import StorageError, encode_record, scan_frames
 
 
@@ -45,11 +45,12 @@ class SimDisk:
 
     def __init__(self, name: str = "disk") -> None:
         self.name = name
-        self._snapshot: str | None = None  # JSON text: a snapshot is immutable once written
-        self.durable: list[str] = []  # fsync'd records since the snapshot
+        # JSON text (cluster.sim.codec): immutable like bytes on a disk
+        self._snapshot: bytes | str | None = None
+        self.durable: list[bytes | str] = []  # fsync'd records since the snapshot
         self.residue = b""  # frames a power cut left behind the durable log, maybe torn
-        self.unsynced: list[str] = []  # written, not yet fsync'd
-        self._pending_snapshot: str | None = None
+        self.unsynced: list[bytes | str] = []  # written, not yet fsync'd
+        self._pending_snapshot: bytes | str | None = None
         self.writes = 0  # write batches (one fsync each in the real node)
         self.syncs = 0
         self.power_losses: list[str] = []  # what each power loss did: "lost", "kept", "torn@N"
@@ -58,9 +59,9 @@ class SimDisk:
     # -- the write path --------------------------------------------------------------------
     def write(self, records: list[dict], snapshot: dict | None = None) -> None:
         """One batch into the page cache; the snapshot (if any) waits for the fsync."""
-        self.unsynced += [json.dumps(r, separators=(",", ":")) for r in records]
+        self.unsynced += [encode(r) for r in records]
         if snapshot is not None:
-            self._pending_snapshot = json.dumps(snapshot)
+            self._pending_snapshot = encode(snapshot)
         self.writes += 1
 
     def sync(self) -> None:
@@ -95,7 +96,7 @@ class SimDisk:
                 fate = "kept"
                 self.durable += tail
             else:
-                frames = b"".join(encode_record(json.loads(t)) for t in tail)
+                frames = b"".join(encode_record(decode(t)) for t in tail)
                 cut = rng.randrange(1, len(frames))
                 junk = bytes(rng.randrange(256) for _ in range(rng.randrange(0, 8)))
                 if rng.random() < 0.5:
@@ -108,7 +109,7 @@ class SimDisk:
     # -- recovery ----------------------------------------------------------------------------
     @property
     def snapshot(self) -> dict | None:
-        return None if self._snapshot is None else json.loads(self._snapshot)
+        return None if self._snapshot is None else decode(self._snapshot)
 
     @property
     def records(self) -> list[dict[str, Any]]:
@@ -120,9 +121,13 @@ class SimDisk:
             scan = scan_frames(_Bytes(f"{self.name}/log", self.residue))  # type: ignore[arg-type]
             if scan.torn is not None:
                 self.torn_recoveries += 1
-            self.durable += [json.dumps(r, separators=(",", ":")) for r in scan.records]
+            self.durable += [encode(r) for r in scan.records]
             self.residue = b""  # truncated: what was whole is now plain log
-        return [json.loads(t) for t in self.durable]
+        return [decode(t) for t in self.durable]
+
+    def recover(self) -> tuple[dict | None, list[dict[str, Any]]]:
+        """What a restarting node reads: fresh objects, its own to change."""
+        return self.snapshot, self.records
 
     def listing(self) -> str:
         """What a data-directory listing would show, for the run's nodes/ folder."""

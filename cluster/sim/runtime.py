@@ -15,10 +15,10 @@ connections are TCP, so netem loss there costs a retransmission timeout, never t
 
 from __future__ import annotations
 
-import json
 import random
 from collections.abc import Callable
 
+from cluster.sim.codec import encode
 from cluster.sim.disk import SimDisk
 from cluster.sim.network import LinkModel, Network
 from cluster.sim.world import DurableView, World
@@ -233,7 +233,7 @@ class RuntimeWorld(World):
         data = ""
         for dst, m in ready.messages:
             if m is not last:
-                last, data = m, json.dumps(m)
+                last, data = m, encode(m)
                 if not n.durable.covers(m):
                     self.violations.append(
                         f"t={self.now:.3f} node {i} sent {m['type']} {m['ballot']} before its "

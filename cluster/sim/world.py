@@ -14,20 +14,16 @@ checked on every step rather than guessed from the outside.
 from __future__ import annotations
 
 import heapq
-import json
 import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from cluster.sim.codec import copy as _copy
+from cluster.sim.codec import decode, encode
 from cluster.sim.network import LinkModel, Network
 from paxos_impl.config import Config
 from paxos_impl.core import Ready, Replica
-
-
-def _copy(x: Any) -> Any:
-    """What crosses a wire or a disk is JSON: copying through JSON also proves it is."""
-    return json.loads(json.dumps(x))
 
 
 @dataclass
@@ -37,6 +33,10 @@ class Disk:
     snapshot: dict | None = None
     records: list[dict] = field(default_factory=list)
     writes: int = 0  # persist batches (one fsync each in the real node)
+
+    def recover(self) -> tuple[dict | None, list[dict]]:
+        """What a restarting node reads: copies, its own to change."""
+        return _copy(self.snapshot), _copy(self.records)
 
 
 class DurableView:
@@ -158,14 +158,15 @@ class World:
         if n.up:
             return
         n.incarnation += 1
-        n.applied_upto = (n.disk.snapshot or {}).get("applied", 0)
+        snapshot, records = n.disk.recover()
+        n.applied_upto = (snapshot or {}).get("applied", 0)
         rng = random.Random(self.rng.random())
         n.replica = Replica(
             i,
             self.config,
             rng,
-            snapshot=_copy(n.disk.snapshot),
-            records=_copy(n.disk.records),
+            snapshot=snapshot,
+            records=records,
             observer=self._observer(i),
         )
         self._step(i, lambda r: r.start(self.node_time(i)))
@@ -247,7 +248,7 @@ class World:
         self.at(t, fire)
 
     def _send(self, src: int, dst: int, m: dict) -> None:
-        data = json.dumps(m)
+        data = encode(m)
         for d in self.net.delays(src, dst):
             inc = self.nodes[dst].incarnation
             self.after(d, lambda data=data, inc=inc: self._deliver(src, dst, data, inc))
@@ -256,7 +257,7 @@ class World:
         n = self.nodes[dst]
         if not n.up or n.incarnation != inc:  # sent to an incarnation that has died
             return
-        m = json.loads(data)
+        m = decode(data)
         self._step(dst, lambda r: r.on_message(src, m, self.node_time(dst)))
 
     # -- clients --------------------------------------------------------------------------------
@@ -264,7 +265,7 @@ class World:
         """Send a client request over the (client, node) link; the reply comes back the same
         way to ``self.client_inbox[client]``."""
         delays = self.net.delays(client, node)
-        data = json.dumps(req)
+        data = encode(req)
         for d in delays:
             inc = self.nodes[node].incarnation
             self.after(d, lambda data=data, inc=inc: self._deliver_request(node, handle, data, inc))
@@ -273,19 +274,19 @@ class World:
         n = self.nodes[node]
         if not n.up or n.incarnation != inc:
             return
-        req = json.loads(data)
+        req = decode(data)
         self._step(node, lambda r: r.on_client_request(handle, req, self.node_time(node)))
 
     def _reply(self, node: int, handle: object, rep: dict) -> None:
         client = handle[0]  # type: ignore[index]
-        data = json.dumps(rep)
+        data = encode(rep)
         for d in self.net.delays(node, client):
             self.after(d, lambda data=data: self._deliver_reply(handle, data))
 
     def _deliver_reply(self, handle: object, data: str) -> None:
         cb = self.client_inbox.get(handle[0])  # type: ignore[index]
         if cb is not None:
-            cb(dict(json.loads(data), _handle=handle))
+            cb(dict(decode(data), _handle=handle))
 
     # -- observation ------------------------------------------------------------------------------
     def _observer(self, i: int) -> Callable[[str, int, Any], None]:
