@@ -194,7 +194,7 @@ def search(
     # memo: (determinate set, state) -> info sets seen with it. A configuration whose info
     # set contains one of those is dominated (the extra info ops could simply not happen)
     # and is skipped: this is what tames histories full of timed-out writes.
-    memo: dict[tuple[int, int], list[int]] = {}
+    memo: dict[tuple[int, int, int], list[int]] = {}
     rkey = rrank.__getitem__
     # Dead-end test (Model.effect): the op that must be linearized next needs the state to
     # be v; if it is not, and no op that may still go first can produce v, give up here
@@ -325,7 +325,11 @@ def search(
                 nl, nlf = lin, linf | bit[i]
             else:
                 nl, nlf = lin | bit[i], linf
-            mk = (nl, r)
+            # Key on the set above its lowest gap: everything below is linearized in any
+            # configuration with this key, and small ints keep the memo's memory
+            # proportional to the window of concurrency rather than to the history.
+            b0 = ((nl + 1) & ~nl).bit_length()
+            mk = (b0, nl >> b0, r)
             seen = memo.get(mk)
             if seen is None:
                 memo[mk] = [nlf]
