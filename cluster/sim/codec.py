@@ -9,7 +9,8 @@ checks) would depend on the codec, so orjson is used only where it is known to a
 - anything orjson refuses (non-string keys, integers beyond 64 bits, lone surrogates,
   subclasses of str/int/dict/list, dataclasses, dates) goes through ``json`` as before;
 - orjson writes NaN and infinities as ``null`` where json writes ``NaN``: an encoding that
-  contains ``null`` at all is redone with ``json`` (cheap to test, exact);
+  contains ``null`` at all is checked by json's C encoder (allow_nan=False), and one that
+  really holds a NaN goes through ``json``;
 - a payload remembers which codec made it (bytes: orjson, str: json), and is decoded by
   the same one (orjson would read a huge integer back as a float).
 
@@ -31,6 +32,7 @@ _STRICT = (
 )
 _dumps = orjson.dumps
 _loads = orjson.loads
+_strict_json = json.JSONEncoder(allow_nan=False).encode  # raises ValueError on NaN, inf
 
 
 def encode(x: Any) -> bytes | str:
@@ -40,7 +42,10 @@ def encode(x: Any) -> bytes | str:
     except TypeError:
         return json.dumps(x)
     if b"null" in data:  # maybe a NaN or an infinity that json would keep
-        return json.dumps(x)
+        try:
+            _strict_json(x)
+        except ValueError:
+            return json.dumps(x)
     return data
 
 
