@@ -39,7 +39,7 @@ import os
 import pickle
 import tempfile
 import time
-from bisect import bisect_left
+from bisect import bisect_left, bisect_right
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
@@ -422,34 +422,78 @@ def _window(ops: list[Op], fail_at: int, prefix: list[int]) -> list[int]:
     return out
 
 
-def unproducible(ops: list[Op], model: Model, initial: Any = None) -> Op | None:
-    """The first completed op needing a state (`Model.effect`) that is not the initial one
-    and that no other op invoked before it returned can produce: such an op can never be
-    linearized, whatever else happens. A cheap refutation of, e.g., a read of a value
-    nobody wrote (yet), which would otherwise cost an exhaustive search."""
+def static_refutation(ops: list[Op], model: Model, initial: Any = None) -> tuple | None:
+    """A completed op that no linearization can place, found without a search, or None.
+
+    Two polynomial tests, from `Model.effect` (the state an op needs, the state it leaves):
+    *unproducible*: it needs a state that is not the initial one and that no other op
+    invoked before it returned produces (a read of a value nobody wrote); *stale*: every
+    op that could produce the state it needs returned before some op ``z`` began that
+    certainly left another state, and ``z`` returned before it began (a read of an
+    overwritten value). Returns (op, reason, z or None) for the earliest such op.
+    """
     init = model.init(initial)
-    first: dict[Any, list[tuple[Any, int]]] = {}  # state -> its two earliest producers
-    effects = []
+    inf = float("inf")
+    eff = [model.effect(o.f, model.arg(o), model.output(o)) for o in ops]
+    det = [o.ret is not None and o.type != "info" for o in ops]
+    prods: dict[Any, list[tuple]] = {}
     for n, o in enumerate(ops):
-        nv, pv = model.effect(o.f, model.arg(o), model.output(o))
-        effects.append(nv)
+        pv = eff[n][1]
         if pv is not NOTHING:
-            two = first.setdefault(pv, [])
-            two.append((o.call, n))
-            if len(two) > 2:
-                two.sort()
-                del two[2:]
-    anyp = sorted(first.pop(ANYTHING, []))
+            prods.setdefault(pv, []).append((o.call, o.ret if det[n] else inf))
+    table: dict[Any, tuple[list, list]] = {}  # state -> (calls, running max of returns)
+    for pv, lst in prods.items():
+        lst.sort()
+        calls, rmax, top = [], [], -inf
+        for c, r in lst:
+            top = max(top, r)
+            calls.append(c)
+            rmax.append(top)
+        table[pv] = (calls, rmax)
+    any_t = table.pop(ANYTHING, ([], []))
+    # ops that certainly leave a known state, by call; suffix minima of their returns,
+    # the best one and the best one leaving a different state
+    ch = sorted((o.call, o.ret, eff[n][1], n) for n, o in enumerate(ops)
+                if det[n] and eff[n][1] is not NOTHING and eff[n][1] is not ANYTHING)  # fmt: skip
+    ch_calls = [c[0] for c in ch]
+    best1: list = [None] * (len(ch) + 1)
+    best2: list = [None] * (len(ch) + 1)
+    for i in range(len(ch) - 1, -1, -1):
+        _, r, v, n = ch[i]
+        b1, b2 = best1[i + 1], best2[i + 1]
+        if b1 is None or r < b1[0]:
+            b1, b2 = (r, v, n), (b1 if b1 is not None and b1[1] != v else b2)
+        elif v != b1[1] and (b2 is None or r < b2[0]):
+            b2 = (r, v, n)
+        best1[i], best2[i] = b1, b2
     worst = None
     for n, o in enumerate(ops):
-        nv = effects[n]
-        if nv is NOCHECK or o.ret is None or o.type == "info" or nv == init:
+        nv = eff[n][0]
+        if nv is NOCHECK or not det[n]:
             continue
-        cands = sorted(first.get(nv, [])) + anyp
-        if not any(c <= o.ret and m != n for c, m in cands):
-            if worst is None or o.ret < worst.ret:
-                worst = o
+        if worst is not None and o.ret >= worst[0].ret:
+            continue
+        top, count = -inf, 0
+        for calls, rmax in (table.get(nv, ([], [])), any_t):
+            k = bisect_right(calls, o.ret)
+            if k:
+                count += k
+                top = max(top, rmax[k - 1])
+        if count - (1 if eff[n][1] == nv else 0) <= 0 and nv != init:
+            worst = (o, "no operation invoked before it returned can produce the state it "
+                        "observed", None)  # fmt: skip
+            continue
+        i = bisect_right(ch_calls, top)
+        if i < len(ch):
+            b1, b2 = best1[i], best2[i]
+            z = b1 if b1[1] != nv else b2
+            if z is not None and z[0] < o.call:
+                worst = (o, "every operation that could produce the state it observed "
+                            "was overwritten before it began", ops[z[2]])  # fmt: skip
     return worst
+
+
+PREFIX_BUDGET_S = 1.0  # after a static refutation, search this long for the longest prefix
 
 
 def check_ops(
@@ -463,21 +507,24 @@ def check_ops(
     t0 = time.monotonic()
     rel = relevant(ops, model)
     res: dict[str, Any] = {"ops": len(ops), "searched": len(rel)}
-    bad = unproducible(rel, model, initial)
-    if bad is not None:  # refuted without a search
-        rel.sort(key=lambda o: (o.call, o.line))
-        x = rel.index(bad)
-        res.update(valid=False, explored=0, op=op_summary(bad), prefix=[],
-                   initial=thaw(model.init(initial)),
-                   window=[rel[i].index for i in _window(rel, x, [])],
-                   reason="no operation invoked before it returned can produce the state "
-                          "it observed")  # fmt: skip
-        res["time_s"] = round(time.monotonic() - t0, 6)
-        return res
+    static = static_refutation(rel, model, initial)
+    if static is not None:  # certainly invalid; a short search may still find the prefix
+        budget = time.monotonic() + PREFIX_BUDGET_S
+        deadline = budget if deadline is None else min(deadline, budget)
     try:
         r = search(rel, model, initial, deadline, on_tick)
     except TimeUp as e:
-        res.update(valid="unknown", explored=e.args[0], reason="time limit reached")
+        if static is not None:
+            bad, reason, z = static
+            rel.sort(key=lambda o: (o.call, o.line))
+            x = rel.index(bad)
+            res.update(valid=False, explored=e.args[0], op=op_summary(bad), prefix=[],
+                       initial=thaw(model.init(initial)), reason=reason,
+                       window=[rel[i].index for i in _window(rel, x, [])])  # fmt: skip
+            if z is not None:
+                res["overwritten_by"] = op_summary(z)
+        else:
+            res.update(valid="unknown", explored=e.args[0], reason="time limit reached")
         res["time_s"] = round(time.monotonic() - t0, 6)
         return res
     res["valid"] = r["valid"]

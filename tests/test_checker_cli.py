@@ -148,8 +148,25 @@ def test_report_shows_failing_op_and_prefix(files, tmp_path):
     assert res["prefix"][-1]["state"] == "stale-B"
     assert 'class="bar' in page and "bad" in page and "<circle" in page
     assert "Linearizable: 300 operations" in page  # the good file's section
-    # a read of a value nobody wrote is refuted without a search, and said so
-    assert "can never be linearized" in page and "never-written" in page
+
+
+def test_static_refutation_when_the_search_is_too_slow(files, monkeypatch):
+    import checker.linearizability as lin
+
+    monkeypatch.setattr(lin, "PREFIX_BUDGET_S", 0.0)
+    monkeypatch.setattr(lin, "CHECK_EVERY", 1)
+    h = load(files / "stale.jsonl")
+    r = check(h)
+    assert r["valid"] is False and r["prefix"] == []
+    assert (
+        r["op"]["output"] == "stale-A" and r["keys"][None]["overwritten_by"]["value"] == "stale-B"
+    )
+    assert "overwritten" in r["reason"]
+    page = render_anomaly(r, h)
+    assert "can never be linearized" in page and "overwritten" in page
+    r = check(load(files / "bad.jsonl"))
+    assert r["valid"] is False and "no operation" in r["reason"]
+    assert r["op"]["output"] == "never-written"
 
 
 def test_render_anomaly_fragment_for_kv(files):

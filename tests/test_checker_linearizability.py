@@ -9,7 +9,8 @@ from hypothesis import strategies as st
 from checker.bench import corrupt_read, generate, reorder, stale_read
 from checker.brute import linearizable
 from checker.history import ops_from
-from checker.linearizability import check
+from checker.linearizability import check, relevant, static_refutation
+from checker.models import freeze, get_model
 
 
 def ev(i, p, type_, f, value=None, key=None, **extra):
@@ -236,6 +237,12 @@ def test_agrees_with_brute_force(seed, n_ops, procs, kv):
     h = random_history(rng, n_ops, procs, kv)
     initial = rng.choice([None, 0])
     model = "kv" if kv else "register"
-    expected = linearizable(ops_from(h), initial=initial, model=model)
+    ops = ops_from(h)
+    expected = linearizable(ops, initial=initial, model=model)
     got = check(h, model=model, initial=initial)["valid"]
     assert got is expected, h
+    # the search-free refutations must never call a valid history invalid
+    mdl = get_model(model)
+    for kops in mdl.split(ops).values():
+        if static_refutation(relevant(kops, mdl), mdl, freeze(initial)) is not None:
+            assert expected is False, h
