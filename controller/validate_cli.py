@@ -122,7 +122,8 @@ def print_tables(summary: dict[str, Any]) -> None:
             "" if b["seed"] is None else str(b["seed"]),
             b["report"] or b["run"] or (b["reason"] or ""),
         )
-    console.print(bugs)
+    if summary["bugs"]:
+        console.print(bugs)
     clean = Table(title="correct store: false positives")
     for col in ("nemesis", "workload", "runs", "valid", "false positives", "undecided", "time"):
         clean.add_column(col)
@@ -141,7 +142,8 @@ def print_tables(summary: dict[str, Any]) -> None:
             + "".join(f" {a['run'] or a['error']}" for a in c["undecided"]),
             f"{c['seconds']:.1f}s",
         )
-    console.print(clean)
+    if summary["clean"]:
+        console.print(clean)
     verdict = "[green]PASS[/]" if summary["valid"] is True else "[red]FAIL[/]"
     if summary.get("interrupted"):
         verdict = "[yellow]INTERRUPTED[/] (partial)"
