@@ -624,8 +624,9 @@ class _Aggregate:
             bad = self.keys[self.first_bad]
             res.update(key=self.first_bad, op=bad["op"], prefix=bad["prefix"],
                        window=bad["window"], initial=bad["initial"])  # fmt: skip
-            if "reason" in bad:
-                res["reason"] = bad["reason"]
+            for extra in ("reason", "overwritten_by"):
+                if extra in bad:
+                    res[extra] = bad[extra]
         elif valid == "unknown":
             res["reason"] = "time limit reached"
         res["time_s"] = round(time.monotonic() - t0, 6)

@@ -217,7 +217,15 @@ def _summary(result: dict, bad: Op | None, mdl: Any) -> str:
             f'<p class="verdict-bad"><b>Not linearizable</b>{where}.</p>'
             f"<p><b>{what}</b>{proc} can never be linearized: "
             f"{_esc(result['reason'])} (<code>{_esc(_js(result['op'].get('output')))}</code>, "
-            f"initial state <code>{_esc(_js(state))}</code>).</p>"
+            f"initial state <code>{_esc(_js(state))}</code>)"
+            + (
+                f"; overwritten by <b>{_esc(_js(result['overwritten_by']['value']))}</b> "
+                f"(index {_esc(result['overwritten_by']['index'])}, process "
+                f"{_esc(result['overwritten_by']['process'])})"
+                if result.get("overwritten_by")
+                else ""
+            )
+            + ". The search for the longest prefix ran out of time.</p>"
         )
     return (
         f'<p class="verdict-bad"><b>Not linearizable</b>{where}.</p>'

@@ -163,7 +163,7 @@ def test_static_refutation_when_the_search_is_too_slow(files, monkeypatch):
     )
     assert "overwritten" in r["reason"]
     page = render_anomaly(r, h)
-    assert "can never be linearized" in page and "overwritten" in page
+    assert "can never be linearized" in page and "overwritten by <b>&quot;stale-B&quot;" in page
     r = check(load(files / "bad.jsonl"))
     assert r["valid"] is False and "no operation" in r["reason"]
     assert r["op"]["output"] == "never-written"
