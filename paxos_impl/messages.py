@@ -178,8 +178,49 @@ _CHECKS: dict[str, Any] = {
 TYPES = tuple(_CHECKS)
 
 
+def _plain_ballot(b: Any) -> bool:
+    """is_ballot for exact types only (what a decoded message holds): a fast yes, no proof
+    of a no (int subclasses go the long way)."""
+    return type(b) is list and len(b) == 2 and type(b[0]) is int and type(b[1]) is int and b[0] >= 0
+
+
+def _plain_nat(v: Any) -> bool:
+    return type(v) is int and v >= 0
+
+
+def _fast_ok(m: dict) -> bool:
+    """True only if the full check of ``m`` would pass: heartbeats, their acks and phase-2b
+    messages are most of the traffic, so they are checked inline (False: check the long way,
+    which then also says what is wrong)."""
+    t = m.get("type")
+    if t == "heartbeat":
+        return (
+            _plain_ballot(m.get("ballot"))
+            and _plain_nat(m.get("commit"))
+            and _plain_nat(m.get("round"))
+        )
+    if t == "heartbeat_ok":
+        return (
+            _plain_ballot(m.get("ballot"))
+            and _plain_nat(m.get("round"))
+            and _plain_nat(m.get("commit"))
+            and type(m.get("lease")) is bool
+        )
+    if t == "accepted":
+        slots = m.get("slots")
+        return (
+            _plain_ballot(m.get("ballot"))
+            and _plain_nat(m.get("commit"))
+            and type(slots) is list
+            and all(type(s) is int and s >= 1 for s in slots)
+        )
+    return False
+
+
 def validate(src: Any, m: Any, node_ids: range | list[int]) -> None:
     """Raise ProtocolError unless ``m`` from ``src`` is a well-formed peer message."""
+    if type(m) is dict and type(src) is int and src in node_ids and _fast_ok(m):
+        return
     if not isinstance(m, dict):
         raise ProtocolError(f"a message must be a JSON object, got {type(m).__name__}")
     if src not in node_ids or isinstance(src, bool):

@@ -1,0 +1,129 @@
+"""The simulator's fast paths must agree with the slow ones they stand in for: the orjson
+codec with ``json.loads(json.dumps(x))``, the inline message checks with the full ones."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from cluster.sim.codec import copy, encode
+from paxos_impl import messages as M
+
+json_scalars = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(min_value=-(2**70), max_value=2**70),
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.text(max_size=6),
+)
+values = st.recursive(
+    json_scalars,
+    lambda inner: st.one_of(
+        st.lists(inner, max_size=4),
+        st.tuples(inner, inner),
+        st.dictionaries(st.one_of(st.text(max_size=4), st.integers(-3, 3)), inner, max_size=4),
+    ),
+    max_leaves=12,
+)
+
+
+def _same(a: object, b: object) -> bool:
+    """Equality that counts NaN equal to NaN and tells 1 from 1.0 and True."""
+    if isinstance(a, float) and isinstance(b, float) and math.isnan(a) and math.isnan(b):
+        return True
+    if type(a) is not type(b):
+        return False
+    if isinstance(a, list):
+        return len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b, strict=True))  # type: ignore[arg-type]
+    if isinstance(a, dict):
+        return a.keys() == b.keys() and all(_same(a[k], b[k]) for k in a)  # type: ignore[attr-defined]
+    return a == b
+
+
+@settings(max_examples=400, deadline=None, derandomize=True)
+@given(values)
+def test_codec_copy_is_the_json_round_trip(x):
+    assert _same(copy(x), json.loads(json.dumps(x)))
+
+
+def test_codec_refuses_what_json_refuses_and_keeps_nan():
+    for bad in (object(), {(1, 2): 3}, {1, 2}, b"bytes"):
+        with pytest.raises(TypeError):
+            encode(bad)
+    assert math.isnan(copy({"a": None, "b": float("nan")})["b"])
+    assert copy([2**80]) == [2**80] and type(copy([2**80])[0]) is int
+
+
+ints = st.one_of(st.integers(-2, 5), st.booleans(), st.none(), st.text(max_size=1))
+ballots = st.one_of(st.lists(ints, max_size=3), ints)
+fast_types = st.fixed_dictionaries(
+    {"type": st.sampled_from(["heartbeat", "heartbeat_ok", "accepted", "nonsense"])},
+    optional={
+        "ballot": ballots,
+        "commit": ints,
+        "round": ints,
+        "lease": ints,
+        "slots": st.one_of(st.lists(ints, max_size=3), ints),
+    },
+)
+
+
+def _full_ok(src, m) -> bool:
+    try:
+        M.validate(src, m, range(1, 4))
+    except M.ProtocolError:
+        return False
+    return True
+
+
+@settings(max_examples=600, deadline=None, derandomize=True)
+@given(st.one_of(st.integers(0, 4), st.booleans()), fast_types)
+def test_inline_checks_accept_only_what_the_full_checks_accept(src, m):
+    fast = type(src) is int and src in range(1, 4) and M._fast_ok(m)
+    if fast:  # the fast path may say no to good messages (they go the long way), never yes to bad
+        assert _full_ok(src, m)
+    assert _full_ok(src, m) == (
+        src in range(1, 4)
+        and not isinstance(src, bool)
+        and (m["type"] != "nonsense")
+        and all(f(m) for f in _SLOW[m["type"]])
+    )
+
+
+_SLOW = {
+    "heartbeat": [
+        lambda m: M.is_ballot(m.get("ballot")),
+        lambda m: _nat(m, "commit"),
+        lambda m: _nat(m, "round"),
+    ],
+    "heartbeat_ok": [
+        lambda m: M.is_ballot(m.get("ballot")),
+        lambda m: _nat(m, "commit"),
+        lambda m: _nat(m, "round"),
+        lambda m: isinstance(m.get("lease"), bool),
+    ],
+    "accepted": [
+        lambda m: M.is_ballot(m.get("ballot")),
+        lambda m: _nat(m, "commit"),
+        lambda m: (
+            isinstance(m.get("slots"), list)
+            and all(isinstance(s, int) and not isinstance(s, bool) and s >= 1 for s in m["slots"])
+        ),
+    ],
+    "nonsense": [],
+}
+
+
+def _nat(m: dict, k: str) -> bool:
+    v = m.get(k)
+    return isinstance(v, int) and not isinstance(v, bool) and v >= 0
+
+
+def test_a_well_formed_heartbeat_takes_the_fast_path():
+    assert M._fast_ok({"type": "heartbeat", "ballot": [3, 1], "commit": 7, "round": 2})
+    assert M._fast_ok({"type": "accepted", "ballot": [3, 1], "slots": [4, 5], "commit": 7})
+    assert not M._fast_ok({"type": "heartbeat", "ballot": [3, True], "commit": 7, "round": 2})
