@@ -56,7 +56,7 @@ function pxlZoom(id,f){var s=document.getElementById(id+'-svg'),w=+s.dataset.w;
 var z=f==='fit'?s.parentNode.clientWidth/w:(+s.dataset.z||1)*f;z=Math.max(0.02,Math.min(z,8));
 s.dataset.z=z;s.setAttribute('width',w*z);return z}
 function pxlWindow(id){var s=document.getElementById(id+'-svg'),z=pxlZoom(id,1/(+s.dataset.z||1));
-s.parentNode.scrollLeft=Math.max(0,(+s.dataset.wx)*z-s.parentNode.clientWidth/3)}
+s.parentNode.scrollLeft=Math.max(0,(+s.dataset.wx)*z-s.parentNode.clientWidth*0.6)}
 """
 
 
@@ -184,9 +184,7 @@ def _render_invalid(uid: str, head: str, result: dict, ops: list[Op], mdl: Any) 
             parts.append(f'<text class="st" x="{lx + 3:.1f}" y="{y + 1:.1f}">{_esc(short)}</text>')
     if line:
         parts.insert(0, f'<polyline class="lpline" points="{" ".join(line)}"/>')
-    wx = drawn[bad_index][0] if bad_index in drawn else 0
-    if window:
-        wx = min([drawn[i][0] for i in window if i in drawn] + [wx])
+    wx = drawn[bad_index][0] if bad_index in drawn else 0  # the view opens on the failing op
     svg = (f'<svg id="{uid}-svg" xmlns="http://www.w3.org/2000/svg" width="{width}" '
            f'height="{height}" viewBox="0 0 {width} {height}" data-w="{width}" data-z="1" '
            f'data-wx="{wx:.0f}" preserveAspectRatio="none">{"".join(parts)}</svg>')  # fmt: skip
