@@ -55,6 +55,8 @@ class SimDisk:
         self.syncs = 0
         self.power_losses: list[str] = []  # what each power loss did: "lost", "kept", "torn@N"
         self.torn_recoveries = 0  # recoveries that truncated a torn tail
+        self._parsed: list[dict[str, Any]] = []  # durable_records' cache ...
+        self._parsed_of: list | None = None  # ... of this list
 
     # -- the write path --------------------------------------------------------------------
     def write(self, records: list[dict], snapshot: dict | None = None) -> None:
@@ -117,13 +119,27 @@ class SimDisk:
 
         Damage followed by an intact frame raises StorageError, as the real node refuses to
         start on it (that would be a simulator bug here: we only ever tear the tail)."""
+        self._truncate_residue()
+        return [decode(t) for t in self.durable]
+
+    def durable_records(self) -> list[dict[str, Any]]:
+        """The same records, parsed once and shared: for reading, never for changing (a
+        crash re-reads the whole log to see what the node may claim; parsing it again on
+        every crash was most of a crash's cost)."""
+        self._truncate_residue()
+        if self._parsed_of is not self.durable:  # replaced (compacted) since: start over
+            self._parsed_of, self._parsed = self.durable, []
+        if len(self._parsed) < len(self.durable):  # the log only grows in place
+            self._parsed += [decode(t) for t in self.durable[len(self._parsed) :]]
+        return self._parsed
+
+    def _truncate_residue(self) -> None:
         if self.residue:
             scan = scan_frames(_Bytes(f"{self.name}/log", self.residue))  # type: ignore[arg-type]
             if scan.torn is not None:
                 self.torn_recoveries += 1
             self.durable += [encode(r) for r in scan.records]
             self.residue = b""  # truncated: what was whole is now plain log
-        return [decode(t) for t in self.durable]
 
     def recover(self) -> tuple[dict | None, list[dict[str, Any]]]:
         """What a restarting node reads: fresh objects, its own to change."""

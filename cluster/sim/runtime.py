@@ -133,7 +133,7 @@ class RuntimeWorld(World):
         n.durable = DurableView()
         if n.disk.snapshot is not None:
             n.durable.snapshot(n.disk.snapshot)
-        for rec in n.disk.records:
+        for rec in n.disk.durable_records():  # type: ignore[attr-defined]
             n.durable.record(rec)
         if was_up and self.on_crash is not None:
             self.on_crash(i)
@@ -198,7 +198,7 @@ class RuntimeWorld(World):
         self.syncing[i] = True
         inc = n.incarnation
         lo, hi = self.fsync_latency
-        self.after(lo + (hi - lo) * self.rng.random(), lambda: self._synced(i, inc, ready))
+        self.after(lo + (hi - lo) * self.rng.random(), self._synced, i, inc, ready)
 
     def _synced(self, i: int, inc: int, ready: Ready) -> None:
         n = self.nodes[i]
@@ -240,7 +240,6 @@ class RuntimeWorld(World):
                         "disk held it (persist-then-send)"
                     )
             for d in self.net.delays(i, dst):
-                inc = self.nodes[dst].incarnation
-                self.after(d, lambda data=data, dst=dst, inc=inc: self._deliver(i, dst, data, inc))
+                self.after(d, self._deliver, i, dst, data, self.nodes[dst].incarnation)
         for handle, rep in ready.replies:
             self._reply(i, handle, rep)

@@ -109,7 +109,8 @@ class World:
         self.seed = seed
         self.rng = random.Random(seed)
         self.now = 0.0
-        self._events: list[tuple[float, int, Callable[[], None]]] = []
+        # (when, seq, fn, args): fn(*args) at ``when``; args spare a closure per message
+        self._events: list[tuple[float, int, Callable[..., None], tuple]] = []
         self._seq = 0
         self.net = Network(random.Random(self.rng.random()), link)
         self.nodes = {i: SimNode(i) for i in config.ids()}
@@ -122,19 +123,22 @@ class World:
             self.restart(i)
 
     # -- events -------------------------------------------------------------------------------
-    def at(self, t: float, fn: Callable[[], None]) -> None:
+    def at(self, t: float, fn: Callable[..., None], *args: object) -> None:
         self._seq += 1
-        heapq.heappush(self._events, (max(t, self.now), self._seq, fn))
+        now = self.now
+        heapq.heappush(self._events, (t if t > now else now, self._seq, fn, args))
 
-    def after(self, dt: float, fn: Callable[[], None]) -> None:
-        self.at(self.now + dt, fn)
+    def after(self, dt: float, fn: Callable[..., None], *args: object) -> None:
+        self.at(self.now + dt, fn, *args)
 
     def run_until(self, t: float) -> None:
-        while self._events and self._events[0][0] <= t:
-            when, _, fn = heapq.heappop(self._events)
+        events, pop = self._events, heapq.heappop
+        while events and events[0][0] <= t:
+            when, _, fn, args = pop(events)
             self.now = when
-            fn()
-        self.now = max(self.now, t)
+            fn(*args)
+        if t > self.now:
+            self.now = t
 
     def run_for(self, dt: float) -> None:
         self.run_until(self.now + dt)
@@ -251,7 +255,7 @@ class World:
         data = encode(m)
         for d in self.net.delays(src, dst):
             inc = self.nodes[dst].incarnation
-            self.after(d, lambda data=data, inc=inc: self._deliver(src, dst, data, inc))
+            self.after(d, self._deliver, src, dst, data, inc)
 
     def _deliver(self, src: int, dst: int, data: str, inc: int) -> None:
         n = self.nodes[dst]
@@ -268,7 +272,7 @@ class World:
         data = encode(req)
         for d in delays:
             inc = self.nodes[node].incarnation
-            self.after(d, lambda data=data, inc=inc: self._deliver_request(node, handle, data, inc))
+            self.after(d, self._deliver_request, node, handle, data, inc)
 
     def _deliver_request(self, node: int, handle: object, data: str, inc: int) -> None:
         n = self.nodes[node]
@@ -281,7 +285,7 @@ class World:
         client = handle[0]  # type: ignore[index]
         data = encode(rep)
         for d in self.net.delays(node, client):
-            self.after(d, lambda data=data: self._deliver_reply(handle, data))
+            self.after(d, self._deliver_reply, handle, data)
 
     def _deliver_reply(self, handle: object, data: str) -> None:
         cb = self.client_inbox.get(handle[0])  # type: ignore[index]
