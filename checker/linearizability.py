@@ -223,23 +223,64 @@ def search(
     any_info = prod_info.pop(anything, [])
     no_ok: tuple[list[int], list[int]] = ([], [])
 
-    def producible(nv: Any, bound: int) -> bool:
-        """Can an unlinearized op called before ``bound`` still produce state ``nv``?"""
-        lo = crank[nxt[head] >> 1]  # every determinate op called before this is linearized
-        for cr, ids in (prod_ok.get(nv, no_ok), any_ok):
-            a = bisect_left(cr, lo)
-            n = len(cr)
-            while a < n and cr[a] < bound:
-                if not linflag[ids[a]]:
-                    return True
-                a += 1
-        for lst in (prod_info.get(nv, ()), any_info):
-            for j in lst:
-                if crank[j] >= bound:
-                    break
-                if not linflag[j]:
-                    return True
+    # every op with a known resulting state, merged, for "could anything reset the state"
+    all_ok: tuple[list[int], list[int]] = ([], [])
+    for i in sorted((i for cr_ids in prod_ok.values() for i in cr_ids[1]), key=crank.__getitem__):
+        all_ok[0].append(crank[i])
+        all_ok[1].append(i)
+    all_info = sorted((j for lst in prod_info.values() for j in lst), key=crank.__getitem__)
+    toward = model.toward
+
+    def available(
+        ok: tuple[list[int], list[int]], info: Iterable[int], lo: int, bound: int
+    ) -> bool:
+        cr, ids = ok
+        a = bisect_left(cr, lo)
+        n = len(cr)
+        while a < n and cr[a] < bound:
+            if not linflag[ids[a]]:
+                return True
+            a += 1
+        for j in info:
+            if crank[j] >= bound:
+                break
+            if not linflag[j]:
+                return True
         return False
+
+    def producible(nv: Any, bound: int) -> bool:
+        """Can unlinearized ops called before ``bound`` still lead to state ``nv``?"""
+        lo = crank[nxt[head] >> 1]  # every determinate op called before this is linearized
+        if available(prod_ok.get(nv, no_ok), prod_info.get(nv, ()), lo, bound):
+            return True
+        if not available(any_ok, any_info, lo, bound):
+            return False
+        # only state-dependent ops (appends) can help, unless something can reset the state
+        return available(all_ok, all_info, lo, bound) or toward(states[sid], nv)
+
+    def _toward(lst: list[int], nv: Any) -> list[int]:
+        """Stable partition: ops producing ``nv`` (or, if their result depends on the state,
+        moving toward it: `Model.toward`) first."""
+        good, rest = [], []
+        for i in lst:
+            pv = produces[i]
+            if pv is anything:
+                ck = sid * m + i
+                r = cache.get(ck)
+                if r is None:
+                    ns = step(states[sid], fs[i], args[i], outs[i])
+                    if ns is illegal:
+                        r = -1
+                    else:
+                        r = sid_of.get(ns)
+                        if r is None:
+                            r = sid_of[ns] = len(states)
+                            states.append(ns)
+                    cache[ck] = r
+                (good if r >= 0 and toward(states[r], nv) else rest).append(i)
+            else:
+                (good if pv is not nothing and pv == nv else rest).append(i)
+        return good + rest if good and rest else lst
 
     def candidates() -> tuple[list[int], int, int]:
         """Ops that may be linearized next, best first: read-only ones (by earliest return),
@@ -274,16 +315,8 @@ def search(
         if len(others) > 1:
             others.sort(key=rkey)
         if nv is not nocheck and st != nv:  # what the next op to return needs, first
-            good, rest = [], []
-            for i in others:
-                pv = produces[i]
-                (good if pv is anything or (pv is not nothing and pv == nv) else rest).append(i)
-            goodi, resti = [], []
-            for i in infos:
-                pv = produces[i]
-                (goodi if pv is anything or (pv is not nothing and pv == nv) else resti).append(i)
-            others = good + rest
-            infos = goodi + resti
+            others = _toward(others, nv)
+            infos = _toward(infos, nv)
         reads += others
         reads += infos
         return reads, e, -1

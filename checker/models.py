@@ -175,6 +175,12 @@ class Model:
         the checker wrong."""
         return NOCHECK, ANYTHING
 
+    def toward(self, state: Any, need: Any) -> bool:
+        """Could ops whose effect depends on the state (`effect` says ``ANYTHING``) lead from
+        ``state`` to ``need``? Such ops that do are tried first, and when no op with a known
+        effect is left, False abandons the configuration: answer True when unsure."""
+        return True
+
     def prune(self, ops: list[Op]) -> list[Op]:
         """Drop ops that provably never need to be linearized (info ops only)."""
         return ops
@@ -224,6 +230,15 @@ class Register(Model):
         if f == "cas":
             return (arg[0], arg[1]) if out else (NOCHECK, NOTHING)
         return NOCHECK, ANYTHING
+
+    def toward(self, state: Any, need: Any) -> bool:
+        """Appends only extend: a string or list state leads to ``need`` if it prefixes it;
+        null leads to any string or list; anything else stays as it is."""
+        if state is None:
+            return need is None or type(need) in (str, tuple)
+        if type(state) is type(need) and type(state) in (str, tuple):
+            return need[: len(state)] == state
+        return state == need
 
     def step(self, state: Any, f: str, arg: Any, out: Any) -> Any:
         if f == "read":
