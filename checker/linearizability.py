@@ -170,6 +170,8 @@ def search(
             pred[i] = seen_cls.get(k, -1)
             seen_cls[k] = i
     linflag = bytearray(m)
+    same_effect = model.update_ignores_output
+    ckey = [(f, a) for f, a in zip(fs, args, strict=True)]
 
     remaining = sum(1 for r in rets if r is not None)
     if remaining == 0:
@@ -297,9 +299,18 @@ def search(
         y = e >> 1
         rr = rrank[y]
         j = inxt[ihead]
+        okkeys = None
         while crank[j] < rr:
             p = pred[j]
             if p < 0 or linflag[p]:
+                if same_effect:
+                    # an info op is never needed now when a determinate op with the same
+                    # effect can go instead: that one must be placed anyway
+                    if okkeys is None:
+                        okkeys = {ckey[i] for i in others}
+                    if ckey[j] in okkeys:
+                        j = inxt[j]
+                        continue
                 infos.append(j)
             j = inxt[j]
         st = states[sid]

@@ -131,6 +131,9 @@ class Model:
 
     name: str = "model"
     fs: dict[str, str] = {}
+    # True when an update's effect depends only on its f and input, not on the output seen:
+    # then an info op is never tried where a determinate op with the same f and input can go.
+    update_ignores_output: bool = False
 
     def init(self, initial: Any) -> Any:
         return freeze(initial)
@@ -206,6 +209,7 @@ class Register(Model):
 
     name = "register"
     fs = {"read": "read", "write": "update", "cas": "update"}
+    update_ignores_output = True  # a cas's output only says whether it swapped
 
     def validate(self, op: Op) -> str | None:
         if op.f not in self.fs:
