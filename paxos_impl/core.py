@@ -192,17 +192,20 @@ class Replica:
         self._flush_chosen = False
 
     def _next_tick(self) -> float | None:
-        ts = [self.p.next_tick()]
-        while self.deadlines and self._stale_deadline(self.deadlines[0]):
-            heapq.heappop(self.deadlines)
-        if self.deadlines:
-            ts.append(self.deadlines[0][0])
-        if self.commit_index < self.known_commit:
-            ts.append(self.catchup_next)
-        if self._chosen_buf:
-            ts.append(self._flush_at)
-        ts = [t for t in ts if t is not None]
-        return min(ts) if ts else None
+        """The earliest of the proposer's timer, the oldest live request deadline, the next
+        catch-up and the chosen-record flush (None: nothing). Runs after every step, so it
+        builds no lists."""
+        best = self.p.next_tick()
+        dl = self.deadlines
+        while dl and self._stale_deadline(dl[0]):
+            heapq.heappop(dl)
+        if dl and (best is None or dl[0][0] < best):
+            best = dl[0][0]
+        if self.commit_index < self.known_commit and (best is None or self.catchup_next < best):
+            best = self.catchup_next
+        if self._chosen_buf and (best is None or self._flush_at < best):
+            best = self._flush_at
+        return best
 
     def _send(self, dst: int, m: dict) -> None:
         if dst == self.id:
