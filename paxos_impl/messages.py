@@ -206,6 +206,14 @@ def _fast_ok(m: dict) -> bool:
             and _plain_nat(m.get("commit"))
             and type(m.get("lease")) is bool
         )
+    if t == "accept":
+        entries = m.get("entries")
+        return (
+            _plain_ballot(m.get("ballot"))
+            and _plain_nat(m.get("commit"))
+            and type(entries) is list
+            and all(_slot_batch(e) for e in entries)
+        )
     if t == "accepted":
         slots = m.get("slots")
         return (

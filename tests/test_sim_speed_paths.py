@@ -61,13 +61,38 @@ def test_codec_refuses_what_json_refuses_and_keeps_nan():
 ints = st.one_of(st.integers(-2, 5), st.booleans(), st.none(), st.text(max_size=1))
 ballots = st.one_of(st.lists(ints, max_size=3), ints)
 fast_types = st.fixed_dictionaries(
-    {"type": st.sampled_from(["heartbeat", "heartbeat_ok", "accepted", "nonsense"])},
+    {"type": st.sampled_from(["heartbeat", "heartbeat_ok", "accepted", "accept", "nonsense"])},
     optional={
         "ballot": ballots,
         "commit": ints,
         "round": ints,
         "lease": ints,
         "slots": st.one_of(st.lists(ints, max_size=3), ints),
+        "entries": st.one_of(
+            ints,
+            st.lists(
+                st.one_of(
+                    st.tuples(ints, st.just([])).map(list),
+                    st.tuples(
+                        ints,
+                        st.lists(
+                            st.fixed_dictionaries(
+                                {
+                                    "op": st.sampled_from(["read", "write", "status", "x"]),
+                                    "key": st.one_of(st.none(), st.text(max_size=1), ints),
+                                    "value": ints,
+                                    "client_id": st.one_of(st.just("c"), ints),
+                                    "seq": ints,
+                                }
+                            ),
+                            max_size=2,
+                        ),
+                    ).map(list),
+                    ints,
+                ),
+                max_size=3,
+            ),
+        ),
     },
 )
 
@@ -114,6 +139,13 @@ _SLOW = {
             and all(isinstance(s, int) and not isinstance(s, bool) and s >= 1 for s in m["slots"])
         ),
     ],
+    "accept": [
+        lambda m: M.is_ballot(m.get("ballot")),
+        lambda m: _nat(m, "commit"),
+        lambda m: (
+            isinstance(m.get("entries"), list) and all(M._slot_batch(e) for e in m["entries"])
+        ),
+    ],
     "nonsense": [],
 }
 
@@ -126,4 +158,6 @@ def _nat(m: dict, k: str) -> bool:
 def test_a_well_formed_heartbeat_takes_the_fast_path():
     assert M._fast_ok({"type": "heartbeat", "ballot": [3, 1], "commit": 7, "round": 2})
     assert M._fast_ok({"type": "accepted", "ballot": [3, 1], "slots": [4, 5], "commit": 7})
+    cmd = {"op": "write", "key": "k", "value": 1, "client_id": "c", "seq": 0}
+    assert M._fast_ok({"type": "accept", "ballot": [3, 1], "entries": [[4, [cmd]]], "commit": 3})
     assert not M._fast_ok({"type": "heartbeat", "ballot": [3, True], "commit": 7, "round": 2})
