@@ -32,6 +32,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--jobs", type=int, default=None, metavar="N",
                    help="worker processes for histories with many keys (default: CPUs)")  # fmt: skip
     p.add_argument("--quiet", action="store_true", help="no progress on stderr")
+    p.add_argument("--format", choices=("jsonl", "jepsen-log"), default="jsonl",
+                   help="input format: JSONL history (default) or an old Jepsen text log "
+                        "(INFO jepsen.util - 3 :invoke :read nil)")  # fmt: skip
 
 
 class _Progress:
@@ -92,7 +95,8 @@ def _json_safe(r: dict) -> dict:
 
 def run(args: argparse.Namespace) -> int:
     from checker.history import HistoryError, iter_events, iter_ops
-    from checker.linearizability import check_file
+    from checker.jepsen_log import read_log
+    from checker.linearizability import check, check_file
     from checker.models import get_model
 
     try:
@@ -112,8 +116,16 @@ def run(args: argparse.Namespace) -> int:
     worst = 0  # 0 valid, 2 unknown, 1 invalid (1 wins)
     for path in args.histories:
         prog = _Progress(path, sys.stderr, args.quiet)
+        events = None
         try:
-            r = check_file(path, model, initial, args.time_limit, args.full, prog, args.jobs)
+            if args.format == "jepsen-log":
+                events = read_log(path)
+                if not events:
+                    raise HistoryError("no Jepsen operation lines (INFO jepsen.util - ...)")
+                r = check(events, model, initial, args.time_limit, args.full, prog, args.jobs)
+            else:
+                r = check_file(path, model, initial, args.time_limit, args.full, prog,
+                               args.jobs)  # fmt: skip
         except HistoryError as e:
             prog.done()
             msg = str(e) if str(path) in str(e) else f"{path}: {e}"
@@ -139,7 +151,8 @@ def run(args: argparse.Namespace) -> int:
             hist = None
             if r["valid"] is False:  # stream only the failing key's ops back in
                 key = r.get("key")
-                hist = [o for o in iter_ops(iter_events(path)) if model.split_key(o) == key]
+                evs = iter_events(path) if events is None else enumerate(events, 1)
+                hist = [o for o in iter_ops(evs) if model.split_key(o) == key]
             sections.append(_report_section(path, r, hist, model))
     if args.report:
         from checker.report import render_page
