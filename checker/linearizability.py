@@ -379,12 +379,19 @@ def search(
                 memo[mk] = [nlf]
                 fresh = True
             else:
+                # The info sets kept for a key form an antichain (no one contains another),
+                # and one that just dominated moves to the front: runs of timed-out ops make
+                # these lists long, and scanning them was most of the search's time.
                 inv = ~nlf
-                for x in seen:
+                for ix, x in enumerate(seen):
                     if not x & inv:
                         fresh = False
+                        if ix:
+                            seen[ix], seen[0] = seen[0], x
                         break
                 else:
+                    # a superset of nlf is dominated by nlf from now on: drop it
+                    seen[:] = [x for x in seen if x & nlf != nlf]
                     seen.append(nlf)
                     fresh = True
             if fresh:
