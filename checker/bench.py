@@ -10,6 +10,11 @@ by construction; `corrupt_read` and `reorder` make ones that are not.
 
 `main` (``paxlab bench --checker``, ``make bench-checker``) times the checker on the
 standard cases and prints one line per case (``--json`` for machine-readable lines).
+``python -m checker.bench --corpus DIR`` checks every history in DIR instead (``*.jsonl``,
+and Jepsen text logs ``*.log``), one line each with its verdict and time, and compares the
+verdicts with ``DIR/expected.json`` (``{"name": true|false}``) when there is one: that is
+how the checker is held to public corpora with known verdicts (Porcupine's etcd logs)
+without shipping them.
 """
 
 from __future__ import annotations
@@ -290,9 +295,78 @@ def add_arguments(ap: argparse.ArgumentParser) -> None:
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--jobs", type=int, default=None, help="worker processes for many keys")
     ap.add_argument("--json", action="store_true", help="one JSON object per case")
+    ap.add_argument("--corpus", metavar="DIR",
+                    help="check every *.jsonl / *.log (Jepsen text log) history in DIR")  # fmt: skip
+    ap.add_argument("--time-limit", type=float, default=30.0, metavar="S",
+                    help="per history, with --corpus (default 30)")  # fmt: skip
+
+
+def corpus_row(path: str, time_limit: float, repeat: int = 3) -> dict:
+    """Check one corpus history (best time of ``repeat``: the histories are small)."""
+    from checker.jepsen_log import read_log
+    from checker.linearizability import check
+
+    if path.endswith(".log"):
+        events: Any = read_log(path)
+    else:
+        from checker.history import load
+
+        events = load(path)
+    best = float("inf")
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        r = check(events, "register", None, time_limit)
+        best = min(best, time.perf_counter() - t0)
+    name = os.path.splitext(os.path.basename(path))[0]
+    return {"name": name, "ops": r["ops"]["total"], "info": r["ops"]["info"],
+            "valid": r["valid"], "explored": r["explored"], "time_s": round(best, 6)}  # fmt: skip
+
+
+def run_corpus(directory: str, time_limit: float, as_json: bool) -> int:
+    """Exit 1 when a verdict differs from ``expected.json``, 2 when one is unknown."""
+    from checker.history import HistoryError
+
+    try:
+        files = sorted(f for f in os.listdir(directory) if f.endswith((".jsonl", ".log")))
+    except OSError as e:
+        sys.stderr.write(f"paxlab bench: cannot read {directory}: {e.strerror}\n")
+        return 2
+    expected: dict = {}
+    exp_path = os.path.join(directory, "expected.json")
+    if os.path.exists(exp_path):
+        try:
+            with open(exp_path) as fh:
+                expected = json.load(fh)
+        except (OSError, ValueError) as e:
+            sys.stderr.write(f"paxlab bench: cannot read {exp_path}: {e}\n")
+            return 2
+    rc = 0
+    for f in files:
+        try:
+            r = corpus_row(os.path.join(directory, f), time_limit)
+        except HistoryError as e:
+            sys.stderr.write(f"paxlab bench: {f}: {e}\n")
+            rc = max(rc, 2)
+            continue
+        want = expected.get(r["name"])
+        r["expected"] = want
+        if r["valid"] == "unknown":
+            rc = max(rc, 2)
+        elif want is not None and r["valid"] is not want:
+            rc = 1
+        if as_json:
+            print(json.dumps(r), flush=True)
+        else:
+            mark = "" if want is None else ("  ok" if r["valid"] is want else "  MISMATCH")
+            print(f"{r['name']:20s} {r['ops']:>7,d} ops {r['info']:>5,d} info  "
+                  f"expected={want!s:5s} got={r['valid']!s:7s} {r['time_s'] * 1000:9.2f} ms"
+                  f"{mark}", flush=True)  # fmt: skip
+    return 1 if rc == 1 else rc
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.corpus:
+        return run_corpus(args.corpus, args.time_limit, args.json)
     names = args.case or list(CASES)
     rc = 0
     for name in names:

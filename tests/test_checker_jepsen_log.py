@@ -1,5 +1,7 @@
 """Jepsen text logs (`checker.jepsen_log`, `paxlab check --format jepsen-log`)."""
 
+import json
+
 import pytest
 from test_checker_cli import paxlab as _paxlab  # in-process `paxlab check`
 
@@ -94,3 +96,18 @@ def test_cli_format_flag(tmp_path):
     r = _paxlab(str(good))
     assert r.returncode == 2
     assert "line 1" in r.stderr
+
+
+def test_corpus_mode_compares_with_expected(tmp_path, capsys):
+    from checker.bench import run_corpus
+
+    (tmp_path / "good.log").write_text("\n".join(GOOD) + "\n")
+    (tmp_path / "bad.log").write_text("\n".join(x for x in GOOD if not x.startswith(P + "2\t")))
+    (tmp_path / "expected.json").write_text('{"good": true, "bad": false}')
+    assert run_corpus(str(tmp_path), 10, as_json=True) == 0
+    rows = {r["name"]: r for r in map(json.loads, capsys.readouterr().out.splitlines())}
+    assert rows["good"]["valid"] is True and rows["bad"]["valid"] is False
+    assert rows["good"]["ops"] == 6 and rows["good"]["info"] == 1
+    (tmp_path / "expected.json").write_text('{"good": false}')
+    assert run_corpus(str(tmp_path), 10, as_json=False) == 1
+    assert "MISMATCH" in capsys.readouterr().out
