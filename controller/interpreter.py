@@ -2,15 +2,16 @@
 
 Every worker is a coroutine calling an async workload client; the nemesis is a coroutine.
 Time comes only from the running event loop (``loop.time()``) and waiting is only
-``asyncio.sleep`` and timeouts, so the same code runs in real time against containers and
-in virtual time on the simulator (controller.virtual_loop). Blocking cluster operations
-(docker calls) go through :meth:`Env.call`, which uses the loop's executor in real time and
-calls directly in virtual time, where an executor thread would break determinism.
+``asyncio.sleep``, loop timers and timeouts, so the same code runs in real time against
+containers and in virtual time on the simulator (controller.virtual_loop). Blocking cluster
+operations (docker calls) go through :meth:`Env.call`, which uses the loop's executor in real
+time and calls directly in virtual time, where an executor thread would break determinism.
 """
 
 from __future__ import annotations
 
 import asyncio
+import heapq
 import inspect
 import random
 from collections.abc import Awaitable, Callable
@@ -90,6 +91,116 @@ async def _maybe_await(x: Any) -> Any:
     return await x if inspect.isawaitable(x) else x
 
 
+@dataclass
+class _Asker:
+    """One worker's part of the generator context, kept between asks."""
+
+    worker: int
+    rng: random.Random
+    process: int
+    node: str
+    last: dict[str, Any] | None = None
+    last_done: float | None = None
+    wake: asyncio.Future[Any] | None = None  # set while the worker waits in the idle room
+
+    def ask(self, gen: Generator, now: float) -> Any:
+        return gen.next(
+            Context(
+                time=now,
+                worker=self.worker,
+                rng=self.rng,
+                process=self.process,
+                node=self.node,
+                last=self.last,
+                last_done=self.last_done,
+            )
+        )
+
+
+class _IdleRoom:
+    """Workers told to Sleep wait here on one shared timer, not one timer each.
+
+    WHY: under a shared stagger every idle worker is told to sleep until the same due
+    time; with a timer per worker all of them woke there, one got the operation and the
+    rest went back to sleep: ~17 loop turns per operation. Here a single timer fires at the
+    earliest due time and asks the due workers right in that callback, in the order they
+    went to sleep; only a worker that gets an operation (or is done) is resumed. A worker
+    is asked at the same times as before (when its Sleep ends), so rates, stagger and time
+    limits mean the same; the order is fixed by the seed, so runs stay deterministic.
+    """
+
+    def __init__(self, gen: Generator, env: Env) -> None:
+        self.gen = gen
+        self.env = env
+        self.heap: list[tuple[float, int, _Asker]] = []
+        self.seq = 0
+        self.timer: asyncio.TimerHandle | None = None
+        self.timer_until = 0.0
+
+    async def next_op(self, a: _Asker) -> Any:
+        """The worker's next operation, or None when the generator is done for it."""
+        r = a.ask(self.gen, self.env.now())
+        if not isinstance(r, Sleep):
+            return r
+        a.wake = self.env.loop.create_future()
+        self._push(r.until, a)
+        self._arm()
+        try:
+            return await a.wake
+        finally:
+            a.wake = None
+
+    def close(self) -> None:
+        if self.timer is not None:
+            self.timer.cancel()
+            self.timer = None
+
+    def _push(self, until: float, a: _Asker) -> None:
+        self.seq += 1
+        heapq.heappush(self.heap, (until, self.seq, a))
+
+    def _arm(self) -> None:
+        if not self.heap:
+            return
+        until = self.heap[0][0]
+        if self.timer is not None:
+            if self.timer_until <= until:
+                return
+            self.timer.cancel()
+        # +1 ns as in Env.sleep_until: (t0 + x) - t0 can round below x
+        delay = max(0.0, until - self.env.now()) + 1e-9
+        self.timer_until = until
+        self.timer = self.env.loop.call_later(delay, self._fire)
+
+    def _fire(self) -> None:
+        self.timer = None
+        now = self.env.now()
+        due_by = max(now, self.timer_until)  # what a worker woken by its own timer would ask
+        due: list[_Asker] = []
+        while self.heap and self.heap[0][0] <= due_by:
+            due.append(heapq.heappop(self.heap)[2])
+        shared: Sleep | None = None  # once given, every later due worker would get it too
+        for a in due:
+            fut = a.wake
+            if fut is None or fut.done():  # cancelled while waiting
+                continue
+            if shared is not None:
+                self._push(shared.until, a)
+                continue
+            try:
+                r = a.ask(self.gen, now)
+            except Exception as e:  # the worker raises it, as if it had asked itself
+                fut.set_exception(e)
+                continue
+            if isinstance(r, Sleep):
+                self._push(r.until, a)
+                if r.shared:
+                    shared = r
+            else:
+                fut.set_result(r)
+        self._arm()
+
+
 async def run_workers(
     gen: Generator,
     *,
@@ -106,24 +217,25 @@ async def run_workers(
 ) -> None:
     """Run ``concurrency`` workers until ``gen`` is done for each of them."""
     live = live or Live()
-    first = [processes.take() for _ in range(concurrency)]
+    room = _IdleRoom(gen, env)
+    askers = [
+        _Asker(w, random.Random(f"{seed}:{phase}:{w}"), processes.take(), nodes[w % len(nodes)])
+        for w in range(concurrency)
+    ]
     tasks = [
         asyncio.ensure_future(
             _worker(
-                w,
-                first[w],
-                gen,
+                a,
+                room,
                 env=env,
                 history=history,
-                node=nodes[w % len(nodes)],
                 open_client=open_client,
-                rng=random.Random(f"{seed}:{phase}:{w}"),
                 processes=processes,
                 op_timeout=op_timeout,
                 live=live,
             )
         )
-        for w in range(concurrency)
+        for a in askers
     ]
     try:
         await asyncio.gather(*tasks)
@@ -131,50 +243,34 @@ async def run_workers(
         for t in tasks:
             t.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
+        room.close()
 
 
 async def _worker(
-    w: int,
-    process: int,
-    gen: Generator,
+    a: _Asker,
+    room: _IdleRoom,
     *,
     env: Env,
     history: HistoryWriter,
-    node: str,
     open_client: ClientFactory,
-    rng: random.Random,
     processes: ProcessIds,
     op_timeout: float,
     live: Live,
 ) -> None:
     client: WorkloadClient | None = None
-    last: dict[str, Any] | None = None
-    last_done: float | None = None
     try:
         while True:
-            ctx = Context(
-                time=env.now(),
-                worker=w,
-                rng=rng,
-                process=process,
-                node=node,
-                last=last,
-                last_done=last_done,
-            )
-            op = gen.next(ctx)
+            op = await room.next_op(a)
             if op is None:
                 return
-            if isinstance(op, Sleep):
-                await env.sleep_until(op.until)
-                continue
             if client is None:
-                client = await _maybe_await(open_client(node, process))
-            last = await _invoke(client, op, process, node, env, history, op_timeout, live)
-            last_done = env.now()
-            if last["type"] == "info":  # outcome unknown: this process never invokes again
+                client = await _maybe_await(open_client(a.node, a.process))
+            a.last = await _invoke(client, op, a.process, a.node, env, history, op_timeout, live)
+            a.last_done = env.now()
+            if a.last["type"] == "info":  # outcome unknown: this process never invokes again
                 await _close(client)
                 client = None
-                process = processes.take()
+                a.process = processes.take()
     finally:
         if client is not None:
             await _close(client)
