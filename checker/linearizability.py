@@ -110,8 +110,13 @@ def search(
     initial: Any = None,
     deadline: float | None = None,
     on_tick: Callable[[int], None] | None = None,
+    relaxed: bool = False,
 ) -> dict:
     """Decide one independent sub-history. Returns {"valid", "explored", ...}.
+
+    ``relaxed``: let every indeterminate op take effect any number of times after its
+    invocation (`refute`). Every linearization is then also a relaxed one, so a relaxed
+    ``valid: False`` is a proof of non-linearizability; a relaxed True proves nothing.
 
     ``ops`` must already be filtered (`relevant`). When invalid, the result holds
     ``fail_at`` (position in ``ops`` of the op no order could place), ``prefix`` (positions
@@ -366,7 +371,7 @@ def search(
             if r < 0:
                 continue
             if isinfo[i]:
-                nl, nlf = lin, linf | bit[i]
+                nl, nlf = lin, (linf if relaxed else linf | bit[i])
             else:
                 nl, nlf = lin | bit[i], linf
             # Key on the set above its lowest gap: everything below is linearized in any
@@ -397,8 +402,12 @@ def search(
             if fresh:
                 stack.append((i, sid, pure[i], cands, k, R))
                 lin, linf, sid = nl, nlf, r
-                linflag[i] = 1
                 if isinfo[i]:
+                    if relaxed:  # stays available: nothing to unlink
+                        cands, R, culprit = candidates()
+                        k = 0
+                        continue
+                    linflag[i] = 1
                     a, b = iprv[i], inxt[i]
                     inxt[a] = b
                     iprv[b] = a
@@ -441,9 +450,10 @@ def search(
             i, sid, greedy, cands, k, R = stack.pop()
             linflag[i] = 0
             if isinfo[i]:
-                linf ^= bit[i]
-                inxt[iprv[i]] = i
-                iprv[inxt[i]] = i
+                if not relaxed:
+                    linf ^= bit[i]
+                    inxt[iprv[i]] = i
+                    iprv[inxt[i]] = i
             else:
                 lin ^= bit[i]
                 c = 2 * i + 1
@@ -544,6 +554,46 @@ def static_refutation(ops: list[Op], model: Model, initial: Any = None) -> tuple
     return worst
 
 
+def relaxed_refutation(
+    ops: list[Op],
+    model: Model,
+    initial: Any = None,
+    deadline: float | None = None,
+    on_tick: Callable[[int], None] | None = None,
+) -> tuple[tuple | None, int]:
+    """((op, reason, None) or None, configurations explored): `search` with every
+    indeterminate op reusable (``relaxed``).
+
+    The exact search must remember which timed-out ops it has used, and on an invalid
+    history with many of them it enumerates sets of them until the time limit. The relaxed
+    search keys configurations on (determinate ops placed, state) only, so it exhausts far
+    sooner; as it only adds orders, an op it cannot place no real order can place either.
+    Only run when there are indeterminate ops (otherwise it is the exact search), all of
+    which leave a fixed state (so the states stay finitely many), and given
+    half the time left, so that a history it cannot refute still gets the exact search.
+    """
+    infos = [o for o in ops if o.type == "info"]
+    if not infos:
+        return None, 0
+    for o in infos:  # reusing an op whose result depends on the state (an append) could
+        # build ever new states and never end: only ops that leave one fixed state
+        if model.effect(o.f, model.arg(o), model.output(o))[1] is ANYTHING:
+            return None, 0
+    own = None
+    if deadline is not None:
+        now = time.monotonic()
+        own = now + (deadline - now) / 2
+    try:
+        r = search(ops, model, initial, own, on_tick, relaxed=True)
+    except TimeUp as e:
+        return None, e.args[0]
+    if r["valid"]:
+        return None, r["explored"]
+    reason = ("no order can place it, even letting every timed-out operation take effect "
+              "whenever, and as often as, it would help")  # fmt: skip
+    return (r["ops"][r["fail_at"]], reason, None), r["explored"]
+
+
 PREFIX_BUDGET_S = 1.0  # after a static refutation, search this long for the longest prefix
 
 
@@ -559,12 +609,16 @@ def check_ops(
     rel = relevant(ops, model)
     res: dict[str, Any] = {"ops": len(ops), "searched": len(rel)}
     static = static_refutation(rel, model, initial)
+    relaxed_explored = 0
+    if static is None:
+        static, relaxed_explored = relaxed_refutation(rel, model, initial, deadline, on_tick)
     if static is not None:  # certainly invalid; a short search may still find the prefix
         budget = time.monotonic() + PREFIX_BUDGET_S
         deadline = budget if deadline is None else min(deadline, budget)
     try:
         r = search(rel, model, initial, deadline, on_tick)
     except TimeUp as e:
+        e.args = (e.args[0] + relaxed_explored,)
         if static is not None:
             bad, reason, z = static
             rel.sort(key=lambda o: (o.call, o.line))
@@ -579,7 +633,7 @@ def check_ops(
         res["time_s"] = round(time.monotonic() - t0, 6)
         return res
     res["valid"] = r["valid"]
-    res["explored"] = r["explored"]
+    res["explored"] = r["explored"] + relaxed_explored
     if not r["valid"]:
         sops = r["ops"]
         fail_at = r["fail_at"]
