@@ -162,21 +162,7 @@ class RuntimeWorld(World):
         n = self.nodes[i]
         rate = self.rate[i]
         t = (node_t - n.clock_offset + self.anchor[i] * rate) / (1 + rate)
-        t = max(self.now, t)
-        if t >= n.tick_at:
-            return
-        n.tick_at = t
-        inc = n.incarnation
-
-        def fire() -> None:
-            if n.incarnation != inc or n.tick_at != t:
-                return
-            n.tick_at = float("inf")
-            # node time -> world time -> node time can round one ulp short of what the core
-            # asked for; it would then ask again for the same instant, forever
-            self._step(i, lambda r: r.on_tick(max(self.node_time(i), node_t)))
-
-        self.at(t, fire)
+        self._arm_tick(i, max(self.now, t), not_before=node_t)
 
     # -- one step of a core, then persist -> fsync -> send -----------------------------------
     def _step(self, i: int, call: Callable[[Replica], Ready]) -> None:

@@ -234,9 +234,11 @@ class World:
             n.storm = 0
         self._arm_tick(i, t)
 
-    def _arm_tick(self, i: int, t: float) -> None:
+    def _arm_tick(self, i: int, t: float, not_before: float = float("-inf")) -> None:
         """Wake node i at world time t, unless an earlier wake-up is already set (a runtime
-        with its own clock model computes t and calls this)."""
+        with its own clock model computes t and calls this). The core is told a node time of
+        at least ``not_before``: a clock model's node -> world -> node conversion can round
+        one ulp short of what the core asked for, and it would then ask again forever."""
         n = self.nodes[i]
         if t >= n.tick_at:
             return
@@ -247,7 +249,7 @@ class World:
             if n.incarnation != inc or n.tick_at != t:
                 return
             n.tick_at = float("inf")
-            self._step(i, lambda r: r.on_tick(self.node_time(i)))
+            self._step(i, lambda r: r.on_tick(max(self.node_time(i), not_before)))
 
         self.at(t, fire)
 
