@@ -344,30 +344,33 @@ class AsyncClient(_Base):
         await self.close()
 
     async def _run(self, cmd: _Command) -> Any:
+        """Drive the retry policy: one exchange per attempt until it gives an answer."""
         while True:
-            node = cmd.target
-            try:
-                reader, writer = await self._connect(node, cmd)
-                wire.write_frame(writer, cmd.req, self.config.max_frame_bytes)
-                await writer.drain()
-            except (OSError, TimeoutError) as e:
-                await self._drop(node)
-                step = cmd.on_unreachable(e)
-            else:
-                try:
-                    async with asyncio.timeout(max(cmd.remaining(), 0.001)):
-                        reply = await wire.read_frame(reader, self.config.max_frame_bytes)
-                except (OSError, TimeoutError, wire.FrameError, wire.ConnectionClosed) as e:
-                    await self._drop(node)
-                    step = cmd.on_lost(e)
-                else:
-                    step = cmd.on_reply(reply)
-                    if not isinstance(step, _Retry):
-                        self._succeeded(cmd)
-                        return step
+            step = await self._exchange(cmd.target, cmd)
+            if not isinstance(step, _Retry):
+                self._succeeded(cmd)
+                return step
             if step.delay:
                 await asyncio.sleep(step.delay)
             cmd.target = step.node
+
+    async def _exchange(self, node: int, cmd: _Command) -> Any:
+        """Send the command to ``node`` once and classify what happened (the transport part;
+        a simulated client overrides just this)."""
+        try:
+            reader, writer = await self._connect(node, cmd)
+            wire.write_frame(writer, cmd.req, self.config.max_frame_bytes)
+            await writer.drain()
+        except (OSError, TimeoutError) as e:
+            await self._drop(node)
+            return cmd.on_unreachable(e)
+        try:
+            async with asyncio.timeout(max(cmd.remaining(), 0.001)):
+                reply = await wire.read_frame(reader, self.config.max_frame_bytes)
+        except (OSError, TimeoutError, wire.FrameError, wire.ConnectionClosed) as e:
+            await self._drop(node)
+            return cmd.on_lost(e)
+        return cmd.on_reply(reply)
 
     async def _connect(
         self, node: int, cmd: _Command

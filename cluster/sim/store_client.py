@@ -17,7 +17,7 @@ from __future__ import annotations
 import asyncio
 from typing import TYPE_CHECKING, Any
 
-from paxos_impl.client import AsyncClient, DefiniteFailure, Indeterminate, _Command, _Retry
+from paxos_impl.client import AsyncClient, DefiniteFailure, Indeterminate, _Command
 
 if TYPE_CHECKING:
     from cluster.sim.backend import SimCluster
@@ -80,23 +80,14 @@ class SimStoreClient(AsyncClient):
         cmd = super()._command(op, key, value)
         return self._new_command(cmd.req, cmd.target)
 
-    async def _run(self, cmd: _VirtualCommand) -> Any:
-        while True:
-            node = cmd.target
-            try:
-                reply = await self._attempt(node, cmd.req, cmd.remaining())
-            except ConnectionRefusedError as e:
-                step = cmd.on_unreachable(e)
-            except (ConnectionResetError, TimeoutError) as e:
-                step = cmd.on_lost(e)
-            else:
-                step = cmd.on_reply(reply)
-                if not isinstance(step, _Retry):
-                    self._succeeded(cmd)
-                    return step
-            if step.delay:
-                await asyncio.sleep(step.delay)
-            cmd.target = step.node
+    async def _exchange(self, node: int, cmd: _VirtualCommand) -> Any:
+        try:
+            reply = await self._attempt(node, cmd.req, cmd.remaining())
+        except ConnectionRefusedError as e:
+            return cmd.on_unreachable(e)
+        except (ConnectionResetError, TimeoutError) as e:
+            return cmd.on_lost(e)
+        return cmd.on_reply(reply)
 
     # -- transport ------------------------------------------------------------------------------
     async def _attempt(self, node: int, req: dict, timeout: float) -> dict:
