@@ -265,6 +265,23 @@ def search(
         # only state-dependent ops (appends) can help, unless something can reset the state
         return available(all_ok, all_info, lo, bound) or toward(states[sid], nv)
 
+    def _successor(sid: int, i: int) -> int:
+        """The state id after op i from state sid (-1: illegal), memoised. The search loop
+        below inlines this same lookup because it is the hottest path."""
+        ck = sid * m + i
+        r = cache.get(ck)
+        if r is None:
+            ns = step(states[sid], fs[i], args[i], outs[i])
+            if ns is illegal:
+                r = -1
+            else:
+                r = sid_of.get(ns)
+                if r is None:
+                    r = sid_of[ns] = len(states)
+                    states.append(ns)
+            cache[ck] = r
+        return r
+
     def _toward(lst: list[int], nv: Any) -> list[int]:
         """Stable partition: ops producing ``nv`` (or, if their result depends on the state,
         moving toward it: `Model.toward`) first."""
@@ -272,18 +289,7 @@ def search(
         for i in lst:
             pv = produces[i]
             if pv is anything:
-                ck = sid * m + i
-                r = cache.get(ck)
-                if r is None:
-                    ns = step(states[sid], fs[i], args[i], outs[i])
-                    if ns is illegal:
-                        r = -1
-                    else:
-                        r = sid_of.get(ns)
-                        if r is None:
-                            r = sid_of[ns] = len(states)
-                            states.append(ns)
-                    cache[ck] = r
+                r = _successor(sid, i)
                 (good if r >= 0 and toward(states[r], nv) else rest).append(i)
             else:
                 (good if pv is not nothing and pv == nv else rest).append(i)
