@@ -176,6 +176,8 @@ class RuntimeWorld(World):
         ready = call(n.replica)
         if ready.next_tick is not None:
             self._schedule_tick(i, ready.next_tick)
+        else:
+            n.want_tick = float("inf")
         if not ready.persist and ready.snapshot is None:
             self._emit(i, ready)
             return

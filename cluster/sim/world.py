@@ -91,7 +91,9 @@ class SimNode:
     clock_offset: float = 0.0
     paused: bool = False
     deferred: list[Callable[[], None]] = field(default_factory=list)
-    tick_at: float = float("inf")
+    tick_at: float = float("inf")  # when the armed wake-up event fires
+    want_tick: float = float("inf")  # when the core last asked to be woken (world time)
+    want_not_before: float = float("-inf")
     applied_upto: int = 0  # per incarnation: the last slot applied (or installed)
     storm: int = 0  # consecutive ticks requested for "now"
     durable: DurableView = field(default_factory=lambda: DurableView())
@@ -152,7 +154,7 @@ class World:
         n = self.nodes[i]
         n.replica = None
         n.incarnation += 1
-        n.tick_at = float("inf")
+        n.tick_at = n.want_tick = float("inf")
         n.paused = False
         n.deferred.clear()
 
@@ -218,6 +220,8 @@ class World:
             self._reply(i, handle, rep)
         if ready.next_tick is not None:
             self._schedule_tick(i, ready.next_tick)
+        else:
+            n.want_tick = float("inf")
 
     def _schedule_tick(self, i: int, node_t: float) -> None:
         n = self.nodes[i]
@@ -235,23 +239,36 @@ class World:
         self._arm_tick(i, t)
 
     def _arm_tick(self, i: int, t: float, not_before: float = float("-inf")) -> None:
-        """Wake node i at world time t, unless an earlier wake-up is already set (a runtime
-        with its own clock model computes t and calls this). The core is told a node time of
-        at least ``not_before``: a clock model's node -> world -> node conversion can round
-        one ulp short of what the core asked for, and it would then ask again forever."""
+        """Wake node i at world time t (a runtime with its own clock model computes t and
+        calls this). The core is told a node time of at least ``not_before``: a clock model's
+        node -> world -> node conversion can round one ulp short of what the core asked for,
+        and it would then ask again forever.
+
+        The latest request wins, as in the real node, which re-arms its one timer after
+        every step: a core that asked for 50 ms from now and then, one step later, for
+        300 ms from now is not woken at 50 ms. An armed event that fires before the latest
+        wanted time re-arms itself without stepping the core (cheaper than a heap entry per
+        step); only a request earlier than the armed event adds one."""
         n = self.nodes[i]
+        n.want_tick, n.want_not_before = t, not_before
         if t >= n.tick_at:
             return
         n.tick_at = t
-        inc = n.incarnation
+        self.at(t, self._tick_fire, i, n.incarnation, t)
 
-        def fire() -> None:
-            if n.incarnation != inc or n.tick_at != t:
-                return
-            n.tick_at = float("inf")
-            self._step(i, lambda r: r.on_tick(max(self.node_time(i), not_before)))
-
-        self.at(t, fire)
+    def _tick_fire(self, i: int, inc: int, t: float) -> None:
+        n = self.nodes[i]
+        if n.incarnation != inc or n.tick_at != t:
+            return
+        want = n.want_tick
+        if want > t:  # the core has since asked for a later wake-up (or none)
+            n.tick_at = want
+            if want != float("inf"):
+                self.at(want, self._tick_fire, i, inc, want)
+            return
+        n.tick_at = float("inf")
+        not_before = n.want_not_before
+        self._step(i, lambda r: r.on_tick(max(self.node_time(i), not_before)))
 
     def _send(self, src: int, dst: int, m: dict) -> None:
         data = encode(m)
