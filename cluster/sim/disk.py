@@ -133,6 +133,19 @@ class SimDisk:
             self._parsed += [decode(t) for t in self.durable[len(self._parsed) :]]
         return self._parsed
 
+    def mark(self) -> tuple[int, object]:
+        """Where the durable log ends now, for :meth:`durable_since`."""
+        self._truncate_residue()
+        return len(self.durable), self._snapshot
+
+    def durable_since(self, mark: tuple[int, object]) -> list[dict[str, Any]] | None:
+        """Records that became durable after ``mark`` (None: a snapshot replaced the log)."""
+        self._truncate_residue()
+        length, snapshot = mark
+        if self._snapshot is not snapshot or len(self.durable) < length:
+            return None
+        return [decode(t) for t in self.durable[length:]]
+
     def _truncate_residue(self) -> None:
         if self.residue:
             scan = scan_frames(_Bytes(f"{self.name}/log", self.residue))  # type: ignore[arg-type]
