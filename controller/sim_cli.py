@@ -6,6 +6,10 @@ nothing behind; a seed that is invalid (or undecided) is run again into the resu
 as a normal run with its report (the rerun is the same run, byte for byte: that is the
 point of a seed), and its one-line replay command is printed.
 
+``--jobs N`` runs the seeds in N worker processes (seeds are independent and CPU-bound, as
+FoundationDB and TigerBeetle run many simulations side by side); rows still come out in seed
+order and each is exactly what a serial sweep gives, so only the timings differ.
+
 ``--bench`` measures instead: simulated test-seconds per wall-second (and per CPU-second)
 of the run phase, for the shape given (default five nodes, ten clients).
 
@@ -16,12 +20,17 @@ bad input.
 from __future__ import annotations
 
 import argparse
+import concurrent.futures as cf
 import json
+import multiprocessing
+import os
 import shlex
 import shutil
+import signal
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -63,6 +72,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--stop-at-first", action="store_true", help="stop at the first invalid seed")
     p.add_argument("--json", action="store_true", help="one JSON object per seed, then a summary")
+    p.add_argument(
+        "--jobs",
+        type=int,
+        default=1,
+        help="worker processes for the sweep (default 1; 0 = one per CPU; --bench ignores it)",
+    )
     p.add_argument("--bench", action="store_true", help="measure simulated seconds per second")
 
 
@@ -88,6 +103,8 @@ def _check_args(args: argparse.Namespace) -> list[int]:
             _bad(f"--{name.replace('_', '-')} must be between 0 and 1, got {v}")
     if not 0.0 <= args.clock_drift < 0.5:
         _bad(f"--clock-drift must be in [0, 0.5), got {args.clock_drift}")
+    if args.jobs < 0:
+        _bad(f"--jobs must be 0 (one per CPU) or more, got {args.jobs}")
     return seeds
 
 
@@ -190,6 +207,7 @@ def run_seed(args: argparse.Namespace, seed: int, scratch: Path) -> dict[str, An
         "valid": r["valid"],
         "ops": r["ops"],
         "wall_s": round(time.monotonic() - t0, 3),
+        "sim_s": round(cluster.now(), 3),  # every phase, for the sweep's sim-s per wall-s
         "error": r.get("error"),
     }
     bad = [n for n, c in r.get("checkers", {}).items() if c.get("valid") is not True]
@@ -242,29 +260,42 @@ def sweep(args: argparse.Namespace, seeds: list[int]) -> int:
         file=err,
         flush=True,
     )
+    jobs = _jobs(args, len(seeds))
     counts = {"valid": 0, "invalid": 0, "unknown": 0}
     failures = []
+    sim_s = 0.0
     t0 = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="paxlab-sim-") as scratch:
-        for k, seed in enumerate(seeds, 1):
-            a = for_seed(args, seed, k - 1)
-            row = run_seed(a, seed, Path(scratch))
-            v = row["valid"]
-            counts["valid" if v is True else "invalid" if v is False else "unknown"] += 1
-            if v is not True:
-                run_dir, again = store_failure(a, seed)
-                row["run"] = str(run_dir)
-                row["replay"] = shlex.join(replay_argv(a, seed))
-                row["replayed_same_verdict"] = again == v
-                failures.append(row)
-            _print_row(args, row, k, len(seeds), t0)
-            if v is False and args.stop_at_first:
-                break
+        rows = (
+            _rows_serial(args, seeds, Path(scratch))
+            if jobs == 1
+            else _rows_parallel(args, seeds, Path(scratch), jobs)
+        )
+        try:
+            for k, (a, row) in enumerate(rows, 1):
+                seed, v = row["seed"], row["valid"]
+                sim_s += row.get("sim_s", 0.0)
+                counts["valid" if v is True else "invalid" if v is False else "unknown"] += 1
+                if v is not True:
+                    run_dir, again = store_failure(a, seed)
+                    row["run"] = str(run_dir)
+                    row["replay"] = shlex.join(replay_argv(a, seed))
+                    row["replayed_same_verdict"] = again == v
+                    failures.append(row)
+                _print_row(args, row, k, len(seeds), t0)
+                if v is False and args.stop_at_first:
+                    break
+        finally:
+            rows.close()  # a parallel sweep stops its workers before the scratch dir goes
     total = sum(counts.values())
+    wall = time.monotonic() - t0
     summary = {
         "seeds": total,
         **counts,
-        "wall_s": round(time.monotonic() - t0, 2),
+        "wall_s": round(wall, 2),
+        "jobs": jobs,
+        "sim_s": round(sim_s, 3),
+        "sim_s_per_wall_s": round(sim_s / wall, 1) if wall > 0 else None,
         "failing": [f["seed"] for f in failures],
     }
     if args.json:
@@ -272,7 +303,9 @@ def sweep(args: argparse.Namespace, seeds: list[int]) -> int:
     else:
         print(
             f"{total} seeds: {counts['valid']} valid, {counts['invalid']} invalid, "
-            f"{counts['unknown']} unknown in {summary['wall_s']:g}s"
+            f"{counts['unknown']} unknown in {summary['wall_s']:g}s "
+            f"({jobs} job{'s' if jobs != 1 else ''}, "
+            f"{summary['sim_s_per_wall_s']} simulated s per wall s)"
         )
         for f in failures:
             print(f"  seed {f['seed']}: {VERDICT.get(f['valid'], 'unknown')}  {f['run']}")
@@ -280,6 +313,92 @@ def sweep(args: argparse.Namespace, seeds: list[int]) -> int:
     if counts["invalid"]:
         return 1
     return 2 if counts["unknown"] else 0
+
+
+def _jobs(args: argparse.Namespace, n_seeds: int) -> int:
+    """Worker processes to use: --jobs, 0 meaning one per CPU, never more than there are seeds."""
+    jobs = args.jobs or os.cpu_count() or 1
+    return max(1, min(jobs, n_seeds))
+
+
+Rows = Iterator[tuple[argparse.Namespace, dict[str, Any]]]
+
+
+def _rows_serial(args: argparse.Namespace, seeds: list[int], scratch: Path) -> Rows:
+    """Each seed's arguments and row, one after the other in this process."""
+    for i, seed in enumerate(seeds):
+        a = for_seed(args, seed, i)
+        yield a, run_seed(a, seed, scratch)
+
+
+def _rows_parallel(args: argparse.Namespace, seeds: list[int], scratch: Path, jobs: int) -> Rows:
+    """The same rows as `_rows_serial`, in seed order, computed by `jobs` worker processes.
+
+    At most 2 x jobs seeds are submitted at a time, so that workers stay busy while the caller
+    stores a failure, yet a stop (an invalid seed under --stop-at-first, Ctrl-C, closing this
+    generator) leaves little to cancel. Rows that complete early wait in a buffer for their turn.
+    Workers start by "forkserver" (or "spawn"): the parent may hold threads or an event loop,
+    which fork would copy half-way."""
+    methods = multiprocessing.get_all_start_methods()
+    ctx = multiprocessing.get_context("forkserver" if "forkserver" in methods else "spawn")
+    pool = cf.ProcessPoolExecutor(max_workers=jobs, mp_context=ctx, initializer=_worker_init)
+    per_seed = [for_seed(args, seed, i) for i, seed in enumerate(seeds)]
+    running: dict[cf.Future, int] = {}
+    done: dict[int, dict[str, Any]] = {}
+    limit = len(seeds)  # seeds from this index on are not needed (past a stopping failure)
+    submitted = emitted = 0
+    try:
+        while emitted < limit:
+            while submitted < limit and len(running) < 2 * jobs:
+                a = per_seed[submitted]
+                fut = pool.submit(_run_seed_in_worker, a, seeds[submitted], str(scratch))
+                running[fut] = submitted
+                submitted += 1
+            finished, _ = cf.wait(running, return_when=cf.FIRST_COMPLETED)
+            for fut in finished:
+                i = running.pop(fut)
+                if i >= limit:  # cancelled, or past the stopping failure: not reported
+                    continue
+                try:
+                    done[i] = row = fut.result()
+                except cf.BrokenExecutor:
+                    _bad("a worker process died (out of memory?); --jobs 1 runs the seeds here")
+                if args.stop_at_first and row["valid"] is False and i < limit:
+                    limit = i + 1
+                    for other, j in list(running.items()):
+                        if j >= limit:
+                            other.cancel()
+            while emitted in done:
+                yield per_seed[emitted], done.pop(emitted)
+                emitted += 1
+    finally:
+        _stop_pool(pool, kill=bool(running))
+
+
+def _worker_init() -> None:
+    """Workers leave Ctrl-C to the parent, which shuts them down (one message, no tracebacks)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+def _run_seed_in_worker(args: argparse.Namespace, seed: int, scratch_root: str) -> dict[str, Any]:
+    """`run_seed` in a worker, in its own scratch dir (two runs must not share a results root)."""
+    scratch = Path(scratch_root) / f"worker-{os.getpid()}"
+    scratch.mkdir(exist_ok=True)
+    return run_seed(args, seed, scratch)
+
+
+def _stop_pool(pool: cf.ProcessPoolExecutor, kill: bool) -> None:
+    """Shut the pool down; with ``kill``, end seeds still running rather than wait for them.
+
+    Either way no worker outlives the sweep (nor writes into its scratch dir once it is gone)."""
+    procs = list((getattr(pool, "_processes", None) or {}).values())
+    pool.shutdown(wait=not kill, cancel_futures=True)
+    if kill:
+        for p in procs:
+            if p.is_alive():
+                p.terminate()
+        for p in procs:
+            p.join(timeout=10)
 
 
 def _print_row(args: argparse.Namespace, row: dict[str, Any], k: int, n: int, t0: float) -> None:
