@@ -299,20 +299,15 @@ class SimCluster(Cluster):
         if w is None or loop is None:
             return
         w.run_until(max(t, loop.time() - self._epoch))
-        if hasattr(loop, "next_timer"):  # controller.virtual_loop.VirtualTimeLoop
+        if hasattr(loop, "next_timer") and not loop.has_ready():  # a VirtualTimeLoop
             # Run on through the world's own events (heartbeats, peer messages) while the
             # loop has nothing to do before them: the same order, far fewer loop turns. The
-            # world adds no loop timers, only ready callbacks (resolved futures), so the
-            # next timer is fixed while we go.
-            epoch = self._epoch
+            # world adds no loop timers, only ready callbacks (resolved futures), and it
+            # stops after any event that called a client back, so the next timer is fixed
+            # while it runs and nothing reads the loop's clock until we set it.
             due = loop.next_timer()
-            limit = float("inf") if due is None else due - epoch
-            while not loop.has_ready():
-                nxt = w.next_event_time()
-                if nxt is None or nxt >= limit:
-                    break
-                loop.advance_to(epoch + nxt)
-                w.run_until(nxt)
+            w.run_until_poked(float("inf") if due is None else due - self._epoch)
+            loop.advance_to(self._epoch + w.now)
         self._arm()
 
     def _stepping(self) -> _Stepping:

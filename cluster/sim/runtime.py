@@ -17,14 +17,16 @@ from __future__ import annotations
 
 import random
 from collections.abc import Callable
+from heapq import heappush
 
-from cluster.sim.codec import encode
+from cluster.sim.codec import decode, encode
 from cluster.sim.disk import SimDisk
 from cluster.sim.network import LinkModel, Network
-from cluster.sim.world import DurableView, World
+from cluster.sim.world import DurableView, SimNode, World
 from paxos_impl.config import Config
 from paxos_impl.core import Ready, Replica
 
+_INF = float("inf")
 TCP_RTO = 0.2  # first retransmission timeout of a lost segment on a client connection
 
 
@@ -91,9 +93,6 @@ class RuntimeWorld(World):
     ) -> None:
         self._booting = True
         self.fsync_latency = fsync_latency
-        self.syncing: dict[int, bool] = {}
-        self.rate: dict[int, float] = {}
-        self.anchor: dict[int, float] = {}
         self.on_crash: Callable[[int], None] | None = None
         super().__init__(config, seed, link)
         self._booting = False
@@ -102,9 +101,6 @@ class RuntimeWorld(World):
         self.node_configs: dict[int, Config] = {}
         for i, n in self.nodes.items():
             n.disk = SimDisk(f"n{i + 1}")  # type: ignore[assignment]
-            self.syncing[i] = False
-            self.rate[i] = 0.0
-            self.anchor[i] = 0.0
 
     def next_event_time(self) -> float | None:
         return self._events[0][0] if self._events else None
@@ -126,8 +122,8 @@ class RuntimeWorld(World):
         """kill -9 (the page cache survives) or a power loss (unsynced bytes may not)."""
         was_up = self.nodes[i].up
         super().crash(i)
-        self.syncing[i] = False
         n = self.nodes[i]
+        n.syncing = False
         disk: SimDisk = n.disk  # type: ignore[assignment]
         mark = disk.mark()
         fate = disk.crash(power_loss, self.disk_rng)
@@ -148,7 +144,9 @@ class RuntimeWorld(World):
 
     # -- clocks ------------------------------------------------------------------------------
     def node_time(self, i: int) -> float:
-        return self.now + self.nodes[i].clock_offset + (self.now - self.anchor[i]) * self.rate[i]
+        n = self.nodes[i]
+        now = self.now
+        return now + n.clock_offset + (now - n.anchor) * n.rate
 
     def set_clock(self, i: int, offset: float | None = None, rate: float | None = None) -> None:
         """Set the offset (now) and/or the drift rate from now on; a running node ticks at once
@@ -156,9 +154,9 @@ class RuntimeWorld(World):
         n = self.nodes[i]
         current = self.node_time(i) - self.now
         n.clock_offset = current if offset is None else offset
-        self.anchor[i] = self.now
+        n.anchor = self.now
         if rate is not None:
-            self.rate[i] = rate
+            n.rate = rate
         if n.up:
             self._schedule_tick(i, self.node_time(i))
 
@@ -167,41 +165,94 @@ class RuntimeWorld(World):
 
     def _schedule_tick(self, i: int, node_t: float) -> None:
         n = self.nodes[i]
-        rate = self.rate[i]
-        t = (node_t - n.clock_offset + self.anchor[i] * rate) / (1 + rate)
+        rate = n.rate
+        t = (node_t - n.clock_offset + n.anchor * rate) / (1 + rate)
         self._arm_tick(i, max(self.now, t), not_before=node_t)
 
     # -- one step of a core, then persist -> fsync -> send -----------------------------------
+    # The three entry points below run for every event of a simulation: they are written out
+    # (no shared helper per message, no lambda unless the step must wait) because the glue
+    # around a core step cost as much as the step itself.
+    def _deliver(self, src: int, dst: int, data: bytes | str, inc: int) -> None:
+        n = self.nodes[dst]
+        r = n.replica
+        if r is None or n.incarnation != inc:  # sent to an incarnation that has died
+            return
+        m = decode(data)
+        if n.paused or n.syncing:
+            n.deferred.append(
+                lambda: self._step(dst, lambda r: r.on_message(src, m, self.node_time(dst)))
+            )
+            return
+        self.steps += 1
+        now = self.now
+        self._stepped(
+            n, dst, r.on_message(src, m, now + n.clock_offset + (now - n.anchor) * n.rate)
+        )
+
+    def _deliver_request(self, node: int, handle: object, data: bytes | str, inc: int) -> None:
+        n = self.nodes[node]
+        if n.replica is None or n.incarnation != inc:
+            return
+        req = decode(data)
+        self._step(node, lambda r: r.on_client_request(handle, req, self.node_time(node)))
+
     def _step(self, i: int, call: Callable[[Replica], Ready]) -> None:
         n = self.nodes[i]
-        if not n.up:
+        r = n.replica
+        if r is None:
             return
-        if n.paused or self.syncing[i]:
+        if n.paused or n.syncing:
             n.deferred.append(lambda: self._step(i, call))
             return
         self.steps += 1
-        ready = call(n.replica)
-        if ready.next_tick is not None:
-            self._schedule_tick(i, ready.next_tick)
+        self._stepped(n, i, call(r))
+
+    def _stepped(self, n: SimNode, i: int, ready: Ready) -> None:
+        """After a step: arm the wake-up it asked for, then send at once or persist first."""
+        nt = ready.next_tick
+        if nt is None:
+            n.want_tick = _INF
         else:
-            n.want_tick = float("inf")
+            rate = n.rate
+            t = (
+                (nt - n.clock_offset + n.anchor * rate) / (1 + rate)
+                if rate
+                else nt - n.clock_offset
+            )
+            if t < self.now:
+                t = self.now
+            n.want_tick, n.want_not_before = t, nt
+            if t < n.tick_at:  # earlier than the armed wake-up (see World._arm_tick)
+                n.tick_at = t
+                self._seq += 1
+                heappush(self._events, (t, self._seq, self._tick_fire, (i, n.incarnation, t)))
         if not ready.persist and ready.snapshot is None:
-            self._emit(i, ready)
+            if ready.messages or ready.replies:
+                self._emit(i, ready)
             return
-        disk: SimDisk = n.disk  # type: ignore[assignment]
-        disk.write(ready.persist, ready.snapshot)
-        self.syncing[i] = True
-        inc = n.incarnation
+        n.disk.write(ready.persist, ready.snapshot)  # type: ignore[attr-defined]
+        n.syncing = True
         lo, hi = self.fsync_latency
-        self.after(lo + (hi - lo) * self.rng.random(), self._synced, i, inc, ready)
+        self._seq += 1
+        heappush(
+            self._events,
+            (
+                self.now + (lo + (hi - lo) * self.rng.random()),
+                self._seq,
+                self._synced,
+                (i, n.incarnation, ready),
+            ),
+        )
 
     def _synced(self, i: int, inc: int, ready: Ready) -> None:
         n = self.nodes[i]
-        if n.incarnation != inc or not n.up:
+        if n.incarnation != inc or n.replica is None:
             return
         n.disk.sync()  # type: ignore[attr-defined]
+        record = n.durable.record
         for rec in ready.persist:
-            n.durable.record(rec)
+            record(rec)
         if ready.snapshot is not None:
             n.durable.snapshot(ready.snapshot)
         if n.paused:  # durable now, but a stopped process sends nothing until it resumes
@@ -213,9 +264,9 @@ class RuntimeWorld(World):
         n = self.nodes[i]
         if n.incarnation != inc:
             return
-        self.syncing[i] = False
+        n.syncing = False
         self._emit(i, ready)
-        if not n.paused:
+        if not n.paused and n.deferred:
             pending, n.deferred = n.deferred, []
             for fn in pending:
                 fn()
@@ -224,8 +275,10 @@ class RuntimeWorld(World):
         """Send what a step produced; a broadcast is one dict sent to every peer, so it is
         serialised once. Checks persist-then-send as World does (cluster.sim.world)."""
         n = self.nodes[i]
+        nodes, events, delays, deliver = self.nodes, self._events, self.net.delays, self._deliver
+        now = self.now
         last: dict | None = None
-        data = ""
+        data: bytes | str = ""
         for dst, m in ready.messages:
             if m is not last:
                 last, data = m, encode(m)
@@ -234,7 +287,10 @@ class RuntimeWorld(World):
                         f"t={self.now:.3f} node {i} sent {m['type']} {m['ballot']} before its "
                         "disk held it (persist-then-send)"
                     )
-            for d in self.net.delays(i, dst):
-                self.after(d, self._deliver, i, dst, data, self.nodes[dst].incarnation)
+            for d in delays(i, dst):
+                self._seq += 1
+                heappush(
+                    events, (now + d, self._seq, deliver, (i, dst, data, nodes[dst].incarnation))
+                )
         for handle, rep in ready.replies:
             self._reply(i, handle, rep)

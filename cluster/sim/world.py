@@ -97,6 +97,10 @@ class SimNode:
     applied_upto: int = 0  # per incarnation: the last slot applied (or installed)
     storm: int = 0  # consecutive ticks requested for "now"
     durable: DurableView = field(default_factory=lambda: DurableView())
+    # the runtime's models (cluster.sim.runtime): an fsync in flight, a drifting clock
+    syncing: bool = False
+    rate: float = 0.0
+    anchor: float = 0.0
 
     @property
     def up(self) -> bool:
@@ -120,6 +124,7 @@ class World:
         self.log: dict[int, list] = {}  # slot -> value, first learned anywhere
         self.violations: list[str] = []
         self.client_inbox: dict[object, Callable[[dict], None]] = {}
+        self.poked = False  # a client callback ran: whoever drives us may have work now
         self.steps = 0
         for i in self.nodes:
             self.restart(i)
@@ -141,6 +146,19 @@ class World:
             fn(*args)
         if t > self.now:
             self.now = t
+
+    def run_until_poked(self, limit: float) -> None:
+        """Run the events due before ``limit`` (exclusive), stopping after one that called a
+        client back (``poked``): an event loop that drives the world gets its turn exactly
+        when it may have something to do, without a call per event to ask."""
+        events, pop = self._events, heapq.heappop
+        self.poked = False
+        while events and events[0][0] < limit:
+            when, _, fn, args = pop(events)
+            self.now = when
+            fn(*args)
+            if self.poked:
+                return
 
     def run_for(self, dt: float) -> None:
         self.run_until(self.now + dt)
@@ -309,6 +327,7 @@ class World:
     def _deliver_reply(self, handle: object, data: str) -> None:
         cb = self.client_inbox.get(handle[0])  # type: ignore[index]
         if cb is not None:
+            self.poked = True
             cb(dict(decode(data), _handle=handle))
 
     # -- observation ------------------------------------------------------------------------------
