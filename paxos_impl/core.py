@@ -46,7 +46,7 @@ CHOSEN_FLUSH = 256
 Observer = Callable[[str, int, Any], None]
 
 
-@dataclass
+@dataclass(slots=True)
 class Ready:
     """What one step of the core asks the runtime to do, in this order."""
 
@@ -108,6 +108,11 @@ class Replica:
         self._recovering = False
         self.max_round = self.acc.max_round()
         self.p = self._proposer()
+        self._snapshot_every = max(1, config.snapshot_every)
+        # message type -> handler: the acceptor and learner here, the rest the proposer's
+        self._handlers: dict[str, Callable[[int, dict], None]] = {
+            t: getattr(self, "_on_" + t) for t in ACCEPTOR_AND_LEARNER
+        }
 
     # == the four entry points ===============================================================
     def start(self, now: float) -> Ready:
@@ -179,9 +184,7 @@ class Replica:
     def _finish(self) -> None:
         self.p.before_finish()
         self._drain()
-        if self._want_snapshot or (
-            self.applied_index - self.snap_index >= max(1, self.cfg.snapshot_every)
-        ):
+        if self._want_snapshot or self.applied_index - self.snap_index >= self._snapshot_every:
             self._take_snapshot()
             self._chosen_buf = []  # the snapshot holds them
         elif self._chosen_buf and (
@@ -242,10 +245,6 @@ class Replica:
         if self.observer is not None:
             self.observer(kind, slot, value)
 
-    def _see_round(self, b: Ballot) -> None:
-        if b[0] > self.max_round:
-            self.max_round = b[0]
-
     def election_timeout(self) -> float:
         t = self.cfg.timeouts
         return self.rng.uniform(t.election_min_ms, t.election_max_ms) / 1000
@@ -255,11 +254,12 @@ class Replica:
         self.p.start()
 
     def _handle(self, src: int, m: dict) -> None:
-        t = m["type"]
-        if "ballot" in m:
-            self._see_round((m["ballot"][0], m["ballot"][1]))
-        if t in ACCEPTOR_AND_LEARNER:  # -> _on_prepare, _on_accept, _on_catchup, ...
-            getattr(self, "_on_" + t)(src, m)
+        b = m.get("ballot")
+        if b is not None and b[0] > self.max_round:  # the highest round seen anywhere
+            self.max_round = b[0]
+        fn = self._handlers.get(m["type"])  # -> _on_prepare, _on_accept, _on_catchup, ...
+        if fn is not None:
+            fn(src, m)
         else:  # promise, nack, accepted, heartbeat, heartbeat_ok: the proposer's business
             self.p.handle(src, m)
 

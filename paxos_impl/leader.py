@@ -276,14 +276,14 @@ class Leader:
         if self.role != "leader" or ballot_of(m) != self.ballot:
             return
         self.heard[src] = r.now
+        need = r.cfg.q2
+        if r.cfg.has_bug("quorum-off-by-one"):
+            need -= 1  # BUG(quorum-off-by-one): phase-2 quorums must meet every phase-1 one
         for s in m["slots"]:
             p = self.inflight.get(s)
             if p is None or src in p.acks:
                 continue
             p.acks.add(src)
-            need = r.cfg.q2
-            if r.cfg.has_bug("quorum-off-by-one"):
-                need -= 1  # BUG(quorum-off-by-one): phase-2 quorums must meet every phase-1 one
             if len(p.acks) >= need:
                 del self.inflight[s]
                 r.learn(s, p.value)
@@ -441,6 +441,8 @@ class Leader:
         r._deadline(None, handle)
 
     def _check_reads(self) -> None:
+        if not self.reads:
+            return
         r = self.r
         keep = []
         for rd in self.reads:

@@ -44,9 +44,10 @@ def wire_ballot(b: Ballot) -> list[int]:
 
 
 def msg(type_: str, **fields: Any) -> dict:
-    d = {"type": type_}
-    for k, v in fields.items():
-        d[k] = wire_ballot(v) if k == "ballot" else v
+    d = {"type": type_, **fields}
+    b = fields.get("ballot")
+    if b is not None:  # keeps its place among the keys
+        d["ballot"] = [b[0], b[1]]
     return d
 
 
@@ -188,6 +189,23 @@ def _plain_nat(v: Any) -> bool:
     return type(v) is int and v >= 0
 
 
+_LOGGED_OPS = frozenset(op for op in CLIENT_OPS if op != "status")
+
+
+def _plain_command(c: Any) -> bool:
+    """is_command for exact types only: a fast yes (anything else goes the long way)."""
+    if type(c) is not dict or c.keys() != COMMAND_KEYS:
+        return False
+    key, seq = c["key"], c["seq"]
+    return (
+        c["op"] in _LOGGED_OPS
+        and (key is None or type(key) is str)
+        and type(c["client_id"]) is str
+        and type(seq) is int
+        and seq >= 0
+    )
+
+
 def _fast_ok(m: dict) -> bool:
     """True only if the full check of ``m`` would pass: heartbeats, their acks and phase-2b
     messages are most of the traffic, so they are checked inline (False: check the long way,
@@ -208,12 +226,20 @@ def _fast_ok(m: dict) -> bool:
         )
     if t == "accept":
         entries = m.get("entries")
-        return (
-            _plain_ballot(m.get("ballot"))
-            and _plain_nat(m.get("commit"))
-            and type(entries) is list
-            and all(_slot_batch(e) for e in entries)
-        )
+        if not (
+            _plain_ballot(m.get("ballot")) and _plain_nat(m.get("commit")) and type(entries) is list
+        ):
+            return False
+        for e in entries:
+            if not (type(e) is list and len(e) == 2 and type(e[0]) is int and e[0] >= 1):
+                return False
+            batch = e[1]
+            if type(batch) is not list:
+                return False
+            for c in batch:
+                if not _plain_command(c):
+                    return False
+        return True
     if t == "accepted":
         slots = m.get("slots")
         return (
