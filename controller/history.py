@@ -13,6 +13,8 @@ from pathlib import Path
 from typing import Any
 
 _ORDER = ("index", "time", "process", "type", "f", "key", "value")
+# json.dumps with options builds a new encoder per call; a run writes two events per operation
+_encode = json.JSONEncoder(separators=(", ", ": "), default=str).encode
 
 
 class HistoryWriter:
@@ -32,7 +34,7 @@ class HistoryWriter:
         for k, v in event.items():
             if k not in ev:
                 ev[k] = v
-        self._f.write(json.dumps(ev, separators=(", ", ": "), default=str) + "\n")
+        self._f.write(_encode(ev) + "\n")
         self._f.flush()
         self._next += 1
         if isinstance(ev.get("process"), int) and ev.get("type") in ("ok", "fail", "info"):

@@ -30,6 +30,11 @@ if TYPE_CHECKING:
 CONNECT_LATENCY = 0.0005  # a refused connection costs about one round trip on a LAN
 
 
+def _expire(fut: asyncio.Future) -> None:
+    if not fut.done():
+        fut.set_exception(TimeoutError("no reply in time"))
+
+
 class _VirtualCommand(_Command):
     """The real retry policy, timed by the event loop (virtual time on the simulator)."""
 
@@ -110,12 +115,17 @@ class SimStoreClient(AsyncClient):
                 raise ConnectionRefusedError(f"node {node} refused the connection")
         self._attempts += 1
         handle = (self.name, self.seq, self._attempts)
-        fut: asyncio.Future = asyncio.get_running_loop().create_future()
+        loop = asyncio.get_running_loop()
+        fut: asyncio.Future = loop.create_future()
         self.pending[handle] = (fut, node)
+        # the deadline is a plain timer on the reply's future (asyncio.wait_for would add a
+        # second future and a loop turn to every request)
+        timer = loop.call_at(loop.time() + max(timeout, 0.001), _expire, fut)
         try:
             self.cluster.send_request(self.name, node, handle, req)
-            return await asyncio.wait_for(fut, max(timeout, 0.001))
+            return await fut
         finally:
+            timer.cancel()
             self.pending.pop(handle, None)
 
     # -- called by the cluster ----------------------------------------------------------------
