@@ -12,7 +12,6 @@ slots, by two leaders) must still take effect once on every replica.
 
 from __future__ import annotations
 
-import copy
 from typing import Any
 
 OPS = ("read", "write", "cas", "append")
@@ -107,12 +106,12 @@ class StateMachine:
         """JSON-safe state (keys as [key, value] pairs because None is a valid key)."""
         return {
             "kv": [[k, v] for k, v in self.kv.items()],
-            "dedup": copy.deepcopy(self.table),
+            "dedup": dict(self.table),  # entries are replaced, never changed: shared safely
         }
 
     @classmethod
     def load(cls, d: dict, dedup: bool = True) -> StateMachine:
         sm = cls(dedup=dedup)
-        sm.kv = {k: copy.deepcopy(v) for k, v in d.get("kv", [])}
-        sm.table = copy.deepcopy(d.get("dedup", {}))
+        sm.kv = {k: v for k, v in d.get("kv", [])}  # values are never changed in place
+        sm.table = dict(d.get("dedup", {}))
         return sm
