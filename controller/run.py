@@ -125,7 +125,7 @@ class Run:
         self.run_dir = run_dir
         self.virtual = bool(getattr(cluster, "virtual_time", False))
         self.progress = (not self.virtual) if progress is None else progress
-        self.history = HistoryWriter(run_dir.history_path)
+        self.history = HistoryWriter(run_dir.history_path, 0.05 if self.virtual else 0.0)
         self.live = Live()
         self.processes = ProcessIds()
         self.interrupted = False
