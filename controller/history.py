@@ -53,6 +53,12 @@ class HistoryWriter:
             self.counts[ev["type"]] += 1
         return ev
 
+    def flush(self) -> None:
+        """Everything appended so far is in the file (readers are about to read it)."""
+        if not self._f.closed:
+            self._f.flush()
+            self._flushed = time.monotonic()
+
     def __len__(self) -> int:
         return self._next
 

@@ -185,6 +185,7 @@ class Run:
         finally:
             with _sigint_deferred():
                 self.teardown()
+        self.history.flush()
         try:
             self.check()
         except Exception as e:  # a history we cannot read back: say so, keep what we have
