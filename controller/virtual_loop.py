@@ -19,7 +19,7 @@ import gc
 import heapq
 import selectors
 from collections.abc import Coroutine, Iterator
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 T = TypeVar("T")
 GC_YOUNG = 20_000  # allocations between young-generation collections during a simulation
@@ -27,6 +27,23 @@ GC_YOUNG = 20_000  # allocations between young-generation collections during a s
 
 class Deadlock(RuntimeError):
     """Nothing is scheduled and nothing can become ready: the simulation would hang forever."""
+
+
+class EventSource(Protocol):
+    """Something with its own event queue in the loop's virtual time (the simulated world).
+
+    Instead of hanging a timer on the loop for its next event (a timer created, cancelled
+    and re-created for nearly every simulated message), the loop asks it directly whenever
+    it would otherwise advance its clock."""
+
+    def next_time(self) -> float | None:
+        """Loop time of the source's next event (None: nothing scheduled)."""
+        ...
+
+    def run_due(self, limit: float) -> None:
+        """Run events due before ``limit``; stop early once one made a loop callback ready.
+        Leaves the loop's clock at the last event run (``advance_to``)."""
+        ...
 
 
 class _VirtualSelector(selectors.SelectSelector):
@@ -43,11 +60,20 @@ class _VirtualSelector(selectors.SelectSelector):
             events = super().select(0)  # a syscall per loop turn would dominate a simulation
             if events:
                 return events
-        assert self.loop is not None
+        loop = self.loop
+        assert loop is not None
+        source = loop.source
+        if source is not None and timeout != 0:
+            # the source's events come first while they are due before the next timer
+            limit = float("inf") if timeout is None else loop.time() + timeout
+            nxt = source.next_time()
+            if nxt is not None and nxt < limit:
+                source.run_due(limit)
+                return []  # ready callbacks run now; the clock stays where the source left it
         if timeout is None:
             raise Deadlock("virtual-time loop has no timers and nothing ready")
         if timeout > 0:
-            self.loop.advance(timeout)
+            loop.advance(timeout)
         return []
 
 
@@ -80,6 +106,7 @@ class VirtualTimeLoop(asyncio.SelectorEventLoop):
         selector = _VirtualSelector()
         super().__init__(selector)
         selector.loop = self
+        self.source: EventSource | None = None
         self._virtual_now = float(start)
         self._timer_seq = 0
         self._clock_resolution = 1e-9

@@ -55,3 +55,55 @@ def test_waiting_on_nothing_is_a_deadlock_not_a_hang():
             loop.run_until_complete(main())
     finally:
         loop.close()
+
+
+def test_an_event_source_runs_before_later_timers_and_wakes_waiters():
+    """The loop asks an attached EventSource for its next event instead of a timer per event:
+    the source's events due before the next timer run first, in time order, and a callback
+    one of them makes ready runs at that event's time."""
+    import asyncio
+
+    from controller.virtual_loop import VirtualTimeLoop
+
+    class Source:
+        def __init__(self, loop: VirtualTimeLoop) -> None:
+            self.loop, self.events, self.seen = loop, [1.0, 2.5, 4.0], []
+            self.fut: asyncio.Future | None = None
+
+        def next_time(self) -> float | None:
+            return self.events[0] if self.events else None
+
+        def run_due(self, limit: float) -> None:
+            while self.events and self.events[0] < limit:
+                t = self.events.pop(0)
+                self.loop.advance_to(t)
+                self.seen.append(("source", t))
+                if t == 2.5 and self.fut is not None:
+                    self.fut.set_result(t)
+                    return  # a waiter is ready: let the loop run it now
+
+    loop = VirtualTimeLoop()
+    src = Source(loop)
+    loop.source = src
+
+    async def main() -> None:
+        src.fut = loop.create_future()
+        got = await src.fut
+        src.seen.append(("woke", got, loop.time()))
+        await asyncio.sleep(3.0 - loop.time())
+        src.seen.append(("timer", loop.time()))
+        await asyncio.sleep(2.0)
+        src.seen.append(("timer", loop.time()))
+
+    try:
+        loop.run_until_complete(main())
+    finally:
+        loop.close()
+    assert src.seen == [
+        ("source", 1.0),
+        ("source", 2.5),
+        ("woke", 2.5, 2.5),
+        ("timer", 3.0),
+        ("source", 4.0),
+        ("timer", 5.0),
+    ]

@@ -71,6 +71,7 @@ class SimCluster(Cluster):
         self._epoch = 0.0
         self._timer: asyncio.TimerHandle | None = None
         self._timer_at: float | None = None
+        self._sourced = False  # the loop drives the world as an event source
         self.events: dict[str, list[str]] = {n: [] for n in self.nodes}  # per-node sim log
 
     def capabilities(self) -> set[str]:
@@ -88,6 +89,9 @@ class SimCluster(Cluster):
         if self._timer is not None:
             self._timer.cancel()
         self._timer = self._timer_at = None
+        if self._sourced and getattr(self._loop, "source", None) is self:
+            self._loop.source = None  # type: ignore[union-attr]
+        self._sourced = False
         for c in list(self.clients.values()):
             for fut, _ in c.pending.values():
                 if not fut.done():
@@ -274,6 +278,23 @@ class SimCluster(Cluster):
         self._loop = loop
         self._epoch = loop.time() - self._world().now
         self._timer = self._timer_at = None
+        # on a VirtualTimeLoop the loop runs our events itself when it would otherwise
+        # advance its clock (controller.virtual_loop.EventSource): no timer per event
+        self._sourced = getattr(loop, "source", False) is None
+        if self._sourced:
+            loop.source = self  # type: ignore[attr-defined]
+
+    # -- controller.virtual_loop.EventSource ----------------------------------------------------
+    def next_time(self) -> float | None:
+        t = self.world.next_event_time() if self.world is not None else None
+        return None if t is None else self._epoch + t
+
+    def run_due(self, limit: float) -> None:
+        w, loop = self.world, self._loop
+        if w is None or loop is None:
+            return
+        w.run_until_poked(limit - self._epoch)
+        loop.advance_to(self._epoch + w.now)  # type: ignore[attr-defined]
 
     def _sync(self) -> None:
         """Bring the world up to the loop's present before touching it from outside."""
@@ -282,8 +303,8 @@ class SimCluster(Cluster):
             self.world.run_until(self._loop.time() - self._epoch)  # type: ignore[union-attr]
 
     def _arm(self) -> None:
-        """Make sure the loop wakes up for the world's next event."""
-        if self._loop is None or self.world is None:
+        """Make sure the loop wakes up for the world's next event (unless it asks us)."""
+        if self._loop is None or self.world is None or self._sourced:
             return
         t = self.world.next_event_time()
         if t is None or (self._timer_at is not None and self._timer_at <= t):
