@@ -54,7 +54,8 @@ class Env:
 
 
 class WorkloadClient(Protocol):
-    """What a worker drives: one connection to the store, bound to one node."""
+    """What a worker drives: one connection to the store, bound to one node. A client whose
+    ``invoke`` cannot hang (an optional ``bounded = True``) is not guarded by a timer."""
 
     async def invoke(self, op: dict[str, Any]) -> dict[str, Any]:
         """Do ``op``; return ``{"type": "ok"|"fail"|"info", "value": ..., "error": ...}``."""
@@ -301,9 +302,12 @@ async def _invoke(
     )
     live.workers_busy += 1
     try:
-        # the client has its own timeout; this one only guards against a client that hangs
-        async with asyncio.timeout(op_timeout * 1.5 + 1.0):  # no extra task per op, unlike wait_for
+        if getattr(client, "bounded", False):  # its every wait has a deadline of its own
             res = await client.invoke(dict(op))
+        else:
+            # the client has its own timeout; this only guards against a client that hangs
+            async with asyncio.timeout(op_timeout * 1.5 + 1.0):  # no extra task, unlike wait_for
+                res = await client.invoke(dict(op))
     except asyncio.CancelledError:
         _complete(
             history, env, t0, process, f, key, value, node, {"type": "info", "error": "interrupted"}

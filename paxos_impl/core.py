@@ -301,8 +301,13 @@ class Replica:
             # number; the candidate catches up on the rest before it proposes, see
             # Leader._on_promise) instead of what we accepted there, which keeps the
             # promise small however far behind the candidate is.
-            chosen = [[s, v] for s, v in sorted(self.chosen.items()) if s >= first]
-            chosen = chosen[:CATCHUP_LIMIT]
+            chosen = []
+            s, top, have = first, self.max_chosen, self.chosen
+            while s <= top and len(chosen) < CATCHUP_LIMIT:  # the lowest ones, in order
+                v = have.get(s)
+                if v is not None:
+                    chosen.append([s, v])
+                s += 1
             entries = self.acc.report(max(first, self.commit_index + 1), None)
         self._send(
             src,

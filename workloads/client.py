@@ -45,6 +45,9 @@ class StoreClient:
 
     def __init__(self, conn: Any) -> None:
         self.conn = conn
+        # a connection that cannot hang (every wait it makes has a deadline) spares the
+        # interpreter its per-operation guard timer
+        self.bounded = bool(getattr(conn, "bounded", False))
 
     async def invoke(self, op: dict[str, Any]) -> dict[str, Any]:
         f, key, value = op["f"], op.get("key"), op.get("value")

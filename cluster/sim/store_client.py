@@ -51,6 +51,8 @@ class SimStoreClient(AsyncClient):
     """``AsyncClient(config, node, client_id, timeout)`` whose connections are simulated:
     read / write / cas / append and the request checks are AsyncClient's own."""
 
+    bounded = True  # every attempt waits on a timer and the retry policy has a deadline
+
     def __init__(self, cluster: SimCluster, node: int, client_id: str, timeout: float) -> None:
         super().__init__(cluster.config, node=node, client_id=client_id, timeout=timeout)
         self.cluster = cluster
