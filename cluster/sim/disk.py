@@ -19,7 +19,7 @@ from __future__ import annotations
 import random
 from typing import Any
 
-from cluster.sim.codec import decode, encode
+from cluster.sim.codec import copy, decode, encode
 from paxos_impl.storage import StorageError, encode_record, scan_frames
 
 
@@ -39,29 +39,31 @@ class _Bytes:
 class SimDisk:
     """One node's data directory: the latest snapshot and the log records written after it.
 
-    Synced records are kept as their JSON text (cheap, and immutable like bytes on a disk);
-    only a power cut turns the unsynced batch into real frames, cuts them, and leaves that
-    residue for recovery to scan with storage's own code."""
+    Log records are kept as the objects the core handed over: the core never changes a record
+    (or a value in one) after it leaves a step, so the object is as good as its bytes, and a
+    simulation writes tens of thousands of them (encoding each, then parsing it back at every
+    restart, was a twentieth of a faulty run). A test checks, after kill-heavy runs, that
+    every record still equals its encoding at write time. Only a power cut turns the
+    unsynced batch into real frames, cuts them, and leaves that residue for recovery to scan
+    with storage's own code; the snapshot is kept as JSON text."""
 
     def __init__(self, name: str = "disk") -> None:
         self.name = name
         # JSON text (cluster.sim.codec): immutable like bytes on a disk
         self._snapshot: bytes | str | None = None
-        self.durable: list[bytes | str] = []  # fsync'd records since the snapshot
+        self.durable: list[dict[str, Any]] = []  # fsync'd records since the snapshot
         self.residue = b""  # frames a power cut left behind the durable log, maybe torn
-        self.unsynced: list[bytes | str] = []  # written, not yet fsync'd
+        self.unsynced: list[dict[str, Any]] = []  # written, not yet fsync'd
         self._pending_snapshot: bytes | str | None = None
         self.writes = 0  # write batches (one fsync each in the real node)
         self.syncs = 0
         self.power_losses: list[str] = []  # what each power loss did: "lost", "kept", "torn@N"
         self.torn_recoveries = 0  # recoveries that truncated a torn tail
-        self._parsed: list[dict[str, Any]] = []  # durable_records' cache ...
-        self._parsed_of: list | None = None  # ... of this list
 
     # -- the write path --------------------------------------------------------------------
     def write(self, records: list[dict], snapshot: dict | None = None) -> None:
         """One batch into the page cache; the snapshot (if any) waits for the fsync."""
-        self.unsynced += [encode(r) for r in records]
+        self.unsynced += records
         if snapshot is not None:
             self._pending_snapshot = encode(snapshot)
         self.writes += 1
@@ -98,7 +100,7 @@ class SimDisk:
                 fate = "kept"
                 self.durable += tail
             else:
-                frames = b"".join(encode_record(decode(t)) for t in tail)
+                frames = b"".join(encode_record(r) for r in tail)
                 cut = rng.randrange(1, len(frames))
                 junk = bytes(rng.randrange(256) for _ in range(rng.randrange(0, 8)))
                 if rng.random() < 0.5:
@@ -115,23 +117,17 @@ class SimDisk:
 
     @property
     def records(self) -> list[dict[str, Any]]:
-        """Recover the log as storage.Storage.recover does: a torn tail is truncated.
+        """Recover the log as storage.Storage.recover does (a torn tail is truncated), as
+        fresh copies.
 
         Damage followed by an intact frame raises StorageError, as the real node refuses to
         start on it (that would be a simulator bug here: we only ever tear the tail)."""
-        self._truncate_residue()
-        return [decode(t) for t in self.durable]
+        return [copy(r) for r in self.durable_records()]
 
     def durable_records(self) -> list[dict[str, Any]]:
-        """The same records, parsed once and shared: for reading, never for changing (a
-        crash re-reads the whole log to see what the node may claim; parsing it again on
-        every crash was most of a crash's cost)."""
+        """The records themselves, shared: for reading, never for changing."""
         self._truncate_residue()
-        if self._parsed_of is not self.durable:  # replaced (compacted) since: start over
-            self._parsed_of, self._parsed = self.durable, []
-        if len(self._parsed) < len(self.durable):  # the log only grows in place
-            self._parsed += [decode(t) for t in self.durable[len(self._parsed) :]]
-        return self._parsed
+        return self.durable
 
     def mark(self) -> tuple[int, object]:
         """Where the durable log ends now, for :meth:`durable_since`."""
@@ -144,23 +140,22 @@ class SimDisk:
         length, snapshot = mark
         if self._snapshot is not snapshot or len(self.durable) < length:
             return None
-        return [decode(t) for t in self.durable[length:]]
+        return self.durable[length:]
 
     def _truncate_residue(self) -> None:
         if self.residue:
             scan = scan_frames(_Bytes(f"{self.name}/log", self.residue))  # type: ignore[arg-type]
             if scan.torn is not None:
                 self.torn_recoveries += 1
-            self.durable += [encode(r) for r in scan.records]
+            self.durable += scan.records
             self.residue = b""  # truncated: what was whole is now plain log
 
     def recover(self) -> tuple[dict | None, list[dict[str, Any]]]:
-        """What a restarting node reads. The log records are the parsed ones this disk keeps
-        (:meth:`durable_records`), shared with the node, not fresh copies: a node restarts
-        every few seconds under a kill nemesis, and parsing its whole log again each time
-        was a fifth of a faulty run. That is safe because the core never changes a record
-        or a value it recovered (it builds new objects for every change); a test checks the
-        shared records still equal the bytes on the disk after kill-heavy runs."""
+        """What a restarting node reads. The log records are the ones this disk keeps, shared
+        with the node, not fresh copies: a node restarts every few seconds under a kill
+        nemesis, and copying its whole log each time was a fifth of a faulty run. That is
+        safe because the core never changes a record or a value it recovered (it builds new
+        objects for every change); see the class docstring for the test that checks it."""
         return self.snapshot, self.durable_records()
 
     def listing(self) -> str:
