@@ -72,6 +72,10 @@ class _Command:
         self.uncertain = False  # some attempt may have taken effect
         self.last: tuple[str, str, int | None] = ("unavailable", "no node reachable", None)
         self.unreachable_in_a_row = 0
+        # nodes that refused a connection since the last pause: a follower whose leader just
+        # died keeps naming it until its election timeout, and following that hint again and
+        # again (refused, back to the follower, redirected...) spun without a pause
+        self.refused: set[int] = set()
 
     def remaining(self) -> float:
         return self.deadline - time.monotonic()
@@ -83,6 +87,11 @@ class _Command:
         if self.remaining() <= delay:
             raise self.give_up()
         return _Retry(node, delay)
+
+    def _pause_then(self, node: int) -> _Retry:
+        """Retry after RETRY_PAUSE; a node that refused before may be back by then."""
+        self.refused.clear()
+        return self._retry(node, RETRY_PAUSE)
 
     def give_up(self) -> PaxosError:
         code, msg, leader = self.last
@@ -107,11 +116,11 @@ class _Command:
         if code == "not_leader":
             if not self.follow:
                 raise self.give_up()
-            if leader is not None and leader != node:
+            if leader is not None and leader != node and leader not in self.refused:
                 return self._retry(leader, 0.0)
-            return self._retry(self._next_node(), RETRY_PAUSE)
+            return self._pause_then(self._next_node())
         if code == "unavailable":
-            return self._retry(self._next_node(), RETRY_PAUSE)
+            return self._pause_then(self._next_node())
         # "timeout" or a code we do not know: the command may have been executed
         self.uncertain = True
         return self._retry(node, 0.0)
@@ -123,8 +132,10 @@ class _Command:
         if self.unreachable_in_a_row >= self.n > 1:
             why = f"no node reachable (last: {why})"
         self.last = ("unavailable", why, None)
-        pause = RETRY_PAUSE if self.unreachable_in_a_row % self.n == 0 else 0.0
-        return self._retry(self._next_node(), pause)
+        self.refused.add(self.target)
+        if self.unreachable_in_a_row % self.n == 0:
+            return self._pause_then(self._next_node())
+        return self._retry(self._next_node(), 0.0)
 
     def on_lost(self, exc: BaseException) -> _Retry:
         """The request went out but no answer came back: it may have taken effect."""

@@ -43,6 +43,23 @@ def test_redirect_without_leader_tries_the_next_node_after_a_pause():
     assert step.node == 0 and step.delay > 0
 
 
+def test_a_redirect_to_a_node_that_just_refused_waits_instead_of_spinning():
+    """A follower whose leader died keeps naming it until its own election timeout: the
+    client must not bounce between the follower and the dead leader without a pause."""
+    c = cmd(node=0)
+    step = c.on_reply({"ok": False, "error": "not_leader", "leader": 1})
+    assert step == _Retry(1, 0.0)
+    c.target = step.node
+    step = c.on_unreachable(ConnectionRefusedError())  # the named leader is down
+    assert step == _Retry(2, 0.0)
+    c.target = step.node
+    step = c.on_reply({"ok": False, "error": "not_leader", "leader": 1})  # names it again
+    assert step.node != 1 and step.delay > 0
+    c.target = step.node
+    # after the pause the dead node may be back: its hint is followed again at once
+    assert c.on_reply({"ok": False, "error": "not_leader", "leader": 1}) == _Retry(1, 0.0)
+
+
 def test_mismatch_and_bad_request_are_definite():
     with pytest.raises(CasMismatch):
         cmd().on_reply({"ok": False, "error": "mismatch"})
