@@ -22,7 +22,7 @@ from collections.abc import Coroutine, Iterator
 from typing import Any, Protocol, TypeVar
 
 T = TypeVar("T")
-GC_YOUNG = 20_000  # allocations between young-generation collections during a simulation
+GC_YOUNG = 100_000  # allocations between young-generation collections during a simulation
 
 
 class Deadlock(RuntimeError):
@@ -174,7 +174,8 @@ def _simulation_gc() -> Iterator[None]:
     in collections that walk everything the process holds, modules included. For the run,
     what exists before it is frozen out of the collector's sight and the young generation
     is larger; reference counting still frees nearly everything at once (measured: 120 s
-    simulated runs, median 65 -> 72 simulated s per CPU-s, same peak memory within 5%)."""
+    simulated runs, median 65 -> 72 simulated s per CPU-s at 20,000; 100,000 adds 1-5%;
+    peak RSS of a 600 s run 116 -> 118 MB)."""
     old = gc.get_threshold()
     gc.freeze()
     gc.set_threshold(GC_YOUNG, old[1], old[2])
