@@ -64,6 +64,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--drop", type=float, default=0.0, help="node-to-node message loss")
     p.add_argument("--dup", type=float, default=0.0, help="node-to-node message duplication")
+    p.add_argument(
+        "--snapshot-every",
+        type=int,
+        default=None,
+        help="applied slots between the store's snapshots (default 256 in simulation)",
+    )
     p.add_argument("--results-dir", default=None, help="where failing runs go (default ./results)")
     p.add_argument(
         "--each-kind",
@@ -105,12 +111,16 @@ def _check_args(args: argparse.Namespace) -> list[int]:
         _bad(f"--clock-drift must be in [0, 0.5), got {args.clock_drift}")
     if args.jobs < 0:
         _bad(f"--jobs must be 0 (one per CPU) or more, got {args.jobs}")
+    if args.snapshot_every is not None and args.snapshot_every < 1:
+        _bad(f"--snapshot-every must be at least 1, got {args.snapshot_every}")
     return seeds
 
 
 def backend_opts(args: argparse.Namespace) -> dict[str, Any]:
+    every = getattr(args, "snapshot_every", None)
     return {
         "mode": args.mode,
+        **({"snapshot_every": every} if every is not None else {}),
         "power_loss": args.power_loss,
         "clock_drift": args.clock_drift,
         "drop": args.drop,
@@ -136,6 +146,7 @@ def replay_argv(args: argparse.Namespace, seed: int) -> list[str]:
         ("--clock-drift", args.clock_drift, 0.0),
         ("--drop", args.drop, 0.0),
         ("--dup", args.dup, 0.0),
+        ("--snapshot-every", getattr(args, "snapshot_every", None), None),
     ):
         if value != default:
             argv += [flag, f"{value:g}" if isinstance(value, float) else str(value)]

@@ -2,10 +2,11 @@
 
 The controller, workloads and nemeses run unchanged: they call ``kill``, ``partition``,
 ``set_clock_offset`` and friends, and their clients (``async_client``) send requests whose
-replies resolve asyncio futures. The world keeps its own event heap; this class hangs the
-world's next event on the running loop (``loop.call_at``), so on a
-:class:`~controller.virtual_loop.VirtualTimeLoop` the world and the controller share one
-virtual clock and one seed decides everything: a failing run replays exactly.
+replies resolve asyncio futures. The world keeps its own event heap; on a
+:class:`~controller.virtual_loop.VirtualTimeLoop` this class is the loop's event source (the
+loop runs the world's events whenever it would advance its clock), on any other loop it hangs
+the world's next event on a timer. Either way the world and the controller share one clock,
+and one seed decides everything: a failing run replays exactly.
 
 Faults beyond what containers can do: one-way partitions (a grudge need not be symmetric),
 clock drift rates (``set_clock_drift``; with ``clock_drift`` > 0 every clock offset the
@@ -25,6 +26,12 @@ from cluster.sim.network import LinkModel
 from cluster.sim.runtime import Netem, RuntimeWorld
 from cluster.sim.store_client import SimStoreClient
 from paxos_impl.config import Config, ConfigError, local_config
+
+# Applied slots between snapshots. The store's default (1000) means a ten-second seed at the
+# default rates never takes one, so sweeps would not exercise snapshots, compaction and
+# catch-up by snapshot at all; every few seconds they do. It also bounds what a restart
+# replays, which is most of what a kill costs a simulation (faulty runs ~10% faster).
+SIM_SNAPSHOT_EVERY = 256
 
 
 class SimCluster(Cluster):
@@ -46,6 +53,7 @@ class SimCluster(Cluster):
         fsync_latency: tuple[float, float] = (0.0005, 0.002),
         power_loss: float = 0.0,
         clock_drift: float = 0.0,
+        snapshot_every: int = SIM_SNAPSHOT_EVERY,
         config: Config | None = None,
         **unknown: Any,
     ) -> None:
@@ -54,7 +62,9 @@ class SimCluster(Cluster):
         if n < 1:
             raise ClusterError(f"a cluster needs at least one node, got {n}")
         try:
-            self.config = config or local_config(n, read_mode=read_mode, mode=mode)
+            self.config = config or local_config(
+                n, read_mode=read_mode, mode=mode, snapshot_every=snapshot_every
+            )
         except ConfigError as e:
             raise ClusterError(str(e)) from None
         self.name = name
