@@ -20,6 +20,7 @@ import select
 import socket
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -62,12 +63,19 @@ class _Command:
     """Retry and redirect policy of one command; the drivers do the I/O it asks for."""
 
     def __init__(
-        self, req: dict, n: int, node: int, timeout: float, follow_redirects: bool
+        self,
+        req: dict,
+        n: int,
+        node: int,
+        timeout: float,
+        follow_redirects: bool,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.req = req
         self.n = n
         self.target = node
-        self.deadline = time.monotonic() + timeout
+        self.clock = clock  # the driver's (a simulated client's is its event loop's)
+        self.deadline = clock() + timeout
         self.follow = follow_redirects
         self.uncertain = False  # some attempt may have taken effect
         self.last: tuple[str, str, int | None] = ("unavailable", "no node reachable", None)
@@ -78,7 +86,7 @@ class _Command:
         self.refused: set[int] = set()
 
     def remaining(self) -> float:
-        return self.deadline - time.monotonic()
+        return self.deadline - self.clock()
 
     def _next_node(self) -> int:
         return (self.target + 1) % self.n
@@ -169,6 +177,7 @@ class _Base:
         self.follow_redirects = follow_redirects
         self.seq = 0
         self.preferred = node  # where the last command succeeded: probably the leader
+        self.clock: Callable[[], float] = time.monotonic  # deadlines are measured on it
 
     def _succeeded(self, cmd: _Command) -> None:
         if self.follow_redirects:
@@ -181,7 +190,9 @@ class _Base:
             wire.encode(req, self.config.max_frame_bytes)
         except wire.FrameError as e:  # not JSON, or too big: it never leaves this process
             raise DefiniteFailure(f"cannot send {op}: {e}", "bad_request") from None
-        return _Command(req, self.config.n, self.preferred, self.timeout, self.follow_redirects)
+        return _Command(
+            req, self.config.n, self.preferred, self.timeout, self.follow_redirects, self.clock
+        )
 
     def _addr(self, node: int) -> tuple[str, int]:
         a = self.config.node(node)

@@ -30,21 +30,13 @@ if TYPE_CHECKING:
 CONNECT_LATENCY = 0.0005  # a refused connection costs about one round trip on a LAN
 
 
+def _running_loop_time() -> float:
+    return asyncio.get_running_loop().time()
+
+
 def _expire(fut: asyncio.Future) -> None:
     if not fut.done():
         fut.set_exception(TimeoutError("no reply in time"))
-
-
-class _VirtualCommand(_Command):
-    """The real retry policy, timed by the event loop (virtual time on the simulator)."""
-
-    def __init__(self, loop: asyncio.AbstractEventLoop, *args: Any) -> None:
-        super().__init__(*args)
-        self.loop = loop
-        self.deadline = loop.time() + args[3]
-
-    def remaining(self) -> float:
-        return self.deadline - self.loop.time()
 
 
 class SimStoreClient(AsyncClient):
@@ -60,11 +52,14 @@ class SimStoreClient(AsyncClient):
         self.name = cluster.register_client(self)  # our end of the simulated connections
         self.pending: dict[tuple, tuple[asyncio.Future, int]] = {}
         self._attempts = 0
+        # deadlines in the event loop's (virtual) time, by the real policy
+        loop = asyncio.events._get_running_loop()
+        self.clock = loop.time if loop is not None else _running_loop_time
         self._owed = 0.0  # refused connections' round trips not yet slept
 
     async def status(self, node: int | None = None) -> dict:
         node = self.node if node is None else node
-        cmd = self._new_command({"op": "status"}, node, follow=False)
+        cmd = _Command({"op": "status"}, self.n, node, self.timeout, False, self.clock)
         try:
             reply = await self._attempt(node, {"op": "status"}, cmd.remaining())
         except ConnectionRefusedError:
@@ -85,15 +80,7 @@ class SimStoreClient(AsyncClient):
         self.cluster.unregister_client(self)
 
     # -- policy ---------------------------------------------------------------------------------
-    def _new_command(self, req: dict, node: int, follow: bool = True) -> _VirtualCommand:
-        loop = asyncio.get_running_loop()
-        return _VirtualCommand(loop, req, self.n, node, self.timeout, follow)
-
-    def _command(self, op: str, key: str | None, value: Any = None) -> _VirtualCommand:
-        cmd = super()._command(op, key, value)
-        return self._new_command(cmd.req, cmd.target)
-
-    async def _exchange(self, node: int, cmd: _VirtualCommand) -> Any:
+    async def _exchange(self, node: int, cmd: _Command) -> Any:
         try:
             reply = await self._attempt(node, cmd.req, cmd.remaining())
         except ConnectionRefusedError as e:
