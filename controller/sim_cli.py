@@ -10,8 +10,9 @@ point of a seed), and its one-line replay command is printed.
 FoundationDB and TigerBeetle run many simulations side by side); rows still come out in seed
 order and each is exactly what a serial sweep gives, so only the timings differ.
 
-``--bench`` measures instead: simulated test-seconds per wall-second (and per CPU-second)
-of the run phase, for the shape given (default five nodes, ten clients).
+``--bench`` measures instead: simulated test-seconds per wall-second (and per CPU-second),
+setup to final reads, for the shape given (default five nodes, ten clients, every nemesis),
+over seeds from the first until a minute of simulated time is covered (or ``--seeds N``).
 
 Exit codes: 0 every seed valid, 1 some seed invalid, 2 none invalid but some undecided, or
 bad input.
@@ -27,10 +28,12 @@ import os
 import shlex
 import shutil
 import signal
+import statistics
 import sys
 import tempfile
 import time
 from collections.abc import Iterator
+from math import ceil
 from pathlib import Path
 from typing import Any
 
@@ -84,7 +87,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         default=1,
         help="worker processes for the sweep (default 1; 0 = one per CPU; --bench ignores it)",
     )
-    p.add_argument("--bench", action="store_true", help="measure simulated seconds per second")
+    p.add_argument(
+        "--bench",
+        action="store_true",
+        help="measure simulated seconds per second (over 60 simulated s unless --seeds)",
+    )
 
 
 def _bad(msg: str) -> None:
@@ -255,7 +262,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         make_spec(for_seed(args, seeds[0], 0), seeds[0])
         if args.bench:
-            return bench(args, seeds[0])
+            return bench(args, seeds)
         return sweep(args, seeds)
     except (SpecError, NemesisError, ClusterError) as e:
         _bad(str(e).splitlines()[0] if str(e) else type(e).__name__)
@@ -431,9 +438,62 @@ def _print_row(args: argparse.Namespace, row: dict[str, Any], k: int, n: int, t0
     print(line, flush=True)
 
 
-def bench(args: argparse.Namespace, seed: int) -> int:
-    """Simulated seconds of the run phase per wall second and per CPU second."""
-    from controller.run import run_test
+BENCH_SIMULATED_S = 60.0  # --bench runs seeds until this much simulated time is covered
+
+
+def bench(args: argparse.Namespace, seeds: list[int]) -> int:
+    """Simulated seconds per wall second and per CPU second, setup to final reads.
+
+    One short seed is a noisy figure (and seeds differ in how much their faults cost), so
+    unless ``--seeds`` says how many, seeds from the first are run until at least
+    BENCH_SIMULATED_S simulated seconds are covered, and the totals are reported."""
+    n = len(seeds) if args.seeds is not None else max(1, ceil(BENCH_SIMULATED_S / args.time_limit))
+    first = seeds[0]
+    rows = [_bench_one(args, first + k) for k in range(n)]
+    sim_s = sum(r["simulated_s"] for r in rows)
+    wall = sum(r["loop_wall_s"] for r in rows)
+    cpu = sum(r["loop_cpu_s"] for r in rows)
+    ops = {k: sum(r["ops"][k] for r in rows) for k in ("ok", "fail", "info")}
+    verdicts = [r["valid"] for r in rows]
+    valid = False if False in verdicts else True if all(v is True for v in verdicts) else "unknown"
+    per_wall = [r["sim_s_per_wall_s"] for r in rows if r["sim_s_per_wall_s"]]
+    result = {
+        "nodes": args.nodes,
+        "clients": args.concurrency,
+        "workload": args.workload,
+        "nemesis": args.nemesis,
+        "seeds": [first, first + n - 1],
+        "simulated_s": round(sim_s, 3),
+        "test_time_s": rows[0]["test_time_s"],
+        "loop_wall_s": round(wall, 3),
+        "loop_cpu_s": round(cpu, 3),
+        "sim_s_per_wall_s": round(sim_s / wall, 1) if wall else None,
+        "sim_s_per_cpu_s": round(sim_s / cpu, 1) if cpu else None,
+        "per_seed_sim_s_per_wall_s": {
+            "min": min(per_wall, default=None),
+            "median": statistics.median(per_wall) if per_wall else None,
+            "max": max(per_wall, default=None),
+        },
+        "ops": ops,
+        "valid": valid,
+    }
+    if args.json:
+        print(json.dumps(result))
+    else:
+        spread = result["per_seed_sim_s_per_wall_s"]
+        print(
+            f"{args.nodes} nodes, {args.concurrency} clients, {n} seed(s) from {first}, "
+            f"{result['simulated_s']:g} simulated s: {result['sim_s_per_wall_s']} sim-s per "
+            f"wall-s, {result['sim_s_per_cpu_s']} per CPU-s (per seed {spread['min']} / "
+            f"{spread['median']} / {spread['max']} min/median/max; setup to final reads: "
+            f"{result['loop_wall_s']}s wall, {result['loop_cpu_s']}s CPU); ops {ops}"
+        )
+    return 0 if valid is True else 1 if valid is False else 2
+
+
+def _bench_one(args: argparse.Namespace, seed: int) -> dict[str, Any]:
+    """One seed, timed around the event loop (setup to final reads, no checking)."""
+    from controller.run import make_cluster_for, run_test
     from controller.virtual_loop import run_virtual
 
     timing: dict[str, float] = {}
@@ -445,8 +505,6 @@ def bench(args: argparse.Namespace, seed: int) -> int:
         finally:
             timing["wall"] = time.monotonic() - w0
             timing["cpu"] = time.process_time() - c0
-
-    from controller.run import make_cluster_for
 
     spec = make_spec(args, seed)
     cluster = make_cluster_for(spec)
@@ -461,28 +519,14 @@ def bench(args: argparse.Namespace, seed: int) -> int:
         )
     r = out.results
     sim_s = round(cluster.now(), 3)  # every phase on the loop, not only the run phase
-    result = {
-        "nodes": args.nodes,
-        "clients": args.concurrency,
-        "workload": args.workload,
-        "nemesis": args.nemesis,
+    wall, cpu = timing.get("wall", 0.0), timing.get("cpu", 0.0)
+    return {
+        "seed": seed,
         "simulated_s": sim_s,
         "test_time_s": r.get("test_time_s"),
-        "loop_wall_s": round(timing.get("wall", 0.0), 3),
-        "loop_cpu_s": round(timing.get("cpu", 0.0), 3),
-        "sim_s_per_wall_s": round(sim_s / timing["wall"], 1) if timing.get("wall") else None,
-        "sim_s_per_cpu_s": round(sim_s / timing["cpu"], 1) if timing.get("cpu") else None,
+        "loop_wall_s": wall,
+        "loop_cpu_s": cpu,
+        "sim_s_per_wall_s": round(sim_s / wall, 1) if wall else None,
         "ops": r["ops"],
         "valid": r["valid"],
     }
-    if args.json:
-        print(json.dumps(result))
-    else:
-        print(
-            f"{args.nodes} nodes, {args.concurrency} clients, {sim_s:g} simulated s: "
-            f"{result['sim_s_per_wall_s']} sim-s per wall-s, "
-            f"{result['sim_s_per_cpu_s']} per CPU-s "
-            f"(setup to final reads: {result['loop_wall_s']}s wall, "
-            f"{result['loop_cpu_s']}s CPU); ops {r['ops']}"
-        )
-    return 0 if r["valid"] is True else 1 if r["valid"] is False else 2

@@ -15,8 +15,12 @@ def test_bench_reports_simulated_seconds_per_wall_and_cpu_second(capsys):
     assert main(argv) == 0
     r = json.loads(capsys.readouterr().out)
     assert (r["nodes"], r["clients"]) == (5, 10)
+    assert r["seeds"] == [3, 14]  # seeds from the first until 60 simulated s are covered
+    spread = r["per_seed_sim_s_per_wall_s"]
+    assert spread["min"] <= spread["median"] <= spread["max"]
     assert r["valid"] is True and r["ops"]["ok"] > 100
     assert r["test_time_s"] == pytest.approx(5, abs=0.1)
     assert r["simulated_s"] > r["test_time_s"]  # setup, recovery and final reads too
-    # a floor far below the measured ~20x per CPU-second: catches a simulator gone slow
+    # a floor far below the measured ~100x per CPU-second: catches a simulator gone very
+    # slow (the figure itself is measured by `make bench`, not asserted here)
     assert r["sim_s_per_cpu_s"] > 3
