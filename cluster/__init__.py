@@ -31,4 +31,9 @@ def make_cluster(backend: str, name: str, n: int, **opts: Any) -> Cluster:
         if e.name != modname:
             raise
         raise ClusterError(f"the {backend} backend is not available in this build") from None
-    return getattr(mod, clsname)(name, n, **opts)
+    try:
+        return getattr(mod, clsname)(name, n, **opts)
+    except TypeError as e:  # an option the backend's constructor does not take
+        if "unexpected keyword argument" not in str(e):
+            raise
+        raise ClusterError(f"the {backend} backend has no such option: {e}") from None

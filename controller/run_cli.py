@@ -9,6 +9,7 @@ import argparse
 import json
 import secrets
 import sys
+from typing import Any
 
 from controller.spec import BACKENDS, READ_MODES, WORKLOADS
 
@@ -33,6 +34,14 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seed", type=int, default=None, help="random seed (default: a fresh one)")
     p.add_argument("--nemesis-interval", type=float, default=5.0, help="seconds between faults")
     p.add_argument("--backend", choices=BACKENDS, default="docker")
+    p.add_argument(
+        "--backend-opt",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="a backend option, e.g. power_loss=0.5 or snapshot_every=50 on sim "
+        "(repeatable; VALUE is read as JSON, else as a string)",
+    )
     p.add_argument("--bug", action="append", default=[], help="a deliberate store bug (repeatable)")
     p.add_argument("--read-mode", choices=READ_MODES, default="log")
     p.add_argument("--name", default=None, help="test name (default: WORKLOAD-NEMESIS)")
@@ -60,8 +69,24 @@ def spec_from_args(args: argparse.Namespace, argv: list[str] | None = None):
         read_mode=args.read_mode,
         name=args.name,
         op_timeout=args.op_timeout,
+        backend_opts=parse_backend_opts(getattr(args, "backend_opt", [])),
         argv=argv if argv is not None else ["paxlab", *sys.argv[1:]],
     ).validate()
+
+
+def parse_backend_opts(items: list[str]) -> dict[str, Any]:
+    """['power_loss=0.5', 'mode=masterless'] -> {'power_loss': 0.5, 'mode': 'masterless'}."""
+    opts: dict[str, Any] = {}
+    for item in items:
+        key, sep, raw = item.partition("=")
+        key = key.strip().replace("-", "_")
+        if not sep or not key.isidentifier():
+            raise ValueError(f"--backend-opt wants KEY=VALUE, got {item!r}")
+        try:
+            opts[key] = json.loads(raw)
+        except json.JSONDecodeError:
+            opts[key] = raw
+    return opts
 
 
 def run(args: argparse.Namespace) -> int:
