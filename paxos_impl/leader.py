@@ -8,11 +8,14 @@ no-ops, and from then on runs only phase 2: many slots in flight (``max_inflight
 client commands per slot (``max_batch``). Heartbeats carry the commit index and number the
 confirmation rounds that quorum reads and leases rely on.
 
-A busy leader skips its periodic heartbeat when an accept went to every peer since the last
-one: the accept already carries the ballot (followers reset their election timers on it) and
-the commit index, and its ``accepted`` answer tells the leader the peer is alive. It does so
-only where nothing waits on a confirmation round (no lease, no pending quorum read), so a
-steady write load costs one message per peer per round instead of two.
+A busy leader skips its periodic heartbeat when, since the last one, an accept went to every
+peer and every peer answered one: the accepts already carried the ballot (followers reset
+their election timers on them) and the commit index, and the answers show every peer alive
+and following. It does so only where nothing waits on a confirmation round (no lease, no
+pending quorum read), so a steady write load on a healthy cluster costs one message per
+peer per round instead of two. While any peer is silent the heartbeats go out as usual: they
+are also how acceptors that promised a higher ballot tell a deposed leader so (a nack), and
+skipping them then hid a deliberate bug (accept-lower-ballot) from the docker tests.
 """
 
 from __future__ import annotations
@@ -71,6 +74,7 @@ class Leader:
         # heartbeats, reads, leases
         self.next_hb = 0.0
         self.accepts_since_hb = False  # an accept went to every peer since the last heartbeat
+        self.answered_since_hb: set[int] = set()  # peers that accepted one since then
         self.hb_round = 0
         self.hb_sent: dict[int, float] = {}
         self.hb_acks: dict[int, set[int]] = {}
@@ -118,8 +122,14 @@ class Leader:
         now = self.r.now
         if self.role == "leader":
             if now >= self.next_hb:
-                if self.accepts_since_hb and not self.lease and not self.reads:
+                if (
+                    self.accepts_since_hb
+                    and len(self.answered_since_hb) == len(self.r.peers)
+                    and not self.lease
+                    and not self.reads
+                ):
                     self.accepts_since_hb = False  # the accepts did a heartbeat's work
+                    self.answered_since_hb = set()
                     self.next_hb = now + self.r.hb_s
                     self._retransmit()
                 else:
@@ -276,6 +286,8 @@ class Leader:
         if self.role != "leader" or ballot_of(m) != self.ballot:
             return
         self.heard[src] = r.now
+        if src != r.id:
+            self.answered_since_hb.add(src)
         need = r.cfg.q2
         if r.cfg.has_bug("quorum-off-by-one"):
             need -= 1  # BUG(quorum-off-by-one): phase-2 quorums must meet every phase-1 one
@@ -343,6 +355,7 @@ class Leader:
             self.hb_acks.pop(old, None)
         self.next_hb = now + r.hb_s
         self.accepts_since_hb = False
+        self.answered_since_hb = set()
         if self.lease:
             self.grant_until, self.grant_to = now + self.lease_s, r.id
         r._broadcast(

@@ -351,3 +351,37 @@ def test_far_behind_candidate_catches_up_before_it_proposes():
     b.request(lag, "n", "append", value=["new"], cid="n")
     b.run(0.3)
     assert all(x.sm.read("k") == [*range(1, 151), "new"] for x in b.r.values())
+
+
+def _heartbeats_during_load(b, leader, seconds, start_seq):
+    """Drive a write every 10 ms at the leader; count the heartbeats it sends meanwhile."""
+    sent = []
+    take = b.take
+
+    def counting(i, ready):
+        sent.extend(m for _, m in ready.messages if i == leader and m["type"] == "heartbeat")
+        return take(i, ready)
+
+    b.take = counting
+    try:
+        for k in range(int(seconds / 0.01)):
+            b.request(leader, ("load", start_seq + k), "write", value=k, cid="load",
+                      seq=start_seq + k)  # fmt: skip
+            b.run(0.01)
+    finally:
+        b.take = take
+    return len(sent)
+
+
+def test_a_busy_leader_heartbeats_only_while_a_peer_is_silent():
+    """Accepts answered by every peer do a heartbeat's work; while any peer stays silent the
+    heartbeats go out as usual (they carry the nacks that depose a stale leader)."""
+    b = Bus(n=5)
+    b.run(1.0)
+    ld = b.leader()
+    busy = _heartbeats_during_load(b, ld, 0.5, start_seq=1)
+    assert busy <= 1  # at most the round already due when the load began
+    b.cut.add(next(i for i in b.r if i != ld))  # one follower falls silent
+    silent = _heartbeats_during_load(b, ld, 0.5, start_seq=1000)
+    assert silent >= 5  # every 50 ms, load or not
+    assert b.leader() == ld  # four of five still answer: it keeps leading
