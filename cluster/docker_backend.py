@@ -131,7 +131,7 @@ class DockerCluster(Cluster):
         self.prefix = docker_name(name)
         self.nodes = [node_name(i) for i in range(n)]
         self.image = image
-        self.code_dir = code_dir or Path(__file__).resolve().parent.parent
+        self.code_dir = Path(code_dir) if code_dir else Path(__file__).resolve().parent.parent
         self._config_opts = config_opts
         self.addresses: dict[str, str] = {}
         self.config = self._make_config(["127.0.0.1"] * n)  # real addresses at setup()
