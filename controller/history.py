@@ -34,14 +34,19 @@ class HistoryWriter:
         self._next = 0
         self.counts: Counter[str] = Counter()  # ok / fail / info of client operations
 
-    def append(self, event: dict[str, Any]) -> dict[str, Any]:
-        ev = {"index": self._next}
-        for k in _ORDER[1:]:
-            if k in event:
-                ev[k] = event[k]
-        for k, v in event.items():
-            if k not in ev:
-                ev[k] = v
+    def append(self, event: dict[str, Any], ordered: bool = False) -> dict[str, Any]:
+        """Write one event; ``ordered``: its keys already come in _ORDER (the interpreter's
+        operation events do), so only the index goes in front."""
+        if ordered:
+            ev = {"index": self._next, **event}
+        else:
+            ev = {"index": self._next}
+            for k in _ORDER[1:]:
+                if k in event:
+                    ev[k] = event[k]
+            for k, v in event.items():
+                if k not in ev:
+                    ev[k] = v
         self._f.write(_encode(ev) + "\n")
         if not self._flush_interval:
             self._f.flush()

@@ -298,7 +298,8 @@ async def _invoke(
             "key": key,
             "value": value,
             "node": node,
-        }
+        },
+        ordered=True,
     )
     live.workers_busy += 1
     try:
@@ -349,7 +350,7 @@ def _complete(
     }
     if res.get("error") is not None:
         ev["error"] = res["error"]
-    return history.append(ev)
+    return history.append(ev, ordered=True)
 
 
 async def _close(client: WorkloadClient) -> None:
