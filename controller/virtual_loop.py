@@ -133,24 +133,10 @@ class VirtualTimeLoop(asyncio.SelectorEventLoop):
             self._virtual_now += seconds
 
     def advance_to(self, when: float) -> None:
-        """Set the clock to ``when`` if that is later: for a simulator that runs its own events
-        inside one callback, and may do so only up to :meth:`next_timer` with nothing ready."""
+        """Set the clock to ``when`` if that is later: for an event source running its own
+        events before the next timer (see :class:`EventSource`)."""
         if when > self._virtual_now:
             self._virtual_now = when
-
-    def has_ready(self) -> bool:
-        """Are callbacks waiting to run at the present time?"""
-        return bool(self._ready)  # type: ignore[attr-defined]
-
-    def next_timer(self) -> float | None:
-        """When the earliest live timer is due (None: no timer). Cancelled timers at the head
-        are dropped the way the loop itself drops them."""
-        sched = self._scheduled  # type: ignore[attr-defined]
-        while sched and sched[0]._cancelled:
-            self._timer_cancelled_count -= 1  # type: ignore[attr-defined]
-            h = heapq.heappop(sched)
-            h._scheduled = False
-        return sched[0]._when if sched else None
 
 
 def run_virtual(coro: Coroutine[Any, Any, T], start: float = 0.0) -> T:

@@ -313,7 +313,8 @@ class SimCluster(Cluster):
             self.world.run_until(self._loop.time() - self._epoch)  # type: ignore[union-attr]
 
     def _arm(self) -> None:
-        """Make sure the loop wakes up for the world's next event (unless it asks us)."""
+        """Make sure the loop wakes up for the world's next event: the timer path, for a
+        loop that does not drive the world as its event source (a plain asyncio loop)."""
         if self._loop is None or self.world is None or self._sourced:
             return
         t = self.world.next_event_time()
@@ -330,15 +331,6 @@ class SimCluster(Cluster):
         if w is None or loop is None:
             return
         w.run_until(max(t, loop.time() - self._epoch))
-        if hasattr(loop, "next_timer") and not loop.has_ready():  # a VirtualTimeLoop
-            # Run on through the world's own events (heartbeats, peer messages) while the
-            # loop has nothing to do before them: the same order, far fewer loop turns. The
-            # world adds no loop timers, only ready callbacks (resolved futures), and it
-            # stops after any event that called a client back, so the next timer is fixed
-            # while it runs and nothing reads the loop's clock until we set it.
-            due = loop.next_timer()
-            w.run_until_poked(float("inf") if due is None else due - self._epoch)
-            loop.advance_to(self._epoch + w.now)
         self._arm()
 
     def _stepping(self) -> _Stepping:
