@@ -51,10 +51,23 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--json", action="store_true", help="print results.json as one JSON object")
 
 
-def spec_from_args(args: argparse.Namespace, argv: list[str] | None = None):
+def spec_from_args(
+    args: argparse.Namespace,
+    argv: list[str] | None = None,
+    *,
+    seed: int | None = None,
+    backend: str | None = None,
+    backend_opts: dict[str, Any] | None = None,
+):
+    """The TestSpec the test options describe (``paxlab test``; ``paxlab sim`` passes the
+    seed, the backend and its options itself)."""
     from controller.spec import TestSpec
 
     nemesis = [n.strip() for n in args.nemesis.split(",") if n.strip()]
+    if seed is None:
+        seed = args.seed if args.seed is not None else secrets.randbelow(2**31)
+    if backend_opts is None:
+        backend_opts = parse_backend_opts(getattr(args, "backend_opt", []))
     return TestSpec(
         workload=args.workload,
         nemesis=[] if nemesis == ["none"] else nemesis,
@@ -62,14 +75,14 @@ def spec_from_args(args: argparse.Namespace, argv: list[str] | None = None):
         concurrency=args.concurrency,
         time_limit=args.time_limit,
         rate=args.rate,
-        seed=args.seed if args.seed is not None else secrets.randbelow(2**31),
+        seed=seed,
         nemesis_interval=args.nemesis_interval,
-        backend=args.backend,
+        backend=backend or args.backend,
         bugs=list(args.bug),
         read_mode=args.read_mode,
-        name=args.name,
+        name=getattr(args, "name", None),
         op_timeout=args.op_timeout,
-        backend_opts=parse_backend_opts(getattr(args, "backend_opt", [])),
+        backend_opts=backend_opts,
         argv=argv if argv is not None else ["paxlab", *sys.argv[1:]],
     ).validate()
 

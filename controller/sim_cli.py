@@ -161,25 +161,16 @@ def replay_argv(args: argparse.Namespace, seed: int) -> list[str]:
 
 
 def make_spec(args: argparse.Namespace, seed: int):
-    from controller.spec import TestSpec
+    """The spec of one seed: ``paxlab test --backend sim`` with these options."""
+    from controller.run_cli import spec_from_args
 
-    nemesis = [n.strip() for n in args.nemesis.split(",") if n.strip()]
-    return TestSpec(
-        workload=args.workload,
-        nemesis=[] if nemesis == ["none"] else nemesis,
-        nodes=args.nodes,
-        concurrency=args.concurrency,
-        time_limit=args.time_limit,
-        rate=args.rate,
+    return spec_from_args(
+        args,
+        replay_argv(args, seed),
         seed=seed,
-        nemesis_interval=args.nemesis_interval,
         backend="sim",
-        bugs=list(args.bug),
-        read_mode=args.read_mode,
-        op_timeout=args.op_timeout,
         backend_opts=backend_opts(args),
-        argv=replay_argv(args, seed),
-    ).validate()
+    )
 
 
 def kinds_of(nemesis: str) -> list[str]:
