@@ -16,7 +16,7 @@ from typing import Any
 
 STAMP = re.compile(r"^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})(-\d+)?$")
 CACHE = ".index-cache.json"
-CACHE_VERSION = 2
+CACHE_VERSION = 3
 
 
 def _read(path: Path) -> dict:
@@ -48,6 +48,7 @@ def run_row(root: Path, run: Path) -> dict[str, Any]:
     if isinstance(nemesis, str):
         nemesis = [nemesis]
     ops = res.get("ops") if isinstance(res.get("ops"), dict) else {}
+    checkers = res.get("checkers") if isinstance(res.get("checkers"), dict) else {}
     has_report = (run / "report.html").exists()
     rel = run.relative_to(root).as_posix()
     return {
@@ -55,6 +56,7 @@ def run_row(root: Path, run: Path) -> dict[str, Any]:
         "run": run.name,
         "date": date,
         "verdict": verdict,
+        "seen": found_by(checkers),
         "workload": str(spec.get("workload") or ""),
         "nemesis": ",".join(str(n) for n in nemesis) or "none",
         "backend": str(spec.get("backend") or ""),
@@ -65,6 +67,18 @@ def run_row(root: Path, run: Path) -> dict[str, Any]:
         "error": (str(res.get("error"))[:200] if res.get("error") else ""),
         "href": f"{rel}/report.html" if has_report else f"{rel}/",
     }
+
+
+def found_by(checkers: dict[str, Any]) -> str:
+    """Who saw the run invalid: "clients" (the history checkers), "store" (the simulator's
+    invariants, inside the store), both, or "" when nobody did."""
+    seen = []
+    bad = [r for r in checkers.values() if isinstance(r, dict) and r.get("valid") is False]
+    if any(r.get("seen") != "store" for r in bad):
+        seen.append("clients")
+    if any(r.get("seen") == "store" for r in bad):
+        seen.append("store")
+    return "+".join(seen)
 
 
 def find_runs(root: Path) -> list[Path]:

@@ -330,8 +330,47 @@ def set_anomaly(name: str, result: dict, d: Digest, first: bool) -> tuple[str, l
     return out, marked
 
 
+def _secs(x: Any) -> str:
+    return f"{x:.3f}" if isinstance(x, int | float) and not isinstance(x, bool) else ""
+
+
+def invariants_anomaly(name: str, result: dict, first: bool) -> str:
+    """What the store broke inside (the simulator's invariants): what, where, when, replay."""
+    anchor = ' id="anomaly-op"' if first else ""
+    rows = []
+    for v in result.get("violations") or []:
+        if not isinstance(v, dict):
+            v = {"what": str(v)}
+        run_s, t_s = _secs(v.get("run_s")), _secs(v.get("t_s"))
+        rows.append(
+            f"<tr class='failing'><td class='num'>{run_s}</td><td class='num'>{t_s}</td>"
+            f"<td>{html.escape(str(v.get('node') or ''))}</td>"
+            f"<td>{html.escape(_short(v.get('what'), 400).strip(chr(34)))}</td></tr>"
+        )
+    count = result.get("count", len(rows))
+    replay = result.get("replay")
+    return (
+        f'<p class="failing-op seen-store"{anchor}><strong>{html.escape(name)}: the store broke '
+        f"{count} of its own invariants, seen inside the store by the simulator, not by "
+        "clients.</strong> A black-box test of a real system cannot see these; the history "
+        "checkers above say what the clients saw."
+        + (
+            f" Seed {html.escape(str(result.get('seed')))}."
+            if result.get("seed") is not None
+            else ""
+        )
+        + "</p>"
+        + (f'<p>Replay it:</p><pre class="cmd">{html.escape(replay)}</pre>' if replay else "")
+        + "<table class='ops invariants'><tr><th>run time (s)</th><th>world time (s)</th>"
+        "<th>node</th><th>what</th></tr>"
+        + "".join(rows)
+        + "</table>"
+        + (f"<p>(first {len(rows)} of {count})</p>" if count > len(rows) else "")
+    )
+
+
 def find_anomalies(checkers: dict) -> list[tuple[str, str, dict]]:
-    """[(kind, checker name, result)] for each failed result: 'linear' or 'set'.
+    """[(kind, checker name, result)] for each failed result: 'linear', 'set', 'invariants'.
 
     Set/append results may nest per key under "keys"; those are reported per key.
     """
@@ -339,7 +378,9 @@ def find_anomalies(checkers: dict) -> list[tuple[str, str, dict]]:
     for name, r in checkers.items():
         if not isinstance(r, dict) or r.get("valid") is not False:
             continue
-        if any(k in r for k in (*PROBLEMS, "duplicates")):
+        if r.get("seen") == "store":
+            found.append(("invariants", name, r))
+        elif any(k in r for k in (*PROBLEMS, "duplicates")):
             found.append(("set", name, r))
         elif "op" in r or "window" in r or "linear" in name.lower():
             found.append(("linear", name, r))
@@ -363,6 +404,11 @@ def _verdict(results: dict | None) -> tuple[str, str]:
     if v is True:
         return "valid", "VALID"
     if v is False:
+        if results.get("history_valid") is True:
+            return "invalid", (
+                "INVALID: the store broke its invariants (seen inside the store by the "
+                "simulator; the history checkers found nothing)"
+            )
         return "invalid", "INVALID: an anomaly was found"
     return "unknown", "UNKNOWN: the checkers could not decide"
 
@@ -403,7 +449,10 @@ def _checker_rows(checkers: dict) -> list[dict]:
         if len(raw) > MAX_JSON_CHARS:
             raw = raw[:MAX_JSON_CHARS] + f"\n… ({len(raw) - MAX_JSON_CHARS} more characters)"
         cls = {True: "valid", False: "invalid"}.get(valid, "unknown")
-        rows.append({"name": name, "valid": valid, "cls": cls, "summary": summary, "raw": raw})
+        seen = "inside the store (simulator)" if r.get("seen") == "store" else "history (clients)"
+        rows.append(
+            {"name": name, "valid": valid, "cls": cls, "summary": summary, "raw": raw, "seen": seen}
+        )
     return rows
 
 
@@ -449,6 +498,8 @@ def render(run_dir: Path) -> str:
         elif kind == "set":
             body, marked = set_anomaly(name, r, d, first)
             highlight += marked
+        elif kind == "invariants":
+            body = invariants_anomaly(name, r, first)
         else:
             anchor = ' id="anomaly-op"' if first else ""
             body = f"<p{anchor}><strong>{html.escape(name)}</strong> reported the history invalid; see its result above.</p>"

@@ -62,6 +62,20 @@ class RunOutcome:
         return p if p.exists() else None
 
 
+INVARIANTS = "store-invariants"  # the checker seen inside the store (simulator), not by clients
+
+
+def history_verdict(checkers: dict[str, Any]) -> bool | str:
+    """The verdict of the history checkers alone: what a black-box test of a real system sees."""
+    return combine(
+        [
+            r.get("valid")
+            for r in checkers.values()
+            if isinstance(r, dict) and r.get("seen") != "store"
+        ]
+    )
+
+
 def exit_code(valid: Any) -> int:
     return 0 if valid is True else 1 if valid is False else 2
 
@@ -135,6 +149,7 @@ class Run:
         self.fx: nemesis_pkg.FaultContext | None = None
         self.started_run = False
         self.build_report = True
+        self.run_t0 = 0.0  # the cluster's clock when the run phase began
         self.wall0 = time.monotonic()
         self.results: dict[str, Any] = {
             "valid": "unknown",
@@ -227,6 +242,7 @@ class Run:
         try:
             await self._phase("setup", self._setup())
             self.env.restart_clock()
+            self.run_t0 = self.cluster.now()
             self.started_run = True
             await self._phase("run", self._run())
         except Interrupted as e:
@@ -450,8 +466,13 @@ class Run:
 
     def check(self) -> None:
         completed = "run" in self.results["phases"]
+        store = self._store_invariants()
         if self.interrupted or not completed:
             self.results["valid"] = "unknown"
+            if store is not None and store.get("valid") is False:
+                # a violation seen inside the store is definite even in a run cut short
+                self.results["checkers"][INVARIANTS] = store
+                self.results["valid"] = False
             if not self.results["error"]:
                 self.note_error("the run did not complete")
             return
@@ -463,9 +484,28 @@ class Run:
             except Exception as e:
                 res = {"valid": "unknown", "error": f"{type(e).__name__}: {e}"[:500]}
             self.results["checkers"][name] = _jsonable(res)
+        if store is not None:
+            self.results["checkers"][INVARIANTS] = store
         self.results["valid"] = combine([r.get("valid") for r in self.results["checkers"].values()])
+        self.results["history_valid"] = history_verdict(self.results["checkers"])
         self.results["phase"] = "check"
         self.results["phases"].append("check")
+
+    def _store_invariants(self) -> dict[str, Any] | None:
+        """The backend's own invariant checker (the simulator's), as one more checker result,
+        with the seed and the command that replays the run; None where there is none."""
+        fn = getattr(self.cluster, "invariants", None)
+        if not callable(fn):
+            return None
+        try:
+            res = dict(fn(self.run_t0))
+        except Exception as e:
+            res = {"valid": "unknown", "seen": "store", "error": f"{type(e).__name__}: {e}"}
+        from controller.report import rerun_command
+
+        res["seed"] = self.spec.seed
+        res["replay"] = rerun_command(self.spec.to_dict())
+        return _jsonable(res)
 
     def finish(self) -> None:
         self.results["ops"] = op_counts(read_history(self.run_dir.history_path))

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -281,6 +282,22 @@ class SimCluster(Cluster):
         """Safety violations the world saw inside the cores (two values for one slot, ...)."""
         return list(self.world.violations) if self.world else []
 
+    def invariants(self, run_t0: float = 0.0, limit: int = 50) -> dict[str, Any]:
+        """The simulator's invariants as a checker result: what the cores did wrong, seen
+        *inside* the store (two values for one slot, a send before its fsync, ...).
+
+        A black-box test of a real system cannot see these; they are reported next to the
+        history checkers, never folded into them. Each violation says what, which node and
+        when (world seconds, and seconds since the run phase began: ``run_t0``)."""
+        found = self.violations
+        return {
+            "valid": not found,
+            "seen": "store",
+            "what": "the simulator's invariants, checked inside the store (not by clients)",
+            "count": len(found),
+            "violations": [parse_violation(v, run_t0) for v in found[:limit]],
+        }
+
     def _attach(self) -> None:
         loop = self._running_loop()
         if loop is None or loop is self._loop:
@@ -370,3 +387,20 @@ class _Stepping:
 
     def __exit__(self, *exc: object) -> None:
         self.c._arm()
+
+
+_T = re.compile(r"\bt=(-?[0-9.]+)")
+_NODE = re.compile(r"\bnode (\d+)")
+
+
+def parse_violation(text: str, run_t0: float = 0.0) -> dict[str, Any]:
+    """{"what", "node", "t_s", "run_s"} from one world violation line (fields None if absent)."""
+    t = _T.search(text)
+    node = _NODE.search(text)
+    t_s = float(t.group(1)) if t else None
+    return {
+        "what": _NODE.sub(lambda m: node_name(int(m.group(1))), _T.sub("", text, count=1)).strip(),
+        "node": node_name(int(node.group(1))) if node else None,
+        "t_s": t_s,
+        "run_s": None if t_s is None else round(t_s - run_t0, 3),
+    }

@@ -251,7 +251,9 @@ class World:
         if node_t <= self.node_time(i):
             n.storm += 1
             if n.storm > 1000:  # a core that keeps asking for a tick "now" would hang us
-                self.violations.append(f"node {i}: asks for a tick at {node_t} again and again")
+                self.violations.append(
+                    f"t={self.now:.3f} node {i}: asks for a tick at {node_t} again and again"
+                )
                 t = self.now + 0.001
                 n.storm = 0
         else:
@@ -338,7 +340,9 @@ class World:
 
         def observe(kind: str, slot: int, value: Any) -> None:
             if kind == "conflict":
-                self.violations.append(f"node {i}: slot {slot} learned twice: {value}")
+                self.violations.append(
+                    f"t={self.now:.3f} node {i}: slot {slot} learned twice: {value}"
+                )
             elif kind in ("chosen", "apply"):
                 if slot == n.checked_slot and value is n.checked:
                     pass  # the very object this node's last check of this slot compared
@@ -355,7 +359,7 @@ class World:
                 if kind == "apply":
                     if slot != n.applied_upto + 1:
                         self.violations.append(
-                            f"node {i} applied slot {slot} after {n.applied_upto} (out of order)"
+                            f"t={self.now:.3f} node {i} applied slot {slot} after {n.applied_upto} (out of order)"
                         )
                     n.applied_upto = slot
             elif kind == "install":
