@@ -51,6 +51,8 @@ class Exposure:
     rate: float | None = None
     op_timeout: float = 5.0
     backend_opts: tuple[tuple[str, Any], ...] = ()  # e.g. (("power_loss", 1.0),) on sim
+    # one fault at a time (the plans below were measured so); "mixed" overlaps nemeses
+    nemesis_schedule: str = "rotate"
     max_runs: int = 10  # budget: runs (sim: seeds) ...
     max_seconds: float = 120.0  # ... and wall-clock seconds, whichever ends first
 
@@ -67,6 +69,7 @@ class Exposure:
             rate=self.rate,
             seed=seed,
             nemesis_interval=self.nemesis_interval,
+            nemesis_schedule=self.nemesis_schedule,
             backend=backend,
             bugs=[bug] if bug else [],
             read_mode=self.read_mode,

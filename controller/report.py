@@ -394,6 +394,60 @@ def find_anomalies(checkers: dict) -> list[tuple[str, str, dict]]:
     return found
 
 
+# --- fault bands ------------------------------------------------------------------------------
+
+FAULT_COLOURS = {
+    "partition": "#e377c2",
+    "kill": "#7f7f7f",
+    "pause": "#17becf",
+    "clock": "#bcbd22",
+    "netem": "#9467bd",
+}
+BAND_W, BAND_H, BAND_LEFT = 900, 18, 80
+
+
+def fault_bands(windows: list, end_ns: int) -> str:
+    """The fault windows as an SVG, one band per nemesis stacked top to bottom, so faults
+    that overlap in time (the mixed schedule) show as overlapping bars on different bands."""
+    if not windows:
+        return ""
+    names = list(dict.fromkeys(w.name for w in windows))
+    end = max([end_ns, *(w.end or 0 for w in windows), 1])
+    scale = (BAND_W - BAND_LEFT - 4) / end
+    h = BAND_H * len(names) + 16
+    parts = [
+        f'<svg class="fault-bands" xmlns="http://www.w3.org/2000/svg" width="{BAND_W}" '
+        f'height="{h}" viewBox="0 0 {BAND_W} {h}" role="img" aria-label="fault bands">'
+    ]
+    for row, name in enumerate(names):
+        y = row * BAND_H
+        parts.append(
+            f'<text x="2" y="{y + 13}" font-size="11">{html.escape(name)}</text>'
+            f'<line x1="{BAND_LEFT}" x2="{BAND_W - 4}" y1="{y + BAND_H - 1}" '
+            f'y2="{y + BAND_H - 1}" stroke="#eee"/>'
+        )
+        for w in (w for w in windows if w.name == name):
+            x0 = BAND_LEFT + w.start * scale
+            x1 = BAND_LEFT + (w.end if w.end is not None else end) * scale
+            kind = w.value.get("kind") if isinstance(w.value, dict) else None
+            label = f"{name}{':' + str(kind) if kind else ''} {w.start / 1e9:.2f}-" + (
+                f"{w.end / 1e9:.2f} s" if w.end is not None else "end"
+            )
+            parts.append(
+                f'<rect class="band" data-nemesis="{html.escape(name)}" x="{x0:.1f}" '
+                f'y="{y + 2}" width="{max(1.0, x1 - x0):.1f}" height="{BAND_H - 5}" '
+                f'fill="{FAULT_COLOURS.get(name, "#aaa")}"><title>{html.escape(label)}</title>'
+                "</rect>"
+            )
+    secs = end / 1e9
+    parts.append(
+        f'<text x="{BAND_LEFT}" y="{h - 2}" font-size="10">0 s</text>'
+        f'<text x="{BAND_W - 4}" y="{h - 2}" font-size="10" text-anchor="end">{secs:.1f} s</text>'
+        "</svg>"
+    )
+    return "".join(parts)
+
+
 # --- the page --------------------------------------------------------------------------------
 
 
@@ -531,6 +585,8 @@ def render(run_dir: Path) -> str:
         n_ops=len(d.ops),
         n_events=len(events),
         windows=d.windows,
+        bands=Markup(fault_bands(d.windows, d.end_time)),
+        faults=(results or {}).get("faults") or None,
         perf=Markup(render_perf(d)),
         timeline=Markup(render_timeline(d, highlight, failing)),
         timeline_css=Markup(TIMELINE_CSS),

@@ -39,6 +39,7 @@ from controller.interpreter import Env, Live, ProcessIds, nemesis_step, run_neme
 from controller.progress import show_progress
 from controller.spec import TestSpec
 from controller.store import RunDir, create_run
+from nemesis.combined import coverage
 from workloads.base import CheckInput
 from workloads.client import StoreClient, store_connector
 
@@ -349,7 +350,13 @@ class Run:
             )
         ]
         if self.combined:
-            sched = g.time_limit(spec.time_limit, self.combined.schedule(spec.nemesis_interval))
+            plan = self.combined.schedule(
+                spec.nemesis_interval,
+                spec.time_limit,
+                spec.nemesis_schedule,
+                _rng(spec.seed, "nemesis-schedule"),
+            )
+            sched = g.time_limit(spec.time_limit, plan)
             tasks.append(
                 asyncio.ensure_future(
                     run_nemesis(
@@ -477,6 +484,11 @@ class Run:
                 self.note_error("the run did not complete")
             return
         events = read_history(self.run_dir.history_path)
+        if self.combined:
+            self.results["faults"] = {
+                "schedule": self.spec.nemesis_schedule,
+                **coverage(self.combined.requested(), events),
+            }
         inp = CheckInput(self.run_dir.history_path, events, self.spec.check_time_limit)
         for name, checker in self.workload.checkers().items():
             try:

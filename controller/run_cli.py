@@ -11,7 +11,7 @@ import secrets
 import sys
 from typing import Any
 
-from controller.spec import BACKENDS, READ_MODES, WORKLOADS
+from controller.spec import BACKENDS, NEMESIS_SCHEDULES, READ_MODES, WORKLOADS
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -33,6 +33,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--seed", type=int, default=None, help="random seed (default: a fresh one)")
     p.add_argument("--nemesis-interval", type=float, default=5.0, help="seconds between faults")
+    p.add_argument(
+        "--nemesis-schedule",
+        choices=NEMESIS_SCHEDULES,
+        default="mixed",
+        help="mixed: faults of different nemeses overlap (default); rotate: one at a time",
+    )
     p.add_argument("--backend", choices=BACKENDS, default="docker")
     p.add_argument(
         "--backend-opt",
@@ -77,6 +83,7 @@ def spec_from_args(
         rate=args.rate,
         seed=seed,
         nemesis_interval=args.nemesis_interval,
+        nemesis_schedule=getattr(args, "nemesis_schedule", "mixed"),
         backend=backend or args.backend,
         bugs=list(args.bug),
         read_mode=args.read_mode,

@@ -37,7 +37,7 @@ from math import ceil
 from pathlib import Path
 from typing import Any
 
-from controller.spec import READ_MODES, WORKLOADS
+from controller.spec import NEMESIS_SCHEDULES, READ_MODES, WORKLOADS
 
 VERDICT = {True: "valid", False: "INVALID"}
 
@@ -56,6 +56,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--time-limit", type=float, default=10.0, help="simulated seconds per seed")
     p.add_argument("--rate", type=float, default=None, help="total ops/s (default: the workload's)")
     p.add_argument("--nemesis-interval", type=float, default=1.0)
+    p.add_argument(
+        "--nemesis-schedule",
+        choices=NEMESIS_SCHEDULES,
+        default="mixed",
+        help="mixed: faults of different nemeses overlap (default); rotate: one at a time",
+    )
     p.add_argument("--op-timeout", type=float, default=1.0)
     p.add_argument("--read-mode", choices=READ_MODES, default="log")
     p.add_argument(
@@ -146,6 +152,7 @@ def replay_argv(args: argparse.Namespace, seed: int) -> list[str]:
         ("--time-limit", args.time_limit, 10.0),
         ("--rate", args.rate, None),
         ("--nemesis-interval", args.nemesis_interval, 1.0),
+        ("--nemesis-schedule", getattr(args, "nemesis_schedule", "mixed"), "mixed"),
         ("--op-timeout", args.op_timeout, 1.0),
         ("--read-mode", args.read_mode, "log"),
         ("--mode", args.mode, "leader"),

@@ -14,6 +14,10 @@ WORKLOADS = ("register", "kv", "set", "append")
 NEMESES = ("none", "partition", "kill", "pause", "clock", "netem")
 BACKENDS = ("docker", "local", "ssh", "sim")
 READ_MODES = ("log", "quorum", "lease")
+NEMESIS_SCHEDULES = (
+    "mixed",
+    "rotate",
+)  # overlapping lanes / one fault at a time (nemesis.combined)
 
 
 class SpecError(ValueError):
@@ -40,6 +44,7 @@ class TestSpec:
     )
     seed: int = 0
     nemesis_interval: float = 5.0
+    nemesis_schedule: str = "mixed"
     backend: str = "docker"
     bugs: list[str] = field(default_factory=list)
     read_mode: str = "log"
@@ -91,6 +96,11 @@ class TestSpec:
             raise SpecError(f"--rate must be positive (0: as fast as possible), got {self.rate}")
         if not self.nemesis_interval > 0:
             raise SpecError(f"--nemesis-interval must be positive, got {self.nemesis_interval}")
+        if self.nemesis_schedule not in NEMESIS_SCHEDULES:
+            raise SpecError(
+                f"unknown nemesis schedule {self.nemesis_schedule!r}; "
+                f"known: {', '.join(NEMESIS_SCHEDULES)}"
+            )
         if not self.op_timeout > 0:
             raise SpecError(f"the op timeout must be positive, got {self.op_timeout}")
         try:

@@ -1,13 +1,24 @@
 """Several nemeses as one (``--nemesis partition,kill``), their schedule, and heal-all.
 
-The schedule is a generator (controller.generator): wait an interval, start a fault, let it
-last an interval, stop it, and so on. Faults come in a fixed rotation, one nemesis after the
-other and each one's kinds in turn, so a run of a minute sees every kind of partition; only
-the choice of victims is random (from the seed).
+Two schedules (``--nemesis-schedule``), both generators (controller.generator) and both
+random only by the run's seed, so a run replays exactly:
+
+- ``mixed`` (the default): every nemesis has a lane of its own, and lanes run side by side,
+  so faults of different kinds overlap (a leader isolated while its clock jumps, a node
+  paused while another is killed), as in Jepsen's combined nemesis. Each lane splits the
+  run into slots, at least one per kind it has, and gives every kind a slot (in an order
+  shuffled by the seed) before any kind runs twice: every requested kind runs within the
+  run, however short. A fault starts at a random point of its slot and lasts about half of
+  it (the slot is ``2 x --nemesis-interval`` when the run is long enough).
+- ``rotate``: one fault at a time in a fixed rotation, one nemesis after the other and each
+  one's kinds in turn: wait an interval, start a fault, let it last an interval, stop it.
+
+Within a nemesis, faults never overlap (one start, then its stop).
 """
 
 from __future__ import annotations
 
+import random
 from typing import Any
 
 from cluster.base import Unsupported
@@ -63,8 +74,29 @@ class Combined:
                     out.append((name, kinds[j]))
         return out
 
-    def schedule(self, interval: float) -> Generator:
-        return Schedule(self.rotation(), interval)
+    def schedule(
+        self,
+        interval: float,
+        time_limit: float | None = None,
+        mode: str = "mixed",
+        rng: random.Random | None = None,
+    ) -> Generator:
+        """The run's fault schedule: ``mixed`` (overlapping lanes) or ``rotate``."""
+        if mode == "rotate":
+            return Schedule(self.rotation(), interval)
+        if mode != "mixed":
+            raise NemesisError(f"unknown nemesis schedule {mode!r}; known: {', '.join(SCHEDULES)}")
+        rng = rng or random.Random(0)
+        lanes = [
+            Lane(name, list(n.kinds), lane_slot(len(n.kinds), interval, time_limit), rng)
+            for name, n in self.nemeses.items()
+            if n.kinds
+        ]
+        return MixedSchedule(lanes)
+
+    def requested(self) -> list[str]:
+        """Every fault kind this run asked for, as ``nemesis:kind``."""
+        return [f"{name}:{k}" for name, n in self.nemeses.items() for k in n.kinds]
 
     async def heal(self, fx: FaultContext) -> dict[str, Any]:
         """Heal every nemesis; an error in one does not stop the others."""
@@ -106,6 +138,135 @@ class Schedule(Generator):
             return {"f": "start", "nemesis": name, "kind": kind}
         name, self.active = self.active, None
         return {"f": "stop", "nemesis": name}
+
+
+SCHEDULES = ("mixed", "rotate")
+MIN_SLOT_S = 0.05  # a lane's slot is never shorter (a fault of a few ms is not a fault)
+
+
+def lane_slot(kinds: int, interval: float, time_limit: float | None) -> float:
+    """One fault's slot in a lane: ``2 x interval`` (a quiet spell, then the fault), shrunk so
+    that all ``kinds`` fit in the run's time limit."""
+    slot = 2 * interval
+    if time_limit is not None and time_limit > 0:
+        slot = min(slot, time_limit / max(1, kinds))
+    return max(slot, MIN_SLOT_S)
+
+
+class Lane:
+    """One nemesis's faults in the mixed schedule: slot after slot, one fault in each.
+
+    Kinds are dealt like cards: every kind once, in a seeded random order, then again."""
+
+    def __init__(self, name: str, kinds: list[str], slot: float, rng: random.Random) -> None:
+        self.name = name
+        self.kinds = kinds
+        self.slot = slot
+        self.rng = rng
+        self.deck: list[str] = []
+        self.slot_start = 0.0
+        self.last_stop = 0.0
+        self.active: str | None = None  # the kind started and not yet stopped
+        self.pending: list[tuple[float, dict[str, Any]]] = []
+        self._deal()
+
+    def _deal(self) -> None:
+        if not self.deck:
+            self.deck = self.rng.sample(self.kinds, len(self.kinds))
+        kind = self.deck.pop(0)
+        t0, slot = self.slot_start, self.slot
+        start = max(t0 + self.rng.uniform(0.05, 0.4) * slot, self.last_stop + 0.01)
+        stop = start + self.rng.uniform(0.4, 0.55) * slot  # ends before 0.95 of the slot
+        self.pending = [
+            (start, {"f": "start", "nemesis": self.name, "kind": kind}),
+            (stop, {"f": "stop", "nemesis": self.name}),
+        ]
+        self.slot_start = t0 + slot
+
+    def peek(self) -> float:
+        return self.pending[0][0]
+
+    def postpone(self, until: float) -> None:
+        """Move the coming start (and its stop) to ``until``."""
+        shift = until - self.pending[0][0]
+        if shift > 0:
+            self.pending = [(t + shift, op) for t, op in self.pending]
+
+    def pop(self) -> dict[str, Any]:
+        t, op = self.pending.pop(0)
+        if op["f"] == "start":
+            self.active = op["kind"]
+        else:
+            self.active, self.last_stop = None, t
+            self._deal()
+        return op
+
+
+# A start that cannot work while another lane's fault is on waits for that fault's stop:
+# nothing can be paused while every store process is killed.
+BLOCKED_BY: dict[str, set[tuple[str, str]]] = {
+    "pause": {("kill", "all"), ("kill", "all-leader-last")},
+}
+
+
+class MixedSchedule(Generator):
+    """The lanes merged in time order (times count from the first ask)."""
+
+    def __init__(self, lanes: list[Lane]) -> None:
+        self.lanes = lanes
+        self.t0: float | None = None
+
+    def next(self, ctx: Context) -> Result:
+        if not self.lanes:
+            return None
+        if self.t0 is None:
+            self.t0 = ctx.time
+        while True:
+            lane = min(self.lanes, key=lambda lane: lane.peek())
+            blocker = self._blocker(lane)
+            if blocker is None:
+                break
+            lane.postpone(blocker.peek() + 0.01)  # just after the blocking fault stops
+        due = self.t0 + lane.peek()
+        if ctx.time < due:
+            return Sleep(due)
+        return lane.pop()
+
+    def _blocker(self, lane: Lane) -> Lane | None:
+        """The lane whose active fault must stop before ``lane``'s coming start, if any."""
+        if lane.active is not None:  # its next op is a stop
+            return None
+        blocked = BLOCKED_BY.get(lane.name, set())
+        for other in self.lanes:
+            if other is not lane and (other.name, other.active) in blocked:
+                return other
+        return None
+
+
+def coverage(requested: list[str], events: list[dict[str, Any]]) -> dict[str, Any]:
+    """Which requested fault kinds ran (a start that completed without error), from the
+    history's nemesis events: {"requested", "ran": {kind: times}, "failed": {kind: times},
+    "not_run": [kinds]}."""
+    ran: dict[str, int] = {}
+    failed: dict[str, int] = {}
+    asked: dict[str, Any] = {}  # f -> the kind its open invoke asked for
+    for ev in events:
+        f = ev.get("f")
+        if ev.get("process") != "nemesis" or not isinstance(f, str) or not f.startswith("start-"):
+            continue
+        value = ev.get("value") if isinstance(ev.get("value"), dict) else {}
+        if ev.get("type") == "invoke":
+            asked[f] = value.get("kind")
+            continue
+        key = f"{f[len('start-') :]}:{asked.pop(f, value.get('kind'))}"
+        bucket = failed if ev.get("error") else ran
+        bucket[key] = bucket.get(key, 0) + 1
+    return {
+        "requested": list(requested),
+        "ran": ran,
+        "failed": failed,
+        "not_run": [k for k in requested if k not in ran],
+    }
 
 
 def build(entries: list[tuple[str, list[str] | None]]) -> Combined:

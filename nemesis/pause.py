@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from nemesis.base import FaultContext, Nemesis, on_each
+from nemesis.base import FaultContext, Nemesis, NemesisError, on_each
 from nemesis.kill import pick_nodes
 
 
@@ -19,14 +19,25 @@ class PauseNemesis(Nemesis):
 
     async def start(self, kind: str, fx: FaultContext) -> dict[str, Any]:
         victims, extra = await pick_nodes(kind, fx)
+        down = await _down(fx, victims)
+        if down:  # killed by an overlapping fault: pause as many of the running nodes instead
+            nodes = list(fx.cluster.nodes)
+            up = [n for n in nodes if n not in await _down(fx, nodes)]
+            if not up:
+                raise NemesisError("no node is running: nothing to pause")
+            victims = fx.rng.sample(up, min(len(victims), len(up)))
+            victims.sort(key=nodes.index)
+            extra["instead_of_not_running"] = down
         self.paused += [n for n in victims if n not in self.paused]
         await on_each(fx, fx.cluster.pause, victims)
         return {"kind": kind, "nodes": victims, **extra}
 
     async def stop(self, fx: FaultContext) -> dict[str, Any]:
         resumed, self.paused = list(self.paused), []
+        down = await _down(fx, resumed)  # killed while paused: the pause died with it
+        resumed = [n for n in resumed if n not in down]
         await on_each(fx, fx.cluster.resume, resumed)
-        return {"resumed": resumed}
+        return {"resumed": resumed, **({"not_running": down} if down else {})}
 
     async def heal(self, fx: FaultContext) -> dict[str, Any]:
         """Resume what we paused; SIGCONT to every other running node too (harmless if running)."""
@@ -40,3 +51,9 @@ class PauseNemesis(Nemesis):
 
         await on_each(fx, resume_quietly, [n for n in fx.cluster.nodes if n not in out["resumed"]])
         return out
+
+
+async def _down(fx: FaultContext, nodes: list[str]) -> list[str]:
+    """Those of ``nodes`` whose store is not running (an overlapping kill)."""
+    running = await on_each(fx, fx.cluster.is_running, nodes)
+    return [n for n, up in zip(nodes, running, strict=True) if not up]
