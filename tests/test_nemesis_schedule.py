@@ -109,7 +109,7 @@ def test_plan_covers_every_kind_overlaps_lanes_and_never_pauses_under_kill_all(
     plan = _plan(ALL.split(","), interval, limit, seed)
     combined = build([(n, None) for n in ALL.split(",")])
     events = []
-    for t, op in plan:
+    for _t, op in plan:
         f = f"{op['f']}-{op['nemesis']}"
         events.append({"process": "nemesis", "type": "invoke", "f": f, "value": op.get("kind")})
         value = {"kind": op["kind"]} if op["f"] == "start" else None
@@ -119,7 +119,7 @@ def test_plan_covers_every_kind_overlaps_lanes_and_never_pauses_under_kill_all(
             e["value"] = {"kind": e["value"]} if e["value"] else None
     assert coverage(combined.requested(), events)["not_run"] == []
     active: dict[str, str] = {}
-    for t, op in plan:
+    for _t, op in plan:
         name = op["nemesis"]
         if op["f"] == "start":
             assert name not in active  # within a nemesis, one fault at a time
