@@ -91,6 +91,15 @@ class BugEntry:
     symptom: str  # what the checker sees when it shows
     exposures: dict[str, Exposure] = field(default_factory=dict)
     not_exposable: dict[str, str] = field(default_factory=dict)  # backend -> why not
+    mode: str = "leader"  # the store's mode the entry runs in
+    # why the history checkers (what a black-box test sees) may miss it where the
+    # simulator's invariants see it; empty when they find it
+    history_note: str = ""
+
+    @property
+    def id(self) -> str:
+        """``NAME`` in leader mode, ``NAME@MODE`` otherwise (what ``--bugs`` takes)."""
+        return self.name if self.mode == "leader" else f"{self.name}@{self.mode}"
 
     def exposure(self, backend: str) -> Exposure | None:
         return self.exposures.get(backend)
@@ -215,6 +224,126 @@ CATALOGUE: tuple[BugEntry, ...] = (
     ),
 )
 
+
+# Masterless mode (every node proposes, phase 1 per slot) runs the same acceptor, learner and
+# state machine, so the bugs there are the same ones reached another way; the leader's own
+# rules (acknowledging, its quorum size, commit by ballot) are not on its path at all.
+MASTERLESS = ("mode", "masterless")
+_ML_DOCKER = (
+    "masterless plans are measured on the simulator only so far "
+    "(on docker: --backend-opt mode=masterless with the same faults)"
+)
+
+
+def _masterless(e: Exposure) -> dict[str, Exposure]:
+    return {SIM: replace(e, backend_opts=(MASTERLESS, *e.backend_opts))}
+
+
+def _not_on_path(where: str) -> dict[str, str]:
+    why = f"its lines ({where}) never run in masterless mode"
+    return {SIM: why, DOCKER: why}
+
+
+CATALOGUE += (
+    BugEntry(
+        name="skip-phase1-adopt",
+        mode="masterless",
+        rule="a proposer must propose, for its slot, the value of the highest ballot its "
+        "phase-1 quorum reports",
+        symptom="two proposers choose different values for one slot: acknowledged adds vanish",
+        exposures=_masterless(
+            Exposure(
+                workload="set",
+                nemesis=("partition",),
+                aim="every kind of partition: a proposer cut off from a chosen slot re-proposes",
+                nemesis_interval=1.0,
+            )
+        ),
+        not_exposable={DOCKER: _ML_DOCKER},
+    ),
+    BugEntry(
+        name="volatile-acceptor",
+        mode="masterless",
+        rule="an acceptor's promise and accepted value are durable before it replies",
+        symptom="after every node restarts, chosen values are forgotten and overwritten",
+        exposures=_masterless(
+            Exposure(
+                workload="set",
+                nemesis=("kill:all",),
+                aim="kill -9 every node at once, so no acceptor keeps what it accepted",
+                nemesis_interval=0.5,
+            )
+        ),
+        not_exposable={DOCKER: _ML_DOCKER},
+    ),
+    BugEntry(
+        name="local-read",
+        mode="masterless",
+        rule="a read is linearizable only through the log (masterless has no lease or leader)",
+        symptom="an isolated node answers reads from its own lagging state machine",
+        exposures=_masterless(
+            Exposure(
+                workload="register",
+                nemesis=("partition:isolate-one",),
+                aim="isolate one node: it keeps answering reads while the others move on",
+                nemesis_interval=1.0,
+            )
+        ),
+        not_exposable={DOCKER: _ML_DOCKER},
+    ),
+    BugEntry(
+        name="no-dedup",
+        mode="masterless",
+        rule="a command retried by its client (same client id and sequence) takes effect once",
+        symptom="an element added once is in the set twice",
+        exposures=_masterless(
+            Exposure(
+                workload="set",
+                nemesis=("kill:one",),
+                aim="kill a node under load: clients lose the answer and retry elsewhere",
+                nemesis_interval=0.5,
+            )
+        ),
+        not_exposable={DOCKER: _ML_DOCKER},
+    ),
+    BugEntry(
+        name="accept-lower-ballot",
+        mode="masterless",
+        rule="an acceptor never accepts a ballot below the highest it promised",
+        symptom="two proposers both choose values for one slot: adds vanish",
+        exposures=_masterless(
+            Exposure(
+                workload="set",
+                nemesis=("partition:majorities-ring",),
+                aim="overlapping majorities: proposers share acceptors and duel",
+                nemesis_interval=0.5,
+            )
+        ),
+        not_exposable={DOCKER: _ML_DOCKER},
+    ),
+    BugEntry(
+        name="early-ack",
+        mode="masterless",
+        rule="a write is acknowledged only after a phase-2 quorum accepted it",
+        symptom="(none: the bug's lines are not on masterless's path)",
+        not_exposable=_not_on_path("paxos_impl/leader.py, the leader's acknowledgement"),
+    ),
+    BugEntry(
+        name="quorum-off-by-one",
+        mode="masterless",
+        rule="a phase-2 quorum must intersect every phase-1 quorum (|Q1| + |Q2| > N)",
+        symptom="(none: the bug's lines are not on masterless's path)",
+        not_exposable=_not_on_path("paxos_impl/leader.py, the leader's phase-2 quorum"),
+    ),
+    BugEntry(
+        name="commit-other-ballot",
+        mode="masterless",
+        rule="a commit index at ballot b vouches only for values accepted at b",
+        symptom="(none: masterless learners get chosen values in learn messages)",
+        not_exposable=_not_on_path("Replica.commit_by_ballot, leader mode's commit"),
+    ),
+)
+
 # The correct store under each nemesis (every kind of it, as often as the bug hunts): these
 # runs must all be valid. Docker gets the same, with faults every 2 s.
 CLEAN: dict[str, Exposure] = {
@@ -244,17 +373,18 @@ def clean_exposure(nemesis: str, backend: str) -> Exposure:
 
 
 def bug_names() -> list[str]:
-    return [b.name for b in CATALOGUE]
+    """Every entry's id: ``NAME`` (leader mode) or ``NAME@MODE``."""
+    return [b.id for b in CATALOGUE]
 
 
 def entry(name: str) -> BugEntry:
     for b in CATALOGUE:
-        if b.name == name:
+        if b.id == name:
             return b
     raise KeyError(name)
 
 
 def uncatalogued(known_bugs: tuple[str, ...] | list[str]) -> list[str]:
     """Store bugs with no catalogue entry (a new ``--bug`` must come with its test)."""
-    have = set(bug_names())
+    have = {b.name for b in CATALOGUE}
     return [b for b in known_bugs if b not in have]

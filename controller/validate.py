@@ -8,6 +8,13 @@ false positive. Every run is a normal run kept under this validation's own folde
 alarm, can be opened, re-checked and replayed like any other. Reports are built only for
 the runs that matter (a found bug, a false positive): a report costs seconds, a simulated
 run about one.
+
+A run's verdict has two sources on the simulator: the history checkers (what a black-box
+test of a real system sees) and the simulator's invariants (seen inside the store). A bug
+counts as found only when the history checkers found it; a bug that only the invariants
+saw within its budget is reported as "invariants only" (with the seed that showed it and
+the catalogue's note on why the history misses it), and the validation fails, since on a
+real cluster nobody would have seen it.
 """
 
 from __future__ import annotations
@@ -38,13 +45,18 @@ class Attempt:
     error: str | None = None
     report: str | None = None  # relative link to report.html, when built
     violations: list[str] = field(default_factory=list)  # sim: what the cores did wrong
+    history_valid: Any = None  # the history checkers' verdict alone (None: did not run)
 
 
 @dataclass
 class BugResult:
-    name: str
+    name: str  # the catalogue id: NAME, or NAME@MODE outside leader mode
     rule: str
-    status: str  # "found" | "not found" | "not exposable" | "error"
+    status: str  # "found" | "invariants only" | "not found" | "not exposable" | "error"
+    mode: str = "leader"
+    found_by: str | None = None  # "history checkers" | "simulator invariants only"
+    invariants_seed: int | None = None  # sim: the first seed whose invariants broke
+    history_note: str = ""  # the catalogue's word on why the history may miss it
     workload: str = ""
     nemesis: list[str] = field(default_factory=list)
     aim: str = ""
@@ -94,7 +106,7 @@ class Validation:
     def __init__(self, opts: Options, progress: Progress | None = None) -> None:
         self.opts = opts
         self.progress = progress or (lambda _msg: None)
-        self.entries = [b for b in CATALOGUE if opts.bugs is None or b.name in opts.bugs]
+        self.entries = [b for b in CATALOGUE if opts.bugs is None or b.id in opts.bugs]
         self.nemeses = [n for n in CLEAN if opts.nemeses is None or n in opts.nemeses]
         self.run_dir = create_run(f"validate-{opts.backend}", opts.results_root)
         try:
@@ -113,7 +125,7 @@ class Validation:
                 "validate": True,
                 "backend": opts.backend,
                 "runs": opts.runs,
-                "bugs": [b.name for b in self.entries],
+                "bugs": [b.id for b in self.entries],
                 "nemesis": self.nemeses,
                 "time_limit": opts.time_limit,
                 "max_runs": opts.max_runs,
@@ -148,13 +160,15 @@ class Validation:
         ex = e.exposure(backend)
         if ex is None:
             reason = e.not_exposable.get(backend, f"no exposing test on {backend}")
-            self.progress(f"{e.name}: not exposable on {backend} ({reason})")
-            self.bugs.append(BugResult(e.name, e.rule, "not exposable", reason=reason))
+            self.progress(f"{e.id}: not exposable on {backend} ({reason})")
+            self.bugs.append(BugResult(e.id, e.rule, "not exposable", mode=e.mode, reason=reason))
             return self.bugs[-1]
         res = BugResult(
-            e.name,
+            e.id,
             e.rule,
             "not found",
+            mode=e.mode,
+            history_note=e.history_note,
             workload=ex.workload,
             nemesis=list(ex.nemesis),
             aim=ex.aim,
@@ -164,33 +178,45 @@ class Validation:
         )
         self.bugs.append(res)  # listed from the start: an interrupted hunt still shows
         t0 = time.monotonic()
+        tag = e.id.replace("@", "-")
+        store_only: Attempt | None = None  # the first run only the invariants judged invalid
         for i in range(res.budget_runs):
             if i and time.monotonic() - t0 >= ex.max_seconds:
                 break
-            a = self.attempt(ex, self.opts.seed + i, e.name, f"bug-{e.name}")
+            a = self.attempt(ex, self.opts.seed + i, e.name, f"bug-{tag}")
             res.attempts.append(a)
             res.violations_seen += bool(a.violations)
             res.runs = i + 1
             res.seconds = round(time.monotonic() - t0, 2)
             self.progress(
-                f"{e.name}: run {i + 1}/{res.budget_runs} seed {a.seed}: {_verdict(a.valid)}"
+                f"{e.id}: run {i + 1}/{res.budget_runs} seed {a.seed}: {_seen(a)}"
                 + (f" ({a.error})" if a.error else "")
             )
-            if a.valid is False:
-                res.status, res.seed, res.run = "found", a.seed, a.run
-                a.report = res.report = self.report(a)
-                if backend == SIM:  # the same seed replays exactly: without the bug it must pass
-                    res.control = self.attempt(ex, a.seed, None, f"control-{e.name}")
-                    if res.control.valid is False:
-                        res.control.report = self.report(res.control)
-                    self.progress(
-                        f"{e.name}: control without the bug: {_verdict(res.control.valid)}"
-                    )
+            if a.history_valid is False:
+                res.status, res.found_by = "found", "history checkers"
+                self._showed(res, a, ex, e, tag)
                 break
+            if a.valid is False and store_only is None:
+                store_only = a
+                res.invariants_seed = a.seed
             if a.valid is None:  # the run could not even start: more seeds will not help
                 res.status, res.reason = "error", a.error
                 break
+        if res.status == "not found" and store_only is not None:
+            res.status, res.found_by = "invariants only", "simulator invariants only"
+            self._showed(res, store_only, ex, e, tag)
         return res
+
+    def _showed(self, res: BugResult, a: Attempt, ex: Exposure, e: BugEntry, tag: str) -> None:
+        """The run that showed the bug: its report, and (sim) the same seed without the bug,
+        which must pass: the checkers caught the bug, not noise."""
+        res.seed, res.run = a.seed, a.run
+        a.report = res.report = self.report(a)
+        if self.opts.backend == SIM:  # the same seed replays exactly
+            res.control = self.attempt(ex, a.seed, None, f"control-{tag}")
+            if res.control.valid is False:
+                res.control.report = self.report(res.control)
+            self.progress(f"{e.id}: control without the bug: {_verdict(res.control.valid)}")
 
     def clean_runs(self, name: str, ex: Exposure) -> CleanResult:
         """``runs`` runs of the correct store under one nemesis; any invalid one is a false alarm."""
@@ -240,6 +266,7 @@ class Validation:
             raise KeyboardInterrupt  # Ctrl-C: the run cleaned up after itself; stop here
         rel = out.run_dir.relative_to(self.run_dir.path).as_posix()
         a = Attempt(seed, out.valid, rel, round(time.monotonic() - t0, 2), err and _line(err))
+        a.history_valid = out.results.get("history_valid", out.valid)
         a.violations = [_line(v) for v in getattr(cluster, "violations", [])[:3]]
         return a
 
@@ -260,6 +287,7 @@ class Validation:
     def summary(self, final: bool = False) -> dict[str, Any]:
         expected = [b for b in self.bugs if b.status != "not exposable"]
         found = [b for b in expected if b.status == "found"]
+        store_only = [b for b in expected if b.status == "invariants only"]
         fps = sum(len(c.false_positives) for c in self.clean)
         fps += sum(1 for b in self.bugs if b.control is not None and b.control.valid is False)
         store = sum(len(c.store_violations) for c in self.clean)
@@ -276,6 +304,11 @@ class Validation:
             "bugs_found": len(found),
             "bugs_expected": len(expected),
             "bugs_not_exposable": len(self.bugs) - len(expected),
+            "bugs_found_by_history": len(found),  # the same as bugs_found, said plainly
+            "bugs_invariants_only": [
+                {"bug": b.name, "seed": b.seed, "why": b.history_note or "not yet known"}
+                for b in store_only
+            ],
             "clean_runs": sum(c.runs for c in self.clean),
             "clean_runs_per_nemesis": self.opts.runs,
             "false_positives": fps,
@@ -306,6 +339,17 @@ def validate(opts: Options, progress: Progress | None = None) -> tuple[Path, dic
         return v.run_dir.path, v.go()
     except KeyboardInterrupt:
         return v.run_dir.path, v.summary_so_far or v.summary(final=True)
+
+
+def _seen(a: Attempt) -> str:
+    """A run's verdict and who saw it: the history checkers or only the store's invariants."""
+    if a.valid is False:
+        return (
+            "INVALID (history checkers)"
+            if a.history_valid is False
+            else ("INVALID (simulator invariants only)")
+        )
+    return _verdict(a.valid)
 
 
 def _verdict(valid: Any) -> str:
@@ -353,7 +397,8 @@ def render_summary(summary: dict[str, Any]) -> str:
             ctl = _link(control.get("report") or control.get("run"), _verdict(control["valid"]))
         rows.append(
             "<tr>"
-            f"<td><code>{e(b['name'])}</code></td>{_status_cell(b['status'])}<td>{ctl}</td>"
+            f"<td><code>{e(b['name'])}</code></td>{_status_cell(b['status'])}"
+            f"<td>{e(b.get('found_by') or '')}</td><td>{ctl}</td>"
             f"<td>{b['runs']} / {b['budget_runs']}</td><td>{b['seconds']:.1f} s</td>"
             f"<td>{e(b.get('workload') or '')}</td>"
             f"<td>{e(', '.join(b.get('nemesis') or []) or 'none')}</td>"
@@ -381,13 +426,14 @@ def render_summary(summary: dict[str, Any]) -> str:
 <style>{_CSS}</style></head><body>
 <h1>paxlab validate: {e(summary["backend"])} backend</h1>
 <p><span class="verdict {"ok" if ok else "bad"}">{verdict}</span>
-bugs found {summary["bugs_found"]} / {summary["bugs_expected"]}
+bugs found by the history checkers {summary["bugs_found"]} / {summary["bugs_expected"]}
+({len(summary["bugs_invariants_only"])} seen only by the simulator's invariants)
 ({summary["bugs_not_exposable"]} not exposable here),
 false positives {summary["false_positives"]} in {summary["clean_runs"]} clean runs,
 undecided {summary["undecided"]}, simulator-seen store violations in clean runs
 {summary["store_violations"]}; {summary["duration_s"]:.0f} s, started {e(summary["start"])}.</p>
 <h2>Deliberate bugs</h2>
-<table><tr><th>bug</th><th>status</th><th>same seed, no bug</th><th>runs / budget</th><th>time</th><th>workload</th>
+<table><tr><th>bug</th><th>status</th><th>found by</th><th>same seed, no bug</th><th>runs / budget</th><th>time</th><th>workload</th>
 <th>nemesis</th><th>read mode</th><th>seed</th><th>showed it</th><th>rule it breaks</th></tr>
 {"".join(rows)}</table>
 <h2>The correct store: false positives</h2>

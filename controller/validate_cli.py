@@ -104,7 +104,7 @@ def print_tables(summary: dict[str, Any]) -> None:
 
     console = Console(width=max(120, Console().width))
     bugs = Table(title=f"deliberate bugs ({summary['backend']})")
-    for col in ("bug", "status", "runs", "time", "nemesis", "workload", "seed"):
+    for col in ("bug", "status", "found by", "runs", "time", "nemesis", "workload", "seed"):
         bugs.add_column(col)
     bugs.add_column("showed it", overflow="fold")
     for b in summary["bugs"]:
@@ -115,6 +115,7 @@ def print_tables(summary: dict[str, Any]) -> None:
         bugs.add_row(
             b["name"],
             status,
+            b.get("found_by") or "",
             f"{b['runs']}/{b['budget_runs']}",
             f"{b['seconds']:.1f}s",
             ", ".join(b["nemesis"]) or ("none" if b["status"] != "not exposable" else ""),
@@ -148,10 +149,16 @@ def print_tables(summary: dict[str, Any]) -> None:
     if summary.get("interrupted"):
         verdict = "[yellow]INTERRUPTED[/] (partial)"
     console.print(
-        f"{verdict}: bugs found {summary['bugs_found']}/{summary['bugs_expected']}, "
+        f"{verdict}: bugs found by the history checkers "
+        f"{summary['bugs_found']}/{summary['bugs_expected']}"
+        + "".join(
+            f" ({b['bug']}: simulator invariants only, seed {b['seed']}: {b['why']})"
+            for b in summary.get("bugs_invariants_only", [])
+        )
+        + ", "
         f"false positives {summary['false_positives']} in {summary['clean_runs']} clean runs, "
         f"undecided {summary['undecided']}, simulator-seen store violations in clean runs "
-        f"{summary['store_violations']}, {summary['duration_s']:.0f}s"
+        + f"{summary['store_violations']}, {summary['duration_s']:.0f}s"
     )
 
 

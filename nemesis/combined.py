@@ -78,10 +78,11 @@ class Combined:
         self,
         interval: float,
         time_limit: float | None = None,
-        mode: str = "mixed",
+        mode: str = "rotate",
         rng: random.Random | None = None,
     ) -> Generator:
-        """The run's fault schedule: ``mixed`` (overlapping lanes) or ``rotate``."""
+        """The run's fault schedule: ``mixed`` (overlapping lanes, covering every kind within
+        ``time_limit``) or ``rotate``. A run passes its spec's choice (default ``mixed``)."""
         if mode == "rotate":
             return Schedule(self.rotation(), interval)
         if mode != "mixed":

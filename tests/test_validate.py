@@ -17,7 +17,7 @@ import pytest
 from controller.catalogue import CATALOGUE, CLEAN, DOCKER, SIM, bug_names, uncatalogued
 from controller.cli import main
 from controller.validate import Attempt, BugResult, CleanResult, Options, Validation, exit_code
-from paxos_impl.config import KNOWN_BUGS
+from paxos_impl.config import KNOWN_BUGS, MODES
 
 CI_SEEDS = 4  # per bug: a bug the suite cannot find in four aimed seeds counts as missed
 CLEAN_RUNS = 2  # per nemesis in the fast tier (paxlab validate does 20)
@@ -28,31 +28,41 @@ def _validate(tmp_path: Path, **kw) -> dict:
     return Validation(opts).go()
 
 
-def test_every_store_bug_is_catalogued_with_a_sim_test():
+SIM_EXPOSABLE = [b.id for b in CATALOGUE if b.exposure(SIM) is not None]
+
+
+def test_every_store_bug_is_catalogued_with_a_sim_test_in_every_mode():
     assert uncatalogued(KNOWN_BUGS) == []
-    assert sorted(bug_names()) == sorted(KNOWN_BUGS)
+    for mode in MODES:  # every bug has an entry per mode: a test, or why none can work
+        assert sorted(b.name for b in CATALOGUE if b.mode == mode) == sorted(KNOWN_BUGS), mode
+    assert len(set(bug_names())) == len(CATALOGUE)
     for b in CATALOGUE:
-        assert b.exposure(SIM) is not None, b.name
-        assert b.exposure(DOCKER) is not None or b.not_exposable.get(DOCKER), b.name
+        for backend in (SIM, DOCKER):
+            assert b.exposure(backend) is not None or b.not_exposable.get(backend), b.id
+        if b.mode == "leader":
+            assert b.exposure(SIM) is not None, b.id
         assert b.rule and b.symptom
+    assert "skip-phase1-adopt@masterless" in SIM_EXPOSABLE
 
 
 @pytest.mark.timeout(120)
-@pytest.mark.parametrize("bug", bug_names())
+@pytest.mark.parametrize("bug", SIM_EXPOSABLE)
 def test_sim_finds_the_bug_and_the_same_seed_without_it_is_valid(tmp_path, bug):
     s = _validate(tmp_path, bugs=[bug], nemeses=[], runs=0, max_runs=CI_SEEDS)
     (b,) = s["bugs"]
     tried = [(a["seed"], a["valid"], a["error"]) for a in b["attempts"]]
     assert b["status"] == "found", f"{bug} not found in {CI_SEEDS} seeds: {tried}"
+    assert b["found_by"] == "history checkers"  # what a black-box test sees, not only the sim
     assert b["runs"] <= CI_SEEDS and b["seed"] == b["attempts"][-1]["seed"]
     assert b["control"]["valid"] is True, f"seed {b['seed']} without the bug: {b['control']}"
     assert s["valid"] is True and exit_code(s) == 0
     run = tmp_path / "validate-sim"
     (vdir,) = [p for p in run.iterdir() if p.is_dir() and p.name != "latest"]
     res = json.loads((vdir / b["run"] / "results.json").read_text())
-    assert res["valid"] is False and json.loads((vdir / b["run"] / "test.json").read_text())[
-        "bugs"
-    ] == [bug]
+    assert res["valid"] is False and res["history_valid"] is False
+    spec = json.loads((vdir / b["run"] / "test.json").read_text())
+    assert spec["bugs"] == [bug.split("@")[0]]
+    assert spec["backend_opts"].get("mode", "leader") == (bug.split("@") + ["leader"])[1]
 
 
 @pytest.mark.timeout(120)
@@ -170,3 +180,43 @@ def test_ctrl_c_stops_after_the_run_in_progress_and_keeps_what_was_done(tmp_path
     assert 1 <= res["clean"][0]["runs"] < 200
     assert "INTERRUPTED" in (vdir / "summary.html").read_text()
     assert "Traceback" not in rest
+
+
+def test_a_bug_seen_only_by_the_simulator_invariants_is_not_counted_as_found(tmp_path):
+    """The hunt goes on past a run only the store's invariants judged invalid; if the history
+    checkers never find the bug, validate says so (with the seed) and fails."""
+    v = Validation(
+        Options(backend=SIM, results_root=tmp_path, bugs=["local-read"], nemeses=[], reports=False)
+    )
+    seen: list[tuple[int, str | None]] = []
+
+    def fake_attempt(ex, seed, bug, name):
+        seen.append((seed, bug))
+        a = Attempt(seed, False if bug else True, None, 0.0)
+        a.history_valid = True  # the clients saw nothing
+        return a
+
+    v.attempt = fake_attempt
+    s = v.go()
+    (b,) = s["bugs"]
+    assert b["status"] == "invariants only" and b["found_by"] == "simulator invariants only"
+    assert b["runs"] == b["budget_runs"] == 10  # kept hunting for a history finding
+    assert b["seed"] == b["invariants_seed"] == 1 and b["control"]["valid"] is True
+    assert s["bugs_found"] == 0 and s["bugs_invariants_only"][0]["bug"] == "local-read"
+    assert exit_code(s) == 1
+
+
+def test_a_history_finding_after_an_invariants_only_run_counts_as_found(tmp_path):
+    v = Validation(
+        Options(backend=SIM, results_root=tmp_path, bugs=["local-read"], nemeses=[], reports=False)
+    )
+
+    def fake_attempt(ex, seed, bug, name):
+        a = Attempt(seed, False if bug else True, None, 0.0)
+        a.history_valid = (seed != 3) if bug else True
+        return a
+
+    v.attempt = fake_attempt
+    (b,) = v.go()["bugs"]
+    assert b["status"] == "found" and b["found_by"] == "history checkers"
+    assert b["seed"] == 3 and b["invariants_seed"] == 1 and b["runs"] == 3
