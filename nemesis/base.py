@@ -40,15 +40,15 @@ class Nemesis(ABC):
 
     name: str = ""
     KINDS: tuple[str, ...] = ()
+    EXTRA_KINDS: tuple[str, ...] = ()  # run only when named (``clock:slow-leader``)
     CAPABILITY: str = ""
 
     def __init__(self, kinds: list[str] | None = None) -> None:
         if kinds:
-            bad = [k for k in kinds if k not in self.KINDS]
+            known = self.KINDS + self.EXTRA_KINDS
+            bad = [k for k in kinds if k not in known]
             if bad:
-                raise NemesisError(
-                    f"{self.name} has no kind {bad[0]!r}; known: {', '.join(self.KINDS)}"
-                )
+                raise NemesisError(f"{self.name} has no kind {bad[0]!r}; known: {', '.join(known)}")
         self.kinds: list[str] = list(kinds or self.KINDS)
         self.explicit = bool(kinds)
 

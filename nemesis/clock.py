@@ -2,6 +2,14 @@
 
 ``bump`` shifts some nodes' clocks by milliseconds up to minutes, ``strobe`` flips a node's
 offset back and forth quickly while the fault lasts; stopping resets every clock.
+
+``rate-split`` (only when named: ``clock:rate-split``; backends with the ``clock-rate``
+capability, i.e. the simulator) makes the leader's clock run slow and every other clock
+fast, each by 40% to 45%, while the fault lasts. It is the fault aimed at the lease read
+route: a leader's lease and its followers' grants are durations on different clocks, and
+the store assumes their rates differ by less than ``max_clock_drift_ms`` per ``lease_ms``
+(10% by default). An offset jump cannot break that assumption (a duration is a difference
+of one clock's readings, and the leader's timers move with a backward jump); a rate can.
 """
 
 from __future__ import annotations
@@ -10,7 +18,7 @@ import asyncio
 import math
 from typing import Any
 
-from nemesis.base import FaultContext, Nemesis, minority, on_each
+from nemesis.base import FaultContext, Nemesis, leader_or_random, minority, on_each
 
 MIN_BUMP_S = 0.005
 MAX_BUMP_S = 300.0
@@ -25,13 +33,28 @@ def bump_offset(rng) -> float:
 class ClockNemesis(Nemesis):
     name = "clock"
     KINDS = ("bump", "strobe")
+    EXTRA_KINDS = ("rate-split",)
     CAPABILITY = "clock"
+    RATE = (0.4, 0.45)  # how far from real speed rate-split sets each clock (the bound: 0.1)
+
+    def requires(self, capabilities: set[str], final: bool = True) -> set[str]:
+        return {"clock", "clock-rate"} if "rate-split" in self.kinds else {"clock"}
 
     def __init__(self, kinds: list[str] | None = None) -> None:
         super().__init__(kinds)
         self._strobe: asyncio.Task | None = None
 
     async def start(self, kind: str, fx: FaultContext) -> dict[str, Any]:
+        if kind == "rate-split":
+            leader, known = await leader_or_random(fx)
+            rates = {
+                n: round((-1 if n == leader else 1) * fx.rng.uniform(*self.RATE), 3)
+                for n in fx.cluster.nodes
+            }
+            await asyncio.gather(
+                *(fx.call(fx.cluster.set_clock_drift, n, r) for n, r in rates.items())
+            )
+            return {"kind": kind, "leader": leader, "leader_known": known, "rates": rates}
         nodes = list(fx.cluster.nodes)
         victims = fx.rng.sample(nodes, fx.rng.randint(1, max(1, minority(len(nodes)))))
         victims.sort(key=nodes.index)

@@ -86,7 +86,7 @@ class SimCluster(Cluster):
         self.events: dict[str, list[str]] = {n: [] for n in self.nodes}  # per-node sim log
 
     def capabilities(self) -> set[str]:
-        return {"kill", "pause", "partition", "clock", "netem-delay", "netem-loss"}
+        return {"kill", "pause", "partition", "clock", "clock-rate", "netem-delay", "netem-loss"}
 
     # -- life cycle ------------------------------------------------------------------------------
     def setup(self) -> None:
