@@ -203,11 +203,23 @@ class Lane:
         return op
 
 
-# A start that cannot work while another lane's fault is on waits for that fault's stop:
-# nothing can be paused while every store process is killed.
-BLOCKED_BY: dict[str, set[tuple[str, str]]] = {
-    "pause": {("kill", "all"), ("kill", "all-leader-last")},
-}
+# A start that cannot work, or would undo another lane's fault, while a fault of another lane
+# is on waits for that fault's stop ("*": any kind). Nothing can be paused while every store
+# process is killed; kill:all-leader-last partitions and heals the network itself, so it
+# and a partition fault never overlap.
+CONFLICTS: tuple[tuple[tuple[str, str], tuple[str, str]], ...] = (
+    (("pause", "*"), ("kill", "all")),
+    (("pause", "*"), ("kill", "all-leader-last")),
+    (("kill", "all-leader-last"), ("partition", "*")),
+    (("partition", "*"), ("kill", "all-leader-last")),
+)
+
+
+def _conflicts(starting: tuple[str, str], active: tuple[str, str]) -> bool:
+    def match(pat: tuple[str, str], x: tuple[str, str]) -> bool:
+        return pat[0] == x[0] and pat[1] in ("*", x[1])
+
+    return any(match(a, starting) and match(b, active) for a, b in CONFLICTS)
 
 
 class MixedSchedule(Generator):
@@ -237,10 +249,11 @@ class MixedSchedule(Generator):
         """The lane whose active fault must stop before ``lane``'s coming start, if any."""
         if lane.active is not None:  # its next op is a stop
             return None
-        blocked = BLOCKED_BY.get(lane.name, set())
+        starting = (lane.name, lane.pending[0][1]["kind"])
         for other in self.lanes:
-            if other is not lane and (other.name, other.active) in blocked:
-                return other
+            if other is not lane and other.active is not None:
+                if _conflicts(starting, (other.name, other.active)):
+                    return other
         return None
 
 

@@ -125,8 +125,27 @@ def test_plan_covers_every_kind_overlaps_lanes_and_never_pauses_under_kill_all(
             assert name not in active  # within a nemesis, one fault at a time
             if name == "pause":
                 assert active.get("kill") not in ("all", "all-leader-last")
+            if name == "partition":  # kill:all-leader-last heals the network itself
+                assert active.get("kill") != "all-leader-last"
+            if (name, op["kind"]) == ("kill", "all-leader-last"):
+                assert "partition" not in active
             active[name] = op["kind"]
         else:
             assert active.pop(name)
     starts = [t for t, op in plan if op["f"] == "start"]
     assert starts == sorted(starts) and max(starts) < limit
+
+
+def test_sim_replay_command_keeps_the_schedule():
+    import argparse
+
+    from controller import sim_cli
+
+    p = argparse.ArgumentParser()
+    sim_cli.add_arguments(p)
+    rotate = p.parse_args(["--nemesis", "kill", "--nemesis-schedule", "rotate"])
+    assert "--nemesis-schedule rotate" in " ".join(sim_cli.replay_argv(rotate, 4))
+    assert sim_cli.make_spec(rotate, 4).nemesis_schedule == "rotate"
+    mixed = p.parse_args(["--nemesis", "kill"])
+    assert "--nemesis-schedule" not in sim_cli.replay_argv(mixed, 4)  # the default
+    assert sim_cli.make_spec(mixed, 4).nemesis_schedule == "mixed"

@@ -97,6 +97,7 @@ def test_cli_json_results_and_summary_page_link_the_report(tmp_path, capsys):
     out = json.loads(capsys.readouterr().out)
     assert rc == 0 and out["valid"] is True
     assert out["bugs_found"] == out["bugs_expected"] == 1 and out["clean_runs"] == 1
+    assert out["bugs"][0]["found_by"] == "history checkers" and out["bugs_invariants_only"] == []
     vdir = Path(out["dir"])
     assert vdir.parent == tmp_path / "validate-sim"
     assert json.loads((vdir / "results.json").read_text())["bugs_found"] == 1
