@@ -39,7 +39,9 @@ def nemesis_events(events):
 def test_kv_under_partitions_and_kills_is_valid_and_stored(tmp_path):
     cluster = FakeCluster(5)
     out = run_test(
-        spec(nemesis=["partition", "kill"], nodes=5), cluster=cluster, results_root=tmp_path
+        spec(nemesis=["partition", "kill"], nodes=5, nemesis_schedule="rotate"),
+        cluster=cluster,
+        results_root=tmp_path,
     )
     r = out.results
     assert out.valid is True and out.exit_code == 0, r
@@ -59,7 +61,7 @@ def test_kv_under_partitions_and_kills_is_valid_and_stored(tmp_path):
     assert times == sorted(times) and all(isinstance(t, int) for t in times)
     nem = nemesis_events(events)
     fs = [e["f"] for e in nem if e["type"] == "info"]
-    # faults alternate start/stop, partition and kill interleaved, then one heal
+    # rotate: faults alternate start/stop, partition and kill interleaved, then one heal
     assert fs[:4] == ["start-partition", "stop-partition", "start-kill", "stop-kill"]
     assert fs[-1] == "heal"
     assert all(e["type"] in ("invoke", "info") for e in nem)
