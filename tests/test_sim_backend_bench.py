@@ -19,7 +19,8 @@ def test_bench_reports_simulated_seconds_per_wall_and_cpu_second(capsys):
     spread = r["per_seed_sim_s_per_wall_s"]
     assert spread["min"] <= spread["median"] <= spread["max"]
     assert r["valid"] is True and r["ops"]["ok"] > 100
-    assert r["test_time_s"] == pytest.approx(5, abs=0.1)
+    # ops in flight at the time limit complete (or time out: 1 s in sim) before the phase ends
+    assert 5 <= r["test_time_s"] <= 5 + 1.0 + 0.1
     assert r["simulated_s"] > r["test_time_s"]  # setup, recovery and final reads too
     # a floor far below the measured ~100x per CPU-second: catches a simulator gone very
     # slow (the figure itself is measured by `make bench`, not asserted here)

@@ -15,7 +15,9 @@ from pathlib import Path
 from controller.cli import main
 from controller.index import collect_rows
 
-ARGV = ["sim", "--nemesis", "partition,kill", "--bug", "skip-phase1-adopt", "--time-limit", "10"]
+# the case, with the one-at-a-time schedule it was reported under
+ARGV = ["sim", "--nemesis", "partition,kill", "--nemesis-schedule", "rotate",
+        "--bug", "skip-phase1-adopt", "--time-limit", "10"]  # fmt: skip
 STORE_ONLY_SEED = 1  # history checkers: valid; simulator invariants: violated
 
 
