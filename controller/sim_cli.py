@@ -279,6 +279,7 @@ def sweep(args: argparse.Namespace, seeds: list[int]) -> int:
     jobs = _jobs(args, len(seeds))
     counts = {"valid": 0, "invalid": 0, "unknown": 0}
     failures = []
+    store_only = 0  # invalid seeds that only the simulator's invariants judged so
     sim_s = 0.0
     t0 = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="paxlab-sim-") as scratch:
@@ -292,6 +293,7 @@ def sweep(args: argparse.Namespace, seeds: list[int]) -> int:
                 seed, v = row["seed"], row["valid"]
                 sim_s += row.get("sim_s", 0.0)
                 counts["valid" if v is True else "invalid" if v is False else "unknown"] += 1
+                store_only += v is False and row.get("history_valid") is True
                 if v is not True:
                     run_dir, again = store_failure(a, seed)
                     row["run"] = str(run_dir)
@@ -313,12 +315,15 @@ def sweep(args: argparse.Namespace, seeds: list[int]) -> int:
         "sim_s": round(sim_s, 3),
         "sim_s_per_wall_s": round(sim_s / wall, 1) if wall > 0 else None,
         "failing": [f["seed"] for f in failures],
+        "invalid_store_only": store_only,
     }
     if args.json:
         print(json.dumps({"summary": summary}))
     else:
         print(
-            f"{total} seeds: {counts['valid']} valid, {counts['invalid']} invalid, "
+            f"{total} seeds: {counts['valid']} valid, {counts['invalid']} invalid"
+            + (f" ({store_only} seen only inside the store)" if store_only else "")
+            + ", "
             f"{counts['unknown']} unknown in {summary['wall_s']:g}s "
             f"({jobs} job{'s' if jobs != 1 else ''}, "
             f"{summary['sim_s_per_wall_s']} simulated s per wall s)"

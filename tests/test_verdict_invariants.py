@@ -34,6 +34,7 @@ def _stored_runs(root: Path) -> list[Path]:
 def test_sim_row_results_report_and_index_agree_on_a_store_only_violation(tmp_path, capsys):
     code, lines = _sim(tmp_path, capsys, "--seed", str(STORE_ONLY_SEED))
     row = lines[0]
+    assert lines[-1]["summary"]["invalid_store_only"] == 1
     assert code == 1 and row["valid"] is False
     assert row["history_valid"] is True  # what clients saw: nothing
     runs = _stored_runs(tmp_path / "results")
