@@ -373,6 +373,15 @@ CLEAN: dict[str, Exposure] = {
         ("netem", "append"),
     )
 }
+# ... and every nemesis at once, faults overlapping (the mixed schedule), read by the set
+# workload: overlapping faults must not make the correct store look wrong either.
+CLEAN["together"] = Exposure(
+    workload="set",
+    nemesis=("partition", "kill", "pause", "clock", "netem"),
+    aim="the correct store under every kind of every nemesis, overlapping",
+    nemesis_interval=1.0,
+    nemesis_schedule="mixed",
+)
 CLEAN_NEMESES = tuple(CLEAN)
 
 
