@@ -266,6 +266,13 @@ def script_for(cmd: DocCommand, cfg: Path | None) -> str:
             out.append(run)
             continue
         allowed = "0|1" if is_verdict(line) else "0"
+        if run.startswith("make ") and is_verdict(line):
+            # make exits 2 whenever a recipe fails; its "Error N" line carries paxlab's code
+            run = (
+                f"__out=$({run} 2>&1); __rc=$?; printf '%s\\n' \"$__out\"; "
+                'if [ $__rc = 2 ] && grep -q "Error 1$" <<<"$__out"; then __rc=1; fi; '
+                "(exit $__rc)"
+            )
         out.append(run)
         out.append(
             f'__rc=$?; case $__rc in {allowed}) ;; *) echo "doc command exited $__rc: "'
