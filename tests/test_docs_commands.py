@@ -158,6 +158,8 @@ def is_verdict(line: str) -> bool:
 
 def needs_docker(line: str) -> bool:
     w = words_of(strip_comment(line))
+    if "--help" in w:
+        return False
     backend = next((w[i + 1] for i, x in enumerate(w[:-1]) if x == "--backend"), None)
     if w[:1] == ["make"]:
         targets = set(w[1:])
@@ -433,6 +435,7 @@ def test_shortening():
     assert not needs_docker("paxlab cluster status --name demo")
     assert not needs_docker("paxlab cluster up --backend local")
     assert needs_docker("make cluster-up")
+    assert not needs_docker("paxlab test --help")
 
 
 def test_the_readme_power_loss_command_cuts_power(tmp_path):
