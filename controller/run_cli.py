@@ -91,6 +91,10 @@ def spec_from_args(
     if backend_opts is None:
         backend_opts = parse_backend_opts(getattr(args, "backend_opt", []))
     backend = backend or args.backend
+    try:
+        target_opts = store_settings.parse(getattr(args, "target_opt", []))
+    except store_settings.SettingError as e:
+        raise SpecError(str(e)) from None
     nodes_file = getattr(args, "nodes_file", None)
     if nodes_file is not None:
         if backend != "ssh":
@@ -111,7 +115,7 @@ def spec_from_args(
         name=getattr(args, "name", None),
         op_timeout=args.op_timeout,
         backend_opts=backend_opts,
-        target_opts=store_settings.parse(getattr(args, "target_opt", [])),
+        target_opts=target_opts,
         argv=argv if argv is not None else ["paxlab", *sys.argv[1:]],
     ).validate()
 

@@ -132,3 +132,31 @@ def test_cluster_up_checks_settings_before_making_anything(
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and message in err[0]
     assert not list(tmp_path.rglob("*.json"))  # no state: nothing was made
+
+
+def test_paxlab_sim_takes_them_and_replays_them():
+    from controller import sim_cli
+
+    args = build_parser().parse_args(
+        [
+            "sim",
+            "--seeds",
+            "1",
+            "--target-opt",
+            "phase2_quorum=4",
+            "--target-opt",
+            "mode=masterless",
+        ]
+    )
+    s = sim_cli.make_spec(args, 7)
+    assert s.target_opts == {"phase2_quorum": 4, "mode": "masterless"}
+    assert make_cluster_for(s).config.mode == "masterless"
+    replay = sim_cli.replay_argv(args, 7)
+    assert replay[-6:] == ["--target-opt", "phase2_quorum=4", "--target-opt", "mode=masterless",
+                           "--seed", "7"]  # fmt: skip
+
+
+def test_paxlab_sim_refuses_a_bad_one_in_one_line(capsys):
+    assert main(["sim", "--seeds", "1", "--target-opt", "phase1_quorum=1"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "quorums must overlap" in err[0]
