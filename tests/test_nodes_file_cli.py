@@ -63,3 +63,23 @@ def test_bad_use_is_one_line_before_anything_starts(argv, message, tmp_path, cap
     assert rc == 2 and message in err[-1], err
     assert "unrecognized arguments" not in err[-1]
     assert not results.exists()
+
+
+@pytest.mark.parametrize("via", ["flag", "environment"])
+def test_cluster_up_reads_the_nodes_file_from_the_flag_or_the_environment(
+    via, tmp_path, monkeypatch, capsys
+):
+    """Port 1 on loopback refuses at once: getting as far as SSH proves the file was read."""
+    f = tmp_path / "nodes.json"
+    f.write_text(json.dumps({"nodes": [{"host": "127.0.0.1", "port": 1}]}))
+    monkeypatch.setenv("PAXLAB_HOME", str(tmp_path / "home"))
+    argv = ["cluster", "up", "--backend", "ssh", "--nodes", "1", "--name", "nf"]
+    if via == "flag":
+        monkeypatch.delenv("PAXLAB_NODES_FILE", raising=False)
+        argv += ["--nodes-file", str(f)]
+    else:
+        monkeypatch.setenv("PAXLAB_NODES_FILE", str(f))
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert "cannot SSH to root@127.0.0.1:1" in err[-1]
+    assert not list((tmp_path / "home").rglob("*.json"))  # nothing left to take down
