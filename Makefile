@@ -15,6 +15,8 @@ BACKEND ?= docker
 PORT ?= 8080
 BUG_ARG := $(if $(BUG),--bug $(BUG),)
 SEED_ARG := $(if $(SEED),--seed $(SEED),)
+# Only the docker backend runs the node image: a simulator, local or ssh run must not build it.
+NODE_DEPS := install $(if $(filter docker,$(BACKEND)),image,)
 RUN_ARGS = --workload $(WORKLOAD) --nodes $(NODES) --concurrency $(CONCURRENCY) \
            --time-limit $(TIME_LIMIT) --backend $(BACKEND) $(BUG_ARG) $(SEED_ARG)
 
@@ -59,28 +61,28 @@ browser-deps:
 image: install
 	$(PAXLAB) image build
 
-cluster-up: install image
+cluster-up: $(NODE_DEPS)
 	$(PAXLAB) cluster up --nodes $(NODES) --backend $(BACKEND)
 
 cluster-down: install
 	$(PAXLAB) cluster down
 
-test-partition: install image
+test-partition: $(NODE_DEPS)
 	$(PAXLAB) test $(RUN_ARGS) --nemesis partition
 
-test-kill: install image
+test-kill: $(NODE_DEPS)
 	$(PAXLAB) test $(RUN_ARGS) --nemesis kill
 
-test-clock: install image
+test-clock: $(NODE_DEPS)
 	$(PAXLAB) test $(RUN_ARGS) --nemesis clock
 
-test-pause: install image
+test-pause: $(NODE_DEPS)
 	$(PAXLAB) test $(RUN_ARGS) --nemesis pause
 
-test-netem: install image
+test-netem: $(NODE_DEPS)
 	$(PAXLAB) test $(RUN_ARGS) --nemesis netem
 
-test-all: install image
+test-all: $(NODE_DEPS)
 	$(PAXLAB) test $(RUN_ARGS) --nemesis partition
 	$(PAXLAB) test $(RUN_ARGS) --nemesis kill
 	$(PAXLAB) test $(RUN_ARGS) --nemesis pause

@@ -1,6 +1,6 @@
 """Digest a history into operations, fault windows, op counts and latency quantiles.
 
-A history (DESIGN.md) is a stream of events; people and plots want *operations*: one row per
+A history (docs/history-format.md) is a stream of events; people and plots want *operations*: one row per
 invocation with its completion, outcome and latency. This module does that pairing once, so
 the report's tables, the perf plots and the timeline all agree on what an operation is.
 It reads plain event dicts (one parsed JSON line each) and depends on nothing of ours.

@@ -60,6 +60,12 @@ class Cluster(ABC):
     @abstractmethod
     def capabilities(self) -> set[str]: ...
 
+    def possible_capabilities(self) -> set[str]:
+        """Before set-up: what this backend can do once its nodes run. A superset of
+        :meth:`capabilities` only for what must be probed on a live node (docker's netem
+        delay), so that a fault this backend can never do is refused before anything starts."""
+        return self.capabilities()
+
     def require(self, *caps: str) -> None:
         """Raise Unsupported unless every capability is available."""
         missing = [c for c in caps if c not in self.capabilities()]

@@ -37,9 +37,18 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     )
     up.add_argument("--nodes", type=int, default=3, help="how many nodes (default 3)")
     up.add_argument("--backend", choices=["docker", "local", "ssh"], default="docker")
-    up.add_argument("--nodes-file", help="ssh backend: the hosts file")
+    up.add_argument(
+        "--nodes-file", help="ssh backend: the hosts file (default: $PAXLAB_NODES_FILE)"
+    )
     up.add_argument("--read-mode", choices=["log", "quorum", "lease"], help="store read route")
     up.add_argument("--bug", action="append", default=[], help="turn on a deliberate bug")
+    up.add_argument(
+        "--target-opt",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="a store setting, as for paxlab test (e.g. timeouts.lease_ms=500; repeatable)",
+    )
     status = sub.add_parser("status", help="each node's state, role and address")
     status.add_argument("--json", action="store_true", help="print one JSON object")
     sub.add_parser("down", help="remove everything `up` made")
@@ -93,7 +102,7 @@ def _reattach(state: dict[str, Any]) -> Any:
 
 # -- commands ------------------------------------------------------------------------------
 def _up(args: argparse.Namespace) -> int:
-    from cluster import make_cluster
+    from cluster import make_cluster, store_settings
     from cluster.base import ClusterError
 
     if not 1 <= args.nodes <= 50:
@@ -107,12 +116,21 @@ def _up(args: argparse.Namespace) -> int:
     opts: dict[str, Any] = {}
     if args.read_mode:
         opts["read_mode"] = args.read_mode
+    try:  # checked before anything is made, as `paxlab test` does
+        settings = store_settings.parse(args.target_opt)
+        store_settings.check(settings, args.nodes, **opts)
+    except store_settings.SettingError as e:
+        raise ClusterError(str(e)) from None
+    opts.update(store_settings.config_kwargs(settings))
     if args.backend == "local":
         opts.update(run_dir=str(state_dir() / f"{args.name}-nodes"), cleanup_at_exit=False)
     if args.backend == "ssh":
-        if not args.nodes_file:
-            raise ClusterError("the ssh backend needs --nodes-file FILE")
-        opts["nodes_file"] = str(Path(args.nodes_file).resolve())
+        nodes_file = args.nodes_file or os.environ.get("PAXLAB_NODES_FILE")
+        if not nodes_file:
+            raise ClusterError("the ssh backend needs --nodes-file FILE (or PAXLAB_NODES_FILE)")
+        opts["nodes_file"] = str(Path(nodes_file).expanduser().resolve())
+    elif args.nodes_file:
+        raise ClusterError(f"--nodes-file is for --backend ssh, not {args.backend}")
     t0 = time.monotonic()
     cluster = make_cluster(args.backend, args.name, args.nodes, **opts)
     state_dir().mkdir(parents=True, exist_ok=True)

@@ -186,6 +186,13 @@ class DockerCluster(Cluster):
             caps.add("netem-delay")
         return caps
 
+    def possible_capabilities(self) -> set[str]:
+        """Netem delay stays possible until a live node was probed and lacked it."""
+        caps = self.capabilities()
+        if not self._netem_probed:
+            caps.add("netem-delay")
+        return caps
+
     def _probe_netem(self) -> None:
         r = self.exec(self.nodes[0], iptables.netem_probe_command(IFACE), timeout=10)
         self._netem_reason = iptables.netem_unsupported_reason(r)

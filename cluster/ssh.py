@@ -31,7 +31,8 @@ override them. Node ``nK`` is the K-th entry::
     host = "10.0.0.12"
     port = 2222
 
-Where no nodes file is passed (``paxlab test --backend ssh``), ``$PAXLAB_NODES_FILE`` names it.
+``paxlab test --backend ssh`` and ``paxlab cluster up --backend ssh`` take it as ``--nodes-file
+FILE``; without that flag, ``$PAXLAB_NODES_FILE`` names it.
 
 The same as JSON: ``{"user": "root", "nodes": [{"host": "10.0.0.11"}, {"host": "10.0.0.12"}]}``.
 """

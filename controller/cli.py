@@ -4,13 +4,14 @@ Each sub-command is a module exposing ``add_arguments(parser)`` and ``run(args) 
 Modules are imported only to build their own parser; heavy libraries (pandas, docker)
 belong inside ``run`` so that ``paxlab check`` starts fast.
 
-Exit codes (DESIGN.md): 0 valid / success, 1 anomaly found, 2 undecided or bad input.
+Exit codes (docs/cli.md): 0 valid / success, 1 anomaly found, 2 undecided or bad input.
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 
 # name -> (module, one-line help)
@@ -64,6 +65,22 @@ def _missing(name: str):
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run one sub-command. A reader that leaves early (``paxlab check ... | head``) ends it
+    quietly with exit 2 (what was not printed was not decided for the reader), never a
+    traceback; a command that had already finished keeps its own exit code."""
+    rc: int | None = None
+    try:
+        try:
+            rc = _main(argv)
+            return rc
+        finally:  # flush here, not at interpreter exit, where the error cannot be caught
+            sys.stdout.flush()
+    except BrokenPipeError:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 2 if rc is None else rc
+
+
+def _main(argv: list[str] | None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
@@ -80,6 +97,6 @@ def main(argv: list[str] | None = None) -> int:
 if __name__ == "__main__":
     # Re-import so that sub-commands raising controller.cli.UsageError are caught: under
     # `python -m controller.cli` this module is __main__, a different module object.
-    from controller.cli import main as _main
+    from controller.cli import main as _entry
 
-    sys.exit(_main())
+    sys.exit(_entry())

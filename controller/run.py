@@ -99,7 +99,7 @@ def cluster_name(spec: TestSpec) -> str:
 def make_cluster_for(spec: TestSpec) -> Cluster:
     from cluster import make_cluster
 
-    opts = {"read_mode": spec.read_mode, **spec.backend_opts}
+    opts = spec.cluster_opts()
     if spec.backend == "sim":
         opts.setdefault("seed", spec.seed)  # the simulated world is part of the seeded plan
     return make_cluster(spec.backend, cluster_name(spec), spec.nodes, **opts)

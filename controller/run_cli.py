@@ -9,6 +9,7 @@ import argparse
 import json
 import secrets
 import sys
+from pathlib import Path
 from typing import Any
 
 from controller.spec import BACKENDS, NEMESIS_SCHEDULES, READ_MODES, WORKLOADS
@@ -45,8 +46,15 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         action="append",
         default=[],
         metavar="KEY=VALUE",
-        help="a backend option, e.g. power_loss=0.5 or snapshot_every=50 on sim "
+        help="a backend option, e.g. power_loss=0.5 or drop=0.01 on sim "
         "(repeatable; VALUE is read as JSON, else as a string)",
+    )
+    add_target_opt(p)
+    p.add_argument(
+        "--nodes-file",
+        default=None,
+        metavar="FILE",
+        help="ssh backend: the hosts file (TOML or JSON; default: $PAXLAB_NODES_FILE)",
     )
     p.add_argument("--bug", action="append", default=[], help="a deliberate store bug (repeatable)")
     p.add_argument("--read-mode", choices=READ_MODES, default="log")
@@ -55,6 +63,19 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--op-timeout", type=float, default=5.0, help="client timeout per operation")
     p.add_argument("--no-progress", action="store_true", help="no live progress line")
     p.add_argument("--json", action="store_true", help="print results.json as one JSON object")
+
+
+def add_target_opt(p: argparse.ArgumentParser) -> None:
+    """``--target-opt KEY=VALUE``: a store setting, the same on every backend."""
+    p.add_argument(
+        "--target-opt",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="a store setting by its configuration name, e.g. phase1_quorum=2, "
+        "timeouts.lease_ms=500, max_clock_drift_ms=0, mode=masterless (repeatable; "
+        "unsafe_quorums=true permits Q1+Q2<=N on purpose; docs/cli.md lists them all)",
+    )
 
 
 def spec_from_args(
@@ -67,13 +88,24 @@ def spec_from_args(
 ):
     """The TestSpec the test options describe (``paxlab test``; ``paxlab sim`` passes the
     seed, the backend and its options itself)."""
-    from controller.spec import TestSpec
+    from cluster import store_settings
+    from controller.spec import SpecError, TestSpec
 
     nemesis = [n.strip() for n in args.nemesis.split(",") if n.strip()]
     if seed is None:
         seed = args.seed if args.seed is not None else secrets.randbelow(2**31)
     if backend_opts is None:
         backend_opts = parse_backend_opts(getattr(args, "backend_opt", []))
+    backend = backend or args.backend
+    try:
+        target_opts = store_settings.parse(getattr(args, "target_opt", []))
+    except store_settings.SettingError as e:
+        raise SpecError(str(e)) from None
+    nodes_file = getattr(args, "nodes_file", None)
+    if nodes_file is not None:
+        if backend != "ssh":
+            raise SpecError(f"--nodes-file is for --backend ssh, not {backend}")
+        backend_opts = {**backend_opts, "nodes_file": str(Path(nodes_file).expanduser().resolve())}
     return TestSpec(
         workload=args.workload,
         nemesis=[] if nemesis == ["none"] else nemesis,
@@ -84,24 +116,38 @@ def spec_from_args(
         seed=seed,
         nemesis_interval=args.nemesis_interval,
         nemesis_schedule=getattr(args, "nemesis_schedule", "mixed"),
-        backend=backend or args.backend,
+        backend=backend,
         bugs=list(args.bug),
         read_mode=args.read_mode,
         name=getattr(args, "name", None),
         op_timeout=args.op_timeout,
         backend_opts=backend_opts,
+        target_opts=target_opts,
         argv=argv if argv is not None else ["paxlab", *sys.argv[1:]],
     ).validate()
 
 
 def parse_backend_opts(items: list[str]) -> dict[str, Any]:
-    """['power_loss=0.5', 'mode=masterless'] -> {'power_loss': 0.5, 'mode': 'masterless'}."""
+    """['power_loss=0.5', 'drop=0.01'] -> {'power_loss': 0.5, 'drop': 0.01}.
+
+    A store setting is refused here with the flag that sets it (--target-opt): one way to
+    set the store, whatever the backend."""
+    from cluster.store_settings import ELSEWHERE, SETTINGS
+
+    store_keys = {k.partition(".")[0] for k in SETTINGS} | set(ELSEWHERE) | {"config"}
     opts: dict[str, Any] = {}
     for item in items:
         key, sep, raw = item.partition("=")
         key = key.strip().replace("-", "_")
         if not sep or not key.isidentifier():
             raise ValueError(f"--backend-opt wants KEY=VALUE, got {item!r}")
+        if key in ELSEWHERE:
+            raise ValueError(f"--backend-opt {key} is a store setting: {ELSEWHERE[key]}")
+        if key in store_keys:
+            raise ValueError(
+                f"--backend-opt {key} is a store setting: use --target-opt KEY=VALUE "
+                "(one per setting, e.g. --target-opt snapshot_every=50)"
+            )
         try:
             opts[key] = json.loads(raw)
         except json.JSONDecodeError:

@@ -79,6 +79,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         default=None,
         help="applied slots between the store's snapshots (default 256 in simulation)",
     )
+    from controller.run_cli import add_target_opt
+
+    add_target_opt(p)  # store settings, as for paxlab test
     p.add_argument("--results-dir", default=None, help="where failing runs go (default ./results)")
     p.add_argument(
         "--each-kind",
@@ -132,7 +135,7 @@ def _check_args(args: argparse.Namespace) -> list[int]:
 def backend_opts(args: argparse.Namespace) -> dict[str, Any]:
     every = getattr(args, "snapshot_every", None)
     return {
-        "mode": args.mode,
+        **({"mode": args.mode} if args.mode != "leader" else {}),  # else --target-opt may
         **({"snapshot_every": every} if every is not None else {}),
         "power_loss": args.power_loss,
         "clock_drift": args.clock_drift,
@@ -164,6 +167,8 @@ def replay_argv(args: argparse.Namespace, seed: int) -> list[str]:
     ):
         if value != default:
             argv += [flag, f"{value:g}" if isinstance(value, float) else str(value)]
+    for setting in getattr(args, "target_opt", []):
+        argv += ["--target-opt", setting]
     return argv + ["--seed", str(seed)]
 
 

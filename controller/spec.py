@@ -54,6 +54,8 @@ class TestSpec:
     final_time_limit: float = 30.0  # the final-reads phase
     check_time_limit: float | None = 120.0  # linearizability search budget per check
     backend_opts: dict[str, Any] = field(default_factory=dict)
+    # store settings by the configuration file's names (cluster.store_settings), any backend
+    target_opts: dict[str, Any] = field(default_factory=dict)
     argv: list[str] | None = None
 
     # -- derived ---------------------------------------------------------------------------
@@ -73,6 +75,13 @@ class TestSpec:
                 continue
             out.append((name, [k for k in kinds.split("+") if k] or None))
         return out
+
+    def cluster_opts(self) -> dict[str, Any]:
+        """The keywords the backend's cluster is made with: the read route, the store
+        settings (as Config keywords) and the backend's own options."""
+        from cluster.store_settings import config_kwargs
+
+        return {"read_mode": self.read_mode, **config_kwargs(self.target_opts), **self.backend_opts}
 
     # -- checks ----------------------------------------------------------------------------
     def validate(self) -> TestSpec:
@@ -110,7 +119,23 @@ class TestSpec:
         for b in self.bugs:
             if KNOWN_BUGS and b not in KNOWN_BUGS:
                 raise SpecError(f"unknown bug {b!r}; known: {', '.join(KNOWN_BUGS)}")
+        self._validate_store_settings()
         return self
+
+    def _validate_store_settings(self) -> None:
+        """The store would accept these settings on this many nodes (checked here, before
+        any cluster exists, so a refusal leaves no run behind)."""
+        from cluster.store_settings import SettingError, check, config_kwargs
+
+        if not isinstance(self.target_opts, dict):
+            raise SpecError("target_opts must be a table of store settings")
+        both = sorted(set(config_kwargs(self.target_opts)) & set(self.backend_opts))
+        if both:
+            raise SpecError(f"{both[0]!r} is given both as a store setting and a backend option")
+        try:
+            check(self.target_opts, self.nodes, read_mode=self.read_mode)
+        except SettingError as e:
+            raise SpecError(str(e)) from None
 
     # -- serialisation ---------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:

@@ -55,7 +55,7 @@ class Combined:
         """Raise Unsupported (one line) unless the cluster can do every fault asked for.
 
         Called before set-up (``final=False``) and again once the nodes run."""
-        caps = set(cluster.capabilities())
+        caps = set(cluster.capabilities() if final else cluster.possible_capabilities())
         for n in self.nemeses.values():
             missing = sorted(c for c in n.requires(caps, final) if c not in caps)
             if missing:

@@ -19,8 +19,9 @@ class NetemNemesis(Nemesis):
     KINDS = ("delay", "loss")
 
     def requires(self, capabilities: set[str], final: bool = True) -> set[str]:
-        if not final:  # delay is probed on a live node: only loss can be refused this early
-            return {"netem-loss"} if self.kinds == ["loss"] else set()
+        """Before set-up ``capabilities`` is what the backend could do once its nodes run
+        (delay still possible where it is probed on a live node), so a kind the backend can
+        never do is refused then; after set-up a bare ``netem`` narrows to what is there."""
         if not self.explicit:
             supported = [k for k in self.kinds if KIND_CAPS[k] in capabilities]
             if supported:

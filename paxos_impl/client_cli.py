@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from typing import Any
 
@@ -82,6 +83,21 @@ def run(args: argparse.Namespace, client: Client) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run one command; a reader that leaves early (``| head``) ends it quietly, no traceback."""
+    try:
+        try:
+            return _main(argv)
+        finally:  # flush here, not at interpreter exit, where the error cannot be caught
+            sys.stdout.flush()
+    except BrokenPipeError:
+        # Every command prints only after its operation completed (or it is --help), so the
+        # outcome is known: done. Point stdout at /dev/null so the interpreter's final flush
+        # stays quiet too.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_OK
+
+
+def _main(argv: list[str] | None) -> int:
     args = build_parser().parse_args(argv)
     try:
         config = load_config(getattr(args, "config", None))

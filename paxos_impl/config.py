@@ -70,6 +70,9 @@ class Config:
     max_inflight: int = 256  # slots in phase 2 at once
     max_frame_bytes: int = 4 * 1024 * 1024
     data_dir: str | None = None  # default: ./node<id>.paxos
+    # Permit phase-1 and phase-2 quorums that need not meet (Q1 + Q2 <= N): unsafe, for
+    # watching on purpose what the intersection rule protects.
+    unsafe_quorums: bool = False
     bugs: list[str] = field(default_factory=list)
     timeouts: Timeouts = field(default_factory=Timeouts)
 
@@ -123,9 +126,10 @@ class Config:
                 raise ConfigError(f"unknown bug {b!r}; known: {', '.join(KNOWN_BUGS)}")
         if not (1 <= self.q1 <= self.n and 1 <= self.q2 <= self.n):
             raise ConfigError(f"quorum sizes must be within 1..{self.n}")
-        if self.q1 + self.q2 <= self.n:
+        if self.q1 + self.q2 <= self.n and not self.unsafe_quorums:
             raise ConfigError(
                 f"phase-1 and phase-2 quorums must overlap: {self.q1} + {self.q2} <= {self.n}"
+                " (unsafe_quorums = true permits it on purpose)"
             )
         t = self.timeouts
         if not (0 < t.heartbeat_ms < t.election_min_ms <= t.election_max_ms):

@@ -1,6 +1,6 @@
 """`paxlab test --backend-opt KEY=VALUE`: backend options (the simulator's power cuts, drift,
-snapshot interval...) reach the cluster from the command line, and a wrong one is a one-line
-usage error."""
+message loss...) reach the cluster from the command line, and a wrong one is a one-line
+usage error. Store settings are not backend options (--target-opt, test_store_settings.py)."""
 
 from __future__ import annotations
 
@@ -11,16 +11,16 @@ from controller.run_cli import parse_backend_opts
 
 
 def test_values_are_json_else_strings():
-    opts = parse_backend_opts(["power_loss=0.5", "snapshot-every=20", "mode=masterless", "x=true"])
-    assert opts == {"power_loss": 0.5, "snapshot_every": 20, "mode": "masterless", "x": True}
+    opts = parse_backend_opts(["power_loss=0.5", "clock-drift=0.1", "kind=fast", "x=true"])
+    assert opts == {"power_loss": 0.5, "clock_drift": 0.1, "kind": "fast", "x": True}
     for bad in ("nokey", "=3", "two words=1"):
         with pytest.raises(ValueError):
             parse_backend_opts([bad])
 
 
-def test_a_sim_option_reaches_the_simulated_store(tmp_path, capsys):
+def test_a_store_setting_reaches_the_simulated_store(tmp_path, capsys):
     argv = ["test", "--backend", "sim", "--nemesis", "none", "--time-limit", "3", "--seed", "2",
-            "--backend-opt", "snapshot_every=5", "--results-dir", str(tmp_path), "--no-progress"]  # fmt: skip
+            "--target-opt", "snapshot_every=5", "--results-dir", str(tmp_path), "--no-progress"]  # fmt: skip
     assert main(argv) == 0
     listings = list(tmp_path.glob("*/*/nodes/n*/data-listing.txt"))
     assert len(listings) == 5

@@ -97,7 +97,7 @@ def test_fault_free_run_makes_progress_in_every_read_mode():
 @pytest.mark.timeout(120)
 @pytest.mark.parametrize("bug", [None, "local-read", "early-ack"])
 def test_linearizability_checker_agrees_with_the_direct_properties(bug):
-    """The histories are in DESIGN.md's format and the project's checker reads them. Its
+    """The histories are in docs/history-format.md's format and the project's checker reads them. Its
     verdict and the direct checks must agree: a stale read the direct checks see is not
     linearizable, and a history the checker rejects has a direct violation. (The direct
     checks are stronger: they also see a lost write no client happened to read.)"""

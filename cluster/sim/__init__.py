@@ -1,7 +1,7 @@
 """A deterministic in-process simulation of a paxlab store cluster (virtual time, one seed).
 
 ``World`` runs N sans-IO replicas over a simulated network with crash-restart; ``SimClient``
-drives them and records a DESIGN.md history; ``scenario.run`` ties both to a random fault
+drives them and records a history (docs/history-format.md); ``scenario.run`` ties both to a random fault
 plan and checks the safety properties.
 """
 

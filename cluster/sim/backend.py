@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import json
 import re
+from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +27,7 @@ from cluster.base import Cluster, ClusterError, node_name, store_id
 from cluster.sim.network import LinkModel
 from cluster.sim.runtime import Netem, RuntimeWorld
 from cluster.sim.store_client import SimStoreClient
-from paxos_impl.config import Config, ConfigError, local_config
+from paxos_impl.config import Config, ConfigError, Timeouts, local_config
 
 # Applied slots between snapshots. The store's default (1000) means a ten-second seed at the
 # default rates never takes one, so sweeps would not exercise snapshots, compaction and
@@ -55,19 +56,23 @@ class SimCluster(Cluster):
         power_loss: float = 0.0,
         clock_drift: float = 0.0,
         snapshot_every: int = SIM_SNAPSHOT_EVERY,
-        config: Config | None = None,
-        **unknown: Any,
+        **config_kw: Any,
     ) -> None:
+        """Other keywords are store settings (paxos_impl.config.Config fields, ``timeouts`` a
+        table), as every backend takes them."""
+        unknown = sorted(set(config_kw) - ({f.name for f in fields(Config)} - {"nodes"}))
         if unknown:
-            raise ClusterError(f"the sim backend has no option {sorted(unknown)[0]!r}")
+            raise ClusterError(f"the sim backend has no option {unknown[0]!r}")
         if n < 1:
             raise ClusterError(f"a cluster needs at least one node, got {n}")
+        if isinstance(config_kw.get("timeouts"), dict):
+            config_kw["timeouts"] = Timeouts(**config_kw["timeouts"])
         try:
-            self.config = config or local_config(
-                n, read_mode=read_mode, mode=mode, snapshot_every=snapshot_every
+            self.config = local_config(
+                n, read_mode=read_mode, mode=mode, snapshot_every=snapshot_every, **config_kw
             )
-        except ConfigError as e:
-            raise ClusterError(str(e)) from None
+        except (ConfigError, TypeError) as e:
+            raise ClusterError(f"bad cluster configuration: {e}") from None
         self.name = name
         self.nodes = [node_name(i) for i in range(n)]
         self.seed = seed

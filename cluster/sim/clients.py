@@ -3,7 +3,7 @@
 Each client behaves like the real client library: one operation at a time, a fresh sequence
 number per operation and the *same* one for every retry of it, redirects on ``not_leader``,
 a per-attempt timeout after which it tries another node, and an overall deadline after which
-the outcome is unknown. The history is in the format of DESIGN.md (invoke, then ok / fail /
+the outcome is unknown. The history is in the format of docs/history-format.md (invoke, then ok / fail /
 info by the same process; after ``info`` the worker continues under a new process id).
 A failure is only recorded as ``fail`` when no earlier attempt could still take effect.
 """
