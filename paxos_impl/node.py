@@ -30,7 +30,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from . import wire
+from . import tls, wire
 from .config import Config
 from .storage import Storage
 
@@ -109,8 +109,16 @@ class _PeerLink:
             try:
                 # asyncio.timeout, not wait_for: on 3.11 wait_for can swallow a cancellation
                 # that races with the connect failing, and shutdown would then hang
-                async with asyncio.timeout(max(backoff_max, 1.0)):
-                    reader, writer = await asyncio.open_connection(addr.host, addr.peer_port)
+                async with asyncio.timeout(max(backoff_max, 1.0) + HELLO_TIMEOUT):
+                    reader, writer = await asyncio.open_connection(
+                        addr.host, addr.peer_port, **self.node.tls_connect
+                    )
+                if self.node.tls_connect:  # the peer must be the node we meant to reach
+                    try:
+                        tls.check_node(writer.get_extra_info("ssl_object"), self.peer_id)
+                    except tls.TlsError as e:
+                        writer.close()
+                        raise OSError(f"refused: {e}") from None
             except (OSError, TimeoutError) as e:
                 _reraise_if_cancelled()
                 failures += 1
@@ -172,6 +180,7 @@ class Node:
         self.rng = rng or random.Random()
         self.clock = clock
         self.max_frame = config.max_frame_bytes
+        self.tls_listen, self.tls_connect = _tls_options(config, node_id)
         self._events: collections.deque[tuple] = collections.deque()
         self._has_events = asyncio.Event()
         self._tick: asyncio.TimerHandle | None = None
@@ -194,7 +203,9 @@ class Node:
             (me.client_port, self._serve_client),
         ):
             try:
-                server = await asyncio.start_server(handler, me.host, port, reuse_address=True)
+                server = await asyncio.start_server(
+                    handler, me.host, port, reuse_address=True, **self.tls_listen[port]
+                )
             except OSError as e:
                 why = os.strerror(e.errno) if e.errno else str(e)
                 raise OSError(f"cannot listen on {me.host}:{port}: {why}") from None
@@ -380,6 +391,11 @@ class Node:
                 raise wire.FrameError(f"expected a hello from a peer, got {_brief(hello)}")
             if src not in self.config.ids():
                 raise wire.FrameError(f"hello from unknown node {src!r}")
+            if self.tls_connect:  # TLS on: the certificate must name the node the hello claims
+                try:
+                    tls.check_node(writer.get_extra_info("ssl_object"), src)
+                except tls.TlsError as e:
+                    raise wire.FrameError(f"refused hello: {e}") from None
             while True:
                 msg = await wire.read_frame(reader, self.max_frame)
                 if not isinstance(msg.get("type"), str):
@@ -442,6 +458,28 @@ class Node:
             events=self.events_handled,
         )
         return s
+
+
+def _tls_options(config: Config, node_id: int) -> tuple[dict[int, dict], dict[str, Any]]:
+    """asyncio keyword arguments for each listening port and for outbound peer links.
+
+    Empty when TLS is off. tls.TlsError (one line) if a certificate cannot be loaded."""
+    me = config.node(node_id)
+    if not config.tls.enabled:
+        return {me.peer_port: {}, me.client_port: {}}, {}
+    s = config.tls
+    listen = {
+        me.peer_port: {"ssl": tls.peer_server_context(s, node_id)},
+        me.client_port: {"ssl": tls.client_server_context(s, node_id)},
+    }
+    for opts in listen.values():
+        opts["ssl_handshake_timeout"] = HELLO_TIMEOUT
+    connect = {
+        "ssl": tls.peer_client_context(s, node_id),
+        "ssl_handshake_timeout": HELLO_TIMEOUT,
+        "server_hostname": "",  # identity is checked by node id, not host name
+    }
+    return listen, connect
 
 
 def _reraise_if_cancelled() -> None:
