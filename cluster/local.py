@@ -41,7 +41,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from cluster import node_agent
+from cluster import certs, node_agent
 from cluster.base import Cluster, ClusterError, ExecResult, Unsupported, node_name, store_id
 from paxos_impl.config import Config, ConfigError, NodeAddress, Timeouts
 
@@ -198,12 +198,15 @@ class LocalCluster(StartsAndWaits, Cluster):
         python: str | None = None,
         faketime: bool | None = None,
         cleanup_at_exit: bool = True,
+        tls: bool = True,
         **config_kw: Any,
     ) -> None:
         """run_dir: where node directories go (default: a fresh temp dir, removed at teardown).
         faketime: None = use libfaketime if it works here, False = never, True = required.
         cleanup_at_exit: kill the nodes if this interpreter exits without teardown() (turn off
         for ``paxlab cluster up``, whose nodes must outlive it).
+        tls: mutual TLS between nodes and from clients, with a CA made for this cluster at
+        setup (cluster.certs; files in run_dir/tls). The one config serves nodes and clients.
         Other keywords go to paxos_impl.config.Config (mode, read_mode, timeouts, ...)."""
         if n < 1 or n > 240:
             raise ClusterError(f"the local backend runs 1..240 nodes, not {n}")
@@ -224,6 +227,7 @@ class LocalCluster(StartsAndWaits, Cluster):
         self._hooked: set[str] = set()  # chains whose OUTPUT jump is in place
         self._loss: dict[str, float] = {}
         self._config_kw = dict(config_kw)
+        self._tls = tls
         self.config = self._load_or_make_config()
         if cleanup_at_exit:
             _live.add(self)
@@ -254,6 +258,8 @@ class LocalCluster(StartsAndWaits, Cluster):
         kw = dict(self._config_kw)
         if isinstance(kw.get("timeouts"), dict):
             kw["timeouts"] = Timeouts(**kw["timeouts"])
+        if self._tls:
+            kw["tls"] = certs.ClusterCerts(self.run_dir / "tls").settings()
         nodes = []
         for node in self.nodes:
             host = self.address(node)
@@ -288,6 +294,8 @@ class LocalCluster(StartsAndWaits, Cluster):
     # -- life cycle --------------------------------------------------------------------------
     def setup(self) -> None:
         self.run_dir.mkdir(parents=True, exist_ok=True)
+        if self.config.tls.enabled and not Path(self.config.tls.ca).exists():
+            certs.generate(Path(self.config.tls.ca).parent, self.config.ids(), self.name)
         if not self.config_path.exists():
             self.config.save(self.config_path)
         for node in self.nodes:
