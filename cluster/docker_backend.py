@@ -31,7 +31,7 @@ from dataclasses import fields, replace
 from pathlib import Path
 from typing import Any, TypeVar
 
-from cluster import certs, iptables
+from cluster import certs, diskfault, iptables
 from cluster.base import Cluster, ClusterError, ExecResult, Unsupported, node_name, store_id
 from cluster.image import IMAGE, docker_client, require_image
 from paxos_impl.config import Config, ConfigError, NodeAddress, Timeouts
@@ -43,13 +43,14 @@ CODE_DIR = "/opt/paxlab"
 CONFIG_PATH = "/etc/paxlab/config.toml"
 TLS_DIR = "/etc/paxlab/tls"  # in each container: the CA and that node's own pair only
 NODE_ROOT = "/var/lib/paxlab"
+DATA_DIR = f"{NODE_ROOT}/data"  # the node agent's data/ under its root
 IFACE = "eth0"
 PEER_PORT = 7100
 CLIENT_PORT = 7200
 # Candidate subnets: 10.<A>.<B>.0/24 in a block we hope nobody else uses; we still check.
 _SUBNET_BLOCKS = ("10.199.0.0/16", "10.198.0.0/16", "172.29.0.0/16")
 _NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,40}$")
-_BASE_CAPS = {"kill", "pause", "partition", "clock", "netem-loss", "exec", "files"}
+_BASE_CAPS = {"kill", "pause", "partition", "clock", "netem-loss", "exec", "files", "disk"}
 
 T = TypeVar("T")
 
@@ -118,10 +119,16 @@ class DockerCluster(Cluster):
         image: str = IMAGE,
         code_dir: Path | None = None,
         tls: bool = True,
+        data_tmpfs_mb: int | None = None,
         **config_opts: Any,
     ) -> None:
         """tls: mutual TLS between the nodes and from host clients, with a CA made for this
-        cluster at setup; the host-side copies live in cluster.certs.default_dir(name)."""
+        cluster at setup; the host-side copies live in cluster.certs.default_dir(name).
+        data_tmpfs_mb: put each node's data directory on a tmpfs of this size (a disk that
+        can be filled: the disk:full nemesis needs it; fsync costs nothing there)."""
+        if data_tmpfs_mb is not None and not 16 <= int(data_tmpfs_mb) <= 4096:
+            raise ClusterError(f"data_tmpfs_mb must be within 16..4096, not {data_tmpfs_mb}")
+        self.data_tmpfs_mb = int(data_tmpfs_mb) if data_tmpfs_mb is not None else None
         if not _NAME_RE.match(name):
             raise ClusterError(
                 f"bad cluster name {name!r}: use lower-case letters, digits, '-', '_' or '.'"
@@ -194,6 +201,8 @@ class DockerCluster(Cluster):
         Before setup nothing can be probed, so netem-delay is left out until it is.
         """
         caps = set(_BASE_CAPS)
+        if self.data_tmpfs_mb is not None:
+            caps.add("disk-full")
         if not self._netem_probed and self._ids:
             self._probe_netem()
         if self._netem_probed and self._netem_reason is None:
@@ -291,8 +300,9 @@ class DockerCluster(Cluster):
 
     def _create_container(self, node: str) -> str:
         api = self.client.api
+        tmpfs = {DATA_DIR: f"size={self.data_tmpfs_mb}m"} if self.data_tmpfs_mb else None
         host_config = api.create_host_config(
-            init=True, cap_add=["NET_ADMIN"], network_mode=self.network_name
+            init=True, cap_add=["NET_ADMIN"], network_mode=self.network_name, tmpfs=tmpfs
         )
         net_config = api.create_networking_config(
             {
@@ -460,6 +470,10 @@ class DockerCluster(Cluster):
             (out or b"").decode(errors="replace"),
             (err or b"").decode(errors="replace"),
         )
+
+    def disk(self, node: str, action: str, kind: str = "", seed: int = 0) -> dict:
+        """A disk fault on a stopped node's data directory (cluster.diskfault)."""
+        return diskfault.run_on(self, node, DATA_DIR, action, kind, seed)
 
     def put_file(self, node: str, local: Path, remote: str) -> None:
         parent = str(Path(remote).parent)

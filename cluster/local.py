@@ -41,7 +41,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from cluster import certs, node_agent
+from cluster import certs, diskfault, node_agent
 from cluster.base import Cluster, ClusterError, ExecResult, Unsupported, node_name, store_id
 from paxos_impl.config import Config, ConfigError, NodeAddress, Timeouts
 
@@ -284,7 +284,7 @@ class LocalCluster(StartsAndWaits, Cluster):
 
     # -- capabilities ------------------------------------------------------------------------
     def capabilities(self) -> set[str]:
-        caps = {"kill", "pause", "exec", "files"}
+        caps = {"kill", "pause", "exec", "files", "disk"}
         if probe_iptables() is None:
             caps |= {"partition", "netem-loss"}
         if self._faketime_lib:
@@ -494,6 +494,10 @@ class LocalCluster(StartsAndWaits, Cluster):
         except OSError as e:
             return ExecResult(127, "", str(e))
         return ExecResult(r.returncode, r.stdout, r.stderr)
+
+    def disk(self, node: str, action: str, kind: str = "", seed: int = 0) -> dict:
+        """A disk fault on a stopped node's data directory (cluster.diskfault)."""
+        return diskfault.run_on(self, node, str(self.node_dir(node) / "data"), action, kind, seed)
 
     def put_file(self, node: str, local: Path, remote: str) -> None:
         dst = self._resolve(node, remote)

@@ -57,7 +57,7 @@ from typing import Any, TypeVar
 
 import paramiko
 
-from cluster import certs, iptables
+from cluster import certs, diskfault, iptables
 from cluster.base import Cluster, ClusterError, ExecResult, Unsupported, node_name, store_id
 from cluster.local import StartsAndWaits
 from paxos_impl.config import Config, ConfigError, NodeAddress, Timeouts
@@ -411,7 +411,7 @@ class SSHCluster(StartsAndWaits, Cluster):
                 self.setup()  # the probes run the node agent, so it must be there
 
             def probe(node: str) -> set[str]:
-                caps = {"kill", "pause", "exec", "files"}
+                caps = {"kill", "pause", "exec", "files", "disk"}
                 if self._sh(node, f"{self._sudo(node)}iptables -w -S INPUT >/dev/null").ok:
                     caps.add("partition")
                     caps.add("netem-loss")
@@ -503,6 +503,10 @@ class SSHCluster(StartsAndWaits, Cluster):
         wd = shlex.quote(self.workdir(node))
         bounded = f"timeout -k 2 {timeout:g} {shlex.join(cmd)}"  # the command dies with us
         return self._sh(node, f"mkdir -p {wd} && cd {wd} && {bounded}", timeout + 5)
+
+    def disk(self, node: str, action: str, kind: str = "", seed: int = 0) -> dict:
+        """A disk fault on a stopped node's data directory (cluster.diskfault)."""
+        return diskfault.run_on(self, node, f"{self.workdir(node)}/data", action, kind, seed)
 
     def put_file(self, node: str, local: Path, remote: str) -> None:
         dst = self._remote_path(node, remote)
