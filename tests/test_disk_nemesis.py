@@ -1,0 +1,100 @@
+"""The disk nemesis end to end: corrupt a stopped node's log, restart it, check the history.
+
+On the simulator (virtual time, many seeds, fast tier) and on local processes (the real
+store and its real files): every damaged log must be refused at restart (the node never
+votes with it), the intact disk put back when the fault ends, a full disk must stop the
+node, and the history must stay linearizable with the simulator's invariants intact (no
+slot chosen twice, no acknowledged write missing from the chosen log).
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from cluster.base import Unsupported
+from cluster.sim.backend import SimCluster
+from controller.run import run_test
+from controller.spec import TestSpec
+from nemesis.combined import build
+from nemesis.disk import DiskNemesis
+
+
+def _events(run_dir, f: str) -> list[dict]:
+    lines = (run_dir / "history.jsonl").read_text().splitlines()
+    evs = [json.loads(x) for x in lines]
+    return [e for e in evs if e.get("process") == "nemesis" and e["f"] == f and e["type"] == "info"]
+
+
+@pytest.mark.timeout(240)
+def test_sim_every_damaged_log_is_refused_and_nothing_is_lost(tmp_path):
+    refused: dict[str, int] = {}
+    for seed in range(6):
+        spec = TestSpec(
+            workload="register" if seed % 2 else "kv",
+            nemesis=["disk", "partition"],
+            nodes=3,
+            concurrency=6,
+            time_limit=16,
+            seed=seed,
+            backend="sim",
+            nemesis_interval=0.5,
+            op_timeout=1.0,
+        )
+        c = SimCluster("t", 3, seed=seed)
+        out = run_test(spec, cluster=c, results_root=tmp_path, progress=False, report=False)
+        assert out.valid is True, (seed, out.results.get("error"), out.results)
+        assert c.violations == [], (seed, c.violations)
+        for e in _events(out.run_dir, "start-disk"):
+            v = e["value"]
+            if v["kind"] == "full":
+                continue
+            if "skipped" in v.get("damage", {}):
+                continue
+            assert v["restart"] == "refused", (seed, v)  # never started on a damaged log
+            refused[v["kind"]] = refused.get(v["kind"], 0) + 1
+        stops = _events(out.run_dir, "stop-disk")
+        assert stops and all(s["value"].get("restarted", True) for s in stops), stops
+        fulls = [s["value"] for s in stops if s["value"].get("kind") == "full"]
+        assert all(s["restarted"] for s in fulls), fulls  # a full disk had stopped the node
+    assert set(refused) == {"bitflip", "truncate", "torn"}, refused
+
+
+def test_full_is_dropped_or_refused_where_no_small_disk_exists():
+    bare = DiskNemesis()
+    assert bare.requires({"disk"}) == {"disk"} and "full" not in bare.kinds
+    explicit = DiskNemesis(["full"])
+    assert explicit.requires({"disk"}) == {"disk", "disk-full"}
+
+    class NoDisk:
+        def capabilities(self):
+            return {"kill", "disk"}
+
+    with pytest.raises(Unsupported, match="cannot do the disk nemesis .missing: disk-full"):
+        build([("disk", ["full"])]).require(NoDisk())
+    build([("disk", None)]).require(NoDisk())  # a bare disk runs what it can
+
+
+@pytest.mark.timeout(240)
+def test_local_processes_refuse_a_damaged_log_and_stay_linearizable(tmp_path):
+    spec = TestSpec(
+        workload="kv",
+        nemesis=["disk"],
+        nodes=3,
+        concurrency=4,
+        time_limit=14,
+        seed=5,
+        backend="local",
+        nemesis_interval=2.0,
+        op_timeout=2.0,
+    )
+    out = run_test(spec, results_root=tmp_path, progress=False, report=False)
+    assert out.valid is True, out.results
+    starts = [e["value"] for e in _events(out.run_dir, "start-disk")]
+    assert starts, "no disk fault ran"
+    for v in starts:
+        assert v["restart"] == "refused", v
+        assert "at the last clean shutdown" in v["why"] or "byte offset" in v["why"], v
+    stops = [e["value"] for e in _events(out.run_dir, "stop-disk")]
+    assert all(s.get("restored") and s.get("restarted") for s in stops), stops
