@@ -98,3 +98,35 @@ def test_local_processes_refuse_a_damaged_log_and_stay_linearizable(tmp_path):
         assert "at the last clean shutdown" in v["why"] or "byte offset" in v["why"], v
     stops = [e["value"] for e in _events(out.run_dir, "stop-disk")]
     assert all(s.get("restored") and s.get("restarted") for s in stops), stops
+
+
+@pytest.mark.docker
+@pytest.mark.timeout(300)
+def test_docker_every_kind_including_a_full_disk(tmp_path, node_image):
+    """Containers, data on a 64 MiB tmpfs so that ``full`` really fills it."""
+    spec = TestSpec(
+        workload="kv",
+        nemesis=["disk"],
+        nodes=3,
+        concurrency=4,
+        time_limit=50,
+        seed=2,
+        backend="docker",
+        nemesis_interval=2.0,
+        op_timeout=2.0,
+        backend_opts={"data_tmpfs_mb": 64},
+    )
+    out = run_test(spec, results_root=tmp_path, progress=False, report=False)
+    assert out.valid is True, out.results
+    starts = [e["value"] for e in _events(out.run_dir, "start-disk")]
+    assert {v["kind"] for v in starts} == {"bitflip", "truncate", "torn", "full"}, starts
+    for v in starts:
+        if v["kind"] != "full":
+            assert v["restart"] == "refused", v
+        else:
+            assert v["filled_bytes"] > 0, v
+    stops = [e["value"] for e in _events(out.run_dir, "stop-disk")]
+    assert all(s.get("restarted") for s in stops), stops
+    full = next(s for s in starts if s["kind"] == "full")["node"]
+    log = (out.run_dir / "nodes" / full / "store.log").read_text()
+    assert "No space left on device" in log  # it stopped rather than acknowledge
