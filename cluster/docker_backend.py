@@ -254,12 +254,17 @@ class DockerCluster(Cluster):
         self._ids = dict(zip(self.nodes, ids, strict=True))
         if self.certs is not None:
             certs.generate(self.certs.dir, [store_id(n) for n in self.nodes], self.name)
+        archive = self._code_archive()
         _parallel(
-            lambda node: self.client.api.put_archive(
-                self._ids[node], "/", self._code_archive(node)
-            ),
-            self.nodes,
+            lambda node: self.client.api.put_archive(self._ids[node], "/", archive), self.nodes
         )
+        if self.certs is not None:
+            _parallel(
+                lambda node: self.client.api.put_archive(
+                    self._ids[node], "/", self._tls_archive(node)
+                ),
+                self.nodes,
+            )
 
     def _create_network(self) -> tuple[str, str, list[str]]:
         from docker.errors import APIError
@@ -324,8 +329,8 @@ class DockerCluster(Cluster):
         api.start(c["Id"])
         return c["Id"]
 
-    def _code_archive(self, node: str) -> bytes:
-        """paxos_impl, the node agent, the config and the node's TLS files: one tar for /."""
+    def _code_archive(self) -> bytes:
+        """paxos_impl, the node agent and the config, as one tar to unpack at /."""
         buf = io.BytesIO()
         with tarfile.open(fileobj=buf, mode="w") as tar:
             pkg = self.code_dir / "paxos_impl"
@@ -333,10 +338,16 @@ class DockerCluster(Cluster):
                 tar.add(str(f), arcname=f"{CODE_DIR[1:]}/{f.relative_to(self.code_dir)}")
             tar.add(str(Path(__file__).with_name("node_agent.py")), arcname=AGENT[1:])
             _add_bytes(tar, CONFIG_PATH[1:], self._node_config().to_toml().encode())
-            if self.certs is not None:
-                for f in self.certs.node_files(store_id(node)):
-                    mode = 0o600 if f.suffix == ".key" else 0o644
-                    _add_bytes(tar, f"{TLS_DIR[1:]}/{f.name}", f.read_bytes(), mode)
+        return buf.getvalue()
+
+    def _tls_archive(self, node: str) -> bytes:
+        """The CA and this node's own pair (no other node's key), for TLS_DIR."""
+        assert self.certs is not None
+        buf = io.BytesIO()
+        with tarfile.open(fileobj=buf, mode="w") as tar:
+            for f in self.certs.node_files(store_id(node)):
+                mode = 0o600 if f.suffix == ".key" else 0o644
+                _add_bytes(tar, f"{TLS_DIR[1:]}/{f.name}", f.read_bytes(), mode)
         return buf.getvalue()
 
     def attach(self) -> DockerCluster:

@@ -41,7 +41,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from cluster import certs, diskfault, node_agent
+from cluster import node_agent
 from cluster.base import Cluster, ClusterError, ExecResult, Unsupported, node_name, store_id
 from paxos_impl.config import Config, ConfigError, NodeAddress, Timeouts
 
@@ -259,6 +259,8 @@ class LocalCluster(StartsAndWaits, Cluster):
         if isinstance(kw.get("timeouts"), dict):
             kw["timeouts"] = Timeouts(**kw["timeouts"])
         if self._tls:
+            from cluster import certs
+
             kw["tls"] = certs.ClusterCerts(self.run_dir / "tls").settings()
         nodes = []
         for node in self.nodes:
@@ -295,6 +297,8 @@ class LocalCluster(StartsAndWaits, Cluster):
     def setup(self) -> None:
         self.run_dir.mkdir(parents=True, exist_ok=True)
         if self.config.tls.enabled and not Path(self.config.tls.ca).exists():
+            from cluster import certs  # needs cryptography: only where TLS is on
+
             certs.generate(Path(self.config.tls.ca).parent, self.config.ids(), self.name)
         if not self.config_path.exists():
             self.config.save(self.config_path)
@@ -497,6 +501,8 @@ class LocalCluster(StartsAndWaits, Cluster):
 
     def disk(self, node: str, action: str, kind: str = "", seed: int = 0) -> dict:
         """A disk fault on a stopped node's data directory (cluster.diskfault)."""
+        from cluster import diskfault
+
         return diskfault.run_on(self, node, str(self.node_dir(node) / "data"), action, kind, seed)
 
     def put_file(self, node: str, local: Path, remote: str) -> None:
