@@ -10,9 +10,11 @@ One fault at a time on one node (always a minority):
 
 - ``bitflip`` / ``truncate`` / ``torn``: stop the node (SIGTERM), back its data directory up,
   damage the newest log segment (``cluster.diskfault``), try to start it. The event records
-  whether it refused (the expected outcome) or started. When the fault ends, a node that
-  refused gets its intact directory back and is started on it: exactly the state it stopped
-  with, so that restart is safe (it is never restarted empty: that would forget promises).
+  whether it refused (the expected outcome) or started. A node that refused gets its intact
+  directory back at once and stays down until the fault ends; then it starts on exactly the
+  state it stopped with, which is safe (it is never restarted empty: that would forget its
+  promises). Restoring at once also keeps another nemesis that restarts nodes (kill's heal)
+  from meeting the damaged log.
 - ``full``: fill the file system of a running node's data directory; its next write fails
   and it stops. When the fault ends the space is freed and the node started again. Needs a
   backend whose data directory is on a small file system (capability ``disk-full``: docker
@@ -37,7 +39,7 @@ class DiskNemesis(Nemesis):
 
     def __init__(self, kinds: list[str] | None = None) -> None:
         super().__init__(kinds)
-        self.active: dict[str, Any] | None = None  # {"node", "kind", "refused"}
+        self.active: dict[str, Any] | None = None  # {"node", "kind"}
 
     def requires(self, capabilities: set[str], final: bool = True) -> set[str]:
         """``full`` needs a small disk (``disk-full``); a bare ``disk`` drops it where absent."""
@@ -65,17 +67,18 @@ class DiskNemesis(Nemesis):
         await fx.call(fx.cluster.stop, node)
         what = await fx.call(fx.cluster.disk, node, "damage", kind, seed)
         out: dict[str, Any] = {"kind": kind, "node": node, "damage": what}
+        self.active = {"node": node, "kind": kind}
         try:
             await fx.call(fx.cluster.start, node, list(fx.bugs))
         except ClusterError as e:
             out["restart"] = "refused"
             out["why"] = str(e)[-300:]
-            self.active = {"node": node, "kind": kind, "refused": True}
+            out.update(await fx.call(fx.cluster.disk, node, "restore"))
         else:
             # started: the damage changed nothing it needed (e.g. an empty log), or it was
             # not detected; the history says whether that cost anything
             out["restart"] = "started"
-            self.active = {"node": node, "kind": kind, "refused": False}
+            out.update(await fx.call(fx.cluster.disk, node, "drop-backup"))
         return out
 
     async def stop(self, fx: FaultContext) -> dict[str, Any]:
@@ -86,10 +89,6 @@ class DiskNemesis(Nemesis):
         out: dict[str, Any] = {"node": node, "kind": active["kind"]}
         if active["kind"] == "full":
             out.update(await fx.call(fx.cluster.disk, node, "unfill"))
-        elif active["refused"]:
-            out.update(await fx.call(fx.cluster.disk, node, "restore"))
-        else:
-            out.update(await fx.call(fx.cluster.disk, node, "drop-backup"))
         if not await fx.call(fx.cluster.is_running, node):
             try:
                 await fx.call(fx.cluster.start, node, list(fx.bugs))
