@@ -18,7 +18,7 @@ One fault at a time on one node (always a minority):
 - ``full``: fill the file system of a running node's data directory; its next write fails
   and it stops. When the fault ends the space is freed and the node started again. Needs a
   backend whose data directory is on a small file system (capability ``disk-full``: docker
-  with ``data_tmpfs_mb``, the simulator); elsewhere a bare ``disk`` leaves ``full`` out and an
+  or local with ``data_tmpfs_mb``, the simulator); elsewhere a bare ``disk`` leaves ``full`` out and an
   explicit ``disk:full`` is refused before the run.
 """
 

@@ -132,3 +132,31 @@ def test_docker_every_kind_including_a_full_disk(tmp_path, node_image):
     full = next(s for s in starts if s["kind"] == "full")["node"]
     log = (out.run_dir / "nodes" / full / "store.log").read_text()
     assert "No space left on device" in log  # it stopped rather than acknowledge
+
+
+@pytest.mark.timeout(240)
+def test_local_full_disk_on_a_tmpfs_stops_the_node_and_nothing_is_lost(tmp_path):
+    """--backend-opt data_tmpfs_mb=32: each data directory on a tmpfs (mounted as root), so
+    disk:full fills a real file system; the mounts are gone after teardown."""
+    spec = TestSpec(
+        workload="kv",
+        nemesis=["disk:full"],
+        nodes=3,
+        concurrency=4,
+        time_limit=10,
+        seed=3,
+        backend="local",
+        nemesis_interval=2.0,
+        op_timeout=2.0,
+        backend_opts={"data_tmpfs_mb": 32},
+    )
+    out = run_test(spec, results_root=tmp_path, progress=False, report=False)
+    assert out.valid is True, out.results
+    starts = [e["value"] for e in _events(out.run_dir, "start-disk")]
+    assert starts and all(v["filled_bytes"] > 0 for v in starts), starts
+    logs = "".join(p.read_text() for p in out.run_dir.glob("nodes/*/store.log"))
+    assert "No space left on device" in logs
+    stops = [e["value"] for e in _events(out.run_dir, "stop-disk")]
+    assert stops and all(s["freed"] and s["restarted"] for s in stops), stops
+    with open("/proc/mounts") as f:
+        assert out.results["cluster"] not in f.read()
