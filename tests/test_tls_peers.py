@@ -293,3 +293,43 @@ def test_check_node_reads_the_id_from_the_common_name():
     assert tls.node_id_of({"subject": ((("commonName", "paxlab-node-1x"),),)}) is None
     with pytest.raises(tls.TlsError, match="no verified certificate"):
         tls.check_node(None, 1)
+
+
+@pytest.mark.timeout(30)
+def test_client_certificates_can_be_optional(pki, tmp_path):
+    """require_client_cert = false: the node still proves who it is, clients need no pair."""
+    mine, _ = pki
+    cfg = _config(mine)
+    cfg = dataclasses.replace(cfg, nodes=cfg.nodes[:1])
+    cfg.timeouts = dataclasses.replace(cfg.timeouts, election_min_ms=300, election_max_ms=600)
+    cfg.tls.require_client_cert = False
+    anonymous = dataclasses.replace(
+        cfg, tls=dataclasses.replace(cfg.tls, client_cert="", client_key="")
+    )
+
+    async def go():
+        node, _core, task = await _node(cfg, tmp_path)
+        try:
+
+            def write_read():
+                with Client(anonymous, timeout=10) as c:
+                    c.write("k", "anon")
+                    return c.read("k")
+
+            return await asyncio.get_running_loop().run_in_executor(None, write_read)
+        finally:
+            node.stop()
+            await task
+
+    assert asyncio.run(go()) == "anon"
+
+
+def test_tls_table_round_trips_through_toml(pki, tmp_path):
+    from paxos_impl.config import load_config
+
+    mine, _ = pki
+    cfg = _config(mine)
+    cfg.save(tmp_path / "c.toml")
+    back = load_config(tmp_path / "c.toml")
+    assert back.tls == cfg.tls and back.tls.enabled
+    assert "[tls]" not in local_config(3).to_toml()  # a plain config stays as it was
