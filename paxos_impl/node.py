@@ -109,16 +109,10 @@ class _PeerLink:
             try:
                 # asyncio.timeout, not wait_for: on 3.11 wait_for can swallow a cancellation
                 # that races with the connect failing, and shutdown would then hang
-                async with asyncio.timeout(max(backoff_max, 1.0) + HELLO_TIMEOUT):
-                    reader, writer = await asyncio.open_connection(
-                        addr.host, addr.peer_port, **self.node.tls_connect
-                    )
-                if self.node.tls_connect:  # the peer must be the node we meant to reach
-                    try:
-                        tls.check_node(writer.get_extra_info("ssl_object"), self.peer_id)
-                    except tls.TlsError as e:
-                        writer.close()
-                        raise OSError(f"refused: {e}") from None
+                async with asyncio.timeout(max(backoff_max, 1.0)):
+                    reader, writer = await asyncio.open_connection(addr.host, addr.peer_port)
+                if self.node.tls_connect:  # TLS over it; the peer must be the node we meant
+                    await self._start_tls(writer)
             except (OSError, TimeoutError) as e:
                 _reraise_if_cancelled()
                 failures += 1
@@ -139,6 +133,18 @@ class _PeerLink:
             finally:
                 self.connected = False
                 writer.close()
+
+    async def _start_tls(self, writer: asyncio.StreamWriter) -> None:
+        """The handshake (bounded by its own timeout, so a silent peer costs the TCP connect
+        its usual time only), then the node-id check. OSError on any failure."""
+        try:
+            async with asyncio.timeout(HELLO_TIMEOUT):
+                await writer.start_tls(**self.node.tls_connect)
+            tls.check_node(writer.get_extra_info("ssl_object"), self.peer_id)
+        except (OSError, TimeoutError, tls.TlsError) as e:
+            _reraise_if_cancelled()
+            writer.close()
+            raise OSError(f"TLS with node {self.peer_id} failed: {e or type(e).__name__}") from None
 
     async def _pump(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         writer.write(wire.encode({"type": "hello", "from": self.node.id}))
@@ -475,7 +481,7 @@ def _tls_options(config: Config, node_id: int) -> tuple[dict[int, dict], dict[st
     for opts in listen.values():
         opts["ssl_handshake_timeout"] = HELLO_TIMEOUT
     connect = {
-        "ssl": tls.peer_client_context(s, node_id),
+        "sslcontext": tls.peer_client_context(s, node_id),
         "ssl_handshake_timeout": HELLO_TIMEOUT,
         "server_hostname": "",  # identity is checked by node id, not host name
     }

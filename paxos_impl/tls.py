@@ -136,7 +136,7 @@ def check_node(ssl_object: Any, claimed: int) -> None:
     named = node_id_of(cert)
     if named != claimed:
         who = f"node {named}" if named is not None else repr(common_name(cert))
-        raise TlsError(f"certificate names {who}, but the peer claims to be node {claimed}")
+        raise TlsError(f"certificate names {who}, not node {claimed}")
 
 
 def describe(s: TlsSettings) -> str:

@@ -333,3 +333,36 @@ def test_tls_table_round_trips_through_toml(pki, tmp_path):
     back = load_config(tmp_path / "c.toml")
     assert back.tls == cfg.tls and back.tls.enabled
     assert "[tls]" not in local_config(3).to_toml()  # a plain config stays as it was
+
+
+@pytest.mark.timeout(30)
+def test_outbound_link_refuses_a_peer_holding_another_nodes_certificate(pki, tmp_path, caplog):
+    """Node 0 dials node 1's address and meets a server with node 2's pair: no link."""
+    mine, _ = pki
+    cfg = _config(mine)
+    srv = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    srv.load_cert_chain(mine.node_cert(2), mine.node_key(2))
+    srv.load_verify_locations(mine.ca)
+    srv.verify_mode = ssl.CERT_REQUIRED
+    got: list[bytes] = []
+
+    async def impostor(reader, writer):
+        got.append(await reader.read(100))
+        writer.close()
+
+    async def go():
+        server = await asyncio.start_server(impostor, "127.0.0.1", cfg.node(1).peer_port, ssl=srv)
+        node, _core, task = await _node(cfg, tmp_path)
+        try:
+            await asyncio.sleep(1.5)  # several connection attempts
+            return node._links[1].connected
+        finally:
+            node.stop()
+            await task
+            server.close()
+
+    with caplog.at_level("INFO"):
+        connected = asyncio.run(go())
+    assert connected is False
+    assert "TLS with node 1 failed: certificate names node 2, not node 1" in caplog.text
+    assert all(b'"hello"' not in g for g in got)  # the hello never left node 0
