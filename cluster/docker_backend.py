@@ -19,6 +19,7 @@ import io
 import ipaddress
 import json
 import re
+import shutil
 import socket
 import tarfile
 import time
@@ -26,11 +27,11 @@ import tomllib
 import zlib
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import fields
+from dataclasses import fields, replace
 from pathlib import Path
 from typing import Any, TypeVar
 
-from cluster import iptables
+from cluster import certs, diskfault, iptables
 from cluster.base import Cluster, ClusterError, ExecResult, Unsupported, node_name, store_id
 from cluster.image import IMAGE, docker_client, require_image
 from paxos_impl.config import Config, ConfigError, NodeAddress, Timeouts
@@ -40,14 +41,16 @@ CLUSTER_LABEL = "paxlab.cluster"
 AGENT = "/opt/paxlab/node_agent.py"
 CODE_DIR = "/opt/paxlab"
 CONFIG_PATH = "/etc/paxlab/config.toml"
+TLS_DIR = "/etc/paxlab/tls"  # in each container: the CA and that node's own pair only
 NODE_ROOT = "/var/lib/paxlab"
+DATA_DIR = f"{NODE_ROOT}/data"  # the node agent's data/ under its root
 IFACE = "eth0"
 PEER_PORT = 7100
 CLIENT_PORT = 7200
 # Candidate subnets: 10.<A>.<B>.0/24 in a block we hope nobody else uses; we still check.
 _SUBNET_BLOCKS = ("10.199.0.0/16", "10.198.0.0/16", "172.29.0.0/16")
 _NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,40}$")
-_BASE_CAPS = {"kill", "pause", "partition", "clock", "netem-loss", "exec", "files"}
+_BASE_CAPS = {"kill", "pause", "partition", "clock", "netem-loss", "exec", "files", "disk"}
 
 T = TypeVar("T")
 
@@ -115,8 +118,17 @@ class DockerCluster(Cluster):
         n: int = 3,
         image: str = IMAGE,
         code_dir: Path | None = None,
+        tls: bool = True,
+        data_tmpfs_mb: int | None = None,
         **config_opts: Any,
     ) -> None:
+        """tls: mutual TLS between the nodes and from host clients, with a CA made for this
+        cluster at setup; the host-side copies live in cluster.certs.default_dir(name).
+        data_tmpfs_mb: put each node's data directory on a tmpfs of this size (a disk that
+        can be filled: the disk:full nemesis needs it; fsync costs nothing there)."""
+        if data_tmpfs_mb is not None and not 16 <= int(data_tmpfs_mb) <= 4096:
+            raise ClusterError(f"data_tmpfs_mb must be within 16..4096, not {data_tmpfs_mb}")
+        self.data_tmpfs_mb = int(data_tmpfs_mb) if data_tmpfs_mb is not None else None
         if not _NAME_RE.match(name):
             raise ClusterError(
                 f"bad cluster name {name!r}: use lower-case letters, digits, '-', '_' or '.'"
@@ -133,6 +145,7 @@ class DockerCluster(Cluster):
         self.image = image
         self.code_dir = Path(code_dir) if code_dir else Path(__file__).resolve().parent.parent
         self._config_opts = config_opts
+        self.certs = certs.ClusterCerts(certs.default_dir(self.name)) if tls else None
         self.addresses: dict[str, str] = {}
         self.config = self._make_config(["127.0.0.1"] * n)  # real addresses at setup()
         self._client: Any = None
@@ -162,10 +175,18 @@ class DockerCluster(Cluster):
         opts = dict(self._config_opts)
         if isinstance(opts.get("timeouts"), dict):  # as read from TOML or JSON
             opts["timeouts"] = Timeouts(**opts["timeouts"])
+        if self.certs is not None:  # the host's view: the CA and the client pair
+            opts["tls"] = certs.client_only(self.certs.settings())
         try:
             return Config(nodes=nodes, **opts).validate()
         except (ConfigError, TypeError) as e:
             raise ClusterError(f"bad cluster configuration: {e}") from None
+
+    def _node_config(self) -> Config:
+        """The config as the nodes read it: certificate paths inside the containers."""
+        if self.certs is None:
+            return self.config
+        return replace(self.config, tls=self.certs.settings(TLS_DIR))
 
     @property
     def client(self) -> Any:
@@ -180,6 +201,8 @@ class DockerCluster(Cluster):
         Before setup nothing can be probed, so netem-delay is left out until it is.
         """
         caps = set(_BASE_CAPS)
+        if self.data_tmpfs_mb is not None:
+            caps.add("disk-full")
         if not self._netem_probed and self._ids:
             self._probe_netem()
         if self._netem_probed and self._netem_reason is None:
@@ -236,10 +259,19 @@ class DockerCluster(Cluster):
         except APIError as e:
             raise ClusterError(f"cannot create containers: {_one_line(e)}") from None
         self._ids = dict(zip(self.nodes, ids, strict=True))
+        if self.certs is not None:
+            certs.generate(self.certs.dir, [store_id(n) for n in self.nodes], self.name)
         archive = self._code_archive()
         _parallel(
             lambda node: self.client.api.put_archive(self._ids[node], "/", archive), self.nodes
         )
+        if self.certs is not None:
+            _parallel(
+                lambda node: self.client.api.put_archive(
+                    self._ids[node], "/", self._tls_archive(node)
+                ),
+                self.nodes,
+            )
 
     def _create_network(self) -> tuple[str, str, list[str]]:
         from docker.errors import APIError
@@ -280,8 +312,9 @@ class DockerCluster(Cluster):
 
     def _create_container(self, node: str) -> str:
         api = self.client.api
+        tmpfs = {DATA_DIR: f"size={self.data_tmpfs_mb}m"} if self.data_tmpfs_mb else None
         host_config = api.create_host_config(
-            init=True, cap_add=["NET_ADMIN"], network_mode=self.network_name
+            init=True, cap_add=["NET_ADMIN"], network_mode=self.network_name, tmpfs=tmpfs
         )
         net_config = api.create_networking_config(
             {
@@ -311,7 +344,17 @@ class DockerCluster(Cluster):
             for f in sorted(pkg.rglob("*.py")):
                 tar.add(str(f), arcname=f"{CODE_DIR[1:]}/{f.relative_to(self.code_dir)}")
             tar.add(str(Path(__file__).with_name("node_agent.py")), arcname=AGENT[1:])
-            _add_bytes(tar, CONFIG_PATH[1:], self.config.to_toml().encode())
+            _add_bytes(tar, CONFIG_PATH[1:], self._node_config().to_toml().encode())
+        return buf.getvalue()
+
+    def _tls_archive(self, node: str) -> bytes:
+        """The CA and this node's own pair (no other node's key), for TLS_DIR."""
+        assert self.certs is not None
+        buf = io.BytesIO()
+        with tarfile.open(fileobj=buf, mode="w") as tar:
+            for f in self.certs.node_files(store_id(node)):
+                mode = 0o600 if f.suffix == ".key" else 0o644
+                _add_bytes(tar, f"{TLS_DIR[1:]}/{f.name}", f.read_bytes(), mode)
         return buf.getvalue()
 
     def attach(self) -> DockerCluster:
@@ -329,6 +372,11 @@ class DockerCluster(Cluster):
         try:
             raw = self._read(self.nodes[0], CONFIG_PATH)
             self.config = Config.from_dict(tomllib.loads(raw.decode()))
+            if self.config.tls.enabled:  # the nodes' paths -> this host's copies
+                self.certs = certs.ClusterCerts(certs.default_dir(self.name))
+                self.config.tls = certs.client_only(self.certs.settings())
+            else:
+                self.certs = None
         except (ClusterError, ValueError):
             self.config = self._make_config([self.addresses[n] for n in self.nodes])
         return self
@@ -337,6 +385,8 @@ class DockerCluster(Cluster):
         """Remove this cluster's containers and network, whatever state they are in."""
         remove_labelled(self.client, self.name)
         self._ids = {}
+        if self.certs is not None:
+            shutil.rmtree(self.certs.dir, ignore_errors=True)
 
     # -- the node agent ------------------------------------------------------------------
     def _cid(self, node: str) -> str:
@@ -439,6 +489,10 @@ class DockerCluster(Cluster):
             (err or b"").decode(errors="replace"),
         )
 
+    def disk(self, node: str, action: str, kind: str = "", seed: int = 0) -> dict:
+        """A disk fault on a stopped node's data directory (cluster.diskfault)."""
+        return diskfault.run_on(self, node, DATA_DIR, action, kind, seed)
+
     def put_file(self, node: str, local: Path, remote: str) -> None:
         parent = str(Path(remote).parent)
         self.exec(node, ["mkdir", "-p", parent])
@@ -514,11 +568,11 @@ class DockerCluster(Cluster):
         _parallel(heal, self.nodes)
 
 
-def _add_bytes(tar: tarfile.TarFile, name: str, data: bytes) -> None:
+def _add_bytes(tar: tarfile.TarFile, name: str, data: bytes, mode: int = 0o644) -> None:
     info = tarfile.TarInfo(name)
     info.size = len(data)
     info.mtime = int(time.time())
-    info.mode = 0o644
+    info.mode = mode
     tar.addfile(info, io.BytesIO(data))
 
 

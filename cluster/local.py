@@ -198,12 +198,18 @@ class LocalCluster(StartsAndWaits, Cluster):
         python: str | None = None,
         faketime: bool | None = None,
         cleanup_at_exit: bool = True,
+        tls: bool = True,
+        data_tmpfs_mb: int | None = None,
         **config_kw: Any,
     ) -> None:
         """run_dir: where node directories go (default: a fresh temp dir, removed at teardown).
         faketime: None = use libfaketime if it works here, False = never, True = required.
         cleanup_at_exit: kill the nodes if this interpreter exits without teardown() (turn off
         for ``paxlab cluster up``, whose nodes must outlive it).
+        tls: mutual TLS between nodes and from clients, with a CA made for this cluster at
+        setup (cluster.certs; files in run_dir/tls). The one config serves nodes and clients.
+        data_tmpfs_mb: mount a tmpfs of this size on each node's data directory (root only):
+        a disk that can be filled, for the disk:full nemesis. Unmounted at teardown.
         Other keywords go to paxos_impl.config.Config (mode, read_mode, timeouts, ...)."""
         if n < 1 or n > 240:
             raise ClusterError(f"the local backend runs 1..240 nodes, not {n}")
@@ -224,6 +230,10 @@ class LocalCluster(StartsAndWaits, Cluster):
         self._hooked: set[str] = set()  # chains whose OUTPUT jump is in place
         self._loss: dict[str, float] = {}
         self._config_kw = dict(config_kw)
+        self._tls = tls
+        if data_tmpfs_mb is not None and not 16 <= int(data_tmpfs_mb) <= 4096:
+            raise ClusterError(f"data_tmpfs_mb must be within 16..4096, not {data_tmpfs_mb}")
+        self.data_tmpfs_mb = int(data_tmpfs_mb) if data_tmpfs_mb is not None else None
         self.config = self._load_or_make_config()
         if cleanup_at_exit:
             _live.add(self)
@@ -254,6 +264,10 @@ class LocalCluster(StartsAndWaits, Cluster):
         kw = dict(self._config_kw)
         if isinstance(kw.get("timeouts"), dict):
             kw["timeouts"] = Timeouts(**kw["timeouts"])
+        if self._tls:
+            from cluster import certs
+
+            kw["tls"] = certs.ClusterCerts(self.run_dir / "tls").settings()
         nodes = []
         for node in self.nodes:
             host = self.address(node)
@@ -278,7 +292,9 @@ class LocalCluster(StartsAndWaits, Cluster):
 
     # -- capabilities ------------------------------------------------------------------------
     def capabilities(self) -> set[str]:
-        caps = {"kill", "pause", "exec", "files"}
+        caps = {"kill", "pause", "exec", "files", "disk"}
+        if self.data_tmpfs_mb is not None:
+            caps.add("disk-full")
         if probe_iptables() is None:
             caps |= {"partition", "netem-loss"}
         if self._faketime_lib:
@@ -288,11 +304,17 @@ class LocalCluster(StartsAndWaits, Cluster):
     # -- life cycle --------------------------------------------------------------------------
     def setup(self) -> None:
         self.run_dir.mkdir(parents=True, exist_ok=True)
+        if self.config.tls.enabled and not Path(self.config.tls.ca).exists():
+            from cluster import certs  # needs cryptography: only where TLS is on
+
+            certs.generate(Path(self.config.tls.ca).parent, self.config.ids(), self.name)
         if not self.config_path.exists():
             self.config.save(self.config_path)
         for node in self.nodes:
             d = self.node_dir(node)
             (d / "data").mkdir(parents=True, exist_ok=True)
+            if self.data_tmpfs_mb is not None and not os.path.ismount(d / "data"):
+                self._mount_tmpfs(d / "data")
             if self._faketime_lib and not (d / node_agent.CLOCK_FILE).exists():
                 write_offset_file(d / node_agent.CLOCK_FILE, 0)
 
@@ -309,11 +331,28 @@ class LocalCluster(StartsAndWaits, Cluster):
             self._remove_chains()
         except Exception as e:  # noqa: BLE001
             errors.append(f"iptables: {e}")
+        if self.data_tmpfs_mb is not None:
+            for node in self.nodes:
+                data = self.run_dir / "nodes" / node / "data"
+                if os.path.ismount(data):
+                    r = subprocess.run(["umount", str(data)], capture_output=True, text=True)
+                    if r.returncode != 0:
+                        errors.append(f"{node}: umount {data}: {r.stderr.strip()[:200]}")
         if self._own_run_dir:
             shutil.rmtree(self.run_dir, ignore_errors=True)
         _live.discard(self)
         if errors:
             raise ClusterError("teardown incomplete: " + "; ".join(errors))
+
+    def _mount_tmpfs(self, data: Path) -> None:
+        cmd = ["mount", "-t", "tmpfs", "-o", f"size={self.data_tmpfs_mb}m", "tmpfs", str(data)]
+        try:
+            r = subprocess.run(cmd, capture_output=True, text=True, timeout=30)
+        except OSError as e:
+            raise ClusterError(f"data_tmpfs_mb: cannot run mount: {e}") from None
+        if r.returncode != 0:
+            why = (r.stderr.strip().splitlines() or [f"exit {r.returncode}"])[-1]
+            raise ClusterError(f"data_tmpfs_mb: cannot mount a tmpfs on {data} (root?): {why}")
 
     # -- the store process ---------------------------------------------------------------------
     def _pid_file(self, node: str) -> Path:
@@ -486,6 +525,12 @@ class LocalCluster(StartsAndWaits, Cluster):
         except OSError as e:
             return ExecResult(127, "", str(e))
         return ExecResult(r.returncode, r.stdout, r.stderr)
+
+    def disk(self, node: str, action: str, kind: str = "", seed: int = 0) -> dict:
+        """A disk fault on a stopped node's data directory (cluster.diskfault)."""
+        from cluster import diskfault
+
+        return diskfault.run_on(self, node, str(self.node_dir(node) / "data"), action, kind, seed)
 
     def put_file(self, node: str, local: Path, remote: str) -> None:
         dst = self._resolve(node, remote)

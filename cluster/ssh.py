@@ -45,19 +45,20 @@ import logging
 import os
 import re
 import shlex
+import shutil
 import tarfile
 import threading
 import time
 import tomllib
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import Any, TypeVar
 
 import paramiko
 
-from cluster import iptables
+from cluster import certs, diskfault, iptables
 from cluster.base import Cluster, ClusterError, ExecResult, Unsupported, node_name, store_id
 from cluster.local import StartsAndWaits
 from paxos_impl.config import Config, ConfigError, NodeAddress, Timeouts
@@ -261,9 +262,12 @@ class SSHCluster(StartsAndWaits, Cluster):
         nodes_file: str | Path | None = None,
         hosts: list[SSHHost] | None = None,
         connect_timeout: float = 10.0,
+        tls: bool = True,
         **config_kw: Any,
     ) -> None:
         """Hosts come from nodes_file or hosts; n (if given) uses the first n of them.
+        tls: mutual TLS with a CA made for this cluster at setup (cluster.certs); each host
+        gets the CA and its own pair in <workdir>/tls, this host keeps the client pair.
         Other keywords go to paxos_impl.config.Config (mode, read_mode, timeouts, ...)."""
         if hosts is None:
             nodes_file = nodes_file or os.environ.get("PAXLAB_NODES_FILE")
@@ -283,6 +287,9 @@ class SSHCluster(StartsAndWaits, Cluster):
         kw = dict(config_kw)
         if isinstance(kw.get("timeouts"), dict):
             kw["timeouts"] = Timeouts(**kw["timeouts"])
+        self.certs = certs.ClusterCerts(certs.default_dir(name)) if tls else None
+        if self.certs is not None:
+            kw["tls"] = certs.client_only(self.certs.settings())
         nodes = [
             NodeAddress(
                 id=store_id(n),
@@ -337,10 +344,12 @@ class SSHCluster(StartsAndWaits, Cluster):
     def setup(self) -> None:
         """Upload the store, the node agent and the config to every host (idempotent): one
         tar stream per host, unpacked by the host's tar."""
-        archive = _code_archive(self.config.to_toml().encode())
+        if self.certs is not None and not self.certs.ca.exists():
+            certs.generate(self.certs.dir, self.config.ids(), self.name)
 
         def install(node: str) -> None:
             wd = shlex.quote(self.workdir(node))
+            archive = self._archive(node)
             r = self._conns[node].run(
                 f"mkdir -p {wd}/code {wd}/data && tar -xzf - -C {wd}", 60, stdin=archive
             )
@@ -349,6 +358,15 @@ class SSHCluster(StartsAndWaits, Cluster):
 
         self._each(install)
         self._installed = True
+
+    def _archive(self, node: str) -> bytes:
+        """The code, the node's config and (TLS on) the CA and the node's own pair."""
+        if self.certs is None:
+            return _code_archive(self.config.to_toml().encode())
+        tls_dir = f"{self.workdir(node)}/tls"
+        config = replace(self.config, tls=self.certs.settings(tls_dir))
+        files = {f"tls/{f.name}": f.read_bytes() for f in self.certs.node_files(store_id(node))}
+        return _code_archive(config.to_toml().encode(), files)
 
     def teardown(self) -> None:
         """Kill the store, drop our iptables chains, remove the work directory, close SSH."""
@@ -369,6 +387,8 @@ class SSHCluster(StartsAndWaits, Cluster):
                 self._conns[node].close()
 
         errors = [e for e in self._each(clean) if e]
+        if self.certs is not None:
+            shutil.rmtree(self.certs.dir, ignore_errors=True)
         if errors:
             raise ClusterError("teardown incomplete: " + "; ".join(errors))
 
@@ -392,7 +412,7 @@ class SSHCluster(StartsAndWaits, Cluster):
                 self.setup()  # the probes run the node agent, so it must be there
 
             def probe(node: str) -> set[str]:
-                caps = {"kill", "pause", "exec", "files"}
+                caps = {"kill", "pause", "exec", "files", "disk"}
                 if self._sh(node, f"{self._sudo(node)}iptables -w -S INPUT >/dev/null").ok:
                     caps.add("partition")
                     caps.add("netem-loss")
@@ -484,6 +504,10 @@ class SSHCluster(StartsAndWaits, Cluster):
         wd = shlex.quote(self.workdir(node))
         bounded = f"timeout -k 2 {timeout:g} {shlex.join(cmd)}"  # the command dies with us
         return self._sh(node, f"mkdir -p {wd} && cd {wd} && {bounded}", timeout + 5)
+
+    def disk(self, node: str, action: str, kind: str = "", seed: int = 0) -> dict:
+        """A disk fault on a stopped node's data directory (cluster.diskfault)."""
+        return diskfault.run_on(self, node, f"{self.workdir(node)}/data", action, kind, seed)
 
     def put_file(self, node: str, local: Path, remote: str) -> None:
         dst = self._remote_path(node, remote)
@@ -629,8 +653,9 @@ def format_listing(listing: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _code_archive(config_toml: bytes) -> bytes:
-    """code/paxos_impl/*.py, code/node_agent.py and cluster.toml as one gzipped tar."""
+def _code_archive(config_toml: bytes, extra: dict[str, bytes] | None = None) -> bytes:
+    """code/paxos_impl/*.py, code/node_agent.py, cluster.toml (and ``extra`` files, private
+    to their owner: TLS keys) as one gzipped tar."""
     buf = io.BytesIO()
     with tarfile.open(fileobj=buf, mode="w:gz") as tar:
         for p in sorted((PROJECT_ROOT / "paxos_impl").rglob("*.py")):
@@ -641,4 +666,8 @@ def _code_archive(config_toml: bytes) -> bytes:
         info.size = len(config_toml)
         info.mtime = int(time.time())
         tar.addfile(info, io.BytesIO(config_toml))
+        for name, data in (extra or {}).items():
+            info = tarfile.TarInfo(name)
+            info.size, info.mtime, info.mode = len(data), int(time.time()), 0o600
+            tar.addfile(info, io.BytesIO(data))
     return buf.getvalue()

@@ -36,6 +36,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--checker", action="store_true", help="benchmark the linearizability checker instead"
     )
+    p.add_argument(
+        "--tls",
+        action="store_true",
+        help="plain and mutual TLS in the same run, alternated; prints both and the ratio",
+    )
 
 
 def free_ports(n: int, host: str = "127.0.0.1") -> list[int]:
@@ -185,10 +190,17 @@ def _percentile(sorted_values: list[float], q: float) -> float:
     return sorted_values[min(len(sorted_values) - 1, int(q * len(sorted_values)))]
 
 
-def bench_store(nodes: int, clients: int, seconds: float, fsync: bool, keys: int = 100) -> dict:
+def bench_store(
+    nodes: int, clients: int, seconds: float, fsync: bool, keys: int = 100, tls: bool = False
+) -> dict:
     """Run one benchmark on fresh local processes; the figures as a dict."""
     with tempfile.TemporaryDirectory(prefix="paxlab-bench-") as tmp:
-        with LocalServers(Path(tmp), nodes, fsync=fsync) as servers:
+        kw: dict[str, Any] = {}
+        if tls:  # mutual TLS, certificates made for this run as the cluster backends do
+            from cluster import certs
+
+            kw["tls"] = certs.generate(Path(tmp) / "tls", list(range(nodes))).settings()
+        with LocalServers(Path(tmp), nodes, fsync=fsync, **kw) as servers:
             servers.start_all()
             leader = servers.wait_for_leader()
             with Client(servers.config, timeout=2.0) as c:
@@ -202,6 +214,7 @@ def bench_store(nodes: int, clients: int, seconds: float, fsync: bool, keys: int
         clients=clients,
         seconds=seconds,
         fsync=fsync,
+        tls=tls,
         leader_fsyncs=syncs,
         writes_per_fsync=(result["ok"] / syncs) if syncs else None,
     )
@@ -223,6 +236,10 @@ def run(args: argparse.Namespace) -> int:
             "paxlab bench: --nodes, --clients, --keys and --seconds must be positive\n"
         )
         return 2
+    if args.tls:
+        from controller import bench_tls
+
+        return bench_tls.run(args, bench_store)
     try:
         r = bench_store(args.nodes, args.clients, args.seconds, not args.no_fsync, args.keys)
     except RuntimeError as e:

@@ -11,7 +11,7 @@ from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
 WORKLOADS = ("register", "kv", "set", "append")
-NEMESES = ("none", "partition", "kill", "pause", "clock", "netem")
+NEMESES = ("none", "partition", "kill", "pause", "clock", "netem", "disk")
 BACKENDS = ("docker", "local", "ssh", "sim")
 READ_MODES = ("log", "quorum", "lease")
 NEMESIS_SCHEDULES = (

@@ -25,13 +25,22 @@ from cluster.base import Unsupported
 from controller.generator import Context, Generator, Result, Sleep
 from nemesis.base import FaultContext, Nemesis, NemesisError
 from nemesis.clock import ClockNemesis
+from nemesis.disk import DiskNemesis
 from nemesis.kill import KillNemesis
 from nemesis.netem import NetemNemesis
 from nemesis.partition import PartitionNemesis
 from nemesis.pause import PauseNemesis
 
 REGISTRY: dict[str, type[Nemesis]] = {
-    c.name: c for c in (PartitionNemesis, KillNemesis, PauseNemesis, ClockNemesis, NetemNemesis)
+    c.name: c
+    for c in (
+        PartitionNemesis,
+        KillNemesis,
+        PauseNemesis,
+        ClockNemesis,
+        NetemNemesis,
+        DiskNemesis,
+    )
 }
 
 

@@ -18,13 +18,14 @@ from __future__ import annotations
 import asyncio
 import select
 import socket
+import ssl
 import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from . import wire
+from . import tls, wire
 from .config import Config
 
 RETRY_PAUSE = 0.05  # between rounds of retries when no node knows a leader
@@ -178,6 +179,8 @@ class _Base:
         self.seq = 0
         self.preferred = node  # where the last command succeeded: probably the leader
         self.clock: Callable[[], float] = time.monotonic  # deadlines are measured on it
+        # TLS on: the client presents its certificate and checks the node's names the node
+        self.ssl = tls.client_context(config.tls) if config.tls.enabled else None
 
     def _succeeded(self, cmd: _Command) -> None:
         if self.follow_redirects:
@@ -284,6 +287,8 @@ class Client(_Base):
             timeout = max(min(CONNECT_TIMEOUT, cmd.remaining()), 0.001)
             sock = socket.create_connection(self._addr(node), timeout=timeout)
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            if self.ssl is not None:
+                sock = _wrap(self.ssl, sock, node)
             self._socks[node] = sock
         sock.settimeout(max(cmd.remaining(), 0.001))
         return sock
@@ -292,6 +297,18 @@ class Client(_Base):
         sock = self._socks.pop(node, None)
         if sock is not None:
             sock.close()
+
+
+def _wrap(ctx: Any, sock: socket.socket, node: int) -> socket.socket:
+    """TLS over a connected socket; OSError (this attempt did nothing) if the node is not
+    the one its certificate must name."""
+    try:
+        tsock = ctx.wrap_socket(sock, server_hostname=None)
+        tls.check_node(tsock, node)
+    except (OSError, tls.TlsError) as e:
+        sock.close()
+        raise OSError(f"TLS: {e}") from None
+    return tsock
 
 
 def _closed_by_peer(sock: socket.socket) -> bool:
@@ -306,10 +323,28 @@ def _closed_by_peer(sock: socket.socket) -> bool:
         return True
     if not readable:
         return False
+    if hasattr(sock, "pending"):  # TLS: MSG_PEEK is not allowed; a session ticket is readable
+        return _tls_closed(sock)
     try:
         return sock.recv(1, socket.MSG_PEEK) == b""
     except OSError:
         return True
+
+
+def _tls_closed(sock: Any) -> bool:
+    """Read what is readable without blocking: only TLS records of its own (tickets) may be
+    there between commands; end of stream or stray data means drop the connection."""
+    timeout = sock.gettimeout()
+    sock.setblocking(False)
+    try:
+        sock.recv(1)
+        return True  # EOF (b"") or data nobody asked for
+    except (ssl.SSLWantReadError, ssl.SSLWantWriteError, BlockingIOError):
+        return False
+    except OSError:
+        return True
+    finally:
+        sock.settimeout(timeout)
 
 
 class AsyncClient(_Base):
@@ -405,9 +440,18 @@ class AsyncClient(_Base):
             host, port = self._addr(node)
             timeout = max(min(CONNECT_TIMEOUT, cmd.remaining()), 0.001)
             async with asyncio.timeout(timeout):  # not wait_for: it can eat cancellations
-                conn = await asyncio.open_connection(host, port)
+                conn = await asyncio.open_connection(host, port, **self._tls_kw())
+            if self.ssl is not None:
+                try:
+                    tls.check_node(conn[1].get_extra_info("ssl_object"), node)
+                except tls.TlsError as e:
+                    conn[1].close()
+                    raise OSError(f"TLS: {e}") from None
             self._conns[node] = conn
         return conn
+
+    def _tls_kw(self) -> dict[str, Any]:
+        return {} if self.ssl is None else {"ssl": self.ssl, "server_hostname": ""}
 
     async def _drop(self, node: int) -> None:
         conn = self._conns.pop(node, None)

@@ -12,6 +12,8 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+from .tls import TlsError, TlsSettings
+
 MODES = ("leader", "masterless")
 READ_MODES = ("log", "quorum", "lease")
 KNOWN_BUGS = (
@@ -75,6 +77,7 @@ class Config:
     unsafe_quorums: bool = False
     bugs: list[str] = field(default_factory=list)
     timeouts: Timeouts = field(default_factory=Timeouts)
+    tls: TlsSettings = field(default_factory=TlsSettings)  # [tls]: off unless a cluster sets it
 
     # -- derived ---------------------------------------------------------------------------
     @property
@@ -136,6 +139,10 @@ class Config:
             raise ConfigError(
                 "timeouts must satisfy 0 < heartbeat_ms < election_min_ms <= election_max_ms"
             )
+        try:
+            self.tls.validate()
+        except TlsError as e:
+            raise ConfigError(str(e)) from None
         return self
 
     # -- serialisation ---------------------------------------------------------------------
@@ -148,11 +155,13 @@ class Config:
         try:
             nodes = [NodeAddress(**n) for n in d.pop("nodes", [])]
             timeouts = Timeouts(**d.pop("timeouts", {}))
+            tls = d.pop("tls", {})
+            tls = tls if isinstance(tls, TlsSettings) else TlsSettings(**tls)
             known = {f.name for f in fields(cls)}
             unknown = set(d) - known
             if unknown:
                 raise ConfigError(f"unknown configuration keys: {', '.join(sorted(unknown))}")
-            return cls(nodes=nodes, timeouts=timeouts, **d).validate()
+            return cls(nodes=nodes, timeouts=timeouts, tls=tls, **d).validate()
         except TypeError as e:  # wrong or missing field in a node or timeouts table
             raise ConfigError(f"bad configuration: {e}") from None
 
@@ -161,6 +170,7 @@ class Config:
         d = self.to_dict()
         nodes = d.pop("nodes")
         timeouts = d.pop("timeouts")
+        tls = d.pop("tls")
         lines = ["# paxlab cluster configuration"]
         for k, v in d.items():
             if v is None:
@@ -170,6 +180,8 @@ class Config:
         lines.append("[timeouts]")
         for k, v in timeouts.items():
             lines.append(f"{k} = {_toml_value(v)}")
+        if tls != asdict(TlsSettings()):
+            lines += ["", "[tls]"] + [f"{k} = {_toml_value(v)}" for k, v in tls.items()]
         for n in nodes:
             lines.append("")
             lines.append("[[nodes]]")

@@ -30,7 +30,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from . import wire
+from . import tls, wire
 from .config import Config
 from .storage import Storage
 
@@ -111,6 +111,8 @@ class _PeerLink:
                 # that races with the connect failing, and shutdown would then hang
                 async with asyncio.timeout(max(backoff_max, 1.0)):
                     reader, writer = await asyncio.open_connection(addr.host, addr.peer_port)
+                if self.node.tls_connect:  # TLS over it; the peer must be the node we meant
+                    await self._start_tls(writer)
             except (OSError, TimeoutError) as e:
                 _reraise_if_cancelled()
                 failures += 1
@@ -131,6 +133,18 @@ class _PeerLink:
             finally:
                 self.connected = False
                 writer.close()
+
+    async def _start_tls(self, writer: asyncio.StreamWriter) -> None:
+        """The handshake (bounded by its own timeout, so a silent peer costs the TCP connect
+        its usual time only), then the node-id check. OSError on any failure."""
+        try:
+            async with asyncio.timeout(HELLO_TIMEOUT):
+                await writer.start_tls(**self.node.tls_connect)
+            tls.check_node(writer.get_extra_info("ssl_object"), self.peer_id)
+        except (OSError, TimeoutError, tls.TlsError) as e:
+            _reraise_if_cancelled()
+            writer.close()
+            raise OSError(f"TLS with node {self.peer_id} failed: {e or type(e).__name__}") from None
 
     async def _pump(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         writer.write(wire.encode({"type": "hello", "from": self.node.id}))
@@ -172,6 +186,7 @@ class Node:
         self.rng = rng or random.Random()
         self.clock = clock
         self.max_frame = config.max_frame_bytes
+        self.tls_listen, self.tls_connect = _tls_options(config, node_id)
         self._events: collections.deque[tuple] = collections.deque()
         self._has_events = asyncio.Event()
         self._tick: asyncio.TimerHandle | None = None
@@ -194,7 +209,9 @@ class Node:
             (me.client_port, self._serve_client),
         ):
             try:
-                server = await asyncio.start_server(handler, me.host, port, reuse_address=True)
+                server = await asyncio.start_server(
+                    handler, me.host, port, reuse_address=True, **self.tls_listen[port]
+                )
             except OSError as e:
                 why = os.strerror(e.errno) if e.errno else str(e)
                 raise OSError(f"cannot listen on {me.host}:{port}: {why}") from None
@@ -380,6 +397,11 @@ class Node:
                 raise wire.FrameError(f"expected a hello from a peer, got {_brief(hello)}")
             if src not in self.config.ids():
                 raise wire.FrameError(f"hello from unknown node {src!r}")
+            if self.tls_connect:  # TLS on: the certificate must name the node the hello claims
+                try:
+                    tls.check_node(writer.get_extra_info("ssl_object"), src)
+                except tls.TlsError as e:
+                    raise wire.FrameError(f"refused hello: {e}") from None
             while True:
                 msg = await wire.read_frame(reader, self.max_frame)
                 if not isinstance(msg.get("type"), str):
@@ -442,6 +464,28 @@ class Node:
             events=self.events_handled,
         )
         return s
+
+
+def _tls_options(config: Config, node_id: int) -> tuple[dict[int, dict], dict[str, Any]]:
+    """asyncio keyword arguments for each listening port and for outbound peer links.
+
+    Empty when TLS is off. tls.TlsError (one line) if a certificate cannot be loaded."""
+    me = config.node(node_id)
+    if not config.tls.enabled:
+        return {me.peer_port: {}, me.client_port: {}}, {}
+    s = config.tls
+    listen = {
+        me.peer_port: {"ssl": tls.peer_server_context(s, node_id)},
+        me.client_port: {"ssl": tls.client_server_context(s, node_id)},
+    }
+    for opts in listen.values():
+        opts["ssl_handshake_timeout"] = HELLO_TIMEOUT
+    connect = {
+        "sslcontext": tls.peer_client_context(s, node_id),
+        "ssl_handshake_timeout": HELLO_TIMEOUT,
+        "server_hostname": "",  # identity is checked by node id, not host name
+    }
+    return listen, connect
 
 
 def _reraise_if_cancelled() -> None:

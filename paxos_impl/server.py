@@ -20,6 +20,7 @@ from pathlib import Path
 from .config import KNOWN_BUGS, Config, ConfigError, load_config
 from .node import Node
 from .storage import Storage, StorageError
+from .tls import TlsError, describe
 
 EXIT_OK, EXIT_FATAL, EXIT_USAGE = 0, 1, 2
 
@@ -106,13 +107,18 @@ def main(argv: list[str] | None = None) -> int:
     except (ProtocolError, ValueError, KeyError, TypeError) as e:
         storage.close()
         return _fail(f"{data_dir}: cannot recover state from the log: {e!r}")
-    node = Node(args.node_id, config, storage, replica, protocol_error=ProtocolError)
+    try:
+        node = Node(args.node_id, config, storage, replica, protocol_error=ProtocolError)
+    except TlsError as e:
+        storage.close()
+        return _fail(str(e))
     me = config.node(args.node_id)
     summary = (
         f"node {args.node_id} of {config.n}: peers on {me.host}:{me.peer_port}, clients on "
         f"{me.host}:{me.client_port}; mode {config.mode}, read_mode {config.read_mode}, "
         f"data {data_dir}, fsync {'on' if config.fsync else 'off'}"
         + (f", bugs {','.join(config.bugs)}" if config.bugs else "")
+        + f"; {describe(config.tls)}"
         + f"; recovered {'a snapshot and ' if snapshot is not None else ''}{len(records)} records"
     )
     try:
@@ -125,6 +131,11 @@ def main(argv: list[str] | None = None) -> int:
 async def _serve(node: Node, summary: str) -> int:
     await node.listen()
     logging.getLogger("paxos.server").info("serving %s", summary)
+    if not node.config.tls.enabled:
+        logging.getLogger("paxos.server").warning(
+            "TLS is off: peer and client connections are plain TCP and not authenticated "
+            "(set [tls] in the config; paxlab's docker, local and ssh clusters do)"
+        )
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, node.stop)

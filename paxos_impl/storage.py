@@ -11,12 +11,21 @@ On disk, in the node's data directory::
     snapshot            one frame: {"segment": K, "snapshot": {...}}  (absent until the first)
     log.00000000K       frames appended after that snapshot, in order
     LOCK                flock'd while a node owns the directory
+    clean-shutdown      written by a clean close: the last segment and where it ended
+
 
 A frame is a 12-byte header (payload length, CRC32 of the payload, CRC32 of those 8 bytes)
 then the payload (UTF-8 JSON). The header CRC lets recovery tell a torn tail (a crash in the
 middle of the last write: truncated with a warning) from corruption in the middle of the log
 (a refusal to start naming the file and byte offset: silently dropping acknowledged state is
 the one thing storage must never do).
+
+A log cut at a record boundary, or torn after the fact, looks exactly like a log that simply
+ended there. So a clean close (SIGTERM) records where the last segment ended, and the next
+start refuses a log that no longer ends there: a node must not vote with state it cannot
+trust (a forgotten promise or accepted value is how Paxos loses chosen values). The marker
+is removed once checked, before anything new is written. After a crash there is no marker
+and a torn tail is taken for what a crash leaves (it was never acknowledged).
 """
 
 from __future__ import annotations
@@ -34,6 +43,7 @@ HEADER = struct.Struct(">III")  # length, crc32(payload), crc32(first 8 header b
 _LEN_CRC = struct.Struct(">II")
 SNAPSHOT_NAME = "snapshot"
 SEGMENT_PREFIX = "log."
+CLEAN_NAME = "clean-shutdown"
 MAX_RECORD_BYTES = 1 << 30
 
 _log = logging.getLogger("paxos.storage")
@@ -142,6 +152,7 @@ class Storage:
         self._segment = 0
         self.bytes_written = 0  # since start: for status and benchmarks
         self.syncs = 0
+        self._write_failed = False  # then close() leaves no clean-shutdown marker
 
     # -- start-up ------------------------------------------------------------------------
     def recover(self) -> tuple[dict | None, list[Any]]:
@@ -168,7 +179,10 @@ class Storage:
                 f"{self.path}: log segment {_segment_name(first_segment)} is missing "
                 f"(found {_segment_name(segments[0])})"
             )
+        marker = self._read_clean_marker()
         records: list[Any] = []
+        if marker is not None:
+            self._check_clean_marker(marker, segments)
         for i, number in enumerate(segments):
             seg = self.path / _segment_name(number)
             scan = scan_frames(seg)
@@ -188,9 +202,44 @@ class Storage:
                     f.truncate(scan.good_end)
                     os.fsync(f.fileno())
             records.extend(scan.records)
+        if marker is not None:  # checked: gone before anything new is written
+            (self.path / CLEAN_NAME).unlink()
+            _fsync_dir(self.path)
         self._segment = segments[-1] if segments else first_segment
         self._open_segment()
         return snapshot, records
+
+    def _read_clean_marker(self) -> dict | None:
+        p = self.path / CLEAN_NAME
+        if not p.exists():
+            return None
+        scan = scan_frames(p)
+        body = scan.records[0] if len(scan.records) == 1 and scan.torn is None else None
+        if not (isinstance(body, dict) and isinstance(body.get("segment"), int)):
+            raise StorageError(f"{p}: damaged clean-shutdown marker")
+        if not isinstance(body.get("size"), int):
+            raise StorageError(f"{p}: damaged clean-shutdown marker")
+        return body
+
+    def _check_clean_marker(self, marker: dict, segments: list[int]) -> None:
+        """Every byte the last clean close left must still be there, in whole records (more
+        after it is a torn tail as after a crash: handled as one)."""
+        want = _segment_name(marker["segment"])
+        last = _segment_name(segments[-1]) if segments else None
+        if last != want:
+            raise StorageError(
+                f"{self.path}: the log should end in {want} (clean shutdown), "
+                f"but its last segment is {last or 'missing'}"
+            )
+        seg = self.path / want
+        size = seg.stat().st_size
+        scan = scan_frames(seg)
+        if scan.good_end < marker["size"]:
+            raise StorageError(
+                f"{seg}: {size} bytes ({scan.good_end} of them whole records), but "
+                f"{marker['size']} at the last clean shutdown: the log was cut or damaged "
+                "while the node was stopped"
+            )
 
     def _lock(self) -> None:
         fd = os.open(self.path / "LOCK", os.O_RDWR | os.O_CREAT, 0o644)
@@ -240,10 +289,15 @@ class Storage:
         if self._fd is None:
             raise StorageError(f"{self.path}: storage is not open (call recover() first)")
         data = b"".join(encode_record(r) for r in records)
-        _write_all(self._fd, data)
+        try:
+            _write_all(self._fd, data)
+            if self.fsync:
+                os.fdatasync(self._fd)
+        except OSError:
+            self._write_failed = True
+            raise
         self.bytes_written += len(data)
         if self.fsync:
-            os.fdatasync(self._fd)
             self.syncs += 1
 
     def write_snapshot(self, snapshot: dict) -> None:
@@ -276,11 +330,30 @@ class Storage:
 
     def close(self) -> None:
         if self._fd is not None:
+            if not self._write_failed:
+                self._write_clean_marker()
             os.close(self._fd)
             self._fd = None
         if self._lock_fd is not None:
             os.close(self._lock_fd)  # closing releases the flock
             self._lock_fd = None
+
+    def _write_clean_marker(self) -> None:
+        """Where the log ends now (atomically: temp file, fsync, rename, fsync of the dir)."""
+        seg = self.path / _segment_name(self._segment)
+        try:
+            data = encode_record({"segment": self._segment, "size": seg.stat().st_size})
+            tmp = self.path / (CLEAN_NAME + ".tmp")
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+            try:
+                _write_all(fd, data)
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+            os.replace(tmp, self.path / CLEAN_NAME)
+            _fsync_dir(self.path)
+        except OSError as e:  # a full disk, say: the next start just cannot check as much
+            _log.warning("%s: no clean-shutdown marker: %s", self.path, e)
 
     @property
     def segment(self) -> int:

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import random
 import re
 from dataclasses import fields
 from pathlib import Path
@@ -28,6 +29,7 @@ from cluster.sim.network import LinkModel
 from cluster.sim.runtime import Netem, RuntimeWorld
 from cluster.sim.store_client import SimStoreClient
 from paxos_impl.config import Config, ConfigError, Timeouts, local_config
+from paxos_impl.storage import StorageError
 
 # Applied slots between snapshots. The store's default (1000) means a ten-second seed at the
 # default rates never takes one, so sweeps would not exercise snapshots, compaction and
@@ -91,7 +93,17 @@ class SimCluster(Cluster):
         self.events: dict[str, list[str]] = {n: [] for n in self.nodes}  # per-node sim log
 
     def capabilities(self) -> set[str]:
-        return {"kill", "pause", "partition", "clock", "clock-rate", "netem-delay", "netem-loss"}
+        return {
+            "kill",
+            "pause",
+            "partition",
+            "clock",
+            "clock-rate",
+            "netem-delay",
+            "netem-loss",
+            "disk",
+            "disk-full",
+        }
 
     # -- life cycle ------------------------------------------------------------------------------
     def setup(self) -> None:
@@ -121,7 +133,11 @@ class SimCluster(Cluster):
             if w.nodes[i].up:
                 return
             cfg = Config.from_dict({**self.config.to_dict(), "bugs": list(bugs or [])})
-            w.restart(i, cfg)
+            try:
+                w.restart(i, cfg)
+            except StorageError as e:  # a damaged disk: the node refuses to start, as a real one
+                self._log(node, f"refused to start: {e}")
+                raise ClusterError(f"{node}: refused to start: {e}") from None
             self._log(node, "start" + (f" bugs={','.join(cfg.bugs)}" if cfg.bugs else ""))
 
     def stop(self, node: str) -> None:
@@ -143,6 +159,27 @@ class SimCluster(Cluster):
             fate = w.crash(i, power_loss=lose_unsynced)
         self._log(node, f"{'power loss' if lose_unsynced else 'kill -9'}: unsynced {fate}")
         return fate
+
+    def disk(self, node: str, action: str, kind: str = "", seed: int = 0) -> dict:
+        """The disk nemesis's actions on a node's simulated disk (cluster.sim.disk)."""
+        w = self._world()
+        i = self._id(node)
+        disk = w.nodes[i].disk
+        if action in ("damage", "restore") and w.nodes[i].up:
+            raise ClusterError(f"{node}: disk {action} needs the node stopped")
+        if action == "damage":
+            out = disk.damage(kind, random.Random(seed))  # type: ignore[attr-defined]
+        elif action == "restore":
+            out = disk.restore()  # type: ignore[attr-defined]
+        elif action == "drop-backup":
+            out = disk.drop_backup()  # type: ignore[attr-defined]
+        elif action in ("fill", "unfill"):
+            disk.full = action == "fill"  # type: ignore[attr-defined]
+            out = {"full": disk.full}  # type: ignore[attr-defined]
+        else:
+            raise ClusterError(f"unknown disk action {action!r}")
+        self._log(node, f"disk {action} {kind}: {out}".rstrip())
+        return out
 
     def pause(self, node: str) -> None:
         w = self._world()

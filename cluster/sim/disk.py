@@ -59,10 +59,21 @@ class SimDisk:
         self.syncs = 0
         self.power_losses: list[str] = []  # what each power loss did: "lost", "kept", "torn@N"
         self.torn_recoveries = 0  # recoveries that truncated a torn tail
+        # the disk nemesis (cluster.diskfault's bytes): the damaged log while the node is
+        # stopped, where a clean shutdown left it, and the intact disk to put back
+        self.damaged: bytes | None = None
+        self.clean_size = 0
+        self._backup: tuple[list[dict[str, Any]], bytes | str | None] | None = None
+        self.full = False  # every write fails (ENOSPC): the node stops, as a real one does
+        self.damage_log: list[str] = []
 
     # -- the write path --------------------------------------------------------------------
     def write(self, records: list[dict], snapshot: dict | None = None) -> None:
-        """One batch into the page cache; the snapshot (if any) waits for the fsync."""
+        """One batch into the page cache; the snapshot (if any) waits for the fsync.
+
+        OSError when the disk is full: nothing of the batch is kept."""
+        if self.full:
+            raise OSError(28, "No space left on device (simulated)")
         self.unsynced += records
         if snapshot is not None:
             self._pending_snapshot = encode(snapshot)
@@ -150,12 +161,63 @@ class SimDisk:
             self.durable += scan.records
             self.residue = b""  # truncated: what was whole is now plain log
 
+    # -- the disk nemesis ------------------------------------------------------------------
+    def damage(self, kind: str, rng: random.Random) -> dict[str, Any]:
+        """Damage the log of a stopped node the way cluster.diskfault damages a real one.
+
+        The node stopped cleanly, so (as paxos_impl.storage does) the disk remembers where
+        its log ended; recovery then refuses a log that lost any of those bytes."""
+        from cluster.diskfault import corrupt
+
+        self._truncate_residue()
+        frames = b"".join(encode_record(r) for r in self.durable)
+        self._backup = (list(self.durable), self._snapshot)
+        if not frames:
+            if kind == "bitflip" and self._snapshot is not None:
+                self.damaged, self.clean_size = b"", 0
+                self.damage_log.append("bitflip: snapshot")
+                return {"kind": kind, "file": "snapshot"}
+            return {"kind": kind, "skipped": "the log is empty"}
+        new, what = corrupt(frames, kind, rng)
+        self.damaged, self.clean_size = new, len(frames)
+        self.damage_log.append(f"{kind}: {what}")
+        return {"kind": kind, "file": "log", "bytes": len(frames), **what}
+
+    def restore(self) -> dict[str, Any]:
+        """The intact disk back (the backup taken before the damage)."""
+        if self._backup is None:
+            return {"restored": False}
+        self.durable, self._snapshot = self._backup
+        self._backup, self.damaged = None, None
+        return {"restored": True}
+
+    def drop_backup(self) -> dict[str, Any]:
+        dropped, self._backup = self._backup is not None, None
+        return {"dropped": dropped}
+
+    def _check_damage(self) -> None:
+        """Recovery of a damaged disk: storage's scan, then its clean-shutdown check."""
+        if self.damaged is None:
+            return
+        if self.damaged == b"" and self.clean_size == 0:  # the snapshot's frame was hit
+            raise StorageError(f"{self.name}/snapshot: damaged snapshot file at byte offset 0")
+        scan = scan_frames(_Bytes(f"{self.name}/log", self.damaged))  # type: ignore[arg-type]
+        if scan.good_end < self.clean_size:
+            raise StorageError(
+                f"{self.name}/log: {len(self.damaged)} bytes ({scan.good_end} of them whole "
+                f"records), but {self.clean_size} at the last clean shutdown"
+            )
+        self.durable, self.damaged = scan.records, None  # nothing lost: start on it
+
     def recover(self) -> tuple[dict | None, list[dict[str, Any]]]:
         """What a restarting node reads. The log records are the ones this disk keeps, shared
         with the node, not fresh copies: a node restarts every few seconds under a kill
         nemesis, and copying its whole log each time was a fifth of a faulty run. That is
         safe because the core never changes a record or a value it recovered (it builds new
-        objects for every change); see the class docstring for the test that checks it."""
+        objects for every change); see the class docstring for the test that checks it.
+
+        StorageError if the disk nemesis damaged the log (the node refuses to start)."""
+        self._check_damage()
         return self.snapshot, self.durable_records()
 
     def listing(self) -> str:
@@ -167,6 +229,9 @@ class SimDisk:
             f"writes: {self.writes}  fsyncs: {self.syncs}",
             f"power losses: {', '.join(self.power_losses) or 'none'}",
             f"torn tails truncated at recovery: {self.torn_recoveries}",
+            f"disk nemesis: {'; '.join(self.damage_log) or 'none'}"
+            + ("  (damaged now)" if self.damaged is not None else "")
+            + ("  (full now)" if self.full else ""),
         ]
         return "\n".join(lines) + "\n"
 

@@ -231,7 +231,11 @@ class RuntimeWorld(World):
             if ready.messages or ready.replies:
                 self._emit(i, ready)
             return
-        n.disk.write(ready.persist, ready.snapshot)  # type: ignore[attr-defined]
+        try:
+            n.disk.write(ready.persist, ready.snapshot)  # type: ignore[attr-defined]
+        except OSError:  # a full disk: the real node stops (fail-stop), sending nothing
+            self.crash(i)
+            return
         n.syncing = True
         lo, hi = self.fsync_latency
         self._seq += 1
