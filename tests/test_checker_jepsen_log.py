@@ -92,8 +92,13 @@ def test_cli_format_flag(tmp_path):
     assert r.returncode == 2
     assert "no Jepsen operation lines" in r.stderr
     assert "Traceback" not in r.stderr
-    # without the flag the log is not JSON: a one-line error, exit 2
+    # without the flag the log is recognised (--format auto); read as JSONL it is a
+    # one-line error, exit 2
     r = _paxlab(str(good))
+    assert r.returncode == 0, r.stderr
+    r = _paxlab(str(bad))
+    assert r.returncode == 1
+    r = _paxlab("--format", "jsonl", str(good))
     assert r.returncode == 2
     assert "line 1" in r.stderr
 

@@ -1,0 +1,335 @@
+"""Jepsen's EDN histories (``history.edn``, Knossos test data) -> our history events.
+
+Jepsen writes a history as EDN operation maps, one per line::
+
+    {:type :invoke, :f :cas, :value [1 2], :process 3, :time 1200345, :index 10}
+
+and Knossos's test data wraps such maps in one vector or list (``[{...} {...}]``). Both
+shapes are read here. The fields map one to one onto the JSONL history format:
+``:process`` (an integer, or ``:nemesis``), ``:type`` (``:invoke``/``:ok``/``:fail``/
+``:info``), ``:f``, ``:value``, ``:time``, ``:index``, ``:error``; keywords become strings.
+Shapes understood:
+
+- register (``:read``/``:write``) and cas-register (``:cas`` with ``[expected new]``);
+- independent keys (``jepsen.independent``): when the first read, write or cas carries a
+  ``[key value]`` tuple (a read invocation ``[k nil]``), every client op is split into our
+  ``key`` and ``value``, and the history is checked per key (model ``kv``);
+- list-append (Elle's ``:txn`` of ``[:append k v]`` / ``[:r k list]`` micro-ops): a
+  transaction of one micro-op becomes an ``append`` or ``read`` of key ``k`` (model
+  ``kv``); a transaction of several needs a transactional checker (like Elle), which
+  paxlab does not have: that is refused with one line.
+
+A ``:fail`` means the op did not happen (Knossos's reading), unless it says
+``:error :mismatch``, which our models take as an executed cas that saw another value.
+
+Parsing is ``edn_format``'s. A small splitter cuts the text into top-level forms first,
+which gives every error a line number, bounds nesting before the parser sees it, and lets
+forms be parsed in batches (the parser has a large fixed cost per call).
+"""
+
+from __future__ import annotations
+
+import datetime
+import fractions
+import math
+import re
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import edn_format
+from edn_format import Char, Keyword, Symbol
+from edn_format.edn_lex import EDNDecodeError
+
+from checker.history import (
+    INT_MAX,
+    INT_MIN,
+    MAX_DEPTH,
+    HistoryError,
+    check_event,
+    checked_indices,
+)
+
+BATCH = 256  # forms per parser call
+
+# Jepsen's op records print as tagged maps in some versions: read them as the map.
+for _tag in ("jepsen.history.Op", "knossos.op.Op", "jepsen.history.Op."):
+    edn_format.add_tag(_tag, lambda m: m)
+
+_TOKEN = re.compile(
+    r"""(?P<ws>[\s,]+)
+      | (?P<comment>;[^\n]*)
+      | (?P<str>"(?:[^"\\]|\\.)*")
+      | (?P<badstr>")
+      | (?P<char>\\(?:newline|space|tab|return|formfeed|backspace|u[0-9a-fA-F]{4}|.))
+      | (?P<discard>\#_)
+      | (?P<open>\#\{|[\[({])
+      | (?P<close>[\])}])
+      | (?P<tag>\#[A-Za-z][^\s,\[\](){}";]*)
+      | (?P<atom>[^\s,\[\](){}";\\]+)
+    """,
+    re.VERBOSE | re.DOTALL,
+)
+
+
+def looks_like_edn(head: str) -> bool:
+    """Does the start of a file look like EDN (maps of keywords, or a vector/list of them)?"""
+    for line in head.splitlines():
+        s = line.strip()
+        if not s or s.startswith(";"):
+            continue
+        return s.startswith(("{:", "[", "(", "#jepsen", "#knossos")) or (
+            s.startswith("{") and not s.startswith('{"')
+        )
+    return False
+
+
+def forms(text: str) -> Iterator[tuple[int, str]]:
+    """(line, text) of every operation form: the top-level forms, or the elements of a
+    top-level vector or list that wraps them all. Raises HistoryError on unbalanced
+    brackets, an unterminated string or nesting deeper than MAX_DEPTH."""
+    line = 1
+    pos = 0
+    depth = 0
+    base: int | None = None  # depth at which operation forms start
+    start = start_line = -1
+    wrapped_done = False
+    pending_prefix = False  # a tag or #_ waits for the form it applies to
+    n = len(text)
+    while pos < n:
+        m = _TOKEN.match(text, pos)
+        if m is None:  # pragma: no cover - the atom alternative matches anything else
+            raise HistoryError(f"line {line}: cannot read EDN here")
+        kind = m.lastgroup
+        tok = m.group()
+        if kind == "badstr":
+            raise HistoryError(f"line {line}: unterminated string")
+        if kind in ("ws", "comment"):
+            line += tok.count("\n")
+            pos = m.end()
+            continue
+        if base is None:
+            base = 1 if kind == "open" and tok in ("[", "(") else 0
+            if base == 1:
+                depth = 1
+                line += tok.count("\n")
+                pos = m.end()
+                continue
+        if wrapped_done:
+            raise HistoryError(f"line {line}: more data after the history's closing bracket")
+        if depth == base and start < 0:
+            if kind == "close":
+                if base == 1:
+                    depth = 0
+                    wrapped_done = True
+                    pos = m.end()
+                    continue
+                raise HistoryError(f"line {line}: unbalanced {tok}")
+            start, start_line = m.start(), line
+        if kind == "open":
+            depth += 1
+            if depth - base > MAX_DEPTH + 1:  # the op map itself is one level
+                raise HistoryError(f"line {start_line}: value nested more than {MAX_DEPTH} deep")
+        elif kind == "close":
+            depth -= 1
+            if depth < base:
+                raise HistoryError(f"line {line}: unbalanced {tok}")
+        line += tok.count("\n")
+        pos = m.end()
+        if kind in ("tag", "discard"):
+            pending_prefix = True
+            continue
+        if depth == base:
+            if pending_prefix and kind not in ("open", "close", "str", "atom", "char"):
+                continue  # pragma: no cover
+            pending_prefix = False
+            form = text[start:pos]
+            start = -1
+            if not form.startswith("#_"):
+                yield start_line, form
+    if base == 1 and not wrapped_done:
+        raise HistoryError(f"line {line}: the history's opening bracket is never closed")
+    if depth != 0 or start >= 0:
+        raise HistoryError(f"line {start_line if start >= 0 else line}: unbalanced brackets")
+
+
+def _parse_batch(batch: list[tuple[int, str]]) -> list[tuple[int, Any]]:
+    """Parse forms in one parser call; on any trouble, form by form for the line."""
+    try:
+        vals = edn_format.loads_all("\n".join(f for _, f in batch))
+        if len(vals) == len(batch):
+            return [(ln, v) for (ln, _), v in zip(batch, vals, strict=True)]
+    except Exception:  # noqa: BLE001 - the loop below names the bad form
+        pass
+    out = []
+    for ln, f in batch:
+        try:
+            out.append((ln, edn_format.loads(f)))
+        except EDNDecodeError as e:
+            raise HistoryError(f"line {ln}: malformed EDN ({_short(e)})") from None
+        except NotImplementedError as e:  # an unknown #tag
+            raise HistoryError(f"line {ln}: unsupported EDN ({_short(e)})") from None
+        except (ValueError, TypeError, RecursionError) as e:
+            raise HistoryError(f"line {ln}: malformed EDN ({_short(e)})") from None
+    return out
+
+
+def _short(e: BaseException) -> str:
+    s = str(e).splitlines()[0] if str(e) else type(e).__name__
+    return s[:120]
+
+
+def to_json(v: Any, ln: int) -> Any:
+    """An EDN value as the JSON-like value our checkers compare (keywords become strings,
+    sets sorted lists); refuses what a history may not hold."""
+    if v is None or isinstance(v, (bool, str)):
+        return v
+    if isinstance(v, int):
+        if not INT_MIN <= v <= INT_MAX:
+            raise HistoryError(f"line {ln}: integer does not fit in 64 bits")
+        return v
+    if isinstance(v, float):
+        if not math.isfinite(v):
+            raise HistoryError(f"line {ln}: non-finite number {v} (refused)")
+        return v
+    if isinstance(v, Keyword | Symbol):
+        return v.name
+    if isinstance(v, Char):
+        return str(v)
+    if isinstance(v, (list, tuple)):
+        return [to_json(x, ln) for x in v]
+    if isinstance(v, frozenset):
+        items = [to_json(x, ln) for x in v]
+        return sorted(items, key=lambda x: (str(type(x)), repr(x)))
+    if isinstance(v, dict):
+        return {_key_name(k): to_json(x, ln) for k, x in v.items()}
+    if isinstance(v, (datetime.datetime, datetime.date, uuid.UUID)):
+        return str(v)
+    if isinstance(v, fractions.Fraction):
+        raise HistoryError(f"line {ln}: ratio {v} (refused: not a JSON number)")
+    raise HistoryError(f"line {ln}: unsupported EDN value of type {type(v).__name__}")
+
+
+def _key_name(k: Any) -> str:
+    if isinstance(k, Keyword | Symbol):
+        return k.name
+    return str(k)
+
+
+_TUPLE_FS = ("read", "write", "cas")
+
+
+def _is_tuple(v: Any) -> bool:
+    return isinstance(v, list) and len(v) == 2
+
+
+def _looks_independent(ev: dict) -> bool:
+    """Is this read/write/cas invocation's value a jepsen.independent ``[key value]``?"""
+    v = ev.get("value")
+    if not _is_tuple(v) or not isinstance(v[0], (int, str)) or isinstance(v[0], bool):
+        return False
+    if ev["f"] == "read":
+        return v[1] is None
+    if ev["f"] == "cas":
+        return _is_tuple(v[1])
+    return True  # a write of a [k v] pair: plain writes of pairs are rare in Jepsen tests
+
+
+def _txn(ev: dict, ln: int) -> None:
+    """A list-append transaction of one micro-op becomes that op; more are refused."""
+    mops = ev.get("value")
+    if not isinstance(mops, list) or not all(isinstance(m, list) and len(m) == 3 for m in mops):
+        raise HistoryError(f"line {ln}: txn value must be a list of [f key value] micro-ops")
+    if len(mops) != 1:
+        raise HistoryError(
+            f"line {ln}: a transaction of {len(mops)} micro-ops: list-append transactions need "
+            "a transactional checker (like Elle), which paxlab does not have yet"
+        )
+    f, k, v = mops[0]
+    if f in ("r", "read"):
+        ev["f"], ev["key"], ev["value"] = "read", k, v
+    elif f == "append":
+        ev["f"], ev["key"], ev["value"] = "append", k, [v]
+    else:
+        raise HistoryError(f"line {ln}: unsupported micro-op {f!r} (want append or r)")
+
+
+def _event(m: Any, ln: int) -> dict:
+    if not isinstance(m, dict):
+        raise HistoryError(f"line {ln}: expected an operation map {{:type ...}}, got {_what(m)}")
+    ev = to_json(m, ln)
+    if (
+        ev.get("f") is None
+        and isinstance(ev.get("value"), list)
+        and ev["value"]
+        and all(isinstance(x, list) for x in ev["value"])
+    ):
+        ev["f"] = "txn"  # Elle's test histories leave :f out of list-append transactions
+    if ev.get("f") == "txn" and ev.get("process") != "nemesis":
+        _txn(ev, ln)
+    if "process" not in ev:
+        raise HistoryError(f"line {ln}: op has no :process")
+    if "type" not in ev:
+        raise HistoryError(f"line {ln}: op has no :type")
+    return ev
+
+
+def _what(v: Any) -> str:
+    return {list: "a vector", tuple: "a list"}.get(type(v), type(v).__name__)
+
+
+def read_events(path: str | Path) -> tuple[list[tuple[int, dict]], bool]:
+    """(line, event) pairs of an EDN history file, and whether its ops have keys
+    (independent keys or list-append micro-ops: check it with model ``kv``).
+
+    Every event passes the same checks as a JSONL line (types, indices); a HistoryError
+    names the line of the first problem. A history without ``:time`` is ordered by its
+    events' positions (``time`` 0, 1, 2, ...), which stays exact when several ops share a
+    line."""
+    try:
+        raw = Path(path).read_bytes()
+    except OSError as e:
+        raise HistoryError(f"cannot read {path}: {e.strerror}") from None
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as e:
+        ln = raw.count(b"\n", 0, e.start) + 1
+        raise HistoryError(f"line {ln}: not UTF-8 text") from None
+    if "\x00" in text:
+        ln = text.count("\n", 0, text.index("\x00")) + 1
+        raise HistoryError(f"line {ln}: a NUL byte: not an EDN text file")
+    events: list[tuple[int, dict]] = []
+    batch: list[tuple[int, str]] = []
+    for item in forms(text):
+        batch.append(item)
+        if len(batch) >= BATCH:
+            events.extend((ln, _event(v, ln)) for ln, v in _parse_batch(batch))
+            batch = []
+    if batch:
+        events.extend((ln, _event(v, ln)) for ln, v in _parse_batch(batch))
+    independent = False
+    keyed = False
+    for _, ev in events:
+        if isinstance(ev.get("process"), int) and ev.get("type") == "invoke":
+            if ev.get("key") is not None:
+                keyed = True  # a list-append micro-op
+                break
+            if ev.get("f") in _TUPLE_FS:
+                independent = keyed = _looks_independent(ev)
+                break
+    untimed = all(ev.get("time") is None for _, ev in events)
+    out = []
+    for n, (ln, ev) in enumerate(events):
+        if untimed:
+            ev["time"] = n
+        if independent and isinstance(ev.get("process"), int):
+            v = ev.get("value")
+            if _is_tuple(v):
+                ev["key"], ev["value"] = v[0], v[1]
+            elif ev.get("type") == "invoke":
+                raise HistoryError(
+                    f"line {ln}: expected a [key value] tuple (jepsen.independent), got {v!r}"
+                )
+        out.append((ln, check_event(ev, ln)))
+    return list(checked_indices(out)), keyed
