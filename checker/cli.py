@@ -208,7 +208,7 @@ def _judge_events(evs: list[tuple[int, dict]], model: str, args: argparse.Namesp
 
 def _judge(path: str, args: argparse.Namespace, initial: Any, prog: Any) -> tuple[dict, Any]:
     """One file's result (HistoryError when it cannot be judged) and its events, if read."""
-    from checker.history import HistoryError
+    from checker.history import HistoryError, iter_ops
     from checker.linearizability import check, check_file
 
     fmt = detect_format(path) if args.format == "auto" else args.format
@@ -227,8 +227,9 @@ def _judge(path: str, args: argparse.Namespace, initial: Any, prog: Any) -> tupl
         if model in EVENT_MODELS:
             r = _judge_events(evs, model, args, initial, prog)
         else:
-            r = check([ev for _, ev in evs], model, initial, args.time_limit, args.full, prog,
-                      args.jobs)  # fmt: skip
+            ops = list(iter_ops(iter(evs)))  # keeps each op's line in the file
+            ops.sort(key=lambda o: (o.call, o.line))
+            r = check(ops, model, initial, args.time_limit, args.full, prog, args.jobs)
     if r["ops"]["total"] == 0:
         raise HistoryError("no client operations to check (an empty history)")
     return r, evs

@@ -34,7 +34,7 @@ import fractions
 import math
 import re
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -197,12 +197,12 @@ def to_json(v: Any, ln: int) -> Any:
         return v.name
     if isinstance(v, Char):
         return str(v)
-    if isinstance(v, (list, tuple)):
+    if isinstance(v, Sequence):  # vectors and lists (strings were handled above)
         return [to_json(x, ln) for x in v]
     if isinstance(v, frozenset):
         items = [to_json(x, ln) for x in v]
         return sorted(items, key=lambda x: (str(type(x)), repr(x)))
-    if isinstance(v, dict):
+    if isinstance(v, Mapping):
         return {_key_name(k): to_json(x, ln) for k, x in v.items()}
     if isinstance(v, (datetime.datetime, datetime.date, uuid.UUID)):
         return str(v)
@@ -256,7 +256,7 @@ def _txn(ev: dict, ln: int) -> None:
 
 
 def _event(m: Any, ln: int) -> dict:
-    if not isinstance(m, dict):
+    if not isinstance(m, Mapping):
         raise HistoryError(f"line {ln}: expected an operation map {{:type ...}}, got {_what(m)}")
     ev = to_json(m, ln)
     if (
@@ -276,7 +276,11 @@ def _event(m: Any, ln: int) -> dict:
 
 
 def _what(v: Any) -> str:
-    return {list: "a vector", tuple: "a list"}.get(type(v), type(v).__name__)
+    if isinstance(v, (Keyword, Symbol)):
+        return f"the symbol {v.name}"
+    if isinstance(v, Sequence) and not isinstance(v, str):
+        return "a vector or list"
+    return f"a {type(v).__name__}"
 
 
 def read_events(path: str | Path) -> tuple[list[tuple[int, dict]], bool]:
