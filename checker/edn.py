@@ -85,17 +85,19 @@ def looks_like_edn(head: str) -> bool:
     return False
 
 
+_CLOSER = {"[": "]", "(": ")", "{": "}", "#{": "}"}
+
+
 def forms(text: str) -> Iterator[tuple[int, str]]:
     """(line, text) of every operation form: the top-level forms, or the elements of a
-    top-level vector or list that wraps them all. Raises HistoryError on unbalanced
-    brackets, an unterminated string or nesting deeper than MAX_DEPTH."""
+    top-level vector or list that wraps them all. Raises HistoryError on unbalanced or
+    mismatched brackets, an unterminated string or nesting deeper than MAX_DEPTH."""
     line = 1
     pos = 0
-    depth = 0
-    base: int | None = None  # depth at which operation forms start
+    stack: list[str] = []  # the closing brackets expected, innermost last
+    base: int | None = None  # nesting at which operation forms start (1 inside a wrapper)
     start = start_line = -1
     wrapped_done = False
-    pending_prefix = False  # a tag or #_ waits for the form it applies to
     n = len(text)
     while pos < n:
         m = _TOKEN.match(text, pos)
@@ -103,54 +105,47 @@ def forms(text: str) -> Iterator[tuple[int, str]]:
             raise HistoryError(f"line {line}: cannot read EDN here")
         kind = m.lastgroup
         tok = m.group()
+        pos = m.end()
         if kind == "badstr":
             raise HistoryError(f"line {line}: unterminated string")
         if kind in ("ws", "comment"):
             line += tok.count("\n")
-            pos = m.end()
             continue
-        if base is None:
-            base = 1 if kind == "open" and tok in ("[", "(") else 0
-            if base == 1:
-                depth = 1
-                line += tok.count("\n")
-                pos = m.end()
-                continue
         if wrapped_done:
             raise HistoryError(f"line {line}: more data after the history's closing bracket")
-        if depth == base and start < 0:
+        if base is None:
+            base = 1 if tok in ("[", "(") else 0
+            if base == 1:
+                stack.append(_CLOSER[tok])
+                continue
+        if len(stack) == base and start < 0:  # a new form begins
             if kind == "close":
-                if base == 1:
-                    depth = 0
+                if base == 1 and tok == stack[0]:
+                    stack.pop()
                     wrapped_done = True
-                    pos = m.end()
                     continue
                 raise HistoryError(f"line {line}: unbalanced {tok}")
             start, start_line = m.start(), line
         if kind == "open":
-            depth += 1
-            if depth - base > MAX_DEPTH + 1:  # the op map itself is one level
+            stack.append(_CLOSER[tok])
+            if len(stack) - base > MAX_DEPTH + 1:  # the op map itself is one level
                 raise HistoryError(f"line {start_line}: value nested more than {MAX_DEPTH} deep")
         elif kind == "close":
-            depth -= 1
-            if depth < base:
-                raise HistoryError(f"line {line}: unbalanced {tok}")
+            if len(stack) <= base or stack[-1] != tok:
+                want = f"{stack[-1]} expected" if len(stack) > base else "nothing open"
+                raise HistoryError(f"line {line}: unbalanced {tok} ({want})")
+            stack.pop()
         line += tok.count("\n")
-        pos = m.end()
         if kind in ("tag", "discard"):
-            pending_prefix = True
-            continue
-        if depth == base:
-            if pending_prefix and kind not in ("open", "close", "str", "atom", "char"):
-                continue  # pragma: no cover
-            pending_prefix = False
+            continue  # the form goes on: the tag applies to the next one
+        if len(stack) == base:
             form = text[start:pos]
             start = -1
             if not form.startswith("#_"):
                 yield start_line, form
     if base == 1 and not wrapped_done:
         raise HistoryError(f"line {line}: the history's opening bracket is never closed")
-    if depth != 0 or start >= 0:
+    if stack or start >= 0:
         raise HistoryError(f"line {start_line if start >= 0 else line}: unbalanced brackets")
 
 
