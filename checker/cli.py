@@ -139,13 +139,17 @@ def _event_verdict_line(path: str, r: dict) -> str:
 
 
 def detect_format(path: str) -> str:
-    """EDN for a ``.edn`` name or content that looks like EDN, a Jepsen text log when the
-    start shows ``jepsen.util`` operation lines, else JSONL. A file that cannot be read is
+    """EDN for a ``.edn`` name, JSONL for ``.jsonl``/``.json``; otherwise EDN for content
+    that starts like EDN operation maps, a Jepsen text log when the start shows
+    ``jepsen.util`` lines, else JSONL. A file that cannot be read is
     JSONL here: its reader then reports the error."""
     from checker.edn import looks_like_edn
 
-    if path.lower().endswith(".edn"):
+    name = path.lower()
+    if name.endswith(".edn"):
         return "edn"
+    if name.endswith((".jsonl", ".json")):
+        return "jsonl"
     try:
         with open(path, "rb") as fh:
             head = fh.read(SNIFF_BYTES).decode("utf-8", errors="replace")

@@ -73,16 +73,14 @@ _TOKEN = re.compile(
 )
 
 
+_EDN_START = re.compile(r"[\[(]?\s*(\{\s*:|#jepsen|#knossos)")
+
+
 def looks_like_edn(head: str) -> bool:
-    """Does the start of a file look like EDN (maps of keywords, or a vector/list of them)?"""
-    for line in head.splitlines():
-        s = line.strip()
-        if not s or s.startswith(";"):
-            continue
-        return s.startswith(("{:", "[", "(", "#jepsen", "#knossos")) or (
-            s.startswith("{") and not s.startswith('{"')
-        )
-    return False
+    """Does the start of a file look like EDN operation maps (``{:type ...``), bare or in
+    a vector or list? Comment lines (``;``) are skipped."""
+    text = "\n".join(ln for ln in head.splitlines() if not ln.lstrip().startswith(";"))
+    return _EDN_START.match(text.lstrip()) is not None
 
 
 _CLOSER = {"[": "]", "(": ")", "{": "}", "#{": "}"}

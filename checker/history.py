@@ -23,7 +23,6 @@ from pathlib import Path
 from typing import Any
 
 TYPES = ("invoke", "ok", "fail", "info")
-_TYPE_SET = frozenset(TYPES)
 COMPLETIONS = ("ok", "fail", "info")
 
 
@@ -285,7 +284,7 @@ def iter_events(source: str | Path | Iterable[str]) -> Iterator[tuple[int, dict]
     loads = _loads
     n = 0
     indexed = None
-    types = _TYPE_SET
+    types = TYPES  # a tuple: "in" must not hash an unhashable type value
     int_none = (int, type(None))
     plain = _PLAIN
     key_types = (str, int, type(None))
