@@ -1,4 +1,4 @@
-"""Reading JSONL histories (shared/DESIGN.md) into paired operations.
+"""Reading JSONL histories (the format: docs/checking.md) into paired operations.
 
 A history file is a stream of events; checkers want operations: an invocation paired with
 its completion. Pairing needs only the pending invocation of each process, so `iter_ops`

@@ -1,4 +1,4 @@
-"""Old Jepsen text logs -> our JSONL history events (shared/DESIGN.md).
+"""Old Jepsen text logs -> our JSONL history events (the format: docs/checking.md).
 
 Jepsen's (Clojure) runs print every operation through ``jepsen.util`` as a log line::
 
@@ -86,7 +86,7 @@ def _process(tok: str) -> Any:
 
 
 def events_from_log(lines: Iterable[str]) -> Iterator[dict]:
-    """History events (DESIGN.md) for each operation line of a Jepsen log, in order."""
+    """History events (JSONL history format) for each operation line of a Jepsen log, in order."""
     pending: dict[Any, dict] = {}
     index = 0
     for lineno, line in enumerate(lines, 1):
