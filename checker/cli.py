@@ -25,13 +25,15 @@ PROGRESS_AFTER_S = 2.0
 FORMATS = ("auto", "jsonl", "edn", "jepsen-log")
 EVENT_MODELS = ("set", "append")  # judged from the events, not only by the search
 SNIFF_BYTES = 4096
+SNIFF_EVENTS = 1000
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("histories", nargs="+", metavar="HISTORY",
                    help="history file(s): JSONL, Jepsen EDN or a Jepsen text log")  # fmt: skip
     p.add_argument("--model", default=None,
-                   help="register (default; kv for keyed EDN), kv, set or append")  # fmt: skip
+                   help="register, kv, set or append (default: kv when the ops have keys, "
+                        "else register)")  # fmt: skip
     p.add_argument("--initial", default="null", metavar="JSON",
                    help="initial value of the register / of every key (default null)")  # fmt: skip
     p.add_argument("--json", action="store_true",
@@ -163,6 +165,23 @@ def detect_format(path: str) -> str:
     return "jsonl"
 
 
+def _default_model(path: str) -> str:
+    """``kv`` when the history's ops have keys, else ``register``: judging a keyed history
+    as one register would report a false anomaly. Keys are looked for in the first
+    SNIFF_EVENTS events (our workloads key every op from the first one)."""
+    from checker.history import HistoryError, iter_events
+
+    try:
+        for n, (_, ev) in enumerate(iter_events(path)):
+            if ev.get("key") is not None and ev.get("process") != "nemesis":
+                return "kv"
+            if n >= SNIFF_EVENTS:
+                break
+    except HistoryError:
+        pass  # the check itself reports it, with its line
+    return "register"
+
+
 def _events(path: str, fmt: str) -> tuple[list[tuple[int, dict]], bool]:
     """(line, event) pairs of a history file in any format, and whether its ops are keyed."""
     from checker.edn import read_events
@@ -218,8 +237,8 @@ def _judge(path: str, args: argparse.Namespace, initial: Any, prog: Any) -> tupl
     fmt = detect_format(path) if args.format == "auto" else args.format
     model = args.model
     if fmt == "jsonl" and model not in EVENT_MODELS:
-        r = check_file(path, model or "register", initial, args.time_limit, args.full, prog,
-                       args.jobs)  # fmt: skip
+        model = model or _default_model(path)
+        r = check_file(path, model, initial, args.time_limit, args.full, prog, args.jobs)
         evs = None
     else:
         evs, keyed = _events(path, fmt)

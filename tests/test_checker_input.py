@@ -207,3 +207,8 @@ def test_histories_of_live_runs_keep_passing(tmp_path):
     events = list(iter_events(hist))
     assert any(ev["process"] == "nemesis" for _, ev in events)
     assert paxlab(hist, "--model", "kv").returncode == 0
+    # without --model: a keyed history is judged per key (as one register, this valid run
+    # used to be reported NOT linearizable, exit 1)
+    r = paxlab(hist, "--json")
+    assert r.returncode == 0, r.stdout
+    assert json.loads(r.stdout)["model"] == "kv"
