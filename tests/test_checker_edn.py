@@ -180,3 +180,66 @@ def test_many_ops_are_parsed_in_batches(tmp_path):
     p.write_text("\n".join(lines) + "\n")
     with pytest.raises(HistoryError, match="line 450"):
         read_events(p)
+
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+from checker.edn import _NOT_PLAIN, read_plain, to_json  # noqa: E402
+
+edn_scalar = st.sampled_from(
+    ["nil", "true", "false", "0", "-0", "7", "-42", "123456789012345678", "1.5", "3N", "007",
+     ":a", ":invoke", ":foo/bar", ":a-b?", ":x.y", '"s"', '"two words"', '""', '"a\\nb"',
+     "sym", "\\c", "#{1 2}", "##Inf", "1/2", '#inst "2020-01-01T00:00:00Z"']
+)  # fmt: skip
+
+
+def _edn_form(depth=3):
+    if depth == 0:
+        return edn_scalar
+    inner = _edn_form(depth - 1)
+    return st.one_of(
+        edn_scalar,
+        st.lists(inner, max_size=4).map(lambda xs: "[" + " ".join(xs) + "]"),
+        st.lists(inner, max_size=4).map(lambda xs: "(" + ", ".join(xs) + ")"),
+        st.lists(
+            st.tuples(st.sampled_from([":a", ":b", ":type", ":value", '"k"', "1"]), inner),
+            max_size=4,
+        ).map(lambda kv: "{" + ", ".join(f"{k} {v}" for k, v in kv) + "}"),  # fmt: skip
+    )
+
+
+@settings(max_examples=300, deadline=None)
+@given(text=_edn_form())
+def test_plain_reader_agrees_with_edn_format(text):
+    """The fast reader of the plain subset gives what edn_format gives, or steps aside."""
+    import edn_format
+
+    fast = read_plain(text)
+    if fast is _NOT_PLAIN:
+        return
+    assert fast == to_json(edn_format.loads(text), 1)
+
+
+def test_plain_reader_covers_jepsen_op_maps():
+    for path in DATA.glob("*.edn"):
+        for _, form in forms(path.read_text()):
+            if not form.startswith("#"):
+                assert read_plain(form) is not _NOT_PLAIN, form
+
+
+def test_line_reader_and_full_reader_give_the_same_events(tmp_path):
+    """Jepsen's one-map-per-line files take the line path; a comment line sends the same
+    ops through the form splitter: both readings must be identical (that the plain reader
+    agrees with edn_format is tested above)."""
+    for path in DATA.glob("*.edn"):
+        text = path.read_text()
+        if text.lstrip().startswith(("[", "(", ";")) or "txn" in path.name:
+            continue
+        slow = tmp_path / path.name
+        slow.write_text("; force the full reader\n" + text)
+        fast_evs, fast_keyed = read_events(path)
+        slow_evs, slow_keyed = read_events(slow)
+        assert fast_keyed == slow_keyed
+        assert [ev for _, ev in fast_evs] == [ev for _, ev in slow_evs], path.name
+        assert [ln + 1 for ln, _ in fast_evs] == [ln for ln, _ in slow_evs]
