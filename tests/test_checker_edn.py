@@ -128,6 +128,7 @@ BAD_EDN = {
     "huge-int": (OP % ("9" * 30 + "N"), "64 bits"),
     "ratio": (OP % "1/2", "ratio"),
     "unknown-tag": (OP % "#foo/bar 3", "line 1"),
+    "uuid-of-a-bool": (OP % "#uuid true", "malformed"),  # edn_format: AttributeError
     "not-a-map": (":invoke\n", "operation map"),
     "no-type": ("{:process 0, :f :read, :value nil}\n", ":type"),
     "bad-type": ("{:process 0, :type :started, :f :read, :value nil}\n", "type"),
