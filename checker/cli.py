@@ -95,8 +95,8 @@ def _verdict_line(path: str, r: dict) -> str:
     op = r["op"]
     key = "" if r.get("key") is None else f" key {r['key']!r}:"
     what = f"{op['f']} {json.dumps(op['value'])}"
-    if op["f"] == "read" and "output" in op:
-        what = f"read -> {json.dumps(op['output'])}"
+    if op["f"] == "read" and op.get("type") == "ok":  # a read of nothing has no output
+        what = f"read -> {json.dumps(op.get('output'))}"
     return (f"{path}: NOT linearizable{key} process {op['process']} {what} "
             f"(index {op['index']}, line {op['line']}) cannot be placed after a "
             f"{len(r['prefix'])}-op linearizable prefix {tail}")  # fmt: skip
