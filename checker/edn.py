@@ -52,6 +52,7 @@ from checker.history import (
 )
 
 BATCH = 256  # forms per parser call
+MAX_EDN_BYTES = 2 << 30  # an EDN history is read whole; /dev/zero must not be
 
 # Jepsen's op records print as tagged maps in some versions: read them as the map.
 for _tag in ("jepsen.history.Op", "knossos.op.Op", "jepsen.history.Op."):
@@ -382,9 +383,14 @@ def read_events(path: str | Path) -> tuple[list[tuple[int, dict]], bool]:
     events' positions (``time`` 0, 1, 2, ...), which stays exact when several ops share a
     line."""
     try:
-        raw = Path(path).read_bytes()
+        with open(path, "rb") as fh:
+            raw = fh.read(1 << 20)
+            if b"\x00" not in raw:  # a binary file (or /dev/zero) is refused below, early
+                raw += fh.read(MAX_EDN_BYTES + 1 - len(raw))
     except OSError as e:
         raise HistoryError(f"cannot read {path}: {e.strerror}") from None
+    if len(raw) > MAX_EDN_BYTES:
+        raise HistoryError(f"larger than {MAX_EDN_BYTES >> 30} GiB: convert it to JSONL first")
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as e:

@@ -11,9 +11,11 @@ CLI can print it as one line.
 
 from __future__ import annotations
 
+import io
 import json
 import math
 from collections.abc import Iterable, Iterator
+from functools import partial
 
 try:  # several times faster than json on big histories; json is the fall-back
     from orjson import loads as _loads
@@ -30,6 +32,7 @@ COMPLETIONS = ("ok", "fail", "info")
 # the recursion of the search and the reports; integers past 64 bits are what orjson would
 # silently turn into (lossy, so possibly equal) floats, and what Jepsen cannot write.
 MAX_DEPTH = 100
+MAX_LINE_BYTES = 64 << 20  # far above the store's 4 MiB frames: only a broken file has more
 INT_MIN, INT_MAX = -(2**63), 2**64 - 1
 # Values the fast path takes as they are. orjson reads an integer past 64 bits as a (lossy)
 # float, so a value holding any float, or nesting, goes through the exact slow path.
@@ -249,9 +252,23 @@ def _lines(source: str | Path | Iterable[str]) -> Iterator[str | bytes]:
         except OSError as e:
             raise HistoryError(f"cannot read {source}: {e.strerror}") from None
         with fh:
-            yield from fh
+            yield from bounded_lines(fh)
     else:
         yield from source
+
+
+def bounded_lines(fh: Any, limit: int = MAX_LINE_BYTES) -> Iterator[Any]:
+    """The lines of a file opened for reading, refusing one longer than ``limit``: a file
+    without newlines (``/dev/zero``, a corrupted file) must not be read whole into memory."""
+    for lineno, line in enumerate(iter(partial(fh.readline, limit + 1), line_end(fh)), 1):
+        if len(line) > limit:
+            raise HistoryError(f"line {lineno}: longer than {limit >> 20} MiB")
+        yield line
+
+
+def line_end(fh: Any) -> Any:
+    """What readline returns at the end of ``fh`` (bytes or text)."""
+    return "" if isinstance(fh, io.TextIOBase) else b""
 
 
 def index_error(ix: Any, n: int, lineno: int, indexed: bool) -> HistoryError:

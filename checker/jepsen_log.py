@@ -26,7 +26,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
-from checker.history import HistoryError, value_error
+from checker.history import HistoryError, bounded_lines, value_error
 
 _LINE = re.compile(
     r"jepsen\.util\s+-\s+(:?[\w-]+)\s+:(invoke|ok|fail|info)\s+:([\w-]+)(?:\s+(.*?))?\s*$"
@@ -135,7 +135,7 @@ def read_log(path: str | Path) -> list[dict]:
     """All events of a Jepsen log file; a HistoryError (one line) when it cannot be read."""
     try:
         with open(path, encoding="utf-8", errors="replace") as fh:
-            return list(events_from_log(fh))
+            return list(events_from_log(bounded_lines(fh)))
     except OSError as e:
         raise HistoryError(f"cannot read {path}: {e.strerror}") from None
 

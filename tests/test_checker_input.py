@@ -212,3 +212,12 @@ def test_histories_of_live_runs_keep_passing(tmp_path):
     r = paxlab(hist, "--json")
     assert r.returncode == 0, r.stdout
     assert json.loads(r.stdout)["model"] == "kv"
+
+
+@pytest.mark.parametrize("fmt", ["auto", "edn", "jepsen-log"])
+def test_a_file_without_newlines_is_not_read_whole(fmt):
+    """/dev/zero has no line end: reading "one line" used to take all memory."""
+    r = paxlab("--format", fmt, "/dev/zero")
+    assert r.returncode == 2
+    (line,) = r.stderr.strip().splitlines()
+    assert "/dev/zero: line 1:" in line
