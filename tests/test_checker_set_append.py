@@ -132,3 +132,26 @@ def test_set_model_on_bad_input_is_exit_2(tmp_path):
     p.write_text(json.dumps(ev(0, 0, "invoke", "write", 1)) + "\n")
     r = paxlab("--model", "set", p)
     assert r.returncode == 2 and "no add" in r.stderr
+
+
+def test_set_model_reads_jepsen_edn_set_histories(tmp_path):
+    """Jepsen's set workload: :add ops without a key, then a final :read of a #{...} set."""
+    ops = [
+        "{:process 0, :type :invoke, :f :add, :value 0}",
+        "{:process 0, :type :ok, :f :add, :value 0}",
+        "{:process 1, :type :invoke, :f :add, :value 1}",
+        "{:process 1, :type :ok, :f :add, :value 1}",
+        "{:process 2, :type :invoke, :f :add, :value 2}",
+        "{:process 2, :type :info, :f :add, :value 2}",
+        "{:process 3, :type :invoke, :f :read, :value nil}",
+        "{:process 3, :type :ok, :f :read, :value #{0 1 2}}",
+    ]
+    p = tmp_path / "set.edn"
+    p.write_text("\n".join(ops) + "\n")
+    r = paxlab("--model", "set", "--json", p)
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout)["recovered"] == [2]
+    p.write_text("\n".join(ops[:-1] + ["{:process 3, :type :ok, :f :read, :value #{0 2}}"]) + "\n")
+    r = paxlab("--model", "set", "--json", p)
+    assert r.returncode == 1
+    assert json.loads(r.stdout)["lost"] == [1]
