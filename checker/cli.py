@@ -1,24 +1,39 @@
-"""`paxlab check HISTORY... --model register|kv`: is each history linearizable?
+"""`paxlab check HISTORY... --model register|kv|set|append`: judge each history file.
 
-Exit 0 when every history is linearizable, 1 when any is not, else 2 when any is undecided
-(time limit) or unreadable. Many files are checked in one process, so start-up is paid
-once. Bad input is one line on stderr naming the file and line; never a traceback.
+Exit 0 when every history is valid, 1 when any is not, else 2 when any is undecided (time
+limit, no final read) or cannot be read. Every file is judged on its own: a bad file is one
+line on stderr naming the file and the line, then the next file is checked; never a
+traceback. Many files are checked in one process, so start-up is paid once.
+
+Formats: JSONL (ours), Jepsen's EDN (``history.edn``, Knossos data) and old Jepsen text
+logs; ``--format auto`` (the default) tells them apart by name and content. Models:
+``register`` and ``kv`` ask whether the history is linearizable; ``set`` is Jepsen's set
+checker; ``append`` is what the append workload's live run checks (``kv`` linearizability
+plus lost, duplicated and unexpected elements).
 """
 
 from __future__ import annotations
 
 import argparse
+import html
 import json
 import sys
 import time
 from typing import Any, TextIO
 
 PROGRESS_AFTER_S = 2.0
+FORMATS = ("auto", "jsonl", "edn", "jepsen-log")
+EVENT_MODELS = ("set", "append")  # judged from the events, not only by the search
+SNIFF_BYTES = 4096
+SNIFF_EVENTS = 1000
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("histories", nargs="+", metavar="HISTORY", help="JSONL history file(s)")
-    p.add_argument("--model", default="register", help="register (default) or kv")
+    p.add_argument("histories", nargs="+", metavar="HISTORY",
+                   help="history file(s): JSONL, Jepsen EDN or a Jepsen text log")  # fmt: skip
+    p.add_argument("--model", default=None,
+                   help="register, kv, set or append (default: kv when the ops have keys, "
+                        "else register)")  # fmt: skip
     p.add_argument("--initial", default="null", metavar="JSON",
                    help="initial value of the register / of every key (default null)")  # fmt: skip
     p.add_argument("--json", action="store_true",
@@ -32,9 +47,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--jobs", type=int, default=None, metavar="N",
                    help="worker processes for histories with many keys (default: CPUs)")  # fmt: skip
     p.add_argument("--quiet", action="store_true", help="no progress on stderr")
-    p.add_argument("--format", choices=("jsonl", "jepsen-log"), default="jsonl",
-                   help="input format: JSONL history (default) or an old Jepsen text log "
-                        "(INFO jepsen.util - 3 :invoke :read nil)")  # fmt: skip
+    p.add_argument("--format", choices=FORMATS, default="auto",
+                   help="input format (default auto: a .edn name or EDN content is EDN, "
+                        "'jepsen.util' lines an old Jepsen text log, else JSONL)")  # fmt: skip
 
 
 class _Progress:
@@ -80,8 +95,8 @@ def _verdict_line(path: str, r: dict) -> str:
     op = r["op"]
     key = "" if r.get("key") is None else f" key {r['key']!r}:"
     what = f"{op['f']} {json.dumps(op['value'])}"
-    if op["f"] == "read" and "output" in op:
-        what = f"read -> {json.dumps(op['output'])}"
+    if op["f"] == "read" and op.get("type") == "ok":  # a read of nothing has no output
+        what = f"read -> {json.dumps(op.get('output'))}"
     return (f"{path}: NOT linearizable{key} process {op['process']} {what} "
             f"(index {op['index']}, line {op['line']}) cannot be placed after a "
             f"{len(r['prefix'])}-op linearizable prefix {tail}")  # fmt: skip
@@ -93,77 +108,251 @@ def _json_safe(r: dict) -> dict:
     return out
 
 
-def run(args: argparse.Namespace) -> int:
-    from checker.history import HistoryError, iter_events, iter_ops
-    from checker.jepsen_log import read_log
-    from checker.linearizability import check, check_file
-    from checker.models import get_model
+def _event_verdict_line(path: str, r: dict) -> str:
+    """One line for the set and append models."""
+    v = r["valid"]
+    if r["model"] == "set":
+        tail = (f"({r['acknowledged']:,} of {r['attempted']:,} adds acknowledged, "
+                f"{r['reads']} final read{'s' if r['reads'] != 1 else ''}, "
+                f"{r.get('recovered_count', 0)} recovered)")  # fmt: skip
+        if v is True:
+            return f"{path}: set valid, nothing lost {tail}"
+        if v == "unknown":
+            return f"{path}: unknown, {r.get('error', 'undecided')} {tail}"
+        parts = [f"{r[k + '_count']} {k} {json.dumps(r[k][:10])}"
+                 for k in ("lost", "unexpected", "duplicated") if r[k + "_count"]]  # fmt: skip
+        return f"{path}: set INVALID: {', '.join(parts)} {tail}"
+    lin, el = r["checkers"]["linearizable"], r["checkers"]["elements"]
+    tail = f"({r['ops']['total']:,} ops, {lin.get('keys_total', 0):,} keys)"
+    if v is True:
+        return f"{path}: append valid: linearizable, no element lost {tail}"
+    parts = []
+    if lin["valid"] is False:
+        parts.append(_verdict_line("", lin).lstrip(": "))
+    elif lin["valid"] != True:  # noqa: E712 - "unknown" is truthy
+        parts.append(f"linearizability unknown ({lin.get('reason', 'undecided')})")
+    if el["valid"] is False:
+        parts.append(", ".join(f"{el[k + '_count']} {k}" for k in
+                               ("lost", "duplicated", "unexpected") if el[k + "_count"]))  # fmt: skip
+    elif el["valid"] != True:  # noqa: E712
+        parts.append("elements unknown (no read succeeded)")
+    word = "INVALID" if v is False else "unknown"
+    return f"{path}: append {word}: {'; '.join(parts)} {tail}"
+
+
+def detect_format(path: str) -> str:
+    """EDN for a ``.edn`` name, JSONL for ``.jsonl``/``.json``; otherwise EDN for content
+    that starts like EDN operation maps, a Jepsen text log when the start shows
+    ``jepsen.util`` lines, else JSONL. A file that cannot be read is
+    JSONL here: its reader then reports the error."""
+    from checker.edn import looks_like_edn
+
+    name = path.lower()
+    if name.endswith(".edn"):
+        return "edn"
+    if name.endswith((".jsonl", ".json")):
+        return "jsonl"
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(SNIFF_BYTES).decode("utf-8", errors="replace")
+    except OSError:
+        return "jsonl"
+    if looks_like_edn(head):
+        return "edn"
+    first = next((ln for ln in head.splitlines() if ln.strip()), "")
+    if "jepsen.util" in head and not first.lstrip().startswith("{"):
+        return "jepsen-log"
+    return "jsonl"
+
+
+def _default_model(path: str) -> str:
+    """``kv`` when the history's ops have keys, else ``register``: judging a keyed history
+    as one register would report a false anomaly. Keys are looked for in the first
+    SNIFF_EVENTS events (our workloads key every op from the first one)."""
+    from checker.history import HistoryError, iter_events
 
     try:
-        model = get_model(args.model)
-    except ValueError as e:
-        sys.stderr.write(f"paxlab check: {e}\n")
-        return 2
+        for n, (_, ev) in enumerate(iter_events(path)):
+            if ev.get("key") is not None and ev.get("process") != "nemesis":
+                return "kv"
+            if n >= SNIFF_EVENTS:
+                break
+    except HistoryError:
+        pass  # the check itself reports it, with its line
+    return "register"
+
+
+def _events(path: str, fmt: str) -> tuple[list[tuple[int, dict]], bool]:
+    """(line, event) pairs of a history file in any format, and whether its ops are keyed."""
+    from checker.edn import read_events
+    from checker.history import iter_events
+    from checker.jepsen_log import read_log
+
+    if fmt == "edn":
+        return read_events(path)
+    if fmt == "jepsen-log":
+        evs = read_log(path)
+        if not evs:
+            from checker.history import HistoryError
+
+            raise HistoryError("no Jepsen operation lines (INFO jepsen.util - ...)")
+        return [(ev["time"], ev) for ev in evs], False
+    return list(iter_events(path)), False
+
+
+def _judge_events(evs: list[tuple[int, dict]], model: str, args: argparse.Namespace,
+                  initial: Any, prog: Any) -> dict:  # fmt: skip
+    """The set or append verdict; the events' structure (pairing) is checked first."""
+    from checker.history import iter_ops
+    from checker.linearizability import check
+
+    ops = list(iter_ops(iter(evs)))  # refuses a completion without an invocation, etc.
+    counts = {"total": len(ops), "ok": 0, "fail": 0, "info": 0}
+    for o in ops:
+        counts[o.type] += 1
+    events = [ev for _, ev in evs]
+    if model == "set":
+        from checker.history import HistoryError
+        from checker.set_check import check_set
+
+        adds = [o for o in ops if o.f == "add"]
+        if not adds:
+            raise HistoryError("no add operations: not a set-workload history")
+        # the final reads are of the key the adds went to: "set" in ours, none in Jepsen's
+        return {"model": "set", "ops": counts, **check_set(events, key=adds[0].key)}
+    from checker.append_check import check_elements
+
+    t0 = time.monotonic()
+    ops.sort(key=lambda o: (o.call, o.line))
+    lin = check(ops, "kv", initial, args.time_limit, args.full, prog, args.jobs)
+    el = check_elements(events)
+    vs = (lin["valid"], el["valid"])
+    valid: Any = False if False in vs else True if vs == (True, True) else "unknown"
+    return {"model": "append", "valid": valid, "ops": counts,
+            "time_s": round(time.monotonic() - t0, 6),
+            "checkers": {"linearizable": lin, "elements": el}}  # fmt: skip
+
+
+def _judge(path: str, args: argparse.Namespace, initial: Any, prog: Any) -> tuple[dict, Any]:
+    """One file's result (HistoryError when it cannot be judged) and its events, if read."""
+    from checker.history import HistoryError, iter_ops
+    from checker.linearizability import check, check_file
+
+    fmt = detect_format(path) if args.format == "auto" else args.format
+    model = args.model
+    if fmt == "jsonl" and model not in EVENT_MODELS:
+        model = model or _default_model(path)
+        r = check_file(path, model, initial, args.time_limit, args.full, prog, args.jobs)
+        evs = None
+    else:
+        evs, keyed = _events(path, fmt)
+        if model is None:
+            model = "kv" if keyed else "register"
+        elif keyed and model == "register":
+            raise HistoryError(f"its ops have keys (independent keys or list-append): "
+                               f"use --model kv, not {model}")  # fmt: skip
+        if model in EVENT_MODELS:
+            r = _judge_events(evs, model, args, initial, prog)
+        else:
+            ops = list(iter_ops(iter(evs)))  # keeps each op's line in the file
+            ops.sort(key=lambda o: (o.call, o.line))
+            r = check(ops, model, initial, args.time_limit, args.full, prog, args.jobs)
+    if r["ops"]["total"] == 0:
+        raise HistoryError("no client operations to check (an empty history)")
+    return r, evs
+
+
+def _one_line(e: BaseException) -> str:
+    s = str(e).strip().splitlines()
+    return (s[0] if s else type(e).__name__)[:300]
+
+
+def run(args: argparse.Namespace) -> int:
+    from checker.history import HistoryError
+    from checker.models import get_model, model_names
+
+    if args.model is not None and args.model not in EVENT_MODELS:
+        try:
+            get_model(args.model)
+        except ValueError:
+            names = ", ".join([*model_names(), *EVENT_MODELS])
+            sys.stderr.write(f"paxlab check: unknown model {args.model!r} (want {names})\n")
+            return 2
     try:
         initial: Any = json.loads(args.initial)
-    except ValueError:
-        sys.stderr.write(f"paxlab check: --initial is not valid JSON: {args.initial!r}\n")
+    except (ValueError, RecursionError):
+        sys.stderr.write(f"paxlab check: --initial is not valid JSON: {args.initial[:80]!r}\n")
         return 2
-    if args.time_limit is not None and args.time_limit <= 0:
+    if args.time_limit is not None and not args.time_limit > 0:
         sys.stderr.write("paxlab check: --time-limit must be positive\n")
         return 2
     sections: list[str] = []
-    worst = 0  # 0 valid, 2 unknown, 1 invalid (1 wins)
+    worst = 0  # 0 valid, 2 unknown or unreadable, 1 invalid (1 wins)
     for path in args.histories:
         prog = _Progress(path, sys.stderr, args.quiet)
-        events = None
         try:
-            if args.format == "jepsen-log":
-                events = read_log(path)
-                if not events:
-                    raise HistoryError("no Jepsen operation lines (INFO jepsen.util - ...)")
-                r = check(events, model, initial, args.time_limit, args.full, prog, args.jobs)
-            else:
-                r = check_file(path, model, initial, args.time_limit, args.full, prog,
-                               args.jobs)  # fmt: skip
-        except HistoryError as e:
+            r, evs = _judge(path, args, initial, prog)
+        except Exception as e:  # noqa: BLE001 - one file only: the next is still judged
             prog.done()
-            msg = str(e) if str(path) in str(e) else f"{path}: {e}"
+            if isinstance(e, HistoryError):
+                msg = _one_line(e)
+            elif isinstance(e, RecursionError):
+                msg = "a value nested too deep for the checker"
+            elif isinstance(e, MemoryError):
+                msg = "out of memory"
+            else:  # a checker bug must not hide the other files' verdicts either
+                msg = f"internal error, please report: {type(e).__name__}: {_one_line(e)}"
+            msg = msg if str(path) in msg else f"{path}: {msg}"
             sys.stderr.write(f"paxlab check: {msg}\n")
-            r = {"valid": "unknown", "error": str(e)}
+            sys.stderr.flush()
             if args.json:
-                print(json.dumps({"file": path, **r}), flush=True)
+                print(json.dumps({"file": path, "valid": "unknown", "error": msg}), flush=True)
             if worst != 1:
                 worst = 2
             if args.report:
-                sections.append(_report_section(path, r, None, model))
+                sections.append(f"<section><h2>{html.escape(path)}</h2>"
+                                f"<p>not checked: {html.escape(msg)}</p></section>")  # fmt: skip
             continue
         prog.done()
         if args.json:
             print(json.dumps({"file": path, **_json_safe(r)}, default=str), flush=True)
+        elif r.get("model") in EVENT_MODELS:
+            print(_event_verdict_line(path, r), flush=True)
         else:
             print(_verdict_line(path, r), flush=True)
         if r["valid"] is False:
             worst = 1
-        elif r["valid"] == "unknown" and worst != 1:
+        elif r["valid"] != True and worst != 1:  # noqa: E712 - "unknown" is truthy
             worst = 2
         if args.report:
-            hist = None
-            if r["valid"] is False:  # stream only the failing key's ops back in
-                key = r.get("key")
-                evs = iter_events(path) if events is None else enumerate(events, 1)
-                hist = [o for o in iter_ops(evs) if model.split_key(o) == key]
-            sections.append(_report_section(path, r, hist, model))
+            sections.append(_section(path, r, evs, args))
     if args.report:
         from checker.report import render_page
 
         try:
             with open(args.report, "w", encoding="utf-8") as fh:
-                fh.write(render_page(sections, title="paxlab check: linearizability"))
+                fh.write(render_page(sections, title="paxlab check"))
         except OSError as e:
             sys.stderr.write(f"paxlab check: cannot write {args.report}: {e.strerror}\n")
             return 2
     return worst
+
+
+def _section(path: str, r: dict, evs: Any, args: argparse.Namespace) -> str:
+    """A report section: the anomaly view for linearizability, the counts otherwise."""
+    from checker.history import iter_events, iter_ops
+    from checker.models import get_model
+
+    if r.get("model") in EVENT_MODELS:
+        body = html.escape(json.dumps(_json_safe(r), indent=1, default=str)[:20000])
+        return f"<section><h2>{html.escape(path)}</h2><pre>{body}</pre></section>"
+    model = get_model(r["model"])
+    hist = None
+    if r["valid"] is False:  # stream only the failing key's ops back in
+        key = r.get("key")
+        src = iter_events(path) if evs is None else iter(evs)
+        hist = [o for o in iter_ops(src) if model.split_key(o) == key]
+    return _report_section(path, r, hist, model)
 
 
 def _report_section(path: str, r: dict, history: Any, model: Any) -> str:

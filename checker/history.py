@@ -11,8 +11,11 @@ CLI can print it as one line.
 
 from __future__ import annotations
 
+import io
 import json
+import math
 from collections.abc import Iterable, Iterator
+from functools import partial
 
 try:  # several times faster than json on big histories; json is the fall-back
     from orjson import loads as _loads
@@ -22,12 +25,109 @@ from pathlib import Path
 from typing import Any
 
 TYPES = ("invoke", "ok", "fail", "info")
-_TYPE_SET = frozenset(TYPES)
 COMPLETIONS = ("ok", "fail", "info")
+
+
+# Bounds on values, so that no history can crash the checker: deeper nesting would exhaust
+# the recursion of the search and the reports; integers past 64 bits are what orjson would
+# silently turn into (lossy, so possibly equal) floats, and what Jepsen cannot write.
+MAX_DEPTH = 100
+MAX_LINE_BYTES = 64 << 20  # far above the store's 4 MiB frames: only a broken file has more
+INT_MIN, INT_MAX = -(2**63), 2**64 - 1
+# Values the fast path takes as they are. orjson reads an integer past 64 bits as a (lossy)
+# float, so a value holding any float, or nesting, goes through the exact slow path.
+_PLAIN = frozenset((int, str, bool, type(None)))
+
+
+def _plain2(v: list) -> bool:
+    """A list of plain values or of lists of them (a cas of lists: ``[[1], [1, 2]]``)."""
+    for x in v:
+        if x.__class__ is list:
+            if not _PLAIN.issuperset(map(type, x)):
+                return False
+        elif x.__class__ not in _PLAIN:
+            return False
+    return True
 
 
 class HistoryError(ValueError):
     """Bad input: the message is one line, naming the line number when there is one."""
+
+
+class _Refused(Exception):
+    """A number the JSON decoder's hooks refuse (kept apart from the decoder's ValueError)."""
+
+
+def _parse_int(s: str) -> int:
+    if len(s.lstrip("-")) > 20:
+        raise _Refused(f"integer with {len(s.lstrip('-'))} digits (at most 64 bits)")
+    n = int(s)
+    if not INT_MIN <= n <= INT_MAX:
+        raise _Refused(f"integer {s} does not fit in 64 bits")
+    return n
+
+
+def _parse_float(s: str) -> float:
+    x = float(s)
+    if not math.isfinite(x):
+        raise _Refused(f"number {s[:30]} is out of range (not finite)")
+    return x
+
+
+def _parse_constant(s: str) -> Any:
+    raise _Refused(f"{s} is not a JSON number (non-finite values are refused)")
+
+
+_DECODER = json.JSONDecoder(
+    parse_int=_parse_int, parse_float=_parse_float, parse_constant=_parse_constant
+)
+
+
+def depth_error(value: Any, limit: int = MAX_DEPTH, start: int = 1) -> str | None:
+    """A message when ``value`` nests lists/dicts deeper than ``limit``, else None (``start``
+    is the depth of ``value`` itself: 0 for an event, whose fields are at depth 1).
+
+    Iterative, so that the check itself cannot overflow the stack."""
+    stack = [(value, start)]
+    while stack:
+        v, d = stack.pop()
+        if isinstance(v, dict):
+            v = list(v.values())
+        elif not isinstance(v, list):
+            continue
+        if d > limit:
+            return f"value nested more than {limit} deep"
+        stack.extend((x, d + 1) for x in v if isinstance(x, (list, dict)))
+    return None
+
+
+def value_error(value: Any, limit: int = MAX_DEPTH) -> str | None:
+    """A message for a value no history may hold (too deep, a non-finite number, an integer
+    past 64 bits, a non-JSON type), else None. For events that did not come from our JSON
+    reader (lists of dicts, other formats)."""
+    stack = [(value, 1)]
+    while stack:
+        v, d = stack.pop()
+        if v is None or isinstance(v, (str, bool)):
+            continue
+        if isinstance(v, int):
+            if not INT_MIN <= v <= INT_MAX:
+                return "integer does not fit in 64 bits"
+            continue
+        if isinstance(v, float):
+            if not math.isfinite(v):
+                return f"non-finite number {v}"
+            continue
+        if isinstance(v, dict):
+            if not all(isinstance(k, str) for k in v):
+                return "object keys must be strings"
+            v = list(v.values())
+        elif not isinstance(v, list):
+            return f"unsupported value type {type(v).__name__}"
+        if d > limit:
+            return f"value nested more than {limit} deep"
+        stack.extend((x, d + 1) for x in v)
+    return None
 
 
 class Op:
@@ -108,11 +208,18 @@ def parse_event(text: str, lineno: int) -> dict | None:
     if not text.strip():
         return None
     try:
-        ev = json.loads(text)
+        ev = _DECODER.decode(text)
+    except _Refused as e:
+        raise HistoryError(f"line {lineno}: {e}") from None
+    except RecursionError:
+        raise HistoryError(f"line {lineno}: value nested more than {MAX_DEPTH} deep") from None
     except ValueError as e:
-        raise HistoryError(f"line {lineno}: malformed JSON ({e.msg})") from None
+        raise HistoryError(f"line {lineno}: malformed JSON ({getattr(e, 'msg', e)})") from None
     if not isinstance(ev, dict):
         raise HistoryError(f"line {lineno}: expected a JSON object, got {type(ev).__name__}")
+    err = depth_error(ev, MAX_DEPTH, start=0)
+    if err:
+        raise HistoryError(f"line {lineno}: {err}")
     return check_event(ev, lineno)
 
 
@@ -130,8 +237,11 @@ def check_event(ev: dict, lineno: int) -> dict:
     if tm is not None and not _is_int(tm):
         raise HistoryError(f"line {lineno}: time must be an integer, got {tm!r}")
     ix = ev.get("index")
-    if ix is not None and not _is_int(ix):
-        raise HistoryError(f"line {lineno}: index must be an integer, got {ix!r}")
+    if ix is not None and not (_is_int(ix) and ix >= 0):
+        raise HistoryError(f"line {lineno}: index must be a non-negative integer, got {ix!r}")
+    k = ev.get("key")
+    if k is not None and not (_is_int(k) or isinstance(k, str)):
+        raise HistoryError(f"line {lineno}: key must be a string, an integer or null, got {k!r}")
     return ev
 
 
@@ -142,18 +252,59 @@ def _lines(source: str | Path | Iterable[str]) -> Iterator[str | bytes]:
         except OSError as e:
             raise HistoryError(f"cannot read {source}: {e.strerror}") from None
         with fh:
-            yield from fh
+            yield from bounded_lines(fh)
     else:
         yield from source
+
+
+def bounded_lines(fh: Any, limit: int = MAX_LINE_BYTES) -> Iterator[Any]:
+    """The lines of a file opened for reading, refusing one longer than ``limit``: a file
+    without newlines (``/dev/zero``, a corrupted file) must not be read whole into memory."""
+    for lineno, line in enumerate(iter(partial(fh.readline, limit + 1), line_end(fh)), 1):
+        if len(line) > limit:
+            raise HistoryError(f"line {lineno}: longer than {limit >> 20} MiB")
+        yield line
+
+
+def line_end(fh: Any) -> Any:
+    """What readline returns at the end of ``fh`` (bytes or text)."""
+    return "" if isinstance(fh, io.TextIOBase) else b""
+
+
+def index_error(ix: Any, n: int, lineno: int, indexed: bool) -> HistoryError:
+    """The error for event number ``n`` (from 0) whose index is ``ix``: a history file's
+    indices count 0, 1, 2, ... on every event, or are absent from every event."""
+    if ix is None or not indexed:
+        return HistoryError(f"line {lineno}: some events have an index and some do not")
+    what = "a duplicate" if ix < n else "indices missing"
+    return HistoryError(f"line {lineno}: index {ix} where {n} was expected ({what})")
+
+
+def checked_indices(events: Iterable[tuple[int, dict]]) -> Iterator[tuple[int, dict]]:
+    """Pass events through, refusing duplicate, missing or out-of-order indices."""
+    indexed = None
+    for n, (lineno, ev) in enumerate(events):
+        ix = ev.get("index")
+        if indexed is None:
+            indexed = ix is not None
+        if ix != (n if indexed else None):
+            raise index_error(ix, n, lineno, indexed)
+        yield lineno, ev
 
 
 def iter_events(source: str | Path | Iterable[str]) -> Iterator[tuple[int, dict]]:
     """(line number, event) for every non-blank line; raises HistoryError on bad lines.
 
     The common case is one C call to parse and a few type checks; anything unusual goes
-    through `parse_event` for a precise message."""
+    through `parse_event` for a precise message. Indices, when present, must count 0, 1,
+    2, ... (a duplicate or a gap means lines were lost, repeated or reordered)."""
     loads = _loads
-    types = _TYPE_SET
+    n = 0
+    indexed = None
+    types = TYPES  # a tuple: "in" must not hash an unhashable type value
+    int_none = (int, type(None))
+    plain = _PLAIN
+    key_types = (str, int, type(None))
     for lineno, text in enumerate(_lines(source), 1):
         try:
             ev = loads(text)
@@ -164,9 +315,27 @@ def iter_events(source: str | Path | Iterable[str]) -> Iterator[tuple[int, dict]
             and ev.get("type") in types
             and ev.get("f").__class__ is str
             and ev.get("process").__class__ in (int, str)
-            and ev.get("time").__class__ in (int, type(None))
-            and ev.get("index").__class__ in (int, type(None))
+            and ev.get("time").__class__ in int_none
+            and ev.get("index").__class__ in int_none
+            and ev.get("key").__class__ in key_types
+            and (
+                (v := ev.get("value")).__class__ in plain
+                or (v.__class__ is list and (plain.issuperset(map(type, v)) or _plain2(v)))
+            )
+            # a line too short to nest deeper than allowed needs no bracket count
+            and (
+                len(text) <= 2 * MAX_DEPTH
+                or text.count(b"[" if text.__class__ is bytes else "[")
+                + text.count(b"{" if text.__class__ is bytes else "{")
+                <= MAX_DEPTH
+            )
         ):
+            ix = ev.get("index")
+            if indexed is None:
+                indexed = ix is not None
+            if ix != (n if indexed else None):
+                raise index_error(ix, n, lineno, indexed)
+            n += 1
             yield lineno, ev
             continue
         if isinstance(text, bytes):
@@ -176,6 +345,12 @@ def iter_events(source: str | Path | Iterable[str]) -> Iterator[tuple[int, dict]
                 raise HistoryError(f"line {lineno}: not UTF-8 text") from None
         ev = parse_event(text, lineno)
         if ev is not None:
+            ix = ev.get("index")
+            if indexed is None:
+                indexed = ix is not None
+            if ix != (n if indexed else None):
+                raise index_error(ix, n, lineno, indexed)
+            n += 1
             yield lineno, ev
 
 

@@ -26,7 +26,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
-from checker.history import HistoryError
+from checker.history import HistoryError, bounded_lines, value_error
 
 _LINE = re.compile(
     r"jepsen\.util\s+-\s+(:?[\w-]+)\s+:(invoke|ok|fail|info)\s+:([\w-]+)(?:\s+(.*?))?\s*$"
@@ -100,7 +100,10 @@ def events_from_log(lines: Iterable[str]) -> Iterator[dict]:
         try:
             value = parse_edn(raw) if raw else None
         except ValueError as e:
-            raise HistoryError(f"line {lineno}: {e}") from None
+            raise HistoryError(f"line {lineno}: {str(e)[:200]}") from None
+        err = value_error(value)  # inf from 1e999, integers past 64 bits, deep nesting
+        if err:
+            raise HistoryError(f"line {lineno}: {err}")
         ev: dict[str, Any] = {"index": index, "time": lineno, "process": proc, "type": typ,
                               "f": f, "key": None}  # fmt: skip
         if typ == "invoke":
@@ -132,7 +135,7 @@ def read_log(path: str | Path) -> list[dict]:
     """All events of a Jepsen log file; a HistoryError (one line) when it cannot be read."""
     try:
         with open(path, encoding="utf-8", errors="replace") as fh:
-            return list(events_from_log(fh))
+            return list(events_from_log(bounded_lines(fh)))
     except OSError as e:
         raise HistoryError(f"cannot read {path}: {e.strerror}") from None
 

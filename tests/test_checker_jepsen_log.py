@@ -92,8 +92,13 @@ def test_cli_format_flag(tmp_path):
     assert r.returncode == 2
     assert "no Jepsen operation lines" in r.stderr
     assert "Traceback" not in r.stderr
-    # without the flag the log is not JSON: a one-line error, exit 2
+    # without the flag the log is recognised (--format auto); read as JSONL it is a
+    # one-line error, exit 2
     r = _paxlab(str(good))
+    assert r.returncode == 0, r.stderr
+    r = _paxlab(str(bad))
+    assert r.returncode == 1
+    r = _paxlab("--format", "jsonl", str(good))
     assert r.returncode == 2
     assert "line 1" in r.stderr
 
@@ -111,3 +116,16 @@ def test_corpus_mode_compares_with_expected(tmp_path, capsys):
     (tmp_path / "expected.json").write_text('{"good": false}')
     assert run_corpus(str(tmp_path), 10, as_json=False) == 1
     assert "MISMATCH" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    "value,word",
+    [("1e999", "non-finite"), ("9" * 30, "64 bits"), ("[" * 200 + "]" * 200, "nested")],
+)
+def test_log_values_a_history_may_not_hold_are_refused(tmp_path, value, word):
+    log = tmp_path / "h.log"
+    log.write_text(f"{P}0\t:invoke\t:write\t{value}\n{P}0\t:ok\t:write\t{value}\n")
+    r = _paxlab("--format", "jepsen-log", str(log))
+    assert r.returncode == 2
+    (line,) = r.stderr.strip().splitlines()
+    assert "line 1" in line and word in line
