@@ -51,6 +51,8 @@ SHORT_SIM_S = "10"  # simulated seconds (virtual time: about a second of wall ti
 EXCLUDED = {
     "make test": "runs the whole suite, this test included",
     "make bench": "measures for minutes by design; its commands run short in docs/cli.md",
+    "paxlab check": "the command's name in prose (it needs a HISTORY argument; the commands "
+    "that follow it in docs/checking.md give one)",
     "make bench-checker": "measures for minutes by design (paxlab bench --checker)",
     "paxlab test --backend ssh --nodes-file nodes.toml": "needs SSH hosts of your own "
     "(tests/test_nodes_file_cli.py checks the flag, tests/test_ssh_cluster_docker.py the backend)",
