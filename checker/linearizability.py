@@ -262,8 +262,24 @@ def search(
             return True
         if not available(any_ok, any_info, lo, bound):
             return False
-        # only state-dependent ops (appends) can help, unless something can reset the state
-        return available(all_ok, all_info, lo, bound) or toward(states[sid], nv)
+        # only state-dependent ops (appends) can help: from the state now, or from the state
+        # an op with a fixed result (a write) leaves, if that leads toward nv
+        if toward(states[sid], nv):
+            return True
+        cr, ids = all_ok
+        a = bisect_left(cr, lo)
+        n = len(cr)
+        while a < n and cr[a] < bound:
+            j = ids[a]
+            if not linflag[j] and toward(produces[j], nv):
+                return True
+            a += 1
+        for j in all_info:
+            if crank[j] >= bound:
+                break
+            if not linflag[j] and toward(produces[j], nv):
+                return True
+        return False
 
     def _successor(sid: int, i: int) -> int:
         """The state id after op i from state sid (-1: illegal), memoised. The search loop
