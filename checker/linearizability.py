@@ -182,10 +182,20 @@ def search(
     if remaining == 0:
         return {"valid": True, "explored": 0}
 
-    states = [init]
-    sid_of = {init: 0}
-    cache: dict[int, int] = {}
+    canon = model.abstraction(fs, args, outs)
     step = model.step
+    if canon is not None:
+        raw_step = step
+
+        def step(state: Any, f: str, arg: Any, out: Any) -> Any:
+            return canon(raw_step(state, f, arg, out))
+
+        start = canon(init)
+    else:
+        start = init
+    states = [start]
+    sid_of = {start: 0}
+    cache: dict[int, int] = {}
     illegal = ILLEGAL
     isinfo = [r is None for r in rets]
     # Bits: determinate ops and info ops are numbered apart so both ints stay small.
