@@ -40,7 +40,8 @@ import pickle
 import tempfile
 import time
 from bisect import bisect_left, bisect_right
-from collections.abc import Callable, Iterable
+from collections import deque
+from collections.abc import Callable, Generator, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -112,7 +113,31 @@ def search(
     on_tick: Callable[[int], None] | None = None,
     relaxed: bool = False,
 ) -> dict:
-    """Decide one independent sub-history. Returns {"valid", "explored", ...}.
+    """`search_steps` run to the end: TimeUp(configurations explored) past ``deadline``."""
+    return drive(search_steps(ops, model, initial, relaxed), deadline, on_tick)
+
+
+def drive(steps: Generator[int, None, dict], deadline: float | None,
+          on_tick: Callable[[int], None] | None = None) -> dict:  # fmt: skip
+    """Run a stepwise search to its result, looking at the clock between its steps."""
+    try:
+        while True:
+            it = next(steps)
+            if deadline is not None and time.monotonic() > deadline:
+                steps.close()
+                raise TimeUp(it)
+            if on_tick is not None:
+                on_tick(it)
+    except StopIteration as stop:
+        return stop.value
+
+
+def search_steps(
+    ops: list[Op], model: Model, initial: Any = None, relaxed: bool = False
+) -> Generator[int, None, dict]:
+    """Decide one independent sub-history, stepwise: yields the configurations explored so
+    far every `CHECK_EVERY` of them (so a caller can share the CPU among keys and stop at a
+    time limit) and returns {"valid", "explored", ...}.
 
     ``relaxed``: let every indeterminate op take effect any number of times after its
     invocation (`refute`). Every linearization is then also a relaxed one, so a relaxed
@@ -381,10 +406,7 @@ def search(
     while True:
         it += 1
         if not it % CHECK_EVERY:
-            if deadline is not None and time.monotonic() > deadline:
-                raise TimeUp(it)
-            if on_tick is not None:
-                on_tick(it)
+            yield it
         if k < len(cands):
             i = cands[k]
             k += 1
@@ -586,6 +608,20 @@ def static_refutation(ops: list[Op], model: Model, initial: Any = None) -> tuple
     return worst
 
 
+RELAXED_REASON = ("no order can place it, even letting every timed-out operation take effect "
+                  "whenever, and as often as, it would help")  # fmt: skip
+
+
+def _relaxable(ops: list[Op], model: Model) -> bool:
+    """The relaxed search is worth running: there are indeterminate ops (otherwise it is the
+    exact search) and each leaves a fixed state (reusing an append could build ever new
+    states and never end)."""
+    infos = [o for o in ops if o.type == "info"]
+    return bool(infos) and all(
+        model.effect(o.f, model.arg(o), model.output(o))[1] is not ANYTHING for o in infos
+    )
+
+
 def relaxed_refutation(
     ops: list[Op],
     model: Model,
@@ -600,72 +636,87 @@ def relaxed_refutation(
     history with many of them it enumerates sets of them until the time limit. The relaxed
     search keys configurations on (determinate ops placed, state) only, so it exhausts far
     sooner; as it only adds orders, an op it cannot place no real order can place either.
-    Only run when there are indeterminate ops (otherwise it is the exact search), all of
-    which leave a fixed state (so the states stay finitely many), and given
-    half the time left, so that a history it cannot refute still gets the exact search.
+    `check_steps` runs it side by side with the exact search, step for step.
     """
-    infos = [o for o in ops if o.type == "info"]
-    if not infos:
+    if not _relaxable(ops, model):
         return None, 0
-    for o in infos:  # reusing an op whose result depends on the state (an append) could
-        # build ever new states and never end: only ops that leave one fixed state
-        if model.effect(o.f, model.arg(o), model.output(o))[1] is ANYTHING:
-            return None, 0
-    own = None
-    if deadline is not None:
-        now = time.monotonic()
-        own = now + (deadline - now) / 2
     try:
-        r = search(ops, model, initial, own, on_tick, relaxed=True)
+        r = search(ops, model, initial, deadline, on_tick, relaxed=True)
     except TimeUp as e:
         return None, e.args[0]
     if r["valid"]:
         return None, r["explored"]
-    reason = ("no order can place it, even letting every timed-out operation take effect "
-              "whenever, and as often as, it would help")  # fmt: skip
-    return (r["ops"][r["fail_at"]], reason, None), r["explored"]
+    return (r["ops"][r["fail_at"]], RELAXED_REASON, None), r["explored"]
 
 
 PREFIX_BUDGET_S = 1.0  # after a static refutation, search this long for the longest prefix
 
 
-def check_ops(
-    ops: list[Op],
-    model: Model,
-    initial: Any = None,
-    deadline: float | None = None,
-    on_tick: Callable[[int], None] | None = None,
-) -> dict:
-    """Check one independent sub-history (one key) of already-validated ops."""
-    t0 = time.monotonic()
+def check_steps(ops: list[Op], model: Model, initial: Any = None) -> Generator[int, None, dict]:
+    """Check one independent sub-history (one key) of already-validated ops, stepwise.
+
+    Yields the configurations explored so far, every `CHECK_EVERY` or so, and returns the
+    key's result. Throwing `TimeUp` into it at a yield ends it at once with its best answer
+    so far: invalid when a refutation without a full search found one, else unknown. The
+    exact and the relaxed search (`relaxed_refutation`) go side by side, a step each, so
+    whichever finishes first decides. ``time_s`` counts only the time spent inside it.
+    """
+    own = 0.0
+    t_run = time.monotonic()
     rel = relevant(ops, model)
     res: dict[str, Any] = {"ops": len(ops), "searched": len(rel)}
     static = static_refutation(rel, model, initial)
-    relaxed_explored = 0
-    if static is None:
-        static, relaxed_explored = relaxed_refutation(rel, model, initial, deadline, on_tick)
-    if static is not None:  # certainly invalid; a short search may still find the prefix
-        budget = time.monotonic() + PREFIX_BUDGET_S
-        deadline = budget if deadline is None else min(deadline, budget)
+    exact = search_steps(rel, model, initial)
+    relaxed = None
+    if static is None and _relaxable(rel, model):
+        relaxed = search_steps(rel, model, initial, relaxed=True)
+    rx = ex = 0
+    since_static = 0.0
+    r: dict | None = None
     try:
-        r = search(rel, model, initial, deadline, on_tick)
-    except TimeUp as e:
-        e.args = (e.args[0] + relaxed_explored,)
+        while True:
+            if relaxed is not None:
+                try:
+                    rx = next(relaxed)
+                except StopIteration as stop:
+                    relaxed, rr = None, stop.value
+                    rx = rr["explored"]
+                    if not rr["valid"]:
+                        static = (rr["ops"][rr["fail_at"]], RELAXED_REASON, None)
+            try:
+                ex = next(exact)
+            except StopIteration as stop:
+                r = stop.value
+                break
+            now = time.monotonic()
+            own += now - t_run
+            if static is not None:  # certainly invalid: a short search for the prefix only
+                since_static += now - t_run
+                if since_static > PREFIX_BUDGET_S:
+                    raise TimeUp(rx + ex)
+            yield rx + ex
+            t_run = time.monotonic()
+    except TimeUp:
+        exact.close()
+        if relaxed is not None:
+            relaxed.close()
         if static is not None:
             bad, reason, z = static
             rel.sort(key=lambda o: (o.call, o.line))
             x = rel.index(bad)
-            res.update(valid=False, explored=e.args[0], op=op_summary(bad), prefix=[],
+            res.update(valid=False, explored=rx + ex, op=op_summary(bad), prefix=[],
                        initial=thaw(model.init(initial)), reason=reason,
                        window=[rel[i].index for i in _window(rel, x, [])])  # fmt: skip
             if z is not None:
                 res["overwritten_by"] = op_summary(z)
         else:
-            res.update(valid="unknown", explored=e.args[0], reason="time limit reached")
-        res["time_s"] = round(time.monotonic() - t0, 6)
+            res.update(valid="unknown", explored=rx + ex, reason="time limit reached")
+        res["time_s"] = round(own, 6)
         return res
+    if relaxed is not None:
+        relaxed.close()
     res["valid"] = r["valid"]
-    res["explored"] = r["explored"] + relaxed_explored
+    res["explored"] = r["explored"] + rx
     if not r["valid"]:
         sops = r["ops"]
         fail_at = r["fail_at"]
@@ -676,25 +727,131 @@ def check_ops(
         ]
         res["initial"] = thaw(r["initial"])
         res["window"] = [sops[i].index for i in _window(sops, fail_at, r["prefix"])]
-    res["time_s"] = round(time.monotonic() - t0, 6)
+    res["time_s"] = round(own + time.monotonic() - t_run, 6)
     return res
+
+
+def _stop(steps: Generator[int, None, dict], it: int) -> dict:
+    """End a `check_steps` now with its best answer so far."""
+    try:
+        steps.throw(TimeUp(it))
+    except StopIteration as stop:
+        return stop.value
+    raise RuntimeError("check_steps went on after TimeUp")  # pragma: no cover
+
+
+def check_ops(
+    ops: list[Op],
+    model: Model,
+    initial: Any = None,
+    deadline: float | None = None,
+    on_tick: Callable[[int], None] | None = None,
+) -> dict:
+    """Check one independent sub-history (one key) of already-validated ops."""
+    steps = check_steps(ops, model, initial)
+    try:
+        while True:
+            it = next(steps)
+            if deadline is not None and time.monotonic() > deadline:
+                return _stop(steps, it)
+            if on_tick is not None:
+                on_tick(it)
+    except StopIteration as stop:
+        return stop.value
+
+
+FIRST_TURN = 8  # steps (of CHECK_EVERY configurations) a key gets before it must wait
+TURN = 4  # steps per turn when the keys that did not finish take turns
+
+
+def schedule(
+    items: Iterable[tuple[Any, list[Op]]],
+    model: Model,
+    initial: Any,
+    deadline: float | None,
+    on_result: Callable[[Any, dict], bool],
+    on_tick: Callable[[int], None] | None = None,
+) -> None:
+    """Check keys so that one hard key cannot starve the others.
+
+    Each key in turn runs until it is decided or has had `FIRST_TURN` steps; the keys not
+    decided then wait and take turns of `TURN` steps each, round and round, keeping their
+    search where it was. So an invalid key is found after about (number of hard keys) x
+    its own time, not after a hard key ahead of it has used the whole time limit. Keys
+    are taken from ``items`` lazily, so only the hard ones are held at once.
+    ``on_result(key, result)`` returns True to stop (an invalid key, not --full); at the
+    deadline every key still waiting gets its answer so far ("unknown" mostly).
+    ``on_tick(n)``: n configurations explored in the keys not yet decided.
+    """
+    waiting: deque = deque()
+    live: dict[Any, int] = {}  # explored so far by each key not yet decided
+
+    def turn(key: Any, steps: Generator[int, None, dict], n: int) -> bool | None:
+        """Run up to n steps: None when still undecided, else on_result's answer."""
+        for _ in range(n):
+            try:
+                it = next(steps)
+            except StopIteration as stop:
+                live.pop(key, None)
+                return bool(on_result(key, stop.value))
+            live[key] = it
+            if deadline is not None and time.monotonic() > deadline:
+                live.pop(key, None)
+                return bool(on_result(key, _stop(steps, it)))
+            if on_tick is not None:
+                on_tick(sum(live.values()))
+        return None
+
+    def close_all() -> None:
+        for _, st in waiting:
+            st.close()
+        waiting.clear()
+
+    for key, kops in items:
+        steps = check_steps(kops, model, initial)
+        done = turn(key, steps, FIRST_TURN)
+        if done:
+            close_all()
+            return
+        if done is None:
+            waiting.append((key, steps))
+    while waiting:
+        key, steps = waiting.popleft()
+        done = turn(key, steps, TURN)
+        if done:
+            close_all()
+            return
+        if done is None:
+            waiting.append((key, steps))
 
 
 _FORKED_PARTS: dict = {}  # set before the pool forks: workers read their keys' ops from here
 
 
-def _check_batch(batch: list[int], model_name: str, initial: Any,
-                 deadline: float | None) -> list[tuple[Any, dict]]:  # fmt: skip
+def _scheduled(items: Iterable[tuple[Any, list[Op]]], model: Model, initial: Any,
+               deadline: float | None, full: bool) -> list[tuple[Any, dict]]:  # fmt: skip
+    """`schedule` in a worker: its keys' results, up to the first invalid one unless full."""
+    out: list[tuple[Any, dict]] = []
+
+    def on_result(k: Any, r: dict) -> bool:
+        out.append((k, r))
+        return r["valid"] is False and not full
+
+    schedule(items, model, initial, deadline, on_result)
+    return out
+
+
+def _check_batch(job: tuple) -> list[tuple[Any, dict]]:
     """Check keys given by position in `_FORKED_PARTS` (inherited, never pickled)."""
-    model = get_model(model_name)
+    batch, model_name, initial, deadline, full = job
     keys = _FORKED_PARTS["keys"]
     parts = _FORKED_PARTS["parts"]
-    return [(keys[i], check_ops(parts[keys[i]], model, initial, deadline)) for i in batch]
+    items = ((keys[i], parts[keys[i]]) for i in batch)
+    return _scheduled(items, get_model(model_name), initial, deadline, full)
 
 
-def _check_bucket(path: str, model_name: str, initial: Any, deadline: float | None,
-                  full: bool) -> list[tuple[Any, dict]]:  # fmt: skip
-    model = get_model(model_name)
+def _check_bucket(job: tuple) -> list[tuple[Any, dict]]:
+    path, model_name, initial, deadline, full = job
     parts: dict[Any, list[Op]] = {}
     with open(path, "rb") as fh:
         while True:
@@ -705,13 +862,8 @@ def _check_bucket(path: str, model_name: str, initial: Any, deadline: float | No
             for o in chunk:
                 parts.setdefault(o.key, []).append(o)
     os.unlink(path)
-    out = []
-    for k in list(parts):
-        r = check_ops(parts.pop(k), model, initial, deadline)
-        out.append((k, r))
-        if r["valid"] is False and not full:
-            break
-    return out
+    items = ((k, parts.pop(k)) for k in list(parts))
+    return _scheduled(items, get_model(model_name), initial, deadline, full)
 
 
 _NONE = object()  # "no such key yet" (None is a real key: the single register)
@@ -785,11 +937,21 @@ def _jobs(jobs: int | None) -> int:
     return max(1, min(os.cpu_count() or 1, 8))
 
 
-def _pool(n: int):
+def _pool_run(n_jobs: int, fn: Callable, jobs: list[tuple], agg: _Aggregate) -> None:
+    """Run ``fn`` over ``jobs`` in forked worker processes, folding results into ``agg``;
+    once ``agg`` says stop, the workers are terminated rather than waited for (one may be
+    deep in a hard key whose verdict no longer matters)."""
     import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor
 
-    return ProcessPoolExecutor(max_workers=n, mp_context=multiprocessing.get_context("fork"))
+    pool = multiprocessing.get_context("fork").Pool(n_jobs)
+    try:
+        for results in pool.imap_unordered(fn, jobs):
+            for k, r in results:
+                if agg.add(k, r):
+                    return
+    finally:
+        pool.terminate()
+        pool.join()
 
 
 def check(
@@ -820,17 +982,14 @@ def check(
     if n_jobs > 1 and len(parts) > 1 and len(ops) >= PARALLEL_MIN_OPS:
         _run_parallel(parts, mdl, initial, deadline, agg, n_jobs)
     else:
-        for k, kops in parts.items():
-            tick = None
-            if progress is not None:
-                done = len(agg.keys)
+        tick = None
+        if progress is not None:
 
-                def tick(it: int, done: int = done) -> None:
-                    progress({"keys_done": done, "keys": agg.total,
-                              "explored": agg.explored + it})  # fmt: skip
+            def tick(live: int) -> None:
+                progress({"keys_done": len(agg.keys), "keys": agg.total,
+                          "explored": agg.explored + live})  # fmt: skip
 
-            if agg.add(k, check_ops(kops, mdl, initial, deadline, tick)):
-                break
+        schedule(parts.items(), mdl, initial, deadline, agg.add, tick)
     return agg.result(_counts(ops), t0)
 
 
@@ -849,28 +1008,14 @@ def _batches(parts: dict, target_ops: int) -> list[list[int]]:
 
 def _run_parallel(parts: dict, mdl: Model, initial: Any, deadline: float | None,
                   agg: _Aggregate, n_jobs: int) -> None:  # fmt: skip
-    from concurrent.futures import FIRST_COMPLETED, wait
-
     total = sum(len(v) for v in parts.values())
     batches = _batches(parts, max(500, total // (n_jobs * 8)))
     _FORKED_PARTS.update(keys=list(parts), parts=parts)
     try:
-        with _pool(n_jobs) as pool:
-            futs = {pool.submit(_check_batch, b, mdl.name, initial, deadline) for b in batches}
-            _drain(futs, agg, wait, FIRST_COMPLETED)
+        jobs = [(b, mdl.name, initial, deadline, agg.full) for b in batches]
+        _pool_run(n_jobs, _check_batch, jobs, agg)
     finally:
         _FORKED_PARTS.clear()
-
-
-def _drain(futs: set, agg: _Aggregate, wait: Callable, first_completed: Any) -> None:
-    while futs:
-        done, futs = wait(futs, return_when=first_completed)
-        for fu in done:
-            for k, r in fu.result():
-                if agg.add(k, r):
-                    for other in futs:
-                        other.cancel()
-                    return
 
 
 def check_file(
@@ -931,20 +1076,11 @@ def _check_spilled(path: Path, mdl: Model, initial: Any, time_limit: float | Non
         agg = _Aggregate(mdl, len(keys), full, progress)
         paths = [fh.name for fh in files]
         n_jobs = _jobs(jobs)
+        jobs_ = [(p, mdl.name, initial, deadline, full) for p in paths]
         if n_jobs > 1:
-            from concurrent.futures import FIRST_COMPLETED, wait
-
-            with _pool(n_jobs) as pool:
-                futs = {pool.submit(_check_bucket, p, mdl.name, initial, deadline, full)
-                        for p in paths}  # fmt: skip
-                _drain(futs, agg, wait, FIRST_COMPLETED)
+            _pool_run(n_jobs, _check_bucket, jobs_, agg)
         else:
-            for p in paths:
-                stop = False
-                for k, r in _check_bucket(p, mdl.name, initial, deadline, full):
-                    stop = agg.add(k, r)
-                    if stop:
-                        break
-                if stop:
+            for job in jobs_:
+                if any(agg.add(k, r) for k, r in _check_bucket(job)):
                     break
     return agg.result(counts, t0)

@@ -104,3 +104,51 @@ def test_benchmark_set_gets_its_known_verdicts():
     for name, (events, verdict) in benchmark_set(seed=1, n_valid=2, n_invalid=3).items():
         r = check(events, model="kv", time_limit=120)
         assert r["valid"] is verdict, (name, r["valid"])
+
+
+def _two_keys():
+    """Key "a" first (valid), key "b" second (a read of a value never written)."""
+    ev: list[dict] = []
+    for key, out in (("a", "x"), ("b", "nobody-wrote-this")):
+        for f, v, r in (("write", "x", "x"), ("read", None, out)):
+            t = len(ev) * 10
+            ev.append({"index": len(ev), "time": t, "process": 0, "type": "invoke", "f": f,
+                       "key": key, "value": v})  # fmt: skip
+            ev.append({"index": len(ev), "time": t + 5, "process": 0, "type": "ok", "f": f,
+                       "key": key, "value": r})  # fmt: skip
+    return ev
+
+
+def test_a_key_that_never_finishes_does_not_starve_an_invalid_one(monkeypatch):
+    import checker.linearizability as lin
+
+    real = lin.check_steps
+
+    def endless(kops, model, initial=None):
+        if kops[0].key == "a":  # stands for a key whose search takes longer than any limit
+            n = 0
+            try:
+                while True:
+                    n += 1
+                    yield n
+            except lin.TimeUp:  # what check_steps does at the time limit
+                return {"valid": "unknown", "explored": n, "reason": "time limit reached"}
+        return (yield from real(kops, model, initial))
+
+    monkeypatch.setattr(lin, "check_steps", endless)
+    r = check(_two_keys(), model="kv", time_limit=30)
+    assert r["valid"] is False and r["key"] == "b"
+    assert r["time_s"] < 25  # decided by b's refutation, not by the time limit
+
+    r = check(_two_keys(), model="kv", time_limit=1, full=True)
+    assert r["valid"] is False
+    assert r["keys"]["b"]["valid"] is False
+    assert r["keys"]["a"]["valid"] == "unknown" and r["keys"]["a"]["reason"]
+
+
+def test_full_lists_every_keys_verdict():
+    events, verdict = benchmark_set(seed=1, n_valid=0, n_invalid=1)["kv-c50-bad-swap-0"]
+    r = check(events, model="kv", full=True)
+    assert r["valid"] is False and r["keys_checked"] == r["keys_total"] == 10
+    verdicts = [k["valid"] for k in r["keys"].values()]
+    assert verdicts.count(False) >= 1 and set(verdicts) <= {True, False}
