@@ -23,7 +23,7 @@ corruptions below use that to be invalid in *every* order, not only the generate
 None of these is refuted by the static tests alone for ``swap`` / ``drop`` (the value
 seen is not one any single op writes), so the search must do the work.
 
-``python -m checker.kvgen --seed 1 --out DIR`` writes the set as JSONL files plus
+``python -m checker.kvgen --set kv-c50-set --seed 1 --out DIR`` writes a set as JSONL files plus
 ``DIR/expected.json`` (``{"name": true|false}``), the layout ``paxlab bench --corpus``
 reads.
 """
@@ -45,9 +45,18 @@ MIX = (("get", 0.4), ("append", 0.45), ("put", 0.15))
 
 
 def generate_kv(
-    seed: int, n_ops: int = OPS, clients: int = CLIENTS, keys: int = KEYS, max_lat: int = 100
+    seed: int,
+    n_ops: int = OPS,
+    clients: int = CLIENTS,
+    keys: int = KEYS,
+    max_lat: int = 100,
+    think: int | None = None,
 ) -> list[dict]:
-    """A linearizable get/put/append history as event dicts (f: read, write, append)."""
+    """A linearizable get/put/append history as event dicts (f: read, write, append).
+
+    An op takes up to 2 x ``max_lat`` ticks; a client waits up to ``think`` (default
+    ``max_lat // 4``) before its next op: the larger ``think``, the fewer ops overlap."""
+    think = max_lat // 4 if think is None else think
     rng = random.Random(seed)
     state: dict[str, str | None] = {}
     events: list[dict] = []
@@ -100,7 +109,7 @@ def generate_kv(
         else:  # completes
             op = pending.pop(c)
             emit(t, c, "ok", op["f"], op["key"], op["out"])
-            nxt = (t + rng.randint(0, max_lat // 4), 0)
+            nxt = (t + rng.randint(0, think), 0)
         heapq.heappush(heap, (nxt[0], tie, c, nxt[1]))
         tie += 1
     return events
@@ -203,28 +212,41 @@ def _stale(events: list[dict], rng: random.Random) -> list[dict]:
 KINDS = ("swap", "drop", "stale")
 
 
-def benchmark_set(seed: int = 1, n_valid: int = 4, n_invalid: int = 6) -> dict[str, tuple]:
+# The sets `paxlab bench --checker` runs: name -> generate_kv parameters. "busy": clients
+# go straight on to their next op (about 5 ops in flight per key); "calm": they pause up to
+# 200 ticks in between (about 2), which is where the Go checker decides in ~0.2 s.
+SETS = {"kv-c50-set": {}, "kv-c50-calm-set": {"think": 200}}
+
+
+def benchmark_set(
+    seed: int = 1, n_valid: int = 4, n_invalid: int = 6, prefix: str = "kv-c50", **gen_kw: Any
+) -> dict[str, tuple]:
     """name -> (events, expected verdict): ``n_valid`` valid histories and ``n_invalid``
     corrupted ones, cycling through the corruption kinds."""
     out: dict[str, tuple] = {}
     for n in range(n_valid):
-        out[f"kv-c50-ok-{n}"] = (generate_kv(seed * 1000 + n), True)
+        out[f"{prefix}-ok-{n}"] = (generate_kv(seed * 1000 + n, **gen_kw), True)
     for n in range(n_invalid):
         kind = KINDS[n % len(KINDS)]
-        ev = generate_kv(seed * 1000 + 500 + n)
-        out[f"kv-c50-bad-{kind}-{n}"] = (corrupt(ev, kind, seed * 1000 + n), False)
+        ev = generate_kv(seed * 1000 + 500 + n, **gen_kw)
+        out[f"{prefix}-bad-{kind}-{n}"] = (corrupt(ev, kind, seed * 1000 + n), False)
     return out
 
 
-def write_set(directory: str, seed: int = 1, n_valid: int = 4, n_invalid: int = 6) -> list[str]:
-    """Write the set as ``NAME.jsonl`` plus ``expected.json``; the names."""
+def named_set(name: str, seed: int = 1) -> dict[str, tuple]:
+    """One of `SETS` by name."""
+    return benchmark_set(seed, prefix=name.removesuffix("-set"), **SETS[name])
+
+
+def write_set(directory: str, name: str = "kv-c50-set", seed: int = 1) -> list[str]:
+    """Write a set as ``NAME.jsonl`` plus ``expected.json``; the names."""
     os.makedirs(directory, exist_ok=True)
     expected = {}
-    for name, (events, verdict) in benchmark_set(seed, n_valid, n_invalid).items():
-        with open(os.path.join(directory, name + ".jsonl"), "w") as fh:
+    for hname, (events, verdict) in named_set(name, seed).items():
+        with open(os.path.join(directory, hname + ".jsonl"), "w") as fh:
             for e in events:
                 fh.write(json.dumps(e, separators=(",", ":")) + "\n")
-        expected[name] = verdict
+        expected[hname] = verdict
     with open(os.path.join(directory, "expected.json"), "w") as fh:
         json.dump(expected, fh, indent=1)
     return list(expected)
@@ -233,11 +255,10 @@ def write_set(directory: str, seed: int = 1, n_valid: int = 4, n_invalid: int = 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m checker.kvgen", description=__doc__.split("\n")[0])
     ap.add_argument("--seed", type=int, default=1)
-    ap.add_argument("--valid", type=int, default=4, help="valid histories (default 4)")
-    ap.add_argument("--invalid", type=int, default=6, help="corrupted histories (default 6)")
+    ap.add_argument("--set", choices=sorted(SETS), default="kv-c50-set")
     ap.add_argument("--out", required=True, metavar="DIR")
     a = ap.parse_args(argv)
-    names = write_set(a.out, a.seed, a.valid, a.invalid)
+    names = write_set(a.out, a.set, a.seed)
     print(f"wrote {len(names)} histories and expected.json to {a.out}")
     return 0
 
