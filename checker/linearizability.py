@@ -132,6 +132,74 @@ def drive(steps: Generator[int, None, dict], deadline: float | None,
         return stop.value
 
 
+def info_classes(
+    fs: list[str], args: list[Any], rets: list[int | None]
+) -> tuple[list[int], list[int]]:
+    """Interchangeable info ops: same f and input. Only a class's earliest unlinearized
+    member is ever a candidate, so a run of timed-out ``write 3`` is one choice, not 2^n.
+    Returns (pred, succ): the previous / next member of each info op's class, by call
+    order (-1: none; -1 too for determinate ops)."""
+    m = len(fs)
+    pred, succ = [-1] * m, [-1] * m
+    last: dict = {}
+    for i in range(m):
+        if rets[i] is None:
+            k = (fs[i], args[i])
+            p = last.get(k, -1)
+            pred[i] = p
+            if p >= 0:
+                succ[p] = i
+            last[k] = i
+    return pred, succ
+
+
+def linked_entries(calls: list, rets: list[int | None], pred: list[int]) -> tuple[list[int], ...]:
+    """The search's doubly linked lists, as Porcupine's makeLinkedEntries builds them.
+
+    Ops are positions 0..m-1 (sorted by call). Every call and determinate return gets a
+    rank on one axis, calls before returns at equal positions so that intervals that
+    touch are concurrent (closed intervals). Entry 2i is op i's call, 2i+1 its return;
+    2m and 2m+1 are the head and tail sentinels: ``nxt``/``prv``. Info ops (no return)
+    have their own list, holding only the first member of each interchangeable class
+    (``pred`` -1; `info_classes`), sentinels m and m+1: ``inxt``/``iprv``. ``crank`` and
+    ``rrank`` are each op's call and return rank (``crank`` of the info tail: past all).
+    Returns (nxt, prv, inxt, iprv, crank, rrank)."""
+    m = len(calls)
+    ents = [(c, 0, i) for i, c in enumerate(calls)]
+    ents += [(r, 1, i) for i, r in enumerate(rets) if r is not None]
+    ents.sort()
+    head, tail = 2 * m, 2 * m + 1
+    nxt = [0] * (2 * m + 2)
+    prv = [0] * (2 * m + 2)
+    ihead, itail = m, m + 1
+    inxt = [0] * (m + 2)
+    iprv = [0] * (m + 2)
+    crank = [0] * (m + 2)
+    rrank = [0] * m
+    last, ilast = head, ihead
+    for rank, (_, kind, i) in enumerate(ents):
+        if kind:
+            rrank[i] = rank
+            e = 2 * i + 1
+        elif rets[i] is None:
+            crank[i] = rank
+            if pred[i] < 0:
+                inxt[ilast] = i
+                iprv[i] = ilast
+                ilast = i
+            continue
+        else:
+            crank[i] = rank
+            e = 2 * i
+        nxt[last] = e
+        prv[e] = last
+        last = e
+    nxt[last], prv[tail], nxt[tail] = tail, last, tail
+    inxt[ilast], iprv[itail], inxt[itail] = itail, ilast, itail
+    crank[itail] = len(ents) + 1
+    return nxt, prv, inxt, iprv, crank, rrank
+
+
 def search_steps(
     ops: list[Op], model: Model, initial: Any = None, relaxed: bool = False
 ) -> Generator[int, None, dict]:
@@ -156,49 +224,9 @@ def search_steps(
     pure = [model.pure(f, out) for f, out in zip(fs, outs, strict=True)]
     init = model.init(initial)
 
-    # Rank every call and (determinate) return on one axis; calls before returns at equal
-    # positions, so intervals that touch are concurrent (closed intervals).
-    ents = [(o.call, 0, i) for i, o in enumerate(ops)]
-    ents += [(r, 1, i) for i, r in enumerate(rets) if r is not None]
-    ents.sort()
-    head, tail = 2 * m, 2 * m + 1
-    nxt = [0] * (2 * m + 2)
-    prv = [0] * (2 * m + 2)
-    ihead, itail = m, m + 1
-    inxt = [0] * (m + 2)
-    iprv = [0] * (m + 2)
-    crank = [0] * (m + 2)
-    rrank = [0] * m
-    last, ilast = head, ihead
-    for rank, (_, kind, i) in enumerate(ents):
-        if kind:
-            rrank[i] = rank
-            e = 2 * i + 1
-        elif rets[i] is None:
-            crank[i] = rank
-            inxt[ilast] = i
-            iprv[i] = ilast
-            ilast = i
-            continue
-        else:
-            crank[i] = rank
-            e = 2 * i
-        nxt[last] = e
-        prv[e] = last
-        last = e
-    nxt[last], prv[tail], nxt[tail] = tail, last, tail
-    inxt[ilast], iprv[itail], inxt[itail] = itail, ilast, itail
-    crank[itail] = len(ents) + 1
-
-    # Interchangeable info ops: same f and input. Only a class's earliest unlinearized
-    # member is a candidate.
-    pred = [-1] * m
-    seen_cls: dict = {}
-    for i in range(m):
-        if rets[i] is None:
-            k = (fs[i], args[i])
-            pred[i] = seen_cls.get(k, -1)
-            seen_cls[k] = i
+    pred, succ = info_classes(fs, args, rets)
+    nxt, prv, inxt, iprv, crank, rrank = linked_entries([o.call for o in ops], rets, pred)
+    head, ihead = 2 * m, m  # the lists' head sentinels
     linflag = bytearray(m)
     same_effect = model.update_ignores_output
     ckey = [(f, a) for f, a in zip(fs, args, strict=True)]
@@ -223,15 +251,17 @@ def search_steps(
     cache: dict[int, int] = {}
     illegal = ILLEGAL
     isinfo = [r is None for r in rets]
-    # Bits: determinate ops and info ops are numbered apart so both ints stay small.
+    # Bit positions: determinate ops and info ops are numbered apart so both sets stay
+    # small. Positions, not the ints 1 << n: those would take memory in the square of the
+    # history (a 200k-op history held 2.5 GB of them).
     bit = [0] * m
     nd = ni = 0
     for i in range(m):
         if isinfo[i]:
-            bit[i] = 1 << ni
+            bit[i] = ni
             ni += 1
         else:
-            bit[i] = 1 << nd
+            bit[i] = nd
             nd += 1
     # memo: (determinate set, state) -> info sets seen with it. A configuration whose info
     # set contains one of those is dominated (the extra info ops could simply not happen)
@@ -362,18 +392,16 @@ def search_steps(
         rr = rrank[y]
         j = inxt[ihead]
         okkeys = None
-        while crank[j] < rr:
-            p = pred[j]
-            if p < 0 or linflag[p]:
-                if same_effect:
-                    # an info op is never needed now when a determinate op with the same
-                    # effect can go instead: that one must be placed anyway
-                    if okkeys is None:
-                        okkeys = {ckey[i] for i in others}
-                    if ckey[j] in okkeys:
-                        j = inxt[j]
-                        continue
-                infos.append(j)
+        while crank[j] < rr:  # the list holds only the first unplaced op of each class
+            if same_effect:
+                # an info op is never needed now when a determinate op with the same
+                # effect can go instead: that one must be placed anyway
+                if okkeys is None:
+                    okkeys = {ckey[i] for i in others}
+                if ckey[j] in okkeys:
+                    j = inxt[j]
+                    continue
+            infos.append(j)
             j = inxt[j]
         st = states[sid]
         # Dead ends: an op still to place needs a state that nothing left can produce.
@@ -394,8 +422,13 @@ def search_steps(
         reads += infos
         return reads, e, -1
 
-    stack: list[tuple] = []  # (op, state id before, greedy, candidates, next candidate)
-    lin = 0  # linearized determinate ops
+    # (op, state id before, greedy, candidates, next candidate, return entry, low, lw, linf)
+    stack: list[tuple] = []
+    # The linearized determinate ops are every one numbered below ``low`` and those whose
+    # bit is set in ``lw`` (bit n: op low + n): the set stays as small as the window of
+    # concurrency, however long the history (a plain bitset grows with every op placed).
+    low = 0
+    lw = 0
     linf = 0  # linearized info ops
     sid = 0
     cands, R, culprit = candidates()
@@ -425,14 +458,12 @@ def search_steps(
             if r < 0:
                 continue
             if isinfo[i]:
-                nl, nlf = lin, (linf if relaxed else linf | bit[i])
+                nlow, nlw, nlf = low, lw, (linf if relaxed else linf | (1 << bit[i]))
             else:
-                nl, nlf = lin | bit[i], linf
-            # Key on the set above its lowest gap: everything below is linearized in any
-            # configuration with this key, and small ints keep the memo's memory
-            # proportional to the window of concurrency rather than to the history.
-            b0 = ((nl + 1) & ~nl).bit_length()
-            mk = (b0, nl >> b0, r)
+                nlw = lw | (1 << (bit[i] - low))
+                t = ((nlw + 1) & ~nlw).bit_length() - 1  # ops now linearized from low on
+                nlow, nlw, nlf = low + t, nlw >> t, linf
+            mk = (nlow, nlw, r)
             seen = memo.get(mk)
             if seen is None:
                 memo[mk] = [nlf]
@@ -454,8 +485,8 @@ def search_steps(
                     seen.append(nlf)
                     fresh = True
             if fresh:
-                stack.append((i, sid, pure[i], cands, k, R))
-                lin, linf, sid = nl, nlf, r
+                stack.append((i, sid, pure[i], cands, k, R, low, lw, linf))
+                low, lw, linf, sid = nlow, nlw, nlf, r
                 if isinfo[i]:
                     if relaxed:  # stays available: nothing to unlink
                         cands, R, culprit = candidates()
@@ -465,6 +496,15 @@ def search_steps(
                     a, b = iprv[i], inxt[i]
                     inxt[a] = b
                     iprv[b] = a
+                    x = succ[i]
+                    if x >= 0:  # the next of its class takes its place, by call rank
+                        cx = crank[x]
+                        while crank[b] < cx:
+                            a, b = b, inxt[b]
+                        inxt[a] = x
+                        iprv[x] = a
+                        inxt[x] = b
+                        iprv[b] = x
                 else:
                     c = 2 * i
                     a, b = prv[c], nxt[c]
@@ -501,15 +541,18 @@ def search_steps(
                     "states": [states[s] for s in sids],
                     "initial": init,
                 }
-            i, sid, greedy, cands, k, R = stack.pop()
+            i, sid, greedy, cands, k, R, low, lw, linf = stack.pop()
             linflag[i] = 0
             if isinfo[i]:
                 if not relaxed:
-                    linf ^= bit[i]
+                    x = succ[i]
+                    if x >= 0:
+                        a, b = iprv[x], inxt[x]
+                        inxt[a] = b
+                        iprv[b] = a
                     inxt[iprv[i]] = i
                     iprv[inxt[i]] = i
             else:
-                lin ^= bit[i]
                 c = 2 * i + 1
                 nxt[prv[c]] = c
                 prv[nxt[c]] = c
