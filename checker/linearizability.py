@@ -200,6 +200,37 @@ def linked_entries(calls: list, rets: list[int | None], pred: list[int]) -> tupl
     return nxt, prv, inxt, iprv, crank, rrank
 
 
+def producers(produces: list[Any], isinfo: list[bool], crank: list[int]) -> tuple:
+    """Who can produce which state, for the dead-end test, indexed by call rank.
+
+    Returns (prod_ok, prod_info, any_ok, any_info, all_ok, all_info): for each state the
+    determinate ops leaving it as (call ranks, ops), searched by bisection from the
+    earliest unplaced call on, and the info ops leaving it (a list, scanned); the same
+    for ops whose resulting state depends on the state before (``ANYTHING``: appends);
+    and every op with a fixed resulting state, merged ("could anything reset the state").
+    """
+    prod_ok: dict[Any, tuple[list[int], list[int]]] = {}
+    prod_info: dict[Any, list[int]] = {}
+    for i in sorted(range(len(produces)), key=crank.__getitem__):
+        pv = produces[i]
+        if pv is NOTHING:
+            continue
+        if isinfo[i]:
+            prod_info.setdefault(pv, []).append(i)
+        else:
+            cr, ids = prod_ok.setdefault(pv, ([], []))
+            cr.append(crank[i])
+            ids.append(i)
+    any_ok = prod_ok.pop(ANYTHING, ([], []))
+    any_info = prod_info.pop(ANYTHING, [])
+    all_ok: tuple[list[int], list[int]] = ([], [])
+    for i in sorted((i for cr_ids in prod_ok.values() for i in cr_ids[1]), key=crank.__getitem__):
+        all_ok[0].append(crank[i])
+        all_ok[1].append(i)
+    all_info = sorted((j for lst in prod_info.values() for j in lst), key=crank.__getitem__)
+    return prod_ok, prod_info, any_ok, any_info, all_ok, all_info
+
+
 def search_steps(
     ops: list[Op], model: Model, initial: Any = None, relaxed: bool = False
 ) -> Generator[int, None, dict]:
@@ -277,30 +308,8 @@ def search_steps(
         needs.append(nv)
         produces.append(pv)
     nocheck, anything, nothing = NOCHECK, ANYTHING, NOTHING
-    # Producers of each state, by call rank: determinate ones (searched from the earliest
-    # unlinearized call on, by bisection) and info ones (few; scanned).
-    prod_ok: dict[Any, tuple[list[int], list[int]]] = {}
-    prod_info: dict[Any, list[int]] = {}
-    for i in sorted(range(m), key=crank.__getitem__):
-        pv = produces[i]
-        if pv is nothing:
-            continue
-        if isinfo[i]:
-            prod_info.setdefault(pv, []).append(i)
-        else:
-            cr, ids = prod_ok.setdefault(pv, ([], []))
-            cr.append(crank[i])
-            ids.append(i)
-    any_ok = prod_ok.pop(anything, ([], []))
-    any_info = prod_info.pop(anything, [])
+    prod_ok, prod_info, any_ok, any_info, all_ok, all_info = producers(produces, isinfo, crank)
     no_ok: tuple[list[int], list[int]] = ([], [])
-
-    # every op with a known resulting state, merged, for "could anything reset the state"
-    all_ok: tuple[list[int], list[int]] = ([], [])
-    for i in sorted((i for cr_ids in prod_ok.values() for i in cr_ids[1]), key=crank.__getitem__):
-        all_ok[0].append(crank[i])
-        all_ok[1].append(i)
-    all_info = sorted((j for lst in prod_info.values() for j in lst), key=crank.__getitem__)
     toward = model.toward
 
     def available(

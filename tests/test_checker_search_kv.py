@@ -171,3 +171,23 @@ def test_memory_follows_the_window_not_the_square_of_the_history():
         tracemalloc.stop()
     assert r["valid"] is True
     assert peak < 60e6, peak
+
+
+def test_index_building_is_pure_and_links_entries_in_time_order():
+    from checker.linearizability import info_classes, linked_entries
+
+    # ops 0..3 by call: 0 [0, 10], 1 [5, 20], 2 info write 1, 3 info write 1 (same class)
+    fs, args = ["write", "read", "write", "write"], [1, None, 1, 1]
+    rets = [10, 20, None, None]
+    pred, succ = info_classes(fs, args, rets)
+    assert pred == [-1, -1, -1, 2] and succ == [-1, -1, 3, -1]
+    nxt, prv, inxt, iprv, crank, rrank = linked_entries([0, 5, 7, 8], rets, pred)
+    m = 4
+    order, e = [], nxt[2 * m]
+    while e != 2 * m + 1:
+        order.append(("call" if e % 2 == 0 else "ret", e // 2))
+        assert nxt[prv[e]] == e
+        e = nxt[e]
+    assert order == [("call", 0), ("call", 1), ("ret", 0), ("ret", 1)]
+    assert inxt[m] == 2 and inxt[2] == m + 1  # one per class: op 3 waits behind op 2
+    assert crank[0] < crank[1] < crank[2] < crank[3] and rrank[0] < rrank[1]
