@@ -96,7 +96,7 @@ def _json_safe(r: dict) -> dict:
 def run(args: argparse.Namespace) -> int:
     from checker.history import HistoryError, iter_events, iter_ops
     from checker.jepsen_log import read_log
-    from checker.linearizability import check, check_file
+    from checker.linearizability import check, check_file, key_lines
     from checker.models import get_model
 
     try:
@@ -143,6 +143,8 @@ def run(args: argparse.Namespace) -> int:
             print(json.dumps({"file": path, **_json_safe(r)}, default=str), flush=True)
         else:
             print(_verdict_line(path, r), flush=True)
+            if args.full:  # every key's verdict, undecided ones too
+                print("\n".join(key_lines(r)), flush=True)
         if r["valid"] is False:
             worst = 1
         elif r["valid"] == "unknown" and worst != 1:

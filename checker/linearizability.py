@@ -975,6 +975,18 @@ class _Aggregate:
         return res
 
 
+def key_lines(r: dict) -> list[str]:
+    """One line per key checked, for ``--full``: its verdict, time and configurations."""
+    out = []
+    for k, kr in r.get("keys", {}).items():
+        v = kr["valid"]
+        verdict = {True: "linearizable", False: "NOT linearizable"}.get(v, "unknown")
+        why = f", {kr['reason']}" if v == "unknown" and kr.get("reason") else ""
+        out.append(f"  key {k!r}: {verdict}{why} ({kr['ops']:,} ops, "
+                   f"{kr.get('explored', 0):,} configurations, {kr.get('time_s', 0):.3f} s)")  # fmt: skip
+    return out
+
+
 def _counts(ops: Iterable[Op]) -> dict:
     c = {"total": 0, "ok": 0, "fail": 0, "info": 0}
     for o in ops:

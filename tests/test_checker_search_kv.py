@@ -191,3 +191,16 @@ def test_index_building_is_pure_and_links_entries_in_time_order():
     assert order == [("call", 0), ("call", 1), ("ret", 0), ("ret", 1)]
     assert inxt[m] == 2 and inxt[2] == m + 1  # one per class: op 3 waits behind op 2
     assert crank[0] < crank[1] < crank[2] < crank[3] and rrank[0] < rrank[1]
+
+
+def test_check_full_prints_every_keys_verdict(tmp_path, capsys):
+    import json
+
+    from controller.cli import main
+
+    path = tmp_path / "h.jsonl"
+    path.write_text("".join(json.dumps(e) + "\n" for e in _two_keys()))
+    assert main(["check", str(path), "--model", "kv", "--full", "--quiet"]) == 1
+    out = capsys.readouterr().out
+    assert "  key 'a': linearizable (" in out
+    assert "  key 'b': NOT linearizable (" in out
