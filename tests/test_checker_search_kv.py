@@ -204,3 +204,15 @@ def test_check_full_prints_every_keys_verdict(tmp_path, capsys):
     out = capsys.readouterr().out
     assert "  key 'a': linearizable (" in out
     assert "  key 'b': NOT linearizable (" in out
+
+
+def test_worker_processes_stop_at_the_first_refutation_and_full_checks_all(monkeypatch):
+    import checker.linearizability as lin
+    from checker.bench import corrupt_read, generate
+
+    monkeypatch.setattr(lin, "PARALLEL_MIN_OPS", 0)
+    h = corrupt_read(generate(3000, clients=10, keys=40, seed=3), seed=1)
+    r = check(h, model="kv", jobs=2)
+    assert r["valid"] is False and r["keys"][r["key"]]["valid"] is False
+    r = check(h, model="kv", jobs=2, full=True)
+    assert r["valid"] is False and r["keys_checked"] == r["keys_total"] == 40
