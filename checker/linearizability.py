@@ -28,9 +28,17 @@ memoised, so none is explored twice. On top of plain WGL:
 * **Interned states and a step cache**: states become small ints, so memo keys hash fast
   and the model is called once per (op, state).
 
+* **Unread states collapse** (`Model.abstraction`): string or list states that no op can
+  ever read (after appends) become one abstract state, so orders of unread appends do not
+  multiply configurations.
+
 `check` splits a history by key (``Model.split``) and checks keys independently, in worker
 processes when the history is large; `check_file` streams a file and spills keys to
-temporary buckets so memory follows the largest key, not the whole history.
+temporary buckets so memory follows the largest key, not the whole history. The search is
+a generator (`search_steps`, `check_steps`) that keeps its place between steps, so keys
+take turns (`schedule`): one hard key cannot starve the others, and the first refuted key
+ends the check unless ``full``. The index building (`info_classes`, `linked_entries`,
+`producers`) is pure functions; only the hot loop is inlined.
 """
 
 from __future__ import annotations
