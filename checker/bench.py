@@ -9,7 +9,11 @@ completes ``fail`` with ``"error": "mismatch"``. Every generated history is line
 by construction; `corrupt_read` and `reorder` make ones that are not.
 
 `main` (``paxlab bench --checker``, ``make bench-checker``) times the checker on the
-standard cases and prints one line per case (``--json`` for machine-readable lines).
+quick cases by default (about half a minute on 2 cores; ``--all`` adds the 100k- and
+1M-op ones) and prints one line per case (``--json`` for machine-readable lines), with a
+line on stderr as each case starts and progress every few seconds during a long one. The
+kv set (`checker.kvgen`: 50 clients, 10 keys, get/put/append, seeded, verdicts known by
+construction) gets one line per history.
 ``python -m checker.bench --corpus DIR`` checks every history in DIR instead (``*.jsonl``,
 and Jepsen text logs ``*.log``), one line each with its verdict and time, and compares the
 verdicts with ``DIR/expected.json`` (``{"name": true|false}``) when there is one: that is
@@ -234,12 +238,35 @@ CASES = {
 }
 
 
-def _timed_check(path: str, model: str, jobs: int | None, conn: Any) -> None:
+# the default; history sets (`checker.kvgen.SETS`) are checked in-process, a line each
+QUICK = ("register-10c", "register-50c", "register-rw-20c", "kv-c50-set", "kv-c50-calm-set")
+SETS = ("kv-c50-set", "kv-c50-calm-set")
+PROGRESS_EVERY_S = 5.0
+
+
+class _Ticker:
+    """Progress on stderr for a long check: at most one line every `PROGRESS_EVERY_S`."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.t0 = self.last = time.monotonic()
+
+    def __call__(self, p: dict) -> None:
+        now = time.monotonic()
+        if now - self.last < PROGRESS_EVERY_S:
+            return
+        self.last = now
+        sys.stderr.write(f"  ... {self.name}: keys {p['keys_done']:,}/{p['keys']:,}, "
+                         f"{p['explored']:,} configurations, {now - self.t0:.0f} s\n")  # fmt: skip
+        sys.stderr.flush()
+
+
+def _timed_check(path: str, model: str, jobs: int | None, conn: Any, name: str = "") -> None:
     """In a fresh child: check, then report the result with CPU time and peak RSS."""
     from checker.linearizability import check_file
 
     t0, c0 = time.monotonic(), time.process_time()
-    res = check_file(path, model=model, jobs=jobs)
+    res = check_file(path, model=model, jobs=jobs, progress=_Ticker(name))
     rss = max(resource.getrusage(w).ru_maxrss for w in
               (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN))  # fmt: skip
     res.pop("keys", None)
@@ -263,7 +290,7 @@ def run_case(name: str, seed: int = 1, jobs: int | None = None) -> dict:
         size = os.path.getsize(path)
         ctx = multiprocessing.get_context("spawn")
         parent, child = ctx.Pipe()
-        proc = ctx.Process(target=_timed_check, args=(path, model, jobs, child))
+        proc = ctx.Process(target=_timed_check, args=(path, model, jobs, child, name))
         proc.start()
         res, check_s, cpu_s, rss_mb = parent.recv()
         proc.join()
@@ -283,6 +310,30 @@ def run_case(name: str, seed: int = 1, jobs: int | None = None) -> dict:
     }
 
 
+def run_set(name: str, seed: int = 1, time_limit: float = 60.0, repeat: int = 3) -> list[dict]:
+    """Check every history of a generated set with a known verdict: one row each (best
+    time of ``repeat``, the check alone, parsing excluded, as for the Go checker)."""
+    from checker.history import ops_from
+    from checker.kvgen import named_set
+    from checker.linearizability import check
+
+    rows = []
+    for hname, (events, want) in named_set(name, seed).items():
+        ops = ops_from(events)
+        best, r = float("inf"), None
+        for _ in range(repeat):
+            t0 = time.perf_counter()
+            r = check(ops, "kv", None, time_limit)
+            best = min(best, time.perf_counter() - t0)
+            if r["valid"] == "unknown":
+                break
+        assert r is not None
+        rows.append({"set": name, "name": hname, "ops": r["ops"]["total"],
+                     "keys": r["keys_total"], "expected": want, "valid": r["valid"],
+                     "explored": r["explored"], "time_s": round(best, 6)})  # fmt: skip
+    return rows
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="paxlab bench --checker", description=__doc__.split("\n")[0])
     add_arguments(ap)
@@ -290,8 +341,10 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def add_arguments(ap: argparse.ArgumentParser) -> None:
-    ap.add_argument("--case", action="append", choices=sorted(CASES),
-                    help="case to run (repeatable; default: all)")  # fmt: skip
+    ap.add_argument("--case", action="append", choices=sorted([*CASES, *SETS]),
+                    help="case to run (repeatable; default: the quick ones, "
+                         f"{', '.join(QUICK)})")  # fmt: skip
+    ap.add_argument("--all", action="store_true", help="every case, the 1M-op one included")
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--jobs", type=int, default=None, help="worker processes for many keys")
     ap.add_argument("--json", action="store_true", help="one JSON object per case")
@@ -367,9 +420,14 @@ def run_corpus(directory: str, time_limit: float, as_json: bool) -> int:
 def run(args: argparse.Namespace) -> int:
     if args.corpus:
         return run_corpus(args.corpus, args.time_limit, args.json)
-    names = args.case or list(CASES)
+    names = args.case or ([*CASES, *SETS] if getattr(args, "all", False) else list(QUICK))
     rc = 0
     for name in names:
+        sys.stderr.write(f"checker bench: {name} ...\n")
+        sys.stderr.flush()
+        if name in SETS:
+            rc = max(rc, _print_set(name, args))
+            continue
         r = run_case(name, seed=args.seed, jobs=args.jobs)
         if r["valid"] is not True:
             rc = 1
@@ -380,6 +438,27 @@ def run(args: argparse.Namespace) -> int:
                   f"{r['info']:>7,d} info  valid={r['valid']!s:5s} check {r['check_s']:8.3f} s (cpu {r['cpu_s']:.3f} s)"
                   f"  explored {r['explored']:>10,d}  peak RSS {r['peak_rss_mb']:.0f} MB",
                   flush=True)  # fmt: skip
+    return rc
+
+
+def _print_set(name: str, args: argparse.Namespace) -> int:
+    """Run a history set, one line per history then a total; 1 when a verdict is wrong."""
+    rc = 0
+    total = 0.0
+    for r in run_set(name, seed=args.seed, time_limit=args.time_limit):
+        total += r["time_s"]
+        if r["valid"] is not r["expected"]:
+            rc = 1
+        if args.json:
+            print(json.dumps(r), flush=True)
+        else:
+            mark = "ok" if r["valid"] is r["expected"] else "MISMATCH"
+            print(f"  {r['name']:22s} {r['ops']:>6,d} ops {r['keys']:>3d} keys  "
+                  f"expected={r['expected']!s:5s} got={r['valid']!s:7s} "
+                  f"{r['time_s'] * 1000:9.1f} ms  explored {r['explored']:>9,d}  {mark}",
+                  flush=True)  # fmt: skip
+    if not args.json:
+        print(f"{name:14s} total {total:.3f} s", flush=True)
     return rc
 
 

@@ -269,6 +269,7 @@ def _one_line(e: BaseException) -> str:
 
 def run(args: argparse.Namespace) -> int:
     from checker.history import HistoryError
+    from checker.linearizability import key_lines
     from checker.models import get_model, model_names
 
     if args.model is not None and args.model not in EVENT_MODELS:
@@ -320,6 +321,8 @@ def run(args: argparse.Namespace) -> int:
             print(_event_verdict_line(path, r), flush=True)
         else:
             print(_verdict_line(path, r), flush=True)
+            if args.full:  # every key's verdict, undecided ones too
+                print("\n".join(key_lines(r)), flush=True)
         if r["valid"] is False:
             worst = 1
         elif r["valid"] != True and worst != 1:  # noqa: E712 - "unknown" is truthy

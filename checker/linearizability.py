@@ -28,9 +28,17 @@ memoised, so none is explored twice. On top of plain WGL:
 * **Interned states and a step cache**: states become small ints, so memo keys hash fast
   and the model is called once per (op, state).
 
+* **Unread states collapse** (`Model.abstraction`): string or list states that no op can
+  ever read (after appends) become one abstract state, so orders of unread appends do not
+  multiply configurations.
+
 `check` splits a history by key (``Model.split``) and checks keys independently, in worker
 processes when the history is large; `check_file` streams a file and spills keys to
-temporary buckets so memory follows the largest key, not the whole history.
+temporary buckets so memory follows the largest key, not the whole history. The search is
+a generator (`search_steps`, `check_steps`) that keeps its place between steps, so keys
+take turns (`schedule`): one hard key cannot starve the others, and the first refuted key
+ends the check unless ``full``. The index building (`info_classes`, `linked_entries`,
+`producers`) is pure functions; only the hot loop is inlined.
 """
 
 from __future__ import annotations
@@ -40,7 +48,8 @@ import pickle
 import tempfile
 import time
 from bisect import bisect_left, bisect_right
-from collections.abc import Callable, Iterable
+from collections import deque
+from collections.abc import Callable, Generator, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -112,7 +121,130 @@ def search(
     on_tick: Callable[[int], None] | None = None,
     relaxed: bool = False,
 ) -> dict:
-    """Decide one independent sub-history. Returns {"valid", "explored", ...}.
+    """`search_steps` run to the end: TimeUp(configurations explored) past ``deadline``."""
+    return drive(search_steps(ops, model, initial, relaxed), deadline, on_tick)
+
+
+def drive(steps: Generator[int, None, dict], deadline: float | None,
+          on_tick: Callable[[int], None] | None = None) -> dict:  # fmt: skip
+    """Run a stepwise search to its result, looking at the clock between its steps."""
+    try:
+        while True:
+            it = next(steps)
+            if deadline is not None and time.monotonic() > deadline:
+                steps.close()
+                raise TimeUp(it)
+            if on_tick is not None:
+                on_tick(it)
+    except StopIteration as stop:
+        return stop.value
+
+
+def info_classes(
+    fs: list[str], args: list[Any], rets: list[int | None]
+) -> tuple[list[int], list[int]]:
+    """Interchangeable info ops: same f and input. Only a class's earliest unlinearized
+    member is ever a candidate, so a run of timed-out ``write 3`` is one choice, not 2^n.
+    Returns (pred, succ): the previous / next member of each info op's class, by call
+    order (-1: none; -1 too for determinate ops)."""
+    m = len(fs)
+    pred, succ = [-1] * m, [-1] * m
+    last: dict = {}
+    for i in range(m):
+        if rets[i] is None:
+            k = (fs[i], args[i])
+            p = last.get(k, -1)
+            pred[i] = p
+            if p >= 0:
+                succ[p] = i
+            last[k] = i
+    return pred, succ
+
+
+def linked_entries(calls: list, rets: list[int | None], pred: list[int]) -> tuple[list[int], ...]:
+    """The search's doubly linked lists, as Porcupine's makeLinkedEntries builds them.
+
+    Ops are positions 0..m-1 (sorted by call). Every call and determinate return gets a
+    rank on one axis, calls before returns at equal positions so that intervals that
+    touch are concurrent (closed intervals). Entry 2i is op i's call, 2i+1 its return;
+    2m and 2m+1 are the head and tail sentinels: ``nxt``/``prv``. Info ops (no return)
+    have their own list, holding only the first member of each interchangeable class
+    (``pred`` -1; `info_classes`), sentinels m and m+1: ``inxt``/``iprv``. ``crank`` and
+    ``rrank`` are each op's call and return rank (``crank`` of the info tail: past all).
+    Returns (nxt, prv, inxt, iprv, crank, rrank)."""
+    m = len(calls)
+    ents = [(c, 0, i) for i, c in enumerate(calls)]
+    ents += [(r, 1, i) for i, r in enumerate(rets) if r is not None]
+    ents.sort()
+    head, tail = 2 * m, 2 * m + 1
+    nxt = [0] * (2 * m + 2)
+    prv = [0] * (2 * m + 2)
+    ihead, itail = m, m + 1
+    inxt = [0] * (m + 2)
+    iprv = [0] * (m + 2)
+    crank = [0] * (m + 2)
+    rrank = [0] * m
+    last, ilast = head, ihead
+    for rank, (_, kind, i) in enumerate(ents):
+        if kind:
+            rrank[i] = rank
+            e = 2 * i + 1
+        elif rets[i] is None:
+            crank[i] = rank
+            if pred[i] < 0:
+                inxt[ilast] = i
+                iprv[i] = ilast
+                ilast = i
+            continue
+        else:
+            crank[i] = rank
+            e = 2 * i
+        nxt[last] = e
+        prv[e] = last
+        last = e
+    nxt[last], prv[tail], nxt[tail] = tail, last, tail
+    inxt[ilast], iprv[itail], inxt[itail] = itail, ilast, itail
+    crank[itail] = len(ents) + 1
+    return nxt, prv, inxt, iprv, crank, rrank
+
+
+def producers(produces: list[Any], isinfo: list[bool], crank: list[int]) -> tuple:
+    """Who can produce which state, for the dead-end test, indexed by call rank.
+
+    Returns (prod_ok, prod_info, any_ok, any_info, all_ok, all_info): for each state the
+    determinate ops leaving it as (call ranks, ops), searched by bisection from the
+    earliest unplaced call on, and the info ops leaving it (a list, scanned); the same
+    for ops whose resulting state depends on the state before (``ANYTHING``: appends);
+    and every op with a fixed resulting state, merged ("could anything reset the state").
+    """
+    prod_ok: dict[Any, tuple[list[int], list[int]]] = {}
+    prod_info: dict[Any, list[int]] = {}
+    for i in sorted(range(len(produces)), key=crank.__getitem__):
+        pv = produces[i]
+        if pv is NOTHING:
+            continue
+        if isinfo[i]:
+            prod_info.setdefault(pv, []).append(i)
+        else:
+            cr, ids = prod_ok.setdefault(pv, ([], []))
+            cr.append(crank[i])
+            ids.append(i)
+    any_ok = prod_ok.pop(ANYTHING, ([], []))
+    any_info = prod_info.pop(ANYTHING, [])
+    all_ok: tuple[list[int], list[int]] = ([], [])
+    for i in sorted((i for cr_ids in prod_ok.values() for i in cr_ids[1]), key=crank.__getitem__):
+        all_ok[0].append(crank[i])
+        all_ok[1].append(i)
+    all_info = sorted((j for lst in prod_info.values() for j in lst), key=crank.__getitem__)
+    return prod_ok, prod_info, any_ok, any_info, all_ok, all_info
+
+
+def search_steps(
+    ops: list[Op], model: Model, initial: Any = None, relaxed: bool = False
+) -> Generator[int, None, dict]:
+    """Decide one independent sub-history, stepwise: yields the configurations explored so
+    far every `CHECK_EVERY` of them (so a caller can share the CPU among keys and stop at a
+    time limit) and returns {"valid", "explored", ...}.
 
     ``relaxed``: let every indeterminate op take effect any number of times after its
     invocation (`refute`). Every linearization is then also a relaxed one, so a relaxed
@@ -131,49 +263,9 @@ def search(
     pure = [model.pure(f, out) for f, out in zip(fs, outs, strict=True)]
     init = model.init(initial)
 
-    # Rank every call and (determinate) return on one axis; calls before returns at equal
-    # positions, so intervals that touch are concurrent (closed intervals).
-    ents = [(o.call, 0, i) for i, o in enumerate(ops)]
-    ents += [(r, 1, i) for i, r in enumerate(rets) if r is not None]
-    ents.sort()
-    head, tail = 2 * m, 2 * m + 1
-    nxt = [0] * (2 * m + 2)
-    prv = [0] * (2 * m + 2)
-    ihead, itail = m, m + 1
-    inxt = [0] * (m + 2)
-    iprv = [0] * (m + 2)
-    crank = [0] * (m + 2)
-    rrank = [0] * m
-    last, ilast = head, ihead
-    for rank, (_, kind, i) in enumerate(ents):
-        if kind:
-            rrank[i] = rank
-            e = 2 * i + 1
-        elif rets[i] is None:
-            crank[i] = rank
-            inxt[ilast] = i
-            iprv[i] = ilast
-            ilast = i
-            continue
-        else:
-            crank[i] = rank
-            e = 2 * i
-        nxt[last] = e
-        prv[e] = last
-        last = e
-    nxt[last], prv[tail], nxt[tail] = tail, last, tail
-    inxt[ilast], iprv[itail], inxt[itail] = itail, ilast, itail
-    crank[itail] = len(ents) + 1
-
-    # Interchangeable info ops: same f and input. Only a class's earliest unlinearized
-    # member is a candidate.
-    pred = [-1] * m
-    seen_cls: dict = {}
-    for i in range(m):
-        if rets[i] is None:
-            k = (fs[i], args[i])
-            pred[i] = seen_cls.get(k, -1)
-            seen_cls[k] = i
+    pred, succ = info_classes(fs, args, rets)
+    nxt, prv, inxt, iprv, crank, rrank = linked_entries([o.call for o in ops], rets, pred)
+    head, ihead = 2 * m, m  # the lists' head sentinels
     linflag = bytearray(m)
     same_effect = model.update_ignores_output
     ckey = [(f, a) for f, a in zip(fs, args, strict=True)]
@@ -182,21 +274,33 @@ def search(
     if remaining == 0:
         return {"valid": True, "explored": 0}
 
-    states = [init]
-    sid_of = {init: 0}
-    cache: dict[int, int] = {}
+    canon = model.abstraction(fs, args, outs)
     step = model.step
+    if canon is not None:
+        raw_step = step
+
+        def step(state: Any, f: str, arg: Any, out: Any) -> Any:
+            return canon(raw_step(state, f, arg, out))
+
+        start = canon(init)
+    else:
+        start = init
+    states = [start]
+    sid_of = {start: 0}
+    cache: dict[int, int] = {}
     illegal = ILLEGAL
     isinfo = [r is None for r in rets]
-    # Bits: determinate ops and info ops are numbered apart so both ints stay small.
+    # Bit positions: determinate ops and info ops are numbered apart so both sets stay
+    # small. Positions, not the ints 1 << n: those would take memory in the square of the
+    # history (a 200k-op history held 2.5 GB of them).
     bit = [0] * m
     nd = ni = 0
     for i in range(m):
         if isinfo[i]:
-            bit[i] = 1 << ni
+            bit[i] = ni
             ni += 1
         else:
-            bit[i] = 1 << nd
+            bit[i] = nd
             nd += 1
     # memo: (determinate set, state) -> info sets seen with it. A configuration whose info
     # set contains one of those is dominated (the extra info ops could simply not happen)
@@ -212,30 +316,8 @@ def search(
         needs.append(nv)
         produces.append(pv)
     nocheck, anything, nothing = NOCHECK, ANYTHING, NOTHING
-    # Producers of each state, by call rank: determinate ones (searched from the earliest
-    # unlinearized call on, by bisection) and info ones (few; scanned).
-    prod_ok: dict[Any, tuple[list[int], list[int]]] = {}
-    prod_info: dict[Any, list[int]] = {}
-    for i in sorted(range(m), key=crank.__getitem__):
-        pv = produces[i]
-        if pv is nothing:
-            continue
-        if isinfo[i]:
-            prod_info.setdefault(pv, []).append(i)
-        else:
-            cr, ids = prod_ok.setdefault(pv, ([], []))
-            cr.append(crank[i])
-            ids.append(i)
-    any_ok = prod_ok.pop(anything, ([], []))
-    any_info = prod_info.pop(anything, [])
+    prod_ok, prod_info, any_ok, any_info, all_ok, all_info = producers(produces, isinfo, crank)
     no_ok: tuple[list[int], list[int]] = ([], [])
-
-    # every op with a known resulting state, merged, for "could anything reset the state"
-    all_ok: tuple[list[int], list[int]] = ([], [])
-    for i in sorted((i for cr_ids in prod_ok.values() for i in cr_ids[1]), key=crank.__getitem__):
-        all_ok[0].append(crank[i])
-        all_ok[1].append(i)
-    all_info = sorted((j for lst in prod_info.values() for j in lst), key=crank.__getitem__)
     toward = model.toward
 
     def available(
@@ -262,8 +344,24 @@ def search(
             return True
         if not available(any_ok, any_info, lo, bound):
             return False
-        # only state-dependent ops (appends) can help, unless something can reset the state
-        return available(all_ok, all_info, lo, bound) or toward(states[sid], nv)
+        # only state-dependent ops (appends) can help: from the state now, or from the state
+        # an op with a fixed result (a write) leaves, if that leads toward nv
+        if toward(states[sid], nv):
+            return True
+        cr, ids = all_ok
+        a = bisect_left(cr, lo)
+        n = len(cr)
+        while a < n and cr[a] < bound:
+            j = ids[a]
+            if not linflag[j] and toward(produces[j], nv):
+                return True
+            a += 1
+        for j in all_info:
+            if crank[j] >= bound:
+                break
+            if not linflag[j] and toward(produces[j], nv):
+                return True
+        return False
 
     def _successor(sid: int, i: int) -> int:
         """The state id after op i from state sid (-1: illegal), memoised. The search loop
@@ -311,18 +409,16 @@ def search(
         rr = rrank[y]
         j = inxt[ihead]
         okkeys = None
-        while crank[j] < rr:
-            p = pred[j]
-            if p < 0 or linflag[p]:
-                if same_effect:
-                    # an info op is never needed now when a determinate op with the same
-                    # effect can go instead: that one must be placed anyway
-                    if okkeys is None:
-                        okkeys = {ckey[i] for i in others}
-                    if ckey[j] in okkeys:
-                        j = inxt[j]
-                        continue
-                infos.append(j)
+        while crank[j] < rr:  # the list holds only the first unplaced op of each class
+            if same_effect:
+                # an info op is never needed now when a determinate op with the same
+                # effect can go instead: that one must be placed anyway
+                if okkeys is None:
+                    okkeys = {ckey[i] for i in others}
+                if ckey[j] in okkeys:
+                    j = inxt[j]
+                    continue
+            infos.append(j)
             j = inxt[j]
         st = states[sid]
         # Dead ends: an op still to place needs a state that nothing left can produce.
@@ -343,8 +439,13 @@ def search(
         reads += infos
         return reads, e, -1
 
-    stack: list[tuple] = []  # (op, state id before, greedy, candidates, next candidate)
-    lin = 0  # linearized determinate ops
+    # (op, state id before, greedy, candidates, next candidate, return entry, low, lw, linf)
+    stack: list[tuple] = []
+    # The linearized determinate ops are every one numbered below ``low`` and those whose
+    # bit is set in ``lw`` (bit n: op low + n): the set stays as small as the window of
+    # concurrency, however long the history (a plain bitset grows with every op placed).
+    low = 0
+    lw = 0
     linf = 0  # linearized info ops
     sid = 0
     cands, R, culprit = candidates()
@@ -355,10 +456,7 @@ def search(
     while True:
         it += 1
         if not it % CHECK_EVERY:
-            if deadline is not None and time.monotonic() > deadline:
-                raise TimeUp(it)
-            if on_tick is not None:
-                on_tick(it)
+            yield it
         if k < len(cands):
             i = cands[k]
             k += 1
@@ -377,14 +475,12 @@ def search(
             if r < 0:
                 continue
             if isinfo[i]:
-                nl, nlf = lin, (linf if relaxed else linf | bit[i])
+                nlow, nlw, nlf = low, lw, (linf if relaxed else linf | (1 << bit[i]))
             else:
-                nl, nlf = lin | bit[i], linf
-            # Key on the set above its lowest gap: everything below is linearized in any
-            # configuration with this key, and small ints keep the memo's memory
-            # proportional to the window of concurrency rather than to the history.
-            b0 = ((nl + 1) & ~nl).bit_length()
-            mk = (b0, nl >> b0, r)
+                nlw = lw | (1 << (bit[i] - low))
+                t = ((nlw + 1) & ~nlw).bit_length() - 1  # ops now linearized from low on
+                nlow, nlw, nlf = low + t, nlw >> t, linf
+            mk = (nlow, nlw, r)
             seen = memo.get(mk)
             if seen is None:
                 memo[mk] = [nlf]
@@ -406,8 +502,8 @@ def search(
                     seen.append(nlf)
                     fresh = True
             if fresh:
-                stack.append((i, sid, pure[i], cands, k, R))
-                lin, linf, sid = nl, nlf, r
+                stack.append((i, sid, pure[i], cands, k, R, low, lw, linf))
+                low, lw, linf, sid = nlow, nlw, nlf, r
                 if isinfo[i]:
                     if relaxed:  # stays available: nothing to unlink
                         cands, R, culprit = candidates()
@@ -417,6 +513,15 @@ def search(
                     a, b = iprv[i], inxt[i]
                     inxt[a] = b
                     iprv[b] = a
+                    x = succ[i]
+                    if x >= 0:  # the next of its class takes its place, by call rank
+                        cx = crank[x]
+                        while crank[b] < cx:
+                            a, b = b, inxt[b]
+                        inxt[a] = x
+                        iprv[x] = a
+                        inxt[x] = b
+                        iprv[b] = x
                 else:
                     c = 2 * i
                     a, b = prv[c], nxt[c]
@@ -453,15 +558,18 @@ def search(
                     "states": [states[s] for s in sids],
                     "initial": init,
                 }
-            i, sid, greedy, cands, k, R = stack.pop()
+            i, sid, greedy, cands, k, R, low, lw, linf = stack.pop()
             linflag[i] = 0
             if isinfo[i]:
                 if not relaxed:
-                    linf ^= bit[i]
+                    x = succ[i]
+                    if x >= 0:
+                        a, b = iprv[x], inxt[x]
+                        inxt[a] = b
+                        iprv[b] = a
                     inxt[iprv[i]] = i
                     iprv[inxt[i]] = i
             else:
-                lin ^= bit[i]
                 c = 2 * i + 1
                 nxt[prv[c]] = c
                 prv[nxt[c]] = c
@@ -560,6 +668,20 @@ def static_refutation(ops: list[Op], model: Model, initial: Any = None) -> tuple
     return worst
 
 
+RELAXED_REASON = ("no order can place it, even letting every timed-out operation take effect "
+                  "whenever, and as often as, it would help")  # fmt: skip
+
+
+def _relaxable(ops: list[Op], model: Model) -> bool:
+    """The relaxed search is worth running: there are indeterminate ops (otherwise it is the
+    exact search) and each leaves a fixed state (reusing an append could build ever new
+    states and never end)."""
+    infos = [o for o in ops if o.type == "info"]
+    return bool(infos) and all(
+        model.effect(o.f, model.arg(o), model.output(o))[1] is not ANYTHING for o in infos
+    )
+
+
 def relaxed_refutation(
     ops: list[Op],
     model: Model,
@@ -574,72 +696,87 @@ def relaxed_refutation(
     history with many of them it enumerates sets of them until the time limit. The relaxed
     search keys configurations on (determinate ops placed, state) only, so it exhausts far
     sooner; as it only adds orders, an op it cannot place no real order can place either.
-    Only run when there are indeterminate ops (otherwise it is the exact search), all of
-    which leave a fixed state (so the states stay finitely many), and given
-    half the time left, so that a history it cannot refute still gets the exact search.
+    `check_steps` runs it side by side with the exact search, step for step.
     """
-    infos = [o for o in ops if o.type == "info"]
-    if not infos:
+    if not _relaxable(ops, model):
         return None, 0
-    for o in infos:  # reusing an op whose result depends on the state (an append) could
-        # build ever new states and never end: only ops that leave one fixed state
-        if model.effect(o.f, model.arg(o), model.output(o))[1] is ANYTHING:
-            return None, 0
-    own = None
-    if deadline is not None:
-        now = time.monotonic()
-        own = now + (deadline - now) / 2
     try:
-        r = search(ops, model, initial, own, on_tick, relaxed=True)
+        r = search(ops, model, initial, deadline, on_tick, relaxed=True)
     except TimeUp as e:
         return None, e.args[0]
     if r["valid"]:
         return None, r["explored"]
-    reason = ("no order can place it, even letting every timed-out operation take effect "
-              "whenever, and as often as, it would help")  # fmt: skip
-    return (r["ops"][r["fail_at"]], reason, None), r["explored"]
+    return (r["ops"][r["fail_at"]], RELAXED_REASON, None), r["explored"]
 
 
 PREFIX_BUDGET_S = 1.0  # after a static refutation, search this long for the longest prefix
 
 
-def check_ops(
-    ops: list[Op],
-    model: Model,
-    initial: Any = None,
-    deadline: float | None = None,
-    on_tick: Callable[[int], None] | None = None,
-) -> dict:
-    """Check one independent sub-history (one key) of already-validated ops."""
-    t0 = time.monotonic()
+def check_steps(ops: list[Op], model: Model, initial: Any = None) -> Generator[int, None, dict]:
+    """Check one independent sub-history (one key) of already-validated ops, stepwise.
+
+    Yields the configurations explored so far, every `CHECK_EVERY` or so, and returns the
+    key's result. Throwing `TimeUp` into it at a yield ends it at once with its best answer
+    so far: invalid when a refutation without a full search found one, else unknown. The
+    exact and the relaxed search (`relaxed_refutation`) go side by side, a step each, so
+    whichever finishes first decides. ``time_s`` counts only the time spent inside it.
+    """
+    own = 0.0
+    t_run = time.monotonic()
     rel = relevant(ops, model)
     res: dict[str, Any] = {"ops": len(ops), "searched": len(rel)}
     static = static_refutation(rel, model, initial)
-    relaxed_explored = 0
-    if static is None:
-        static, relaxed_explored = relaxed_refutation(rel, model, initial, deadline, on_tick)
-    if static is not None:  # certainly invalid; a short search may still find the prefix
-        budget = time.monotonic() + PREFIX_BUDGET_S
-        deadline = budget if deadline is None else min(deadline, budget)
+    exact = search_steps(rel, model, initial)
+    relaxed = None
+    if static is None and _relaxable(rel, model):
+        relaxed = search_steps(rel, model, initial, relaxed=True)
+    rx = ex = 0
+    since_static = 0.0
+    r: dict | None = None
     try:
-        r = search(rel, model, initial, deadline, on_tick)
-    except TimeUp as e:
-        e.args = (e.args[0] + relaxed_explored,)
+        while True:
+            if relaxed is not None:
+                try:
+                    rx = next(relaxed)
+                except StopIteration as stop:
+                    relaxed, rr = None, stop.value
+                    rx = rr["explored"]
+                    if not rr["valid"]:
+                        static = (rr["ops"][rr["fail_at"]], RELAXED_REASON, None)
+            try:
+                ex = next(exact)
+            except StopIteration as stop:
+                r = stop.value
+                break
+            now = time.monotonic()
+            own += now - t_run
+            if static is not None:  # certainly invalid: a short search for the prefix only
+                since_static += now - t_run
+                if since_static > PREFIX_BUDGET_S:
+                    raise TimeUp(rx + ex)
+            yield rx + ex
+            t_run = time.monotonic()
+    except TimeUp:
+        exact.close()
+        if relaxed is not None:
+            relaxed.close()
         if static is not None:
             bad, reason, z = static
             rel.sort(key=lambda o: (o.call, o.line))
             x = rel.index(bad)
-            res.update(valid=False, explored=e.args[0], op=op_summary(bad), prefix=[],
+            res.update(valid=False, explored=rx + ex, op=op_summary(bad), prefix=[],
                        initial=thaw(model.init(initial)), reason=reason,
                        window=[rel[i].index for i in _window(rel, x, [])])  # fmt: skip
             if z is not None:
                 res["overwritten_by"] = op_summary(z)
         else:
-            res.update(valid="unknown", explored=e.args[0], reason="time limit reached")
-        res["time_s"] = round(time.monotonic() - t0, 6)
+            res.update(valid="unknown", explored=rx + ex, reason="time limit reached")
+        res["time_s"] = round(own, 6)
         return res
+    if relaxed is not None:
+        relaxed.close()
     res["valid"] = r["valid"]
-    res["explored"] = r["explored"] + relaxed_explored
+    res["explored"] = r["explored"] + rx
     if not r["valid"]:
         sops = r["ops"]
         fail_at = r["fail_at"]
@@ -650,25 +787,131 @@ def check_ops(
         ]
         res["initial"] = thaw(r["initial"])
         res["window"] = [sops[i].index for i in _window(sops, fail_at, r["prefix"])]
-    res["time_s"] = round(time.monotonic() - t0, 6)
+    res["time_s"] = round(own + time.monotonic() - t_run, 6)
     return res
+
+
+def _stop(steps: Generator[int, None, dict], it: int) -> dict:
+    """End a `check_steps` now with its best answer so far."""
+    try:
+        steps.throw(TimeUp(it))
+    except StopIteration as stop:
+        return stop.value
+    raise RuntimeError("check_steps went on after TimeUp")  # pragma: no cover
+
+
+def check_ops(
+    ops: list[Op],
+    model: Model,
+    initial: Any = None,
+    deadline: float | None = None,
+    on_tick: Callable[[int], None] | None = None,
+) -> dict:
+    """Check one independent sub-history (one key) of already-validated ops."""
+    steps = check_steps(ops, model, initial)
+    try:
+        while True:
+            it = next(steps)
+            if deadline is not None and time.monotonic() > deadline:
+                return _stop(steps, it)
+            if on_tick is not None:
+                on_tick(it)
+    except StopIteration as stop:
+        return stop.value
+
+
+FIRST_TURN = 8  # steps (of CHECK_EVERY configurations) a key gets before it must wait
+TURN = 4  # steps per turn when the keys that did not finish take turns
+
+
+def schedule(
+    items: Iterable[tuple[Any, list[Op]]],
+    model: Model,
+    initial: Any,
+    deadline: float | None,
+    on_result: Callable[[Any, dict], bool],
+    on_tick: Callable[[int], None] | None = None,
+) -> None:
+    """Check keys so that one hard key cannot starve the others.
+
+    Each key in turn runs until it is decided or has had `FIRST_TURN` steps; the keys not
+    decided then wait and take turns of `TURN` steps each, round and round, keeping their
+    search where it was. So an invalid key is found after about (number of hard keys) x
+    its own time, not after a hard key ahead of it has used the whole time limit. Keys
+    are taken from ``items`` lazily, so only the hard ones are held at once.
+    ``on_result(key, result)`` returns True to stop (an invalid key, not --full); at the
+    deadline every key still waiting gets its answer so far ("unknown" mostly).
+    ``on_tick(n)``: n configurations explored in the keys not yet decided.
+    """
+    waiting: deque = deque()
+    live: dict[Any, int] = {}  # explored so far by each key not yet decided
+
+    def turn(key: Any, steps: Generator[int, None, dict], n: int) -> bool | None:
+        """Run up to n steps: None when still undecided, else on_result's answer."""
+        for _ in range(n):
+            try:
+                it = next(steps)
+            except StopIteration as stop:
+                live.pop(key, None)
+                return bool(on_result(key, stop.value))
+            live[key] = it
+            if deadline is not None and time.monotonic() > deadline:
+                live.pop(key, None)
+                return bool(on_result(key, _stop(steps, it)))
+            if on_tick is not None:
+                on_tick(sum(live.values()))
+        return None
+
+    def close_all() -> None:
+        for _, st in waiting:
+            st.close()
+        waiting.clear()
+
+    for key, kops in items:
+        steps = check_steps(kops, model, initial)
+        done = turn(key, steps, FIRST_TURN)
+        if done:
+            close_all()
+            return
+        if done is None:
+            waiting.append((key, steps))
+    while waiting:
+        key, steps = waiting.popleft()
+        done = turn(key, steps, TURN)
+        if done:
+            close_all()
+            return
+        if done is None:
+            waiting.append((key, steps))
 
 
 _FORKED_PARTS: dict = {}  # set before the pool forks: workers read their keys' ops from here
 
 
-def _check_batch(batch: list[int], model_name: str, initial: Any,
-                 deadline: float | None) -> list[tuple[Any, dict]]:  # fmt: skip
+def _scheduled(items: Iterable[tuple[Any, list[Op]]], model: Model, initial: Any,
+               deadline: float | None, full: bool) -> list[tuple[Any, dict]]:  # fmt: skip
+    """`schedule` in a worker: its keys' results, up to the first invalid one unless full."""
+    out: list[tuple[Any, dict]] = []
+
+    def on_result(k: Any, r: dict) -> bool:
+        out.append((k, r))
+        return r["valid"] is False and not full
+
+    schedule(items, model, initial, deadline, on_result)
+    return out
+
+
+def _check_batch(job: tuple) -> list[tuple[Any, dict]]:
     """Check keys given by position in `_FORKED_PARTS` (inherited, never pickled)."""
-    model = get_model(model_name)
+    batch, model_name, initial, deadline, full = job
     keys = _FORKED_PARTS["keys"]
     parts = _FORKED_PARTS["parts"]
-    return [(keys[i], check_ops(parts[keys[i]], model, initial, deadline)) for i in batch]
+    items = ((keys[i], parts[keys[i]]) for i in batch)
+    return _scheduled(items, get_model(model_name), initial, deadline, full)
 
 
-def _check_bucket(path: str, model_name: str, initial: Any, deadline: float | None,
-                  full: bool) -> list[tuple[Any, dict]]:  # fmt: skip
-    model = get_model(model_name)
+def _check_bucket(job: tuple) -> list[tuple[Any, dict]]:
+    path, model_name, initial, deadline, full = job
     parts: dict[Any, list[Op]] = {}
     with open(path, "rb") as fh:
         while True:
@@ -679,13 +922,8 @@ def _check_bucket(path: str, model_name: str, initial: Any, deadline: float | No
             for o in chunk:
                 parts.setdefault(o.key, []).append(o)
     os.unlink(path)
-    out = []
-    for k in list(parts):
-        r = check_ops(parts.pop(k), model, initial, deadline)
-        out.append((k, r))
-        if r["valid"] is False and not full:
-            break
-    return out
+    items = ((k, parts.pop(k)) for k in list(parts))
+    return _scheduled(items, get_model(model_name), initial, deadline, full)
 
 
 _NONE = object()  # "no such key yet" (None is a real key: the single register)
@@ -745,6 +983,18 @@ class _Aggregate:
         return res
 
 
+def key_lines(r: dict) -> list[str]:
+    """One line per key checked, for ``--full``: its verdict, time and configurations."""
+    out = []
+    for k, kr in r.get("keys", {}).items():
+        v = kr["valid"]
+        verdict = {True: "linearizable", False: "NOT linearizable"}.get(v, "unknown")
+        why = f", {kr['reason']}" if v == "unknown" and kr.get("reason") else ""
+        out.append(f"  key {k!r}: {verdict}{why} ({kr['ops']:,} ops, "
+                   f"{kr.get('explored', 0):,} configurations, {kr.get('time_s', 0):.3f} s)")  # fmt: skip
+    return out
+
+
 def _counts(ops: Iterable[Op]) -> dict:
     c = {"total": 0, "ok": 0, "fail": 0, "info": 0}
     for o in ops:
@@ -759,11 +1009,21 @@ def _jobs(jobs: int | None) -> int:
     return max(1, min(os.cpu_count() or 1, 8))
 
 
-def _pool(n: int):
+def _pool_run(n_jobs: int, fn: Callable, jobs: list[tuple], agg: _Aggregate) -> None:
+    """Run ``fn`` over ``jobs`` in forked worker processes, folding results into ``agg``;
+    once ``agg`` says stop, the workers are terminated rather than waited for (one may be
+    deep in a hard key whose verdict no longer matters)."""
     import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor
 
-    return ProcessPoolExecutor(max_workers=n, mp_context=multiprocessing.get_context("fork"))
+    pool = multiprocessing.get_context("fork").Pool(n_jobs)
+    try:
+        for results in pool.imap_unordered(fn, jobs):
+            for k, r in results:
+                if agg.add(k, r):
+                    return
+    finally:
+        pool.terminate()
+        pool.join()
 
 
 def check(
@@ -794,17 +1054,14 @@ def check(
     if n_jobs > 1 and len(parts) > 1 and len(ops) >= PARALLEL_MIN_OPS:
         _run_parallel(parts, mdl, initial, deadline, agg, n_jobs)
     else:
-        for k, kops in parts.items():
-            tick = None
-            if progress is not None:
-                done = len(agg.keys)
+        tick = None
+        if progress is not None:
 
-                def tick(it: int, done: int = done) -> None:
-                    progress({"keys_done": done, "keys": agg.total,
-                              "explored": agg.explored + it})  # fmt: skip
+            def tick(live: int) -> None:
+                progress({"keys_done": len(agg.keys), "keys": agg.total,
+                          "explored": agg.explored + live})  # fmt: skip
 
-            if agg.add(k, check_ops(kops, mdl, initial, deadline, tick)):
-                break
+        schedule(parts.items(), mdl, initial, deadline, agg.add, tick)
     return agg.result(_counts(ops), t0)
 
 
@@ -823,28 +1080,14 @@ def _batches(parts: dict, target_ops: int) -> list[list[int]]:
 
 def _run_parallel(parts: dict, mdl: Model, initial: Any, deadline: float | None,
                   agg: _Aggregate, n_jobs: int) -> None:  # fmt: skip
-    from concurrent.futures import FIRST_COMPLETED, wait
-
     total = sum(len(v) for v in parts.values())
     batches = _batches(parts, max(500, total // (n_jobs * 8)))
     _FORKED_PARTS.update(keys=list(parts), parts=parts)
     try:
-        with _pool(n_jobs) as pool:
-            futs = {pool.submit(_check_batch, b, mdl.name, initial, deadline) for b in batches}
-            _drain(futs, agg, wait, FIRST_COMPLETED)
+        jobs = [(b, mdl.name, initial, deadline, agg.full) for b in batches]
+        _pool_run(n_jobs, _check_batch, jobs, agg)
     finally:
         _FORKED_PARTS.clear()
-
-
-def _drain(futs: set, agg: _Aggregate, wait: Callable, first_completed: Any) -> None:
-    while futs:
-        done, futs = wait(futs, return_when=first_completed)
-        for fu in done:
-            for k, r in fu.result():
-                if agg.add(k, r):
-                    for other in futs:
-                        other.cancel()
-                    return
 
 
 def check_file(
@@ -905,20 +1148,11 @@ def _check_spilled(path: Path, mdl: Model, initial: Any, time_limit: float | Non
         agg = _Aggregate(mdl, len(keys), full, progress)
         paths = [fh.name for fh in files]
         n_jobs = _jobs(jobs)
+        jobs_ = [(p, mdl.name, initial, deadline, full) for p in paths]
         if n_jobs > 1:
-            from concurrent.futures import FIRST_COMPLETED, wait
-
-            with _pool(n_jobs) as pool:
-                futs = {pool.submit(_check_bucket, p, mdl.name, initial, deadline, full)
-                        for p in paths}  # fmt: skip
-                _drain(futs, agg, wait, FIRST_COMPLETED)
+            _pool_run(n_jobs, _check_bucket, jobs_, agg)
         else:
-            for p in paths:
-                stop = False
-                for k, r in _check_bucket(p, mdl.name, initial, deadline, full):
-                    stop = agg.add(k, r)
-                    if stop:
-                        break
-                if stop:
+            for job in jobs_:
+                if any(agg.add(k, r) for k, r in _check_bucket(job)):
                     break
     return agg.result(counts, t0)

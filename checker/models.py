@@ -32,7 +32,8 @@ e.g. per key), ``validate`` (a type check per op, giving a one-line error), ``pr
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from bisect import bisect_left
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from checker.history import Op
@@ -53,6 +54,20 @@ UNKNOWN = _Marker("UNKNOWN")
 NOCHECK = _Marker("NOCHECK")  # effect(): the op needs no particular state
 ANYTHING = _Marker("ANYTHING")  # effect(): the op may produce any state
 NOTHING = _Marker("NOTHING")  # effect(): the op never changes the state
+
+
+class Unread(_Marker):
+    """The abstract state standing for every string (or list) state that no operation of
+    the sub-history can ever read, directly or after appends (see `Register.abstraction`)."""
+
+    __slots__ = ("kind",)
+
+    def __init__(self, kind: type) -> None:
+        super().__init__(f"UNREAD-{kind.__name__}")
+        self.kind = kind
+
+
+UNREAD_STR, UNREAD_LIST = Unread(str), Unread(tuple)
 
 
 class JsonBool:
@@ -110,6 +125,8 @@ def freeze(v: Any) -> Any:
 
 def thaw(v: Any) -> Any:
     """Frozen value -> plain JSON-serialisable value."""
+    if isinstance(v, Unread):
+        return "(a value no operation reads)"
     if isinstance(v, JsonBool):
         return v.v
     if isinstance(v, FrozenDict):
@@ -188,6 +205,18 @@ class Model:
         """Drop ops that provably never need to be linearized (info ops only)."""
         return ops
 
+    def abstraction(
+        self, fs: list[str], args: list[Any], outs: list[Any]
+    ) -> Callable[[Any], Any] | None:
+        """Given every op of a sub-history, a function mapping a state to a representative
+        of the states no remaining op can tell apart from it, or None (no abstraction).
+
+        The search memoises (ops placed, state): states that differ in ways nobody can
+        observe multiply its configurations for nothing. Mapping them to one representative
+        is sound when every op behaves the same from each of them, now and after any
+        sequence of further steps."""
+        return None
+
     def describe(self, op: Op) -> str:
         """One line for an op, for reports."""
         key = "" if op.key is None else f"[{op.key}] "
@@ -244,7 +273,63 @@ class Register(Model):
             return need[: len(state)] == state
         return state == need
 
+    def abstraction(
+        self, fs: list[str], args: list[Any], outs: list[Any]
+    ) -> Callable[[Any], Any] | None:
+        """A string (or list) state that is no prefix of any value an op reads or a cas
+        expects becomes `UNREAD_STR` (`UNREAD_LIST`).
+
+        Why this is sound: appends only extend, so from such a state no read or cas can
+        ever see what it holds until a write replaces it; a read or a swapping cas is
+        illegal from all of them, a mismatching cas legal from all of them, an append
+        keeps them unreadable and a write leaves the same state from all of them. Why it
+        matters: a run of appends that a write later overwrites, unread, leaves one state
+        per order of the appends; without this the search tries each (histories of
+        50 clients appending to 10 keys exploded on exactly that)."""
+        if "append" not in fs:
+            return None
+        strs: set = set()
+        lists: set = set()
+        for f, a, o in zip(fs, args, outs, strict=True):
+            if f == "read":
+                v = o
+            elif f == "cas":
+                v = a[0]
+            else:
+                continue
+            if type(v) is str:
+                strs.add(v)
+            elif type(v) is tuple:
+                lists.add(v)
+        sstrs = sorted(strs)
+        try:
+            slists: list | None = sorted(lists)
+        except TypeError:  # lists of mixed types do not sort: abstract strings only
+            slists = None
+
+        def read_somewhere(v: Any, sorted_values: list) -> bool:
+            i = bisect_left(sorted_values, v)
+            return i < len(sorted_values) and sorted_values[i][: len(v)] == v
+
+        def canon(state: Any) -> Any:
+            t = type(state)
+            if t is str:
+                return state if read_somewhere(state, sstrs) else UNREAD_STR
+            if t is tuple and slists is not None:
+                return state if read_somewhere(state, slists) else UNREAD_LIST
+            return state
+
+        return canon
+
     def step(self, state: Any, f: str, arg: Any, out: Any) -> Any:
+        if type(state) is Unread:
+            if f == "append":
+                return state if type(arg) is state.kind else ILLEGAL
+            if f == "write":
+                return arg
+            if f == "cas":
+                return ILLEGAL if out else state  # it never equals an expected value
+            return ILLEGAL if out is not UNKNOWN else state
         if f == "read":
             return state if out is UNKNOWN or out == state else ILLEGAL
         if f == "write":

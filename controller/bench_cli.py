@@ -41,6 +41,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         action="store_true",
         help="plain and mutual TLS in the same run, alternated; prints both and the ratio",
     )
+    p.add_argument("--case", action="append", metavar="NAME",
+                   help="with --checker: one case (repeatable; default: the quick ones)")  # fmt: skip
+    p.add_argument("--all", action="store_true",
+                   help="with --checker: every case, the 1M-op one included")  # fmt: skip
 
 
 def free_ports(n: int, host: str = "127.0.0.1") -> list[int]:
@@ -230,7 +234,15 @@ def run(args: argparse.Namespace) -> int:
                 raise
             sys.stderr.write("paxlab bench: the checker benchmark (checker/bench.py) is missing\n")
             return 2
-        return int(checker_bench.main([]) or 0)
+        known = [*checker_bench.CASES, *checker_bench.SETS]
+        for c in args.case or ():
+            if c not in known:
+                sys.stderr.write(f"paxlab bench: unknown checker case {c!r} "
+                                 f"(want one of {', '.join(known)})\n")  # fmt: skip
+                return 2
+        argv = [a for c in args.case or () for a in ("--case", c)]
+        argv += ["--all"] * args.all + ["--json"] * args.json
+        return int(checker_bench.main(argv) or 0)
     if args.nodes < 1 or args.clients < 1 or args.seconds <= 0 or args.keys < 1:
         sys.stderr.write(
             "paxlab bench: --nodes, --clients, --keys and --seconds must be positive\n"
