@@ -103,10 +103,16 @@ class ResultsHandler(http.server.SimpleHTTPRequestHandler):
 
 
 def make_server(
-    root: Path, host: str = "127.0.0.1", port: int = 8080, quiet: bool = False
+    root: Path,
+    host: str = "127.0.0.1",
+    port: int = 8080,
+    quiet: bool = False,
+    request_timeout: float = REQUEST_TIMEOUT,
 ) -> http.server.ThreadingHTTPServer:
-    handler = functools.partial(ResultsHandler, directory=str(root))
-    server = http.server.ThreadingHTTPServer((host, port), handler)
+    handler = type("Handler", (ResultsHandler,), {"timeout": request_timeout})
+    server = http.server.ThreadingHTTPServer(
+        (host, port), functools.partial(handler, directory=str(root))
+    )
     server.quiet = quiet  # type: ignore[attr-defined]
     return server
 

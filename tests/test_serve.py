@@ -145,17 +145,17 @@ def test_dotfiles_are_neither_served_nor_listed(tmp_path):
         t.join(5)
 
 
-def test_a_silent_connection_is_dropped_and_others_are_served(tmp_path, monkeypatch):
+def test_a_silent_connection_is_dropped_and_others_are_served(tmp_path):
     import socket
     import time
 
     from controller import serve
 
-    monkeypatch.setattr(serve.ResultsHandler, "timeout", 0.5)
+    assert 0 < serve.REQUEST_TIMEOUT <= 60  # the default `paxlab serve` runs with
     root = tmp_path / "results"
     root.mkdir()
     (root / "index.html").write_text("<html>index</html>")
-    server = make_server(root, "127.0.0.1", 0, quiet=True)
+    server = make_server(root, "127.0.0.1", 0, quiet=True, request_timeout=0.5)
     t = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
     t.start()
     try:
