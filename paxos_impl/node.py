@@ -205,7 +205,7 @@ class Node:
         self._tasks: list[asyncio.Task] = []
         self._conns: set[asyncio.StreamWriter] = set()
         self._clients = 0  # open client connections
-        self._client_cap = client_cap(config.max_client_conns)
+        self.client_cap = client_cap(config.max_client_conns)
         self._buffered = 0  # bytes of large client frames being read (max_buffered_bytes)
         self._unidentified = 0  # peer-port connections that have not said hello yet
         self._inbound: dict[int, asyncio.StreamWriter] = {}  # peer id -> its connection
@@ -460,7 +460,7 @@ class Node:
         self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
     ) -> None:
         conn = _ClientConn(writer, self.max_frame, _peername(writer))
-        if self._clients >= self._client_cap:
+        if self._clients >= self.client_cap:
             log.warning("client port: refusing %s: %d connections open", conn.peer, self._clients)
             conn.send(_refusal("unavailable", "too many client connections"))
             writer.close()

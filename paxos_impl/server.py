@@ -81,6 +81,24 @@ def load(args: argparse.Namespace) -> tuple[Config, Path]:
     return config, data_dir
 
 
+def raise_open_file_limit() -> int:
+    """Lift the soft open-file limit to the hard one (every client is a file descriptor:
+    at the usual 1,024 an idle-connection flood could leave the node unable to accept its
+    own peers). Returns the soft limit now in force (-1: unlimited or unknown)."""
+    try:
+        import resource
+
+        soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+        if hard == resource.RLIM_INFINITY:
+            hard = max(soft, 1 << 20) if soft != resource.RLIM_INFINITY else soft
+        if soft != resource.RLIM_INFINITY and soft < hard:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+            soft = hard
+        return -1 if soft == resource.RLIM_INFINITY else soft
+    except (ImportError, OSError, ValueError):
+        return -1
+
+
 def _fail(msg: str) -> int:
     sys.stderr.write(f"paxos-server: {msg}\n")
     return EXIT_USAGE
@@ -106,6 +124,7 @@ def main(argv: list[str] | None = None) -> int:
     except (ProtocolError, ValueError, KeyError, TypeError) as e:
         storage.close()
         return _fail(f"{data_dir}: cannot recover state from the log: {e!r}")
+    open_files = raise_open_file_limit()
     node = Node(args.node_id, config, storage, replica, protocol_error=ProtocolError)
     me = config.node(args.node_id)
     summary = (
@@ -114,6 +133,7 @@ def main(argv: list[str] | None = None) -> int:
         f"data {data_dir}, fsync {'on' if config.fsync else 'off'}"
         + (f", bugs {','.join(config.bugs)}" if config.bugs else "")
         + f"; recovered {'a snapshot and ' if snapshot is not None else ''}{len(records)} records"
+        + f"; at most {node.client_cap} client connections (open files {open_files})"
     )
     try:
         return asyncio.run(_serve(node, summary))
