@@ -25,7 +25,13 @@ import time
 from pathlib import Path
 from typing import Any
 
-from controller.attacks import fixed_ports, hold_connections, memory_mb, send_frame_body
+from controller.attacks import (
+    NEAR_LIMIT_MARGIN,
+    fixed_ports,
+    hold_connections,
+    memory_mb,
+    send_frame_body,
+)
 from controller.bench_cli import LocalServers
 from paxos_impl.client import Client, DefiniteFailure, PaxosError
 
@@ -116,7 +122,7 @@ def attacks(servers: LocalServers, stop: threading.Event, log: list, rng: random
         elif kind == "near-limit":
             try:
                 with Client(servers.config, node=node, timeout=5.0) as c:
-                    c.write("near", "v" * (servers.config.max_frame_bytes - 200))
+                    c.write("near", "v" * (servers.config.max_frame_bytes - NEAR_LIMIT_MARGIN))
             except PaxosError:
                 pass
         else:
@@ -145,10 +151,12 @@ def verify(servers: LocalServers, ledgers: list[Ledger]) -> list[str]:
     return lost
 
 
-def soak(seconds: float, base_port: int, writers: int, workdir: Path, seed: int) -> dict:
+def soak(seconds: float, base_port: int | None, writers: int, workdir: Path, seed: int) -> dict:
+    """Run the soak; ``base_port`` None: any free ports."""
     rng = random.Random(seed)
     with LocalServers(workdir, 3, snapshot_every=200) as servers:
-        fixed_ports(servers, base_port)
+        if base_port is not None:
+            fixed_ports(servers, base_port)
         servers.start_all()
         servers.wait_for_leader()
         stop, done = threading.Event(), threading.Event()

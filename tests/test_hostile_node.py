@@ -16,6 +16,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from controller.attacks import NEAR_LIMIT_MARGIN
 from controller.bench_cli import LocalServers
 from paxos_impl import wire
 from paxos_impl.client import Client, DefiniteFailure
@@ -126,7 +127,7 @@ def test_unparseable_frames_get_a_definite_bad_request(make_servers):
 def test_write_just_under_the_frame_limit_is_refused_and_the_cluster_stays_healthy(make_servers):
     s = make_servers()
     s.wait_for_leader()
-    big = "v" * (s.config.max_frame_bytes - 200)
+    big = "v" * (s.config.max_frame_bytes - NEAR_LIMIT_MARGIN)
     with Client(s.config, timeout=15.0) as c:
         with pytest.raises(DefiniteFailure) as e:
             c.write("big", big)
