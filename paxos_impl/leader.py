@@ -34,6 +34,7 @@ if TYPE_CHECKING:
 
 WRITES = ("write", "append")
 EAGER_SLOTS = 4  # slots in flight before the leader starts holding commands back to batch
+RETRANSMIT_BACKOFF = 4  # at most 2**4 times the first retransmission interval
 ACCEPT_CHUNK = 16  # slots per accept message (and bytes: a frame must fit max_frame_bytes)
 
 
@@ -43,6 +44,7 @@ class Proposal:
     size: int  # encoded bytes of value (accepts are cut by bytes)
     acks: set[int] = field(default_factory=set)
     sent: float = 0.0
+    tries: int = 0  # retransmissions so far: each waits twice as long as the one before
 
 
 @dataclass
@@ -404,7 +406,13 @@ class Leader:
 
     def _retransmit(self) -> None:
         r = self.r
-        old = [(s, p) for s, p in sorted(self.inflight.items()) if r.now - p.sent >= 2 * r.hb_s]
+        # Backing off matters for big values: a follower still writing megabytes of accepts
+        # must not be sent them again every 100 ms, or it never catches its breath.
+        old = [
+            (s, p)
+            for s, p in sorted(self.inflight.items())
+            if r.now - p.sent >= 2 * r.hb_s * (1 << min(p.tries, RETRANSMIT_BACKOFF))
+        ]
         if not old:
             return
         for peer in r.peers:
@@ -415,6 +423,7 @@ class Leader:
                 )
         for _, p in old:
             p.sent = r.now
+            p.tries += 1
 
     def _on_heartbeat(self, src: int, m: dict) -> None:
         r = self.r

@@ -286,6 +286,13 @@ class Node:
                 continue
             n = min(len(self._events), MAX_EVENTS_PER_BATCH)
             batch = [self._events.popleft() for _ in range(n)]
+            # A timer that fired while the last batch was on disk goes after the messages
+            # that arrived meanwhile (once): a leader's heartbeat that is already here must
+            # count before an election timeout is judged, or a follower slowed by a large
+            # fsync would start elections its leader's heartbeats had already answered.
+            ticks = [e for e in batch if e[0] == "tick"]
+            if ticks:
+                batch = [e for e in batch if e[0] != "tick"] + ticks[:1]
             try:
                 await self._process(batch)
             except Fatal as e:

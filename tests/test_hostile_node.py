@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 from controller.attacks import NEAR_LIMIT_MARGIN
 from controller.bench_cli import LocalServers
 from paxos_impl import wire
-from paxos_impl.client import Client, DefiniteFailure
+from paxos_impl.client import Client, DefiniteFailure, PaxosError
 from paxos_impl.config import Timeouts
 
 
@@ -316,3 +316,34 @@ def test_fuzzed_frames_never_stop_a_live_node(fuzz_node, frame):
     assert fuzz_node.procs[0].poll() is None
     with Client(fuzz_node.config, timeout=5.0) as c:
         assert c.status(0)["role"] == "leader"
+
+
+@pytest.mark.timeout(180)
+def test_many_clients_writing_big_values_at_once_all_get_through(make_servers):
+    """Issue 13 item 4's second finding, scaled to a 1 MiB frame: 10 clients writing values of
+    a quarter of the frame at once. Before, a batch or an accept of several of them was built
+    far over the frame limit and the cluster stopped answering; then, with the bytes bounded,
+    retransmitting megabytes every 100 ms to followers busy writing them caused elections."""
+    import threading
+
+    s = make_servers(fsync=True, max_frame_bytes=1 << 20, max_command_bytes=250_000)
+    s.wait_for_leader()
+    outcomes: list[str] = []
+
+    def client(k):
+        with Client(s.config, timeout=15.0) as c:
+            for i in range(5):
+                try:
+                    c.write(f"big{k}", f"{i}" * 240_000)
+                    outcomes.append("ok")
+                except PaxosError as e:
+                    outcomes.append(str(e.error))
+
+    threads = [threading.Thread(target=client, args=(k,)) for k in range(10)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert outcomes == ["ok"] * 50, outcomes
+    nothing_unsendable(s)
+    healthy(s)
