@@ -318,23 +318,32 @@ def test_fuzzed_frames_never_stop_a_live_node(fuzz_node, frame):
         assert c.status(0)["role"] == "leader"
 
 
-@pytest.mark.timeout(180)
-def test_many_clients_writing_big_values_at_once_all_get_through(make_servers):
-    """Issue 13 item 4's second finding, scaled to a 1 MiB frame: 10 clients writing values of
-    a quarter of the frame at once. Before, a batch or an accept of several of them was built
-    far over the frame limit and the cluster stopped answering; then, with the bytes bounded,
-    retransmitting megabytes every 100 ms to followers busy writing them caused elections."""
+@pytest.mark.timeout(240)
+@pytest.mark.parametrize(
+    "frame,command,value,writes",
+    [(1 << 20, 250_000, 240_000, 5), (4 << 20, 1 << 20, 1_000_000, 4)],
+    ids=["quarter-frame", "1MB"],
+)
+def test_many_clients_writing_big_values_at_once_all_get_through(
+    make_servers, frame, command, value, writes
+):
+    """Issue 13 item 4's second finding: 10 clients writing big values at once. Before, a
+    batch or an accept of several of them was built far over the frame limit and the cluster
+    stopped answering (both cases fail on the old code). With the bytes bounded but
+    retransmissions not backing off, 10 x 10 writes of 1 MB once ended in an election storm
+    (28 of 100 went through); that depends on disk latency and this test does not reliably
+    show it (it passed on that intermediate code when the machine was quiet)."""
     import threading
 
-    s = make_servers(fsync=True, max_frame_bytes=1 << 20, max_command_bytes=250_000)
+    s = make_servers(fsync=True, max_frame_bytes=frame, max_command_bytes=command)
     s.wait_for_leader()
     outcomes: list[str] = []
 
     def client(k):
         with Client(s.config, timeout=15.0) as c:
-            for i in range(5):
+            for i in range(writes):
                 try:
-                    c.write(f"big{k}", f"{i}" * 240_000)
+                    c.write(f"big{k}", f"{i}" * value)
                     outcomes.append("ok")
                 except PaxosError as e:
                     outcomes.append(str(e.error))
@@ -344,6 +353,6 @@ def test_many_clients_writing_big_values_at_once_all_get_through(make_servers):
         t.start()
     for t in threads:
         t.join()
-    assert outcomes == ["ok"] * 50, outcomes
+    assert outcomes == ["ok"] * 10 * writes, outcomes
     nothing_unsendable(s)
     healthy(s)
