@@ -49,6 +49,7 @@ MAX_EVENTS_PER_BATCH = 4096
 MAX_QUEUED_PER_PEER = 4096  # messages kept for a peer we are not connected to
 MAX_INFLIGHT_PER_CLIENT = 1024
 HELLO_TIMEOUT = 5.0
+HELLO_MAX_BYTES = 4096  # a stranger on the peer port may not make us hold a 4 MiB "hello"
 SMALL_FRAME = 64 * 1024  # client frames up to this size need no share of max_buffered_bytes
 PEER_QUEUE_FRAMES = 8  # bytes queued for an unreachable peer: at most this many full frames
 CLIENT_OUTBOX_FRAMES = 4  # replies a client leaves unread: at most this many full frames
@@ -431,7 +432,7 @@ class Node:
         try:
             try:
                 async with asyncio.timeout(HELLO_TIMEOUT):
-                    hello = await wire.read_frame(reader, self.max_frame)
+                    hello = await wire.read_frame(reader, HELLO_MAX_BYTES)
             finally:
                 self._unidentified -= 1
             src = hello.get("from")

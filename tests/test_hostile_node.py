@@ -356,3 +356,29 @@ def test_many_clients_writing_big_values_at_once_all_get_through(
     assert outcomes == ["ok"] * 10 * writes, outcomes
     nothing_unsendable(s)
     healthy(s)
+
+
+@pytest.mark.timeout(60)
+def test_peer_port_strangers_cannot_hold_big_frames_or_many_sockets(make_servers):
+    s = make_servers(n=1)
+    s.wait_for_leader()
+    port = s.config.node(0).peer_port
+    big = socket.create_connection(("127.0.0.1", port), timeout=5)
+    big.sendall(struct.pack(">I", 4 << 20) + b"x" * 1000)  # a 4 MiB "hello": closed at once
+    assert big.recv(10) == b""
+    big.close()
+    held = [socket.create_connection(("127.0.0.1", port), timeout=5) for _ in range(40)]
+    try:
+        time.sleep(0.5)
+        closed = 0
+        for h in held:
+            h.settimeout(0.2)
+            try:
+                closed += h.recv(10) == b""
+            except TimeoutError:
+                pass
+        assert closed == 40 - (4 * 1 + 16), closed  # beyond 4n+16 without a hello: refused
+        healthy(s, writes=2)
+    finally:
+        for h in held:
+            h.close()
