@@ -296,3 +296,37 @@ FUZZ_BUS.ld = FUZZ_BUS.leader()
 PEER_BUS = Bus(seed=4, **SMALL)  # its own: fuzzed messages may well depose its leader
 PEER_BUS.run(1.0)
 PEER_BUS.ld = PEER_BUS.leader()
+
+
+@pytest.mark.parametrize(
+    "kw",
+    [
+        {"max_frame_bytes": 1000},
+        {"max_command_bytes": 4 * 1024 * 1024},  # could never fit in an accept
+        {"max_command_bytes": 10},
+        {"max_value_depth": 0},
+        {"max_value_depth": 900},  # deeper than the JSON codecs can take
+        {"max_client_conns": 0},
+        {"max_buffered_bytes": 1000},  # could not hold one legitimate frame
+    ],
+)
+def test_limits_that_cannot_work_are_config_errors(kw):
+    from paxos_impl.config import ConfigError
+
+    with pytest.raises(ConfigError):
+        local_config(3, **kw)
+
+
+def test_default_limits_nest():
+    cfg = local_config(3)
+    assert cfg.max_command_bytes <= limits.batch_budget(cfg.max_frame_bytes)
+    assert cfg.max_buffered_bytes >= cfg.max_frame_bytes
+    assert config_roundtrip(cfg) == cfg
+
+
+def config_roundtrip(cfg):  # noqa: N802 - reads as what it checks
+    import tomllib
+
+    from paxos_impl.config import Config
+
+    return Config.from_dict(tomllib.loads(cfg.to_toml()))
