@@ -71,12 +71,15 @@ class Acceptor:
         for s, v in entries:
             if s <= self.floor or b < self.promise_for(s):
                 continue
-            self.accepted[s] = (b, v)
             done.append(s)
+            have = self.accepted.get(s)
+            if have is not None and have[0] == b:
+                continue  # a retransmission: one value per slot per ballot, already on disk
+            self.accepted[s] = (b, v)
             kept.append([s, v])
         if raise_promise and done and b > self.promised:
             self.promised = b
-        if not done:
+        if not kept:
             return done, None
         return done, {"t": "accept", "ballot": wire_ballot(b), "entries": kept}
 

@@ -54,6 +54,8 @@ class Timeouts:
     connect_backoff_min_ms: int = 20
     connect_backoff_max_ms: int = 1000
     catchup_ms: int = 200  # how often a lagging replica asks peers for missing slots
+    client_idle_ms: int = 300_000  # a client connection that completes no frame for this long
+    client_frame_ms: int = 30_000  # ... or takes this long to send one frame: closed
 
 
 @dataclass
@@ -71,6 +73,11 @@ class Config:
     max_batch: int = 64  # client commands per accept round
     max_inflight: int = 256  # slots in phase 2 at once
     max_frame_bytes: int = 4 * 1024 * 1024
+    # -- hardening: what a client may send and hold (see paxos_impl/limits.py) --------------
+    max_command_bytes: int = 1024 * 1024  # one encoded client command; bigger: bad_request
+    max_value_depth: int = 64  # nesting of a client value (lists/objects); deeper: bad_request
+    max_client_conns: int = 1024  # open client connections per node; more are refused
+    max_buffered_bytes: int = 64 * 1024 * 1024  # partial client frames held at once, per node
     data_dir: str | None = None  # default: ./node<id>.paxos
     # Permit phase-1 and phase-2 quorums that need not meet (Q1 + Q2 <= N): unsafe, for
     # watching on purpose what the intersection rule protects.
@@ -134,16 +141,43 @@ class Config:
                 f"phase-1 and phase-2 quorums must overlap: {self.q1} + {self.q2} <= {self.n}"
                 " (unsafe_quorums = true permits it on purpose)"
             )
+        self._validate_limits()
         t = self.timeouts
         if not (0 < t.heartbeat_ms < t.election_min_ms <= t.election_max_ms):
             raise ConfigError(
                 "timeouts must satisfy 0 < heartbeat_ms < election_min_ms <= election_max_ms"
             )
+        if t.client_idle_ms <= 0 or t.client_frame_ms <= 0:
+            raise ConfigError("timeouts.client_idle_ms and client_frame_ms must be positive")
         try:
             self.tls.validate()
         except TlsError as e:
             raise ConfigError(str(e)) from None
         return self
+
+    def _validate_limits(self) -> None:
+        """Sizes must nest: a command fits in one accept, an accept in one frame, and one
+        whole frame in the partial-frame budget (or a legitimate big write could never be
+        read)."""
+        from .limits import ENTRY_OVERHEAD, batch_budget  # limits imports nothing of ours
+
+        if self.max_frame_bytes < 64 * 1024:
+            raise ConfigError(f"max_frame_bytes must be at least 65536, got {self.max_frame_bytes}")
+        most = batch_budget(self.max_frame_bytes) - 2 * ENTRY_OVERHEAD
+        if not 1024 <= self.max_command_bytes <= most:
+            raise ConfigError(
+                f"max_command_bytes must be within 1024..{most} (below max_frame_bytes with "
+                f"room for a message around it), got {self.max_command_bytes}"
+            )
+        if not 1 <= self.max_value_depth <= 500:
+            raise ConfigError(f"max_value_depth must be within 1..500, got {self.max_value_depth}")
+        if self.max_client_conns < 1:
+            raise ConfigError(f"max_client_conns must be at least 1, got {self.max_client_conns}")
+        if self.max_buffered_bytes < self.max_frame_bytes:
+            raise ConfigError(
+                "max_buffered_bytes must be at least max_frame_bytes "
+                f"({self.max_frame_bytes}), got {self.max_buffered_bytes}"
+            )
 
     # -- serialisation ---------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:

@@ -28,6 +28,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from paxos_impl import limits
 from paxos_impl import messages as M
 from paxos_impl.acceptor import Acceptor
 from paxos_impl.config import Config
@@ -38,11 +39,12 @@ from paxos_impl.statemachine import StateMachine, error, ok
 __all__ = ["Ready", "Replica", "ProtocolError", "ZERO"]
 
 ACCEPTOR_AND_LEARNER = frozenset({"prepare", "accept", "catchup", "learn", "snapshot"})
-CATCHUP_LIMIT = 64  # chosen slots per learn or promise message (frames stay well below 4 MB)
+CATCHUP_LIMIT = 64  # chosen slots per learn or promise message (and bytes: see limits.py)
 # "chosen" records are a recovery shortcut, not a safety rule (a chosen value is durable at a
 # phase-2 quorum of acceptors), so they ride along with the next write that must be synced
 # anyway, or a tick, instead of costing an fsync of their own before the client's answer.
 CHOSEN_FLUSH = 256
+SNAPSHOT_RETRIES = 5  # unanswered asks for the next part of a snapshot before starting over
 Observer = Callable[[str, int, Any], None]
 
 
@@ -80,10 +82,11 @@ class Replica:
         self.hb_s = t.heartbeat_ms / 1000
         self.req_s = t.request_ms / 1000
         self.catchup_s = t.catchup_ms / 1000
+        self.budget = limits.payload_budget(config.max_frame_bytes)  # entries per message
         self.now = 0.0
         # durable parts, rebuilt below
         self.acc = Acceptor()
-        self.sm = StateMachine(dedup=True)
+        self.sm = self._new_sm()
         self.chosen: dict[int, list] = {}  # slot -> batch, for slots > snap_index
         self.max_chosen = 0  # highest slot known chosen (a hole below it: catch up / fill)
         self.snap_index = 0
@@ -92,6 +95,9 @@ class Replica:
         self.known_commit = 0  # highest commit index heard of (from leader or peers)
         self.catchup_from: int | None = None  # whom to ask for missing slots
         self.catchup_next = 0.0
+        # a snapshot too big for one frame: the parts received so far (src, applied, parts...)
+        self._snap_in: dict | None = None
+        self._snap_out: tuple[int, list[dict]] | None = None  # the parts we serve, by applied
         # client bookkeeping (volatile)
         self.waiting: dict[tuple[str, int], list[object]] = {}
         self.deadlines: list[tuple[float, int, tuple[str, int] | None, object]] = []
@@ -141,6 +147,12 @@ class Replica:
             "mode": self.cfg.mode,
             "read_mode": self.cfg.read_mode,
         }
+
+    def _new_sm(self, dump: dict | None = None) -> StateMachine:
+        dedup = not self.cfg.has_bug("no-dedup")
+        sm = StateMachine(dedup=dedup) if dump is None else StateMachine.load(dump, dedup=dedup)
+        sm.max_value_bytes = self.cfg.max_command_bytes  # appends must not outgrow a frame
+        return sm
 
     def _proposer(self) -> Any:
         if self.masterless:
@@ -293,6 +305,7 @@ class Replica:
             return
         self._persist_acceptor(rec)
         self.p.on_promised(src, b)
+        more = None
         if last == first:  # masterless: one slot
             chosen = [[first, self.chosen[first]]] if first in self.chosen else []
             entries = self.acc.report(first, last)
@@ -303,12 +316,22 @@ class Replica:
             # promise small however far behind the candidate is.
             chosen = []
             s, top, have = first, self.max_chosen, self.chosen
+            half, used = self.budget // 2, 0
             while s <= top and len(chosen) < CATCHUP_LIMIT:  # the lowest ones, in order
                 v = have.get(s)
                 if v is not None:
+                    used += limits.encoded_size(v) + limits.ENTRY_OVERHEAD
+                    if chosen and used > half:
+                        break
                     chosen.append([s, v])
                 s += 1
-            entries = self.acc.report(max(first, self.commit_index + 1), None)
+            # Accepted values must all be reported (the candidate re-proposes them), but may
+            # be more than a frame holds: then the promise says so ("more") and the
+            # candidate asks again from there, at the same ballot (Leader._on_promise).
+            every = self.acc.report(max(first, self.commit_index + 1), None)
+            entries = limits.prefix_within(every, half, lambda e: limits.encoded_size(e[2]))
+            if len(entries) < len(every):
+                more = every[len(entries)][0]
         self._send(
             src,
             M.msg(
@@ -320,6 +343,7 @@ class Replica:
                 chosen=chosen,
                 snap=self.snap_index,
                 commit=self.commit_index,
+                **({"more": more} if more is not None else {}),
             ),
         )
 
@@ -414,6 +438,13 @@ class Replica:
     def _maybe_catchup(self) -> None:
         if self.commit_index >= self.known_commit or self.now < self.catchup_next:
             return
+        if self._snap_in is not None:  # a snapshot in parts: ask again for the next one
+            self._snap_in["retries"] += 1
+            if self._snap_in["retries"] <= SNAPSHOT_RETRIES:
+                self.catchup_next = self.now + self.catchup_s
+                self._ask_snapshot_part()
+                return
+            self._snap_in = None  # its sender is gone: start over, from whoever answers
         src = self.catchup_from
         if src is None or src == self.id:
             src = self.rng.choice(self.peers) if self.peers else None
@@ -425,12 +456,76 @@ class Replica:
     def _on_catchup(self, src: int, m: dict) -> None:
         first = m["from"]
         if first <= self.snap_index:
-            snap = {"applied": self.applied_index, "sm": self.sm.dump()}
-            self._send(src, M.msg("snapshot", snap=snap))
+            self._send_snapshot_part(src, m.get("snap"))
             return
         last = min(self.commit_index, first + CATCHUP_LIMIT - 1)
-        entries = [[s, self.chosen[s]] for s in range(first, last + 1)]
+        entries = limits.prefix_within(
+            ([s, self.chosen[s]] for s in range(first, last + 1)),
+            self.budget,
+            lambda e: limits.encoded_size(e[1]),
+        )
         self._send(src, M.msg("learn", entries=entries, commit=self.commit_index))
+
+    # -- snapshots in parts -----------------------------------------------------------------
+    def _send_snapshot_part(self, src: int, cursor: list | None) -> None:
+        """Send one part of our state (pull-based: the receiver asks for each next part, so
+        at most one part per receiver is ever in flight). The parts are cut once per applied
+        index and kept, so every part a receiver gets belongs to the same state."""
+        want = 0
+        if (
+            cursor is not None
+            and self._snap_out is not None
+            and self._snap_out[0] == cursor[0]
+            and cursor[1] < len(self._snap_out[1])
+        ):
+            want = cursor[1]
+        else:
+            self._snap_out = (self.applied_index, self._cut_state())
+        applied, parts = self._snap_out
+        snap = {"applied": applied, "sm": parts[want]}
+        self._send(src, M.msg("snapshot", snap=snap, part=want, parts=len(parts)))
+
+    def _cut_state(self) -> list[dict]:
+        dump = self.sm.dump()
+        size = limits.encoded_size
+        kv = limits.chunks(dump["kv"], self.budget, size)
+        dedup = limits.chunks(dump["dedup"].items(), self.budget, size)
+        parts = [{"kv": c, "dedup": {}} for c in kv]
+        parts += [{"kv": [], "dedup": dict(c)} for c in dedup]
+        return parts or [{"kv": [], "dedup": {}}]
+
+    def _ask_snapshot_part(self) -> None:
+        s = self._snap_in
+        assert s is not None
+        cursor = [s["applied"], s["next"]]
+        self._send(s["src"], M.msg("catchup", snap=cursor, **{"from": self.commit_index + 1}))
+
+    def _snapshot_part(self, src: int, m: dict) -> dict | None:
+        """Collect one part; the whole snapshot once the last part is in (else None)."""
+        snap, part, parts = m["snap"], m["part"], m["parts"]
+        s = self._snap_in
+        if part == 0:
+            if snap["applied"] <= self.applied_index:
+                return None
+            s = self._snap_in = {"src": src, "applied": snap["applied"], "parts": parts,
+                                 "next": 0, "kv": [], "dedup": {}, "retries": 0}  # fmt: skip
+        if s is None or (src, snap["applied"], parts, part) != (
+            s["src"],
+            s["applied"],
+            s["parts"],
+            s["next"],
+        ):
+            return None  # a stale or repeated part: the next catch-up asks again
+        s["kv"].extend(snap["sm"].get("kv", []))
+        s["dedup"].update(snap["sm"].get("dedup", {}))
+        s["next"] += 1
+        s["retries"] = 0
+        if s["next"] < parts:
+            self.catchup_next = self.now + self.catchup_s
+            self._ask_snapshot_part()
+            return None
+        self._snap_in = None
+        return {"applied": s["applied"], "sm": {"kv": s["kv"], "dedup": s["dedup"]}}
 
     def _on_learn(self, src: int, m: dict) -> None:
         before = self.commit_index
@@ -445,9 +540,13 @@ class Replica:
 
     def _on_snapshot(self, src: int, m: dict) -> None:
         snap = m["snap"]
+        if "parts" in m:
+            snap = self._snapshot_part(src, m)
+            if snap is None:
+                return
         if snap["applied"] <= self.applied_index:
             return
-        self.sm = StateMachine.load(snap["sm"], dedup=not self.cfg.has_bug("no-dedup"))
+        self.sm = self._new_sm(snap["sm"])
         self._install_prefix(snap["applied"])
         self._want_snapshot = True  # our own snapshot must now cover the installed prefix
         self._observe("install", snap["applied"], None)
@@ -487,10 +586,9 @@ class Replica:
         }
 
     def _recover(self, snapshot: dict | None, records: Iterable[dict]) -> None:
-        dedup = not self.cfg.has_bug("no-dedup")
-        self.sm = StateMachine(dedup=dedup)
+        self.sm = self._new_sm()
         if snapshot:
-            self.sm = StateMachine.load(snapshot["sm"], dedup=dedup)
+            self.sm = self._new_sm(snapshot["sm"])
             self.acc = Acceptor.load(snapshot.get("acceptor", {}))
             a = snapshot["applied"]
             self.snap_index = self.commit_index = self.applied_index = a
@@ -519,6 +617,10 @@ class Replica:
         if req["op"] == "status":
             self._reply(handle, ok(self.status()))
             return
+        why, size = M.request_limits(req, self.cfg.max_value_depth, self.cfg.max_command_bytes)
+        if why is not None:
+            self._reply(handle, dict(error("bad_request"), reason=why))
+            return
         if req["op"] == "read" and self.cfg.has_bug("local-read"):
             self._reply(handle, ok(self.sm.read(req.get("key"))))  # BUG(local-read): stale
             return
@@ -526,7 +628,7 @@ class Replica:
         if done is not None:
             self._reply(handle, done)
             return
-        self.p.request(handle, req)
+        self.p.request(handle, req, size)
 
     def wait_for(self, key: tuple[str, int], handle: object) -> bool:
         """Register a handle for a command's result; True if the command is new here."""

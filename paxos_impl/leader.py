@@ -23,6 +23,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from paxos_impl import limits
 from paxos_impl import messages as M
 from paxos_impl.messages import ZERO, Ballot, ballot_of
 from paxos_impl.phase1 import adopt
@@ -33,14 +34,17 @@ if TYPE_CHECKING:
 
 WRITES = ("write", "append")
 EAGER_SLOTS = 4  # slots in flight before the leader starts holding commands back to batch
-ACCEPT_CHUNK = 16  # slots per accept message (a frame must stay below max_frame_bytes)
+RETRANSMIT_BACKOFF = 4  # at most 2**4 times the first retransmission interval
+ACCEPT_CHUNK = 16  # slots per accept message (and bytes: a frame must fit max_frame_bytes)
 
 
 @dataclass
 class Proposal:
     value: list
+    size: int  # encoded bytes of value (accepts are cut by bytes)
     acks: set[int] = field(default_factory=set)
     sent: float = 0.0
+    tries: int = 0  # retransmissions so far: each waits twice as long as the one before
 
 
 @dataclass
@@ -63,12 +67,14 @@ class Leader:
         self.election_deadline = 0.0
         # phase 1
         self.promises: dict[int, dict] = {}
+        self.pages: dict[int, list] = {}  # accepted entries of promises that came in parts
         self.p1_need = 0  # promisers know slots chosen up to here: learn them before proposing
         self.p1_top = 0  # highest slot phase 1 had to settle
         # phase 2
         self.next_slot = 1
         self.inflight: dict[int, Proposal] = {}
         self.queue: list[dict] = []
+        self.queue_sizes: list[int] = []  # encoded bytes of each queued command
         self.active: set[tuple[str, int]] = set()  # queued or in flight this term
         self.sent_keys: set[tuple[str, int]] = set()  # proposed at some time: outcome unknown
         # heartbeats, reads, leases
@@ -90,6 +96,7 @@ class Leader:
         self.heard: dict[int, float] = {}
         self.leader_since = 0.0
         self.max_silence = cfg.timeouts.election_max_ms / 1000
+        self.batch_bytes = limits.batch_budget(cfg.max_frame_bytes)
 
     # -- status ---------------------------------------------------------------------------
     def role_and_leader(self) -> tuple[str, int | None]:
@@ -160,7 +167,7 @@ class Leader:
         r.max_round += 1
         self.ballot = (r.max_round, r.id)
         self.role, self.leader = "candidate", None
-        self.promises, self.p1_need = {}, 0
+        self.promises, self.pages, self.p1_need = {}, {}, 0
         self.election_deadline = r.now + r.election_timeout()
         first = r.commit_index + 1
         r._broadcast(M.msg("prepare", ballot=self.ballot, to=None, **{"from": first}), True)
@@ -182,7 +189,15 @@ class Leader:
         r = self.r
         if self.role != "candidate" or ballot_of(m) != self.ballot:
             return
-        self.promises[src] = m
+        if m.get("more") is not None:
+            # the acceptor cut its accepted entries to fit a frame: keep this part, ask for
+            # the rest at the same ballot; only a complete report counts toward the quorum
+            self.pages.setdefault(src, []).extend(m["entries"])
+            r._send(src, M.msg("prepare", ballot=self.ballot, to=None, **{"from": m["more"]}))
+        elif src in self.pages:
+            self.promises[src] = dict(m, entries=self.pages.pop(src) + m["entries"])
+        else:
+            self.promises[src] = m
         # A promise leaves out what the acceptor accepted in slots it knows to be chosen (up
         # to its commit index, or compacted into its snapshot): we must know those slots'
         # values before proposing anything. Set first: learning below may finish phase 1.
@@ -206,7 +221,7 @@ class Leader:
         self.role, self.leader = "leader", r.id
         self.p1_top = top
         self.next_slot = top + 1
-        self.inflight, self.queue, self.active = {}, [], set()
+        self.inflight, self.queue, self.queue_sizes, self.active = {}, [], [], set()
         self.heard, self.leader_since = {}, r.now
         self.lease_until = 0.0
         entries = []
@@ -234,27 +249,36 @@ class Leader:
                         r._reply(h, error("not_leader", leader))
             for rd in self.reads:
                 r._reply(rd.handle, error("not_leader", leader))
-        self.queue, self.inflight, self.active, self.reads = [], {}, set(), []
+        self.queue, self.queue_sizes, self.inflight, self.active = [], [], {}, set()
+        self.reads = []
         self.lease_until = 0.0
         self.role, self.leader = "follower", leader
         self.promises = {}
         self._reset_election()
 
     # -- phase 2 ----------------------------------------------------------------------------
-    def _propose(self, entries: list[list]) -> None:
+    def _propose(self, entries: list[list], sizes: list[int] | None = None) -> None:
+        """Phase 2 for new slots; ``sizes`` are the batches' encoded bytes (computed here
+        when not given: phase 1's re-proposals, a rare path)."""
         if not entries:
             return
         r = self.r
-        for s, v in entries:
-            self.inflight[s] = Proposal(v, sent=r.now)
+        if sizes is None:
+            sizes = [limits.encoded_size(v) for _, v in entries]
+        for (s, v), size in zip(entries, sizes, strict=True):
+            self.inflight[s] = Proposal(v, size, sent=r.now)
             for cmd in v:
                 self.sent_keys.add((cmd["client_id"], cmd["seq"]))
-        for i in range(0, len(entries), ACCEPT_CHUNK):
-            part = entries[i : i + ACCEPT_CHUNK]
+        for part in self._accept_chunks(entries):
             r._broadcast(
                 M.msg("accept", ballot=self.ballot, entries=part, commit=r.commit_index), True
             )
         self.accepts_since_hb = True
+
+    def _accept_chunks(self, entries: list[list]) -> list[list[list]]:
+        """Entries cut into accepts of at most ACCEPT_CHUNK slots that each fit in a frame."""
+        inflight = self.inflight
+        return limits.chunks(entries, self.r.budget, lambda e: inflight[e[0]].size, ACCEPT_CHUNK)
 
     def _propose_queue(self) -> None:
         """Open new slots for queued commands. While few slots are in flight a command goes
@@ -264,18 +288,33 @@ class Leader:
         cfg = r.cfg
         eager = min(cfg.max_inflight, EAGER_SLOTS)
         entries: list[list] = []
+        sizes: list[int] = []
         while self.queue:
             busy = len(self.inflight) + len(entries)
             if busy >= cfg.max_inflight or (busy >= eager and len(self.queue) < cfg.max_batch):
                 break
-            batch, self.queue = self.queue[: cfg.max_batch], self.queue[cfg.max_batch :]
+            n = self._batch_len(cfg.max_batch)
+            batch, self.queue = self.queue[:n], self.queue[n:]
+            sizes.append(sum(self.queue_sizes[:n]) + n + 1)
+            del self.queue_sizes[:n]
             entries.append([self.next_slot, batch])
             self.next_slot += 1
             if cfg.has_bug("early-ack"):
                 for c in batch:  # BUG(early-ack): must wait until a phase-2 quorum accepted
                     if c["op"] in WRITES:
                         r._answer(c["client_id"], c["seq"], ok(None))
-        self._propose(entries)
+        self._propose(entries, sizes)
+
+    def _batch_len(self, most: int) -> int:
+        """How many queued commands make the next batch: at most ``most``, within the batch
+        budget (at least one: a command alone always fits, see Config.validate)."""
+        sizes, total, n = self.queue_sizes, 2, 0
+        for size in sizes[:most]:
+            total += size + 1
+            if n and total > self.batch_bytes:
+                break
+            n += 1
+        return n
 
     def on_accepted_from(self, src: int, b: Ballot) -> None:
         if src != self.r.id and b[1] != self.r.id:
@@ -367,18 +406,24 @@ class Leader:
 
     def _retransmit(self) -> None:
         r = self.r
-        old = [(s, p) for s, p in sorted(self.inflight.items()) if r.now - p.sent >= 2 * r.hb_s]
+        # Backing off matters for big values: a follower still writing megabytes of accepts
+        # must not be sent them again every 100 ms, or it never catches its breath.
+        old = [
+            (s, p)
+            for s, p in sorted(self.inflight.items())
+            if r.now - p.sent >= 2 * r.hb_s * (1 << min(p.tries, RETRANSMIT_BACKOFF))
+        ]
         if not old:
             return
         for peer in r.peers:
             entries = [[s, p.value] for s, p in old if peer not in p.acks]
-            for i in range(0, len(entries), ACCEPT_CHUNK):
-                part = entries[i : i + ACCEPT_CHUNK]
+            for part in self._accept_chunks(entries):
                 r._send(
                     peer, M.msg("accept", ballot=self.ballot, entries=part, commit=r.commit_index)
                 )
         for _, p in old:
             p.sent = r.now
+            p.tries += 1
 
     def _on_heartbeat(self, src: int, m: dict) -> None:
         r = self.r
@@ -430,7 +475,8 @@ class Leader:
             fn(src, m)
 
     # -- client requests ------------------------------------------------------------------------
-    def request(self, handle: object, req: dict) -> None:
+    def request(self, handle: object, req: dict, size: int) -> None:
+        """A client command of ``size`` encoded bytes (the core checked it fits)."""
         r = self.r
         if self.role != "leader":
             r._reply(handle, error("not_leader", self.leader))
@@ -443,6 +489,7 @@ class Leader:
         if key not in self.active:
             self.active.add(key)
             self.queue.append(M.command(req))
+            self.queue_sizes.append(size)
 
     def _read(self, handle: object, req: dict) -> None:
         r = self.r

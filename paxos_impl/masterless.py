@@ -15,7 +15,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from paxos_impl import limits
 from paxos_impl import messages as M
+from paxos_impl.limits import encoded_size
 from paxos_impl.messages import Ballot, ballot_of
 from paxos_impl.phase1 import adopt
 
@@ -142,7 +144,8 @@ class Masterless:
             slot += 1
         r.max_round += 1
         b = (r.max_round, r.id)
-        mine = self.queue[: r.cfg.max_batch]
+        budget = limits.batch_budget(r.cfg.max_frame_bytes)
+        mine = self.queue[: limits.take_batch(self.queue, r.cfg.max_batch, budget, encoded_size)]
         self.cur = Attempt(slot, b, mine, r.now + self.attempt_s)
         self.gap_since = None if not mine else self.gap_since
         r._broadcast(M.msg("prepare", ballot=b, to=slot, **{"from": slot}), True)
@@ -197,7 +200,7 @@ class Masterless:
             fn(src, m)
 
     # -- client requests --------------------------------------------------------------------------
-    def request(self, handle: object, req: dict) -> None:
+    def request(self, handle: object, req: dict, size: int) -> None:
         key = (req["client_id"], req["seq"])
         self.r.wait_for(key, handle)
         if key not in self.active:

@@ -13,25 +13,33 @@ Message types (fields besides ``type``):
 ``prepare``      ballot, from, to        phase 1a for slots from..to (``to`` null: every slot)
 ``promise``      ballot, from, to, entries [[slot, ballot, batch]] (accepted, above the
                  acceptor's commit), chosen [[slot, batch]] (at most 64), snap (the acceptor's
-                 compacted prefix), commit (the candidate learns up to it before proposing)
+                 compacted prefix), commit (the candidate learns up to it before proposing),
+                 more (optional: entries were cut to fit a frame; ask again from this slot)
 ``nack``         ballot (the higher one the acceptor promised), slot (null: all)
 ``accept``       ballot, entries [[slot, batch]], commit          phase 2a (pipelined, batched)
 ``accepted``     ballot, slots [slot], commit                     phase 2b
 ``heartbeat``    ballot, commit, round    leader liveness; ``round`` numbers the quorum-read /
                                           lease confirmation rounds
 ``heartbeat_ok`` ballot, round, commit, lease (bool: the follower granted a lease)
-``catchup``      from                     "send me chosen slots from here on"
+``catchup``      from, snap (optional [applied, part]: the next part of that snapshot)
 ``learn``        entries [[slot, batch]], commit                  chosen values
-``snapshot``     snap {applied, sm}       the sender's state machine, for a compacted prefix
+``snapshot``     snap {applied, sm}       the sender's state machine, for a compacted prefix;
+                 part, parts (optional): one part of a snapshot too big for one frame
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from paxos_impl.limits import encoded_size, value_problem
+
 Ballot = tuple[int, int]
 ZERO: Ballot = (0, -1)
 CLIENT_OPS = ("read", "write", "cas", "append", "status")
+# The deepest value a peer may send: the most any config allows clients (Config.validate),
+# and far enough below the JSON codecs' recursion limits that no encoder on our write or
+# send path can fail on it.
+PEER_VALUE_DEPTH = 500
 
 
 class ProtocolError(ValueError):
@@ -98,6 +106,7 @@ def is_command(c: Any) -> bool:
         and isinstance(c["seq"], int)
         and not isinstance(c["seq"], bool)
         and c["seq"] >= 0
+        and value_problem(c["value"], PEER_VALUE_DEPTH) is None
     )
 
 
@@ -115,6 +124,10 @@ def _list(m: dict, key: str, ok: Any) -> None:
         raise _fail(m["type"], f"bad {key}")
 
 
+def _nat(v: Any) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool) and v >= 0
+
+
 def _slot_batch(e: Any) -> bool:
     return isinstance(e, list) and len(e) == 2 and _slot(e[0]) and is_batch(e[1])
 
@@ -126,7 +139,12 @@ def _slot_ballot_batch(e: Any) -> bool:
 
 
 def _kv_pair(p: Any) -> bool:
-    return isinstance(p, list) and len(p) == 2 and (p[0] is None or isinstance(p[0], str))
+    return (
+        isinstance(p, list)
+        and len(p) == 2
+        and (p[0] is None or isinstance(p[0], str))
+        and value_problem(p[1], PEER_VALUE_DEPTH) is None
+    )
 
 
 def _dedup_entry(e: Any) -> bool:
@@ -136,6 +154,7 @@ def _dedup_entry(e: Any) -> bool:
         and isinstance(e[0], int)
         and not isinstance(e[0], bool)
         and isinstance(e[1], dict)
+        and value_problem(e[1], PEER_VALUE_DEPTH) is None
     )
 
 
@@ -154,6 +173,18 @@ def _snap(m: dict) -> None:
         and all(isinstance(k, str) and _dedup_entry(e) for k, e in sm.get("dedup", {}).items())
     ):
         raise _fail("snapshot", "snap must be {applied, sm: {kv: [[key, value]], dedup}}")
+    # a snapshot too big for one frame travels in parts (see Replica._on_catchup)
+    if "parts" in m or "part" in m:
+        _int(m, "parts", 1)
+        _int(m, "part")
+        if m["part"] >= m["parts"]:
+            raise _fail("snapshot", "part must be below parts")
+
+
+def _snap_cursor(m: dict) -> None:
+    c = m.get("snap")
+    if "snap" in m and not (isinstance(c, list) and len(c) == 2 and all(_nat(x) for x in c)):
+        raise _fail(m["type"], "snap must be [applied, part]")
 
 
 _CHECKS: dict[str, Any] = {
@@ -166,13 +197,14 @@ _CHECKS: dict[str, Any] = {
         _list(m, "chosen", _slot_batch),
         _int(m, "snap"),
         _int(m, "commit"),
+        "more" in m and _int(m, "more", 1, none_ok=True),
     ),
     "nack": lambda m: (_ballot(m), _int(m, "slot", 1, none_ok=True)),
     "accept": lambda m: (_ballot(m), _list(m, "entries", _slot_batch), _int(m, "commit")),
     "accepted": lambda m: (_ballot(m), _list(m, "slots", _slot), _int(m, "commit")),
     "heartbeat": lambda m: (_ballot(m), _int(m, "commit"), _int(m, "round")),
     "heartbeat_ok": lambda m: (_ballot(m), _int(m, "round"), _int(m, "commit"), _bool(m, "lease")),
-    "catchup": lambda m: _int(m, "from", 1),
+    "catchup": lambda m: (_int(m, "from", 1), _snap_cursor(m)),
     "learn": lambda m: (_list(m, "entries", _slot_batch), _int(m, "commit")),
     "snapshot": _snap,
 }
@@ -192,6 +224,9 @@ def _plain_nat(v: Any) -> bool:
 _LOGGED_OPS = frozenset(op for op in CLIENT_OPS if op != "status")
 
 
+_SCALARS = (int, str, bool, type(None))
+
+
 def _plain_command(c: Any) -> bool:
     """is_command for exact types only: a fast yes (anything else goes the long way)."""
     if type(c) is not dict or c.keys() != COMMAND_KEYS:
@@ -203,6 +238,7 @@ def _plain_command(c: Any) -> bool:
         and type(c["client_id"]) is str
         and type(seq) is int
         and seq >= 0
+        and type(c["value"]) in _SCALARS
     )
 
 
@@ -288,6 +324,22 @@ def check_request(req: Any) -> str | None:
     if op == "cas" and not (isinstance(req.get("value"), list) and len(req["value"]) == 2):
         return "cas value must be [expected, new]"
     return None
+
+
+def request_limits(req: dict, max_depth: int, max_bytes: int) -> tuple[str | None, int]:
+    """(why the command of a well-formed request cannot be stored, its encoded size): the
+    value must be finite and at most ``max_depth`` deep, the command at most ``max_bytes``.
+    Checked before anything is proposed, so no replica ever holds what it cannot write."""
+    why = value_problem(req.get("value"), max_depth)
+    if why is not None:
+        return why, 0
+    try:
+        size = encoded_size(command(req))
+    except (ValueError, TypeError, RecursionError) as e:  # not expected after the check above
+        return f"value cannot be encoded: {str(e)[:60]}", 0
+    if size > max_bytes:
+        return f"command of {size} bytes exceeds max_command_bytes ({max_bytes})", size
+    return None, size
 
 
 def command(req: dict) -> dict:

@@ -8,10 +8,19 @@ commit is what lets throughput grow with the number of clients instead of being 
 one fsync per write.
 
 Faults on the wire are contained to the connection they arrive on: a garbage, truncated or
-oversized frame closes that one connection (logged), a malformed message (``ProtocolError``)
-is logged and dropped. Anything else the core raises, or a failed write to disk, stops the
-node (fail-stop), because carrying on after losing track of what is durable is how Paxos
-implementations lose acknowledged data.
+oversized frame closes that one connection (logged; a client first gets a definite
+``bad_request``), a malformed message (``ProtocolError``) is logged and dropped. A record
+that cannot be encoded for the log, or a message that cannot be encoded for the wire, is
+refused alone (logged; the client's request answered ``bad_request``): the core checks values
+at the door so this should not happen, and if it does it must not stop the node. Anything
+else the core raises, or a failed write to disk, stops the node (fail-stop), because carrying
+on after losing track of what is durable is how Paxos implementations lose acknowledged data.
+
+Clients are bounded (see ``Config``): at most ``max_client_conns`` connections (more are
+answered ``unavailable`` and closed), each closed after ``client_idle_ms`` without a whole
+frame or ``client_frame_ms`` inside one, and all of them together may hold at most
+``max_buffered_bytes`` of partial frames. Peer connections: one per peer id (a new hello
+replaces the old connection), and few unidentified ones at a time.
 
 The core's clock is ``time.time()`` on purpose: libfaketime and the clock nemesis act on
 the wall clock. asyncio's own timers use the monotonic clock, which they do not touch, so a
@@ -32,7 +41,7 @@ from typing import Any
 
 from . import tls, wire
 from .config import Config
-from .storage import Storage
+from .storage import Storage, encode_record
 
 log = logging.getLogger("paxos.node")
 
@@ -40,6 +49,11 @@ MAX_EVENTS_PER_BATCH = 4096
 MAX_QUEUED_PER_PEER = 4096  # messages kept for a peer we are not connected to
 MAX_INFLIGHT_PER_CLIENT = 1024
 HELLO_TIMEOUT = 5.0
+HELLO_MAX_BYTES = 4096  # a stranger on the peer port may not make us hold a 4 MiB "hello"
+SMALL_FRAME = 64 * 1024  # client frames up to this size need no share of max_buffered_bytes
+PEER_QUEUE_FRAMES = 8  # bytes queued for an unreachable peer: at most this many full frames
+CLIENT_OUTBOX_FRAMES = 4  # replies a client leaves unread: at most this many full frames
+FD_RESERVE = 64  # open files kept for the log, peers and the runtime, beyond client sockets
 MAX_TICK_DELAY = 1.0
 _PEER_POLL = 0.5  # how often an idle outbound link checks that its peer is still there
 
@@ -83,6 +97,10 @@ class _ClientConn:
         except wire.FrameError as e:
             log.error("client %s: cannot send reply: %s", self.peer, e)
             self.writer.write(wire.encode({"ok": False, "error": "unavailable", "leader": None}))
+        # a client that sends requests but reads no replies must not grow our memory
+        if self.writer.transport.get_write_buffer_size() > CLIENT_OUTBOX_FRAMES * self.max_frame:
+            log.warning("client %s: closing connection: it reads no replies", self.peer)
+            self.writer.close()
 
 
 class _PeerLink:
@@ -91,12 +109,19 @@ class _PeerLink:
     def __init__(self, node: Node, peer_id: int) -> None:
         self.node = node
         self.peer_id = peer_id
-        self.queue: collections.deque[bytes] = collections.deque(maxlen=MAX_QUEUED_PER_PEER)
+        self.queue: collections.deque[bytes] = collections.deque()
+        self.queued_bytes = 0
+        self.max_bytes = PEER_QUEUE_FRAMES * node.max_frame
         self.wakeup = asyncio.Event()
         self.connected = False
 
     def send(self, frame: bytes) -> None:
+        """Queue a frame; beyond the bounds the oldest go (Paxos survives lost messages,
+        and whatever matters is retransmitted or fetched again by catch-up)."""
         self.queue.append(frame)
+        self.queued_bytes += len(frame)
+        while len(self.queue) > MAX_QUEUED_PER_PEER or self.queued_bytes > self.max_bytes:
+            self.queued_bytes -= len(self.queue.popleft())
         self.wakeup.set()
 
     async def run(self) -> None:
@@ -154,6 +179,7 @@ class _PeerLink:
             if self.queue:
                 frames = list(self.queue)
                 self.queue.clear()
+                self.queued_bytes = 0
                 writer.writelines(frames)
             await writer.drain()
             self.wakeup.clear()
@@ -194,6 +220,11 @@ class Node:
         self._servers: list[asyncio.base_events.Server] = []
         self._tasks: list[asyncio.Task] = []
         self._conns: set[asyncio.StreamWriter] = set()
+        self._clients = 0  # open client connections
+        self.client_cap = client_cap(config.max_client_conns)
+        self._buffered = 0  # bytes of large client frames being read (max_buffered_bytes)
+        self._unidentified = 0  # peer-port connections that have not said hello yet
+        self._inbound: dict[int, asyncio.StreamWriter] = {}  # peer id -> its connection
         self._stopped = asyncio.Event()
         self._disk_busy: asyncio.Future | None = None
         self.fatal: str | None = None
@@ -273,6 +304,13 @@ class Node:
                 continue
             n = min(len(self._events), MAX_EVENTS_PER_BATCH)
             batch = [self._events.popleft() for _ in range(n)]
+            # A timer that fired while the last batch was on disk goes after the messages
+            # that arrived meanwhile (once): a leader's heartbeat that is already here must
+            # count before an election timeout is judged, or a follower slowed by a large
+            # fsync would start elections its leader's heartbeats had already answered.
+            ticks = [e for e in batch if e[0] == "tick"]
+            if ticks:
+                batch = [e for e in batch if e[0] != "tick"] + ticks[:1]
             try:
                 await self._process(batch)
             except Fatal as e:
@@ -313,7 +351,11 @@ class Node:
             ready = self._step(event)
             if ready is None:
                 continue
-            records.extend(ready.persist)
+            try:  # encoded now, so a record that cannot be refuses its own event only
+                records.extend(encode_record(r) for r in ready.persist)
+            except (ValueError, TypeError, RecursionError) as e:
+                self._refuse(event, f"cannot encode a log record: {str(e)[:80]}")
+                continue
             if ready.snapshot is not None:
                 # the snapshot covers everything persisted so far, so that must be on disk first
                 await self._persist(records)
@@ -332,6 +374,12 @@ class Node:
             else:
                 log.error("core replied to an unknown handle %r", handle)
 
+    def _refuse(self, event: tuple, why: str) -> None:
+        """Drop what one event asked for (nothing of it is persisted, sent or answered)."""
+        log.error("refused a %s event: %s", event[0], why)
+        if event[0] == "client":
+            event[1].answer({"ok": False, "error": "bad_request", "leader": None})
+
     async def _persist(self, records: list[Any]) -> None:
         if records:
             await self._disk(self.storage.append, records)
@@ -346,6 +394,10 @@ class Node:
                 fn(arg)
         except OSError as e:
             raise Fatal(f"cannot write to {self.storage.path}: {e}") from None
+        except (ValueError, TypeError, RecursionError) as e:
+            # only a snapshot can get here (log records are encoded up front): the node
+            # goes on with its log uncompacted, which recovery reads just the same
+            log.error("cannot encode a snapshot, the log stays uncompacted: %s", str(e)[:80])
 
     def _send(self, messages: list[tuple[int, dict]]) -> None:
         encoded: dict[int, bytes] = {}  # a broadcast is one dict sent to several peers
@@ -387,11 +439,19 @@ class Node:
     # -- ports --------------------------------------------------------------------------------
     async def _serve_peer(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         where = _peername(writer)
+        if self._unidentified >= max_unidentified(self.config.n):
+            log.warning("peer port: refusing %s: too many connections without a hello", where)
+            writer.close()
+            return
         self._conns.add(writer)
+        self._unidentified += 1
         src = None
         try:
-            async with asyncio.timeout(HELLO_TIMEOUT):
-                hello = await wire.read_frame(reader, self.max_frame)
+            try:
+                async with asyncio.timeout(HELLO_TIMEOUT):
+                    hello = await wire.read_frame(reader, HELLO_MAX_BYTES)
+            finally:
+                self._unidentified -= 1
             src = hello.get("from")
             if hello.get("type") != "hello" or not isinstance(src, int) or src == self.id:
                 raise wire.FrameError(f"expected a hello from a peer, got {_brief(hello)}")
@@ -402,6 +462,11 @@ class Node:
                     tls.check_node(writer.get_extra_info("ssl_object"), src)
                 except tls.TlsError as e:
                     raise wire.FrameError(f"refused hello: {e}") from None
+            old = self._inbound.get(src)
+            if old is not None:  # a peer has one link to us: the old one is half-dead
+                log.info("node %d reconnected: closing its previous connection", src)
+                old.close()
+            self._inbound[src] = writer
             while True:
                 msg = await wire.read_frame(reader, self.max_frame)
                 if not isinstance(msg.get("type"), str):
@@ -416,6 +481,8 @@ class Node:
             if src is not None:
                 log.info("node %d closed its connection", src)
         finally:
+            if src is not None and self._inbound.get(src) is writer:
+                del self._inbound[src]
             self._conns.discard(writer)
             writer.close()
 
@@ -423,10 +490,23 @@ class Node:
         self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
     ) -> None:
         conn = _ClientConn(writer, self.max_frame, _peername(writer))
+        if self._clients >= self.client_cap:
+            log.warning("client port: refusing %s: %d connections open", conn.peer, self._clients)
+            conn.send(_refusal("unavailable", "too many client connections"))
+            writer.close()
+            return
+        self._clients += 1
         self._conns.add(writer)
         try:
             while True:
-                req = await wire.read_frame(reader, self.max_frame)
+                try:
+                    req = await self._read_request(reader)
+                except wire.FrameError as e:  # refused: say so (definite), then close
+                    conn.send(_refusal("bad_request", str(e)))
+                    raise
+                except _Busy as e:
+                    conn.send(_refusal("unavailable", str(e)))
+                    raise wire.FrameError(str(e)) from None
                 if req.get("op") == "status":
                     conn.send({"ok": True, "value": self.status()})
                 elif not isinstance(req.get("op"), str):
@@ -438,11 +518,31 @@ class Node:
                 await writer.drain()
         except wire.FrameError as e:
             log.warning("client port: closing connection from %s: %s", conn.peer, e)
+        except TimeoutError:
+            log.info("client port: closing idle connection from %s", conn.peer)
         except (wire.ConnectionClosed, ConnectionError):
             pass
         finally:
+            self._clients -= 1
             self._conns.discard(writer)
             writer.close()
+
+    async def _read_request(self, reader: asyncio.StreamReader) -> dict:
+        """One client frame, within the idle and frame timeouts (TimeoutError) and the
+        node's budget for partial frames (_Busy when a large frame does not fit in it)."""
+        t = self.config.timeouts
+        async with asyncio.timeout(t.client_idle_ms / 1000):
+            length = await wire.read_length(reader, self.max_frame)
+        held = length if length > SMALL_FRAME else 0
+        if self._buffered + held > self.config.max_buffered_bytes:
+            raise _Busy(f"node is reading {self._buffered} bytes of large frames already")
+        self._buffered += held
+        try:
+            async with asyncio.timeout(t.client_frame_ms / 1000):
+                body = await wire.read_body(reader, length)
+        finally:
+            self._buffered -= held
+        return wire.decode_body(body)
 
     def _admit(self, conn: _ClientConn, req: dict) -> None:
         handle = _ClientRequest(conn)
@@ -486,6 +586,33 @@ def _tls_options(config: Config, node_id: int) -> tuple[dict[int, dict], dict[st
         "server_hostname": "",  # identity is checked by node id, not host name
     }
     return listen, connect
+
+
+class _Busy(Exception):
+    """A client frame the node has no room to hold now (not the client's fault)."""
+
+
+def _refusal(code: str, why: str) -> dict:
+    return {"ok": False, "error": code, "leader": None, "reason": why[:200]}
+
+
+def client_cap(configured: int) -> int:
+    """Client connections this process can really hold: the configured cap, lowered to fit
+    the open-file limit (a node out of file descriptors cannot even accept its peers)."""
+    try:
+        import resource
+
+        soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
+    except (ImportError, OSError, ValueError):
+        return configured
+    if soft == resource.RLIM_INFINITY:
+        return configured
+    return max(1, min(configured, soft - FD_RESERVE))
+
+
+def max_unidentified(n: int) -> int:
+    """Peer-port connections that may wait for their hello at once: a few per peer."""
+    return 4 * n + 16
 
 
 def _reraise_if_cancelled() -> None:

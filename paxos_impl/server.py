@@ -82,6 +82,24 @@ def load(args: argparse.Namespace) -> tuple[Config, Path]:
     return config, data_dir
 
 
+def raise_open_file_limit() -> int:
+    """Lift the soft open-file limit to the hard one (every client is a file descriptor:
+    at the usual 1,024 an idle-connection flood could leave the node unable to accept its
+    own peers). Returns the soft limit now in force (-1: unlimited or unknown)."""
+    try:
+        import resource
+
+        soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+        if hard == resource.RLIM_INFINITY:
+            hard = max(soft, 1 << 20) if soft != resource.RLIM_INFINITY else soft
+        if soft != resource.RLIM_INFINITY and soft < hard:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+            soft = hard
+        return -1 if soft == resource.RLIM_INFINITY else soft
+    except (ImportError, OSError, ValueError):
+        return -1
+
+
 def _fail(msg: str) -> int:
     sys.stderr.write(f"paxos-server: {msg}\n")
     return EXIT_USAGE
@@ -107,6 +125,7 @@ def main(argv: list[str] | None = None) -> int:
     except (ProtocolError, ValueError, KeyError, TypeError) as e:
         storage.close()
         return _fail(f"{data_dir}: cannot recover state from the log: {e!r}")
+    open_files = raise_open_file_limit()
     try:
         node = Node(args.node_id, config, storage, replica, protocol_error=ProtocolError)
     except TlsError as e:
@@ -120,6 +139,7 @@ def main(argv: list[str] | None = None) -> int:
         + (f", bugs {','.join(config.bugs)}" if config.bugs else "")
         + f"; {describe(config.tls)}"
         + f"; recovered {'a snapshot and ' if snapshot is not None else ''}{len(records)} records"
+        + f"; at most {node.client_cap} client connections (open files {open_files})"
     )
     try:
         return asyncio.run(_serve(node, summary))

@@ -14,6 +14,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from paxos_impl.limits import encoded_size
+
 OPS = ("read", "write", "cas", "append")
 Result = dict[str, Any]
 
@@ -38,6 +40,12 @@ class StateMachine:
         self.kv: dict[str | None, Any] = {}
         self.table: dict[str, list[Any]] = {}
         self.dedup = dedup
+        # Appends grow a value without bound, and a value that no longer fits in a frame
+        # can be neither read back nor sent in a snapshot, so an append that would take a
+        # value over this many encoded bytes is refused (bad_request, nothing changed).
+        # Every replica has the same limit (one config), so all refuse the same appends.
+        self.max_value_bytes: int | None = None
+        self._sizes: dict[str | None, int] = {}  # encoded size of appended-to values (cache)
 
     # -- de-duplication -----------------------------------------------------------------
     def lookup(self, client_id: str | None, seq: int | None) -> Result | None:
@@ -71,6 +79,7 @@ class StateMachine:
             return ok(self.kv.get(key))
         if op == "write":
             self.kv[key] = value
+            self._sizes.pop(key, None)
             return ok(None)
         if op == "cas":
             if not isinstance(value, list) or len(value) != 2:
@@ -79,6 +88,7 @@ class StateMachine:
             if self.kv.get(key) != expected:
                 return error("mismatch")
             self.kv[key] = new
+            self._sizes.pop(key, None)
             return ok(None)
         if op == "append":
             return self._append(key, value)
@@ -90,13 +100,32 @@ class StateMachine:
         if cur is None:
             cur = "" if isinstance(value, str) else []
         if isinstance(cur, str) and isinstance(value, str):
-            self.kv[key] = cur + value
+            new, add = cur + value, value
         elif isinstance(cur, list):
             add = value if isinstance(value, list) else [value]
-            self.kv[key] = cur + add
+            new = cur + add
         else:
             return error("bad_request")
+        if self.max_value_bytes is not None:
+            size = self._grown_size(key, cur, add)
+            if size > self.max_value_bytes:
+                return error("bad_request")
+            self._sizes[key] = size
+        self.kv[key] = new
         return ok(None)
+
+    def _grown_size(self, key: str | None, cur: Any, add: Any) -> int:
+        """Encoded size of ``cur`` + ``add`` without encoding the whole value each time
+        (exact: a string's escapes are per character; lists join with one comma)."""
+        have = self._sizes.get(key)
+        if have is None:
+            have = encoded_size(cur)
+        extra = encoded_size(add)
+        if isinstance(cur, str):
+            return have + extra - 2
+        if not cur or not add:
+            return have + extra - 2
+        return have + extra - 1
 
     def read(self, key: str | None) -> Any:
         return self.kv.get(key)

@@ -283,12 +283,16 @@ class Storage:
 
     # -- the write path --------------------------------------------------------------------
     def append(self, records: list[Any]) -> None:
-        """Append records in ONE write and ONE fsync: they are durable when this returns."""
+        """Append records in ONE write and ONE fsync: they are durable when this returns.
+
+        An item that is ``bytes`` is a record already framed by :func:`encode_record` (the
+        node encodes each event's records as they come, so one that cannot be encoded is
+        refused alone instead of failing the whole batch's write)."""
         if not records:
             return
         if self._fd is None:
             raise StorageError(f"{self.path}: storage is not open (call recover() first)")
-        data = b"".join(encode_record(r) for r in records)
+        data = b"".join(r if isinstance(r, bytes) else encode_record(r) for r in records)
         try:
             _write_all(self._fd, data)
             if self.fsync:

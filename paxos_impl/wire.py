@@ -38,7 +38,7 @@ def encode(obj: dict, max_bytes: int = DEFAULT_MAX_FRAME) -> bytes:
         raise FrameError(f"a frame must hold a JSON object, not {type(obj).__name__}")
     try:
         body = json.dumps(obj, separators=(",", ":"), allow_nan=False).encode()
-    except (TypeError, ValueError) as e:
+    except (TypeError, ValueError, RecursionError) as e:
         raise FrameError(f"cannot encode message as JSON: {e}") from None
     if len(body) > max_bytes:
         raise FrameError(f"frame of {len(body)} bytes exceeds the limit of {max_bytes}")
@@ -64,6 +64,13 @@ def decode_body(body: bytes) -> dict:
 # -- asyncio streams --------------------------------------------------------------------------
 async def read_frame(reader: asyncio.StreamReader, max_bytes: int = DEFAULT_MAX_FRAME) -> dict:
     """Read one frame. ConnectionClosed on a clean EOF between frames, FrameError otherwise."""
+    length = await read_length(reader, max_bytes)
+    return decode_body(await read_body(reader, length))
+
+
+async def read_length(reader: asyncio.StreamReader, max_bytes: int = DEFAULT_MAX_FRAME) -> int:
+    """The first half of :func:`read_frame`: a frame's header (its body's length, checked),
+    so that a caller can decide whether to hold that many bytes before reading them."""
     try:
         head = await reader.readexactly(LENGTH.size)
     except asyncio.IncompleteReadError as e:
@@ -74,13 +81,17 @@ async def read_frame(reader: asyncio.StreamReader, max_bytes: int = DEFAULT_MAX_
         ) from None
     (length,) = LENGTH.unpack(head)
     check_length(length, max_bytes)
+    return length
+
+
+async def read_body(reader: asyncio.StreamReader, length: int) -> bytes:
+    """The second half of :func:`read_frame`: ``length`` bytes of body."""
     try:
-        body = await reader.readexactly(length)
+        return await reader.readexactly(length)
     except asyncio.IncompleteReadError as e:
         raise FrameError(
             f"connection closed inside a frame ({len(e.partial)} of {length} bytes)"
         ) from None
-    return decode_body(body)
 
 
 def write_frame(

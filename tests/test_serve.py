@@ -111,3 +111,63 @@ def test_serve_cli_rejects_a_missing_results_folder(tmp_path):
     )
     assert r.returncode == 2
     assert len(r.stderr.strip().splitlines()) == 1
+
+
+def test_dotfiles_are_neither_served_nor_listed(tmp_path):
+    root = tmp_path / "results"
+    (root / ".git").mkdir(parents=True)
+    (root / ".git" / "config").write_text("secret remote")
+    (root / ".env").write_text("TOKEN=1")
+    (root / "run").mkdir()
+    (root / "run" / ".hidden").write_text("x")
+    (root / "run" / "shown.txt").write_text("ok")
+    server = make_server(root, "127.0.0.1", 0, quiet=True)
+    t = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    t.start()
+    try:
+        port = server.server_address[1]
+        for path in (
+            "/.env",
+            "/.git/config",
+            "/.git/",
+            "/run/.hidden",
+            "/%2eenv",
+            "/run/%2ehidden",
+        ):
+            assert get(port, path)[0] == 404, path
+        status, body = get(port, "/run/")
+        assert status == 200 and b"shown.txt" in body and b".hidden" not in body
+        status, body = get(port, "/")
+        assert status == 200 and b"run/" in body and b".env" not in body and b".git" not in body
+    finally:
+        server.shutdown()
+        server.server_close()
+        t.join(5)
+
+
+def test_a_silent_connection_is_dropped_and_others_are_served(tmp_path):
+    import socket
+    import time
+
+    from controller import serve
+
+    assert 0 < serve.REQUEST_TIMEOUT <= 60  # the default `paxlab serve` runs with
+    root = tmp_path / "results"
+    root.mkdir()
+    (root / "index.html").write_text("<html>index</html>")
+    server = make_server(root, "127.0.0.1", 0, quiet=True, request_timeout=0.5)
+    t = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    t.start()
+    try:
+        port = server.server_address[1]
+        silent = socket.create_connection(("127.0.0.1", port), timeout=10)
+        silent.sendall(b"GET /index.html HTTP/1.1\r\nHost: x\r\n")  # never finishes
+        assert get(port, "/index.html")[0] == 200
+        t0 = time.monotonic()
+        assert silent.recv(100) == b""  # closed by the server, not by our 10 s timeout
+        assert time.monotonic() - t0 < 5
+        silent.close()
+    finally:
+        server.shutdown()
+        server.server_close()
+        t.join(5)

@@ -234,9 +234,11 @@ def test_bad_frames_close_only_their_connection(cluster_config, tmp_path, caplog
 
     async def go():
         node, replica, task = await start_node(cfg, tmp_path)
-        for port in (me.client_port, me.peer_port):
-            assert await raw(port, b"\x00\x00\x00\x05hello") == b""
-            assert await raw(port, struct.pack(">I", 1 << 31)) == b""
+        for frame in (b"\x00\x00\x00\x05hello", struct.pack(">I", 1 << 31)):
+            assert await raw(me.peer_port, frame) == b""
+            # a client is told, definitely, before its connection closes
+            rest = await raw(me.client_port, frame)
+            assert wire.decode_body(rest[4:])["error"] == "bad_request", rest
         # the peer port wants a hello from a known node first
         assert await raw(me.peer_port, wire.encode({"type": "prepare"})) == b""
         assert await raw(me.peer_port, wire.encode({"type": "hello", "from": 7})) == b""
