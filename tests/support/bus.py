@@ -22,7 +22,9 @@ from paxos_impl.storage import encode_record
 class Bus:
     """n replicas, one FIFO queue of messages in flight, a clock that only moves when told."""
 
-    def __init__(self, n: int = 3, seed: int = 0, *, wire: bool = False, **kw: Any) -> None:
+    def __init__(
+        self, n: int = 3, seed: int = 0, *, wire: bool = False, start: bool = True, **kw: Any
+    ) -> None:
         self.cfg: Config = local_config(n, **kw)
         self.seed = seed
         self.wire = wire
@@ -37,8 +39,9 @@ class Bus:
         self.cut: set[int] = set()  # nodes cut off from everyone
         self.biggest = 0
         self.types: set[str] = set()
-        for i, r in self.r.items():
-            self.take(i, r.start(0.0))
+        if start:  # else the caller starts each replica (and sees its first Ready)
+            for i, r in self.r.items():
+                self.take(i, r.start(0.0))
 
     def rng(self, i: int) -> random.Random:
         """Node i's randomness: fixed by the seed (and by how many restarts came before)."""
