@@ -21,6 +21,7 @@ import pytest
 
 from paxos_impl.config import local_config
 from tests.support.paths import REPO_ROOT as REPO
+from tests.support.ports import on_free_ports
 
 
 def _paxlab(home: Path, *args: str, timeout: float = 180) -> subprocess.CompletedProcess:
@@ -90,17 +91,7 @@ def test_docker_cluster_up_gives_a_tls_client_config(tmp_path, node_image, docke
 @pytest.mark.timeout(60)
 def test_plain_quick_start_says_tls_is_off_once(tmp_path):
     """`paxos-server 0` without [tls]: one warning line, and it serves."""
-    import socket
-
-    socks = [socket.socket() for _ in range(6)]
-    for s in socks:
-        s.bind(("127.0.0.1", 0))
-    ports = [s.getsockname()[1] for s in socks]
-    for s in socks:
-        s.close()
-    cfg = local_config(3)
-    for i, a in enumerate(cfg.nodes):
-        a.peer_port, a.client_port = ports[2 * i], ports[2 * i + 1]
+    cfg = on_free_ports(local_config(3))
     path = tmp_path / "plain.toml"
     cfg.save(path)
     log = tmp_path / "node0.log"

@@ -41,6 +41,7 @@ from pathlib import Path
 import pytest
 
 from tests.support.paths import REPO_ROOT as ROOT
+from tests.support.ports import free_port
 
 DOCS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
 PROGRAMS = ("paxlab", "paxos-server", "paxos-client", "make")
@@ -221,12 +222,6 @@ def is_server(line: str) -> bool:
 
 
 # -- running -------------------------------------------------------------------------------
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def port_busy(port: int) -> bool:
     with socket.socket() as s:
         try:

@@ -11,9 +11,9 @@ import nemesis
 from cluster.base import Unsupported
 from controller.generator import Context, Sleep
 from controller.virtual_loop import run_virtual
-from nemesis.base import FaultContext, NemesisError, find_leader
+from nemesis.base import NemesisError, find_leader
 from nemesis.partition import bridge, halves, majorities_ring
-from tests.support.fakes import FakeCluster
+from tests.support.fakes import FakeCluster, fault_context, started
 
 NODES = ["n1", "n2", "n3", "n4", "n5"]
 
@@ -46,44 +46,25 @@ def test_bridge_has_one_node_seeing_both_halves():
         assert len(visible(gr, a)) == 3  # its half and the bridge
 
 
-def fx_for(cluster, seed=0):
-    async def status(node):
-        conn = cluster.async_client(node)
-        return await conn.status()
-
-    async def call(fn, *a, **kw):
-        return fn(*a, **kw)
-
-    return FaultContext(
-        cluster=cluster, call=call, rng=random.Random(seed), status=status, bugs=["early-ack"]
-    )
-
-
-def started(n=5, **kw):
-    c = FakeCluster(n, **kw)
-    c.start_all()
-    return c
-
-
 def test_isolate_leader_isolates_the_node_that_leads():
     c = started()
     c.partition(
         {"n1": {"n2", "n3", "n4", "n5"}, "n2": {"n1"}, "n3": {"n1"}, "n4": {"n1"}, "n5": {"n1"}}
     )
-    assert run_virtual(find_leader(fx_for(c))) == "n2"  # n1 is cut off, n2 leads the rest
+    assert run_virtual(find_leader(fault_context(c))) == "n2"  # n1 is cut off, n2 leads the rest
     c.heal_network()
     nem = nemesis.build([("partition", ["isolate-leader"])]).nemeses["partition"]
-    out = run_virtual(nem.start("isolate-leader", fx_for(c)))
+    out = run_virtual(nem.start("isolate-leader", fault_context(c)))
     assert out["nodes"] == ["n1"] and out["leader_known"] is True
     assert c.grudge["n1"] == {"n2", "n3", "n4", "n5"} and c.grudge["n3"] == {"n1"}
-    run_virtual(nem.stop(fx_for(c)))
+    run_virtual(nem.stop(fault_context(c)))
     assert c.grudge == {}
 
 
 def test_kill_majority_takes_the_leader_and_restarts_with_the_bugs():
     c = started()
     nem = nemesis.build([("kill", ["majority"])]).nemeses["kill"]
-    fx = fx_for(c, seed=4)
+    fx = fault_context(c, seed=4)
     out = run_virtual(nem.start("majority", fx))
     assert len(out["nodes"]) == 3 and "n1" in out["nodes"]
     assert not any(c.is_running(n) for n in out["nodes"])
@@ -97,13 +78,13 @@ def test_kill_heal_restarts_anything_down():
     c = started(3)
     c.kill("n2")
     nem = nemesis.build([("kill", None)]).nemeses["kill"]
-    run_virtual(nem.heal(fx_for(c)))
+    run_virtual(nem.heal(fault_context(c)))
     assert c.is_running("n2")
 
 
 def test_pause_and_clock_and_netem_start_stop():
     c = started(3)
-    fx = fx_for(c)
+    fx = fault_context(c)
     comb = nemesis.build([("pause", ["minority"]), ("clock", ["bump"]), ("netem", ["loss"])])
     out = run_virtual(comb.nemeses["pause"].start("minority", fx))
     assert c.paused == set(out["nodes"]) and len(out["nodes"]) == 1
@@ -120,7 +101,7 @@ def test_pause_and_clock_and_netem_start_stop():
 
 def test_clock_strobe_flips_until_stopped():
     c = started(3)
-    fx = fx_for(c)
+    fx = fault_context(c)
     nem = nemesis.build([("clock", ["strobe"])]).nemeses["clock"]
 
     async def go():
@@ -179,7 +160,7 @@ def test_schedule_alternates_start_and_stop_at_the_interval():
 
 def test_all_leader_last_silences_followers_then_brings_the_old_leader_back_last():
     c = started(3)
-    fx = fx_for(c)
+    fx = fault_context(c)
     nem = nemesis.build([("kill", ["all-leader-last"])]).nemeses["kill"]
     out = run_virtual(nem.start("all-leader-last", fx))
     assert out["leader"] == "n1" and out["nodes"] == ["n1", "n2", "n3"]

@@ -22,6 +22,7 @@ from paxos_impl.client import (
     _Retry,
 )
 from paxos_impl.config import Config, NodeAddress
+from tests.support.ports import free_port
 
 
 # -- the policy alone ---------------------------------------------------------------------------
@@ -156,12 +157,6 @@ class FakeNodes:
         for s in self.servers:
             s.shutdown()
             s.server_close()
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture

@@ -6,23 +6,15 @@ that hands the runtime a record or a message that is not JSON gets that one even
 import asyncio
 import math
 import random
-from dataclasses import dataclass, field
 
 import pytest
 
 from paxos_impl import wire
 from paxos_impl.config import local_config
+from paxos_impl.core import Ready
 from paxos_impl.node import Node
 from paxos_impl.storage import Storage
-
-
-@dataclass
-class Ready:
-    persist: list = field(default_factory=list)
-    snapshot: dict | None = None
-    messages: list = field(default_factory=list)
-    replies: list = field(default_factory=list)
-    next_tick: float | None = None
+from tests.support.ports import on_free_ports
 
 
 class PoisonReplica:
@@ -55,10 +47,8 @@ class PoisonReplica:
 
 
 @pytest.mark.timeout(30)
-def test_unencodable_records_are_refused_alone_and_the_node_goes_on(tmp_path, unused_ports):
-    cfg = local_config(2)
-    for i, a in enumerate(cfg.nodes):
-        a.peer_port, a.client_port = unused_ports[2 * i], unused_ports[2 * i + 1]
+def test_unencodable_records_are_refused_alone_and_the_node_goes_on(tmp_path):
+    cfg = on_free_ports(local_config(2))
 
     async def go():
         storage = Storage(tmp_path / "n0")
@@ -83,10 +73,3 @@ def test_unencodable_records_are_refused_alone_and_the_node_goes_on(tmp_path, un
         await task
 
     asyncio.run(asyncio.wait_for(go(), 20))
-
-
-@pytest.fixture
-def unused_ports():
-    from controller.bench_cli import free_ports
-
-    return free_ports(4)

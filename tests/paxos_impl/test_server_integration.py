@@ -17,6 +17,7 @@ import pytest
 from controller.bench_cli import LocalServers
 from paxos_impl.client import Client, PaxosError
 from paxos_impl.client_cli import parse_value
+from tests.support.ports import on_free_ports
 
 CLIENT = Path(sys.executable).parent / "paxos-client"
 
@@ -184,20 +185,17 @@ def test_server_refuses_a_corrupt_log(tmp_path):
 
 
 def test_port_in_use_is_a_one_line_error(tmp_path):
-    from controller.bench_cli import free_ports
     from paxos_impl.config import local_config
 
-    cfg = local_config(3)
-    ports = free_ports(6)
-    for i, a in enumerate(cfg.nodes):
-        a.peer_port, a.client_port = ports[i], ports[3 + i]
+    cfg = on_free_ports(local_config(3))
     path = tmp_path / "c.toml"
     cfg.save(path)
     with socket.socket() as s:
-        s.bind(("127.0.0.1", ports[3]))
+        s.bind(("127.0.0.1", cfg.nodes[0].client_port))
         s.listen()
         r = run_server("0", "--config", str(path), cwd=tmp_path)
     assert r.returncode == 2
     assert (
-        r.stderr == f"paxos-server: cannot listen on 127.0.0.1:{ports[3]}: Address already in use\n"
+        r.stderr
+        == f"paxos-server: cannot listen on 127.0.0.1:{cfg.nodes[0].client_port}: Address already in use\n"
     )

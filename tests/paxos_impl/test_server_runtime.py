@@ -7,30 +7,21 @@ runtime's own duties be checked in-process and deterministically.
 
 import asyncio
 import os
-import socket
 import struct
 import time
-from dataclasses import dataclass, field
 
 import pytest
 
 from paxos_impl import wire
 from paxos_impl.config import local_config
+from paxos_impl.core import Ready
 from paxos_impl.node import Node
 from paxos_impl.storage import Storage, scan_frames
+from tests.support.ports import on_free_ports
 
 
 class FakeProtocolError(Exception):
     pass
-
-
-@dataclass
-class Ready:
-    persist: list = field(default_factory=list)
-    snapshot: dict | None = None
-    messages: list = field(default_factory=list)
-    replies: list = field(default_factory=list)
-    next_tick: float | None = None
 
 
 class FakeReplica:
@@ -78,22 +69,9 @@ class FakeReplica:
         return {"id": 0, "role": "leader", "leader": 0}
 
 
-def free_ports(n):
-    socks = [socket.socket() for _ in range(n)]
-    for s in socks:
-        s.bind(("127.0.0.1", 0))
-    ports = [s.getsockname()[1] for s in socks]
-    for s in socks:
-        s.close()
-    return ports
-
-
 @pytest.fixture
 def cluster_config():
-    ports = free_ports(4)
-    cfg = local_config(2)
-    for i, a in enumerate(cfg.nodes):
-        a.peer_port, a.client_port = ports[2 * i], ports[2 * i + 1]
+    cfg = on_free_ports(local_config(2))
     cfg.timeouts.request_ms = 300
     return cfg
 

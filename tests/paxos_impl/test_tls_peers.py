@@ -25,6 +25,7 @@ from paxos_impl.core import Replica
 from paxos_impl.messages import ProtocolError
 from paxos_impl.node import Node
 from paxos_impl.storage import Storage
+from tests.support.ports import on_free_ports
 
 CMD = {"op": "write", "key": "k", "value": "forged", "client_id": "evil", "seq": 1}
 FORGED = {
@@ -45,21 +46,8 @@ def pki(tmp_path_factory):
     return mine, other
 
 
-def _ports(n: int) -> list[int]:
-    socks = [socket.socket() for _ in range(n)]
-    for s in socks:
-        s.bind(("127.0.0.1", 0))
-    ports = [s.getsockname()[1] for s in socks]
-    for s in socks:
-        s.close()
-    return ports
-
-
 def _config(pki_certs, enabled: bool = True):
-    cfg = local_config(3)
-    ports = _ports(6)
-    for i, a in enumerate(cfg.nodes):
-        a.peer_port, a.client_port = ports[2 * i], ports[2 * i + 1]
+    cfg = on_free_ports(local_config(3))
     cfg.fsync = False
     # a long election timeout: node 0 alone must not start phase 1 during the test
     cfg.timeouts.election_min_ms = cfg.timeouts.election_max_ms = 60_000

@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import asyncio
 import os
+import random
 import signal
 from pathlib import Path
 from typing import Any
 
 from cluster.base import CAPABILITIES, Cluster, ClusterError, node_name, store_id
+from nemesis.base import FaultContext
 from paxos_impl.client import CasMismatch, DefiniteFailure, Indeterminate
 from paxos_impl.config import local_config
 
@@ -190,3 +192,26 @@ class FakeConn:
 
     async def close(self) -> None:
         self.closed = True
+
+
+def started(n: int = 5, **kw: Any) -> FakeCluster:
+    """A fake cluster with every node's store running (n1 leads: the first node up)."""
+    c = FakeCluster(n, **kw)
+    c.start_all()
+    return c
+
+
+def fault_context(cluster: FakeCluster, seed: int = 0) -> FaultContext:
+    """What a nemesis gets in a run, over the fake: blocking calls made inline, the store's
+    status from the fake store, a seeded rng, and the run's bugs (early-ack) for restarts."""
+
+    async def status(node: str) -> dict:
+        conn = cluster.async_client(node)
+        return await conn.status()
+
+    async def call(fn, *a: Any, **kw: Any) -> Any:
+        return fn(*a, **kw)
+
+    return FaultContext(
+        cluster=cluster, call=call, rng=random.Random(seed), status=status, bugs=["early-ack"]
+    )
