@@ -20,7 +20,7 @@ them invisible to any client, so no test could ever "find" them (measured on the
   clocks' rates, the leader stops answering lease reads before either lease end matters.
   Offset jumps change no duration (its timers move with a backward jump). Rates do matter
   to the step-down itself: with ``clock:rate-split`` (the leader's clock slow, the others
-  fast, overlapping its isolation; tests/test_lease_clock.py) a new leader is elected at
+  fast, overlapping its isolation; tests/paxos_impl/test_lease_clock.py) a new leader is elected at
   0.87 s and the old one steps down at 1.10 s real time with rates of 44% each way, so the
   correct store serves stale lease reads, which the checker reports; at 5% each way
   (inside the 10% bound) the old leader steps down at 0.62 s and nobody else leads before.

@@ -8,6 +8,14 @@ from pathlib import Path
 import pytest
 
 
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--rewrite",
+        action="store_true",
+        help="write the actual output into tests/paxos_impl/testdata/*.txt instead of comparing",
+    )
+
+
 def processes_in_containers(container_ids) -> list[int]:
     """Host pids of processes running in any of these containers (found by cgroup)."""
     ids = [i for i in container_ids if i]

@@ -1,24 +1,12 @@
 """A deterministic in-process simulation of a paxlab store cluster (virtual time, one seed).
 
-``World`` runs N sans-IO replicas over a simulated network with crash-restart; ``SimClient``
-drives them and records a history (docs/history-format.md); ``scenario.run`` ties both to a random fault
-plan and checks the safety properties.
+``World`` runs N sans-IO replicas over a simulated network with crash-restart; the sim
+backend (``cluster.sim.backend``) builds on it for `paxlab test
+--backend sim`. The tests' own clients and fault plan for the bare world live in
+tests/support/sim/.
 """
 
-from cluster.sim.clients import History, KvWorkload, SimClient
 from cluster.sim.network import LinkModel, Network
-from cluster.sim.scenario import FaultPlan, RunResult, run, sim_config
 from cluster.sim.world import World
 
-__all__ = [
-    "FaultPlan",
-    "History",
-    "KvWorkload",
-    "LinkModel",
-    "Network",
-    "RunResult",
-    "SimClient",
-    "World",
-    "run",
-    "sim_config",
-]
+__all__ = ["LinkModel", "Network", "World"]

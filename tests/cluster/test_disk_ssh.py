@@ -1,0 +1,43 @@
+"""The ssh backend: mutual TLS on by default, and the disk faults on a real remote data dir.
+
+Hosts are containers running sshd (the fixture of test_ssh_cluster_docker).
+"""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+
+from cluster.base import ClusterError
+from cluster.ssh import SSHCluster
+from paxos_impl.client import Client
+
+pytestmark = [pytest.mark.docker, pytest.mark.timeout(240)]
+
+
+def test_ssh_tls_and_a_torn_log_refused_then_restored(ssh_hosts):
+    _docker, hosts = ssh_hosts
+    ssh = SSHCluster(f"paxlab-test-sshdisk-{uuid.uuid4().hex[:6]}", hosts=hosts)
+    try:
+        ssh.setup()
+        assert "disk" in ssh.capabilities()
+        assert ssh.config.tls.enabled and ssh.config.tls.client_cert
+        listing = ssh.exec("n2", ["ls", "tls"]).stdout.split()
+        assert sorted(listing) == ["ca.pem", "node1.key", "node1.pem"], listing  # its own only
+        ssh.start_all()
+        with Client(ssh.config, node=0, timeout=5.0) as c:
+            for i in range(5):
+                c.write(f"k{i}", i)
+        ssh.stop("n2")
+        what = ssh.disk("n2", "damage", "torn", 3)
+        assert what["kind"] == "torn" and "cut_at" in what, what
+        with pytest.raises(ClusterError, match="clean shutdown"):
+            ssh.start("n2")
+        assert ssh.disk("n2", "restore") == {"restored": True}
+        ssh.start("n2")
+        with Client(ssh.config, node=1, timeout=5.0) as c:
+            assert [c.read(f"k{i}") for i in range(5)] == list(range(5))
+    finally:
+        ssh.teardown()
+    assert not ssh.certs.dir.exists()
