@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import time
 from abc import ABC, abstractmethod
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, Protocol, runtime_checkable
 
 from paxos_impl.config import Config
 
@@ -40,6 +42,46 @@ class ExecResult:
         return self.exit_code == 0
 
 
+@dataclass(frozen=True)
+class Install:
+    """What a node program needs in the node image: Debian packages, and top-level Python
+    packages of this repository to copy in (the bundled store ships ``paxos_impl``)."""
+
+    debian_packages: tuple[str, ...] = ()
+    python_packages: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Launch:
+    """One node's start, as a backend prepares it for the node program.
+
+    Paths are as the node sees them (inside its container or on its host). ``extra`` carries
+    what a backend allocates for a program beyond these (ports, certificate paths)."""
+
+    node: str  # n1..nN
+    nodes: tuple[str, ...]
+    node_dir: str  # the node's own directory: its data and logs live below it
+    config_path: str  # the cluster's configuration file ("" when the program needs none)
+    python: str  # the interpreter on the node's host, for programs written in Python
+    bugs: tuple[str, ...] = ()
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+
+@runtime_checkable
+class NodeProgram(Protocol):
+    """What runs on each node, as a backend sees it: how it is installed, its command line,
+    and where (relative to the node's directory) its data and logs live. Targets implement
+    it (targets.base.Target); a backend only starts, stops and collects it."""
+
+    install: Install
+    data_dir: str  # relative to Launch.node_dir
+    log_files: tuple[str, ...]  # relative to Launch.node_dir
+
+    def command(self, launch: Launch) -> list[str]:
+        """The argv that starts the program on ``launch.node`` in the foreground."""
+        ...
+
+
 def node_name(store_id: int) -> str:
     """Store id 0 runs on node n1: names are 1-based like Jepsen's, ids 0-based like the store."""
     return f"n{store_id + 1}"
@@ -55,6 +97,9 @@ class Cluster(ABC):
     name: str
     nodes: list[str]
     config: Config  # the store configuration clients on the controller's host use
+    # True when the constructor takes ``program=`` (any NodeProgram, not only the bundled
+    # store's server): make_cluster refuses other targets on a backend that cannot run them
+    ANY_PROGRAM = False
 
     # -- what it can do ----------------------------------------------------------------
     @abstractmethod

@@ -30,18 +30,18 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+import generator as g
 import nemesis as nemesis_pkg
 import workloads
-from cluster.base import Cluster, ClusterError, store_id
-from controller import generator as g
+from cluster.base import Cluster, ClusterError
 from controller.history import HistoryWriter, op_counts, read_history
 from controller.interpreter import Env, Live, ProcessIds, nemesis_step, run_nemesis, run_workers
 from controller.progress import show_progress
 from controller.spec import TestSpec
 from controller.store import RunDir, create_run
 from nemesis.combined import coverage
+from targets.base import Target, TargetClient
 from workloads.base import CheckInput
-from workloads.client import StoreClient, store_connector
 
 PROBE_KEY = "paxlab-probe"
 
@@ -100,6 +100,8 @@ def make_cluster_for(spec: TestSpec) -> Cluster:
     from cluster import make_cluster
 
     opts = spec.cluster_opts()
+    if spec.target != "bundled":
+        opts["program"] = spec.make_target()
     if spec.backend == "sim":
         opts.setdefault("seed", spec.seed)  # the simulated world is part of the seeded plan
     return make_cluster(spec.backend, cluster_name(spec), spec.nodes, **opts)
@@ -119,12 +121,13 @@ def run_test(
     spec.validate()
     workload = workloads.make(spec.workload, spec.concurrency)
     combined = nemesis_pkg.build(spec.nemesis_entries())
+    target = spec.make_target()
     if cluster is None:
         cluster = make_cluster_for(spec)
-    combined.require(cluster, final=False)
+    combined.require(cluster, final=False, refused=target.refused)
     run_dir = create_run(spec.test_name, results_root)
     run_dir.write_spec(spec.to_dict())
-    run = Run(spec, cluster, workload, combined, run_dir, progress=progress)
+    run = Run(spec, cluster, workload, combined, run_dir, progress=progress, target=target)
     run.build_report = report
     return run.go(runner)
 
@@ -132,8 +135,11 @@ def run_test(
 class Run:
     """The state of one run; :meth:`go` drives it."""
 
-    def __init__(self, spec, cluster, workload, combined, run_dir: RunDir, progress=None):
+    def __init__(
+        self, spec, cluster, workload, combined, run_dir: RunDir, progress=None, target=None
+    ):
         self.spec: TestSpec = spec
+        self.target: Target = target if target is not None else spec.make_target()
         self.cluster: Cluster = cluster
         self.workload = workload
         self.combined = combined
@@ -216,13 +222,11 @@ class Run:
     async def execute(self) -> None:
         self.env = Env(direct_calls=self.virtual)
         self._install_sigint()
-        connect = store_connector(self.cluster, self.spec.op_timeout, f"s{self.spec.seed}")
-        self.connect = connect
         self.fx = nemesis_pkg.FaultContext(
             cluster=self.cluster,
             call=self.env.call,
             rng=_rng(self.spec.seed, "nemesis"),
-            status=self._status,
+            target=self.target,
             bugs=list(self.spec.bugs),
         )
         progress = None
@@ -321,7 +325,8 @@ class Run:
     # -- phases ------------------------------------------------------------------------------
     async def _setup(self) -> None:
         await self.env.call(self.cluster.setup)
-        await self.env.call(self.combined.require, self.cluster)  # what only a live node tells
+        # what only a live node tells
+        await self.env.call(self.combined.require, self.cluster, True, self.target.refused)
         await self.env.call(self.cluster.start_all, list(self.spec.bugs))
         if not await self._wait_ready(self.spec.recovery_time + 30, every_node=True):
             raise ClusterError(
@@ -425,22 +430,18 @@ class Run:
         if errors:
             self.results["collect_errors"] = errors
 
-    # -- the store, from the controller's side --------------------------------------------
-    async def _open_client(self, node: str, process: int) -> StoreClient:
-        return StoreClient(self.connect(node, process))
+    # -- the target, from the controller's side -------------------------------------------
+    def _client(self, node: str, process: int) -> TargetClient:
+        client_id = f"s{self.spec.seed}-p{process}"
+        return self.target.client(self.cluster, node, client_id, self.spec.op_timeout)
 
-    async def _status(self, node: str) -> dict[str, Any]:
-        conn = self.connect(node, -1)
-        try:
-            return await conn.status(store_id(node))
-        finally:
-            await _aclose(conn)
+    async def _open_client(self, node: str, process: int) -> TargetClient:
+        return self._client(node, process)
 
     async def _probe(self, node: str, timeout: float) -> bool:
-        conn = self.connect(node, -1)
+        conn = self._client(node, -1)
         try:
-            await asyncio.wait_for(conn.status(store_id(node)), timeout)
-            await asyncio.wait_for(conn.read(PROBE_KEY), timeout)
+            await asyncio.wait_for(conn.ready(PROBE_KEY), timeout)
             return True
         except Exception:
             return False

@@ -147,6 +147,8 @@ def backend_opts(args: argparse.Namespace) -> dict[str, Any]:
 def replay_argv(args: argparse.Namespace, seed: int) -> list[str]:
     """`paxlab sim ... --seed S`: the exact run of one seed again."""
     argv = ["paxlab", "sim", "--workload", args.workload, "--nemesis", args.nemesis]
+    if getattr(args, "target", "bundled") != "bundled":
+        argv += ["--target", args.target]
     for b in args.bug:
         argv += ["--bug", b]
     for flag, value, default in (

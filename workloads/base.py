@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from controller.generator import Context, Generator, const, each_worker, then, until_ok
+from generator import Context, Generator, const, each_worker, then, until_ok
 
 Checker = Callable[["CheckInput"], dict[str, Any]]
 
