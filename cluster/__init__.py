@@ -29,13 +29,7 @@ def make_cluster(
     if backend not in BACKENDS:
         raise ClusterError(f"unknown backend {backend!r}; known: {', '.join(BACKENDS)}")
     modname, clsname = BACKENDS[backend]
-    try:
-        mod = importlib.import_module(modname)
-    except ModuleNotFoundError as e:
-        if e.name != modname:
-            raise
-        raise ClusterError(f"the {backend} backend is not available in this build") from None
-    cls = getattr(mod, clsname)
+    cls = getattr(importlib.import_module(modname), clsname)
     if program is not None and not isinstance(program, PaxosServer):
         if not cls.ANY_PROGRAM:
             raise ClusterError(f"the {backend} backend runs only the bundled store")

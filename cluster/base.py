@@ -92,7 +92,10 @@ def store_id(node: str) -> int:
 
 
 class Cluster(ABC):
-    """A set of named nodes (n1..nN) running the store, and the faults we can do to them."""
+    """The core every backend has: named nodes (n1..nN) running the node program, their life
+    cycle and logs, and the capability names it offers. Faults are optional capabilities,
+    Protocols in cluster.capabilities (Kill, Pause, Partition, Clock, Netem, Files, Disk,
+    virtual time...), which a backend implements by having their methods."""
 
     name: str
     nodes: list[str]
@@ -112,8 +115,11 @@ class Cluster(ABC):
         return self.capabilities()
 
     def require(self, *caps: str) -> None:
-        """Raise Unsupported unless every capability is available."""
-        missing = [c for c in caps if c not in self.capabilities()]
+        """Raise Unsupported unless every capability is offered and implemented."""
+        from cluster.capabilities import offered
+
+        have = offered(self)
+        missing = [c for c in caps if c not in have]
         if missing:
             raise Unsupported(f"the {type(self).__name__} backend cannot do: {', '.join(missing)}")
 
@@ -139,54 +145,15 @@ class Cluster(ABC):
     def stop(self, node: str) -> None: ...
 
     @abstractmethod
-    def kill(self, node: str) -> None: ...
-
-    @abstractmethod
-    def pause(self, node: str) -> None: ...
-
-    @abstractmethod
-    def resume(self, node: str) -> None: ...
-
-    @abstractmethod
     def is_running(self, node: str) -> bool: ...
 
     def start_all(self, bugs: list[str] | None = None) -> None:
         for n in self.nodes:
             self.start(n, bugs)
 
-    # -- remote access -----------------------------------------------------------------
-    def exec(self, node: str, cmd: list[str], timeout: float = 30) -> ExecResult:
-        raise Unsupported(f"{type(self).__name__} cannot run commands on nodes")
-
-    def put_file(self, node: str, local: Path, remote: str) -> None:
-        raise Unsupported(f"{type(self).__name__} cannot copy files to nodes")
-
-    def get_file(self, node: str, remote: str, local: Path) -> None:
-        raise Unsupported(f"{type(self).__name__} cannot copy files from nodes")
-
     @abstractmethod
     def collect(self, node: str, dest: Path) -> None:
         """Copy the node's logs and a listing of its data directory into dest/."""
-
-    # -- fault primitives (nemeses compose these) --------------------------------------
-    def partition(self, grudge: dict[str, set[str]]) -> None:
-        """Node -> the set of nodes it drops traffic from. Replaces any earlier partition."""
-        raise Unsupported(f"{type(self).__name__} cannot partition the network")
-
-    def heal_network(self) -> None:
-        raise Unsupported(f"{type(self).__name__} cannot partition the network")
-
-    def set_clock_offset(self, node: str, seconds: float) -> None:
-        raise Unsupported(f"{type(self).__name__} cannot shift clocks")
-
-    def reset_clocks(self) -> None:
-        raise Unsupported(f"{type(self).__name__} cannot shift clocks")
-
-    def netem(self, node: str, delay_ms: float = 0, jitter_ms: float = 0, loss: float = 0) -> None:
-        raise Unsupported(f"{type(self).__name__} cannot shape the network")
-
-    def heal_netem(self) -> None:
-        raise Unsupported(f"{type(self).__name__} cannot shape the network")
 
     # -- time: real here, virtual on the sim backend ------------------------------------
     _epoch: float | None = None

@@ -10,7 +10,7 @@ to the clean-up phases (the verdict is then "unknown"); each further SIGINT skip
 clean-up step in progress; teardown always happens.
 
 Everything between setup and collect runs on one asyncio loop (see controller.interpreter);
-on a backend with ``virtual_time = True`` (the simulator) that loop is the virtual-time loop
+on a backend with the VirtualTime capability (the simulator) that loop is the virtual-time loop
 and blocking calls are made directly, so the same phases run deterministically.
 """
 
@@ -34,6 +34,7 @@ import generator as g
 import nemesis as nemesis_pkg
 import workloads
 from cluster.base import Cluster, ClusterError
+from cluster.capabilities import Inspect, in_virtual_time
 from controller.history import HistoryWriter, op_counts, read_history
 from controller.interpreter import Env, Live, ProcessIds, nemesis_step, run_nemesis, run_workers
 from controller.progress import show_progress
@@ -144,7 +145,7 @@ class Run:
         self.workload = workload
         self.combined = combined
         self.run_dir = run_dir
-        self.virtual = bool(getattr(cluster, "virtual_time", False))
+        self.virtual = in_virtual_time(cluster)
         self.progress = (not self.virtual) if progress is None else progress
         self.history = HistoryWriter(run_dir.history_path, 0.05 if self.virtual else 0.0)
         self.live = Live()
@@ -507,11 +508,10 @@ class Run:
     def _store_invariants(self) -> dict[str, Any] | None:
         """The backend's own invariant checker (the simulator's), as one more checker result,
         with the seed and the command that replays the run; None where there is none."""
-        fn = getattr(self.cluster, "invariants", None)
-        if not callable(fn):
+        if not isinstance(self.cluster, Inspect):
             return None
         try:
-            res = dict(fn(self.run_t0))
+            res = dict(self.cluster.invariants(self.run_t0))
         except Exception as e:
             res = {"valid": "unknown", "seen": "store", "error": f"{type(e).__name__}: {e}"}
         from controller.report import rerun_command
@@ -527,15 +527,12 @@ class Run:
         self.run_dir.write_results(self.results)
         if not self.build_report:
             return
+        from controller import report
+
         try:
-            from controller import report
-        except ImportError:
-            self.results["report_error"] = "controller.report is not available in this build"
-        else:
-            try:
-                report.build_report(self.run_dir.path)
-            except Exception as e:
-                self.results["report_error"] = f"{type(e).__name__}: {e}"[:500]
+            report.build_report(self.run_dir.path)
+        except Exception as e:
+            self.results["report_error"] = f"{type(e).__name__}: {e}"[:500]
         self.run_dir.write_results(self.results)
 
 

@@ -12,10 +12,13 @@ import random
 from abc import ABC, abstractmethod
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from cluster.base import Cluster
+from cluster.capabilities import need
 from targets.base import Primaries, Target
+
+T = TypeVar("T")
 
 
 class NemesisError(ValueError):
@@ -31,6 +34,11 @@ class FaultContext:
     call: Callable[..., Awaitable[Any]]  # await call(fn, *args): a blocking cluster operation
     rng: random.Random
     target: Target | None = None  # the system under test; may have primaries()
+
+    def can(self, capability: type[T]) -> T:
+        """The cluster as that capability (cluster.capabilities), or Unsupported in one line."""
+        return need(self.cluster, capability)
+
     bugs: list[str] = field(default_factory=list)  # restarted nodes keep the run's bugs
     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
 

@@ -22,6 +22,7 @@ import random
 from typing import Any
 
 from cluster.base import Unsupported
+from cluster.capabilities import offered
 from generator import Context, Generator, Result, Sleep
 from nemesis.base import FaultContext, Nemesis, NemesisError
 from nemesis.clock import ClockNemesis
@@ -65,7 +66,7 @@ class Combined:
         the target takes it (``refused``: capability -> why the target cannot take it).
 
         Called before set-up (``final=False``) and again once the nodes run."""
-        caps = set(cluster.capabilities() if final else cluster.possible_capabilities())
+        caps = offered(cluster, final)
         refused = refused or {}
         for n in self.nemeses.values():
             needed = n.requires(caps, final)
