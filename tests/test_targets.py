@@ -118,3 +118,14 @@ def test_the_example_target_in_the_docs_meets_the_protocol():
     assert isinstance(target, Target)
     launch = Launch(node="n1", nodes=("n1",), node_dir="/d", config_path="", python="py")
     assert target.command(launch)[0] == "mystore-server"
+
+
+def test_a_stored_spec_reruns_on_its_target():
+    from controller.report import rerun_command
+
+    spec = TestSpec(backend="sim", seed=5).to_dict()
+    spec["argv"] = None
+    assert "--target bundled" in rerun_command(spec)
+    assert TestSpec.from_dict({**spec, "target": "bundled"}).target == "bundled"
+    old = {k: v for k, v in spec.items() if k != "target"}  # a test.json from before targets
+    assert TestSpec.from_dict(old).target == "bundled"
