@@ -12,13 +12,14 @@ WORKLOAD ?= kv
 BUG ?=
 SEED ?=
 BACKEND ?= docker
+TARGET ?= bundled
 PORT ?= 8080
 BUG_ARG := $(if $(BUG),--bug $(BUG),)
 SEED_ARG := $(if $(SEED),--seed $(SEED),)
 # Only the docker backend runs the node image: a simulator, local or ssh run must not build it.
 NODE_DEPS := install $(if $(filter docker,$(BACKEND)),image,)
 RUN_ARGS = --workload $(WORKLOAD) --nodes $(NODES) --concurrency $(CONCURRENCY) \
-           --time-limit $(TIME_LIMIT) --backend $(BACKEND) $(BUG_ARG) $(SEED_ARG)
+           --time-limit $(TIME_LIMIT) --backend $(BACKEND) --target $(TARGET) $(BUG_ARG) $(SEED_ARG)
 
 .PHONY: install test test-fast test-docker lint format image cluster-up cluster-down \
         test-partition test-kill test-clock test-pause test-netem test-all serve bench \
@@ -35,6 +36,7 @@ $(VENV)/.installed: pyproject.toml
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports --no-cache
 
 format: install
 	$(BIN)/ruff format .

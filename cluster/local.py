@@ -42,7 +42,17 @@ from pathlib import Path
 from typing import Any
 
 from cluster import node_agent
-from cluster.base import Cluster, ClusterError, ExecResult, Unsupported, node_name, store_id
+from cluster.base import (
+    Cluster,
+    ClusterError,
+    ExecResult,
+    Launch,
+    NodeProgram,
+    Unsupported,
+    node_name,
+    store_id,
+)
+from cluster.program import PAXOS_SERVER
 from paxos_impl.config import Config, ConfigError, NodeAddress, Timeouts
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -189,6 +199,8 @@ class StartsAndWaits:
 class LocalCluster(StartsAndWaits, Cluster):
     """N store processes on 127.0.0.(10+K), each with its own data directory and ports."""
 
+    ANY_PROGRAM = True
+
     def __init__(
         self,
         name: str,
@@ -200,6 +212,7 @@ class LocalCluster(StartsAndWaits, Cluster):
         cleanup_at_exit: bool = True,
         tls: bool = True,
         data_tmpfs_mb: int | None = None,
+        program: NodeProgram | None = None,
         **config_kw: Any,
     ) -> None:
         """run_dir: where node directories go (default: a fresh temp dir, removed at teardown).
@@ -210,11 +223,13 @@ class LocalCluster(StartsAndWaits, Cluster):
         setup (cluster.certs; files in run_dir/tls). The one config serves nodes and clients.
         data_tmpfs_mb: mount a tmpfs of this size on each node's data directory (root only):
         a disk that can be filled, for the disk:full nemesis. Unmounted at teardown.
+        program: what runs on each node (default: the bundled store's server).
         Other keywords go to paxos_impl.config.Config (mode, read_mode, timeouts, ...)."""
         if n < 1 or n > 240:
             raise ClusterError(f"the local backend runs 1..240 nodes, not {n}")
         self.name = name
         self.nodes = [node_name(i) for i in range(n)]
+        self.program: NodeProgram = program if program is not None else PAXOS_SERVER
         self._own_run_dir = run_dir is None
         self.run_dir = Path(run_dir) if run_dir else Path(tempfile.mkdtemp(prefix=f"{name}-"))
         self.python = python or sys.executable
@@ -312,9 +327,9 @@ class LocalCluster(StartsAndWaits, Cluster):
             self.config.save(self.config_path)
         for node in self.nodes:
             d = self.node_dir(node)
-            (d / "data").mkdir(parents=True, exist_ok=True)
-            if self.data_tmpfs_mb is not None and not os.path.ismount(d / "data"):
-                self._mount_tmpfs(d / "data")
+            (d / self.program.data_dir).mkdir(parents=True, exist_ok=True)
+            if self.data_tmpfs_mb is not None and not os.path.ismount(d / self.program.data_dir):
+                self._mount_tmpfs(d / self.program.data_dir)
             if self._faketime_lib and not (d / node_agent.CLOCK_FILE).exists():
                 write_offset_file(d / node_agent.CLOCK_FILE, 0)
 
@@ -333,7 +348,7 @@ class LocalCluster(StartsAndWaits, Cluster):
             errors.append(f"iptables: {e}")
         if self.data_tmpfs_mb is not None:
             for node in self.nodes:
-                data = self.run_dir / "nodes" / node / "data"
+                data = self.run_dir / "nodes" / node / self.program.data_dir
                 if os.path.ismount(data):
                     r = subprocess.run(["umount", str(data)], capture_output=True, text=True)
                     if r.returncode != 0:
@@ -370,7 +385,7 @@ class LocalCluster(StartsAndWaits, Cluster):
                 return None
             # the PID may have been reused: it must still be our store on our data dir
             cmd = _pid_cmdline(pid)
-            if str(self.node_dir(node) / "data") in cmd:
+            if str(self.node_dir(node) / self.program.data_dir) in cmd:
                 return pid if _pid_state(pid) not in (None, "Z") else None
             return None
 
@@ -395,18 +410,16 @@ class LocalCluster(StartsAndWaits, Cluster):
                 return
             self.setup()
             d = self.node_dir(node)
-            cmd = [
-                self.python,
-                "-m",
-                "paxos_impl.server",
-                str(store_id(node)),
-                "--config",
-                str(self.config_path),
-                "--data-dir",
-                str(d / "data"),
-            ]
-            for b in bugs or []:
-                cmd += ["--bug", b]
+            cmd = self.program.command(
+                Launch(
+                    node=node,
+                    nodes=tuple(self.nodes),
+                    node_dir=str(d),
+                    config_path=str(self.config_path),
+                    python=self.python,
+                    bugs=tuple(bugs or ()),
+                )
+            )
             env = dict(os.environ)
             env["PYTHONPATH"] = os.pathsep.join(
                 [str(PROJECT_ROOT)] + ([env["PYTHONPATH"]] if env.get("PYTHONPATH") else [])
@@ -530,7 +543,9 @@ class LocalCluster(StartsAndWaits, Cluster):
         """A disk fault on a stopped node's data directory (cluster.diskfault)."""
         from cluster import diskfault
 
-        return diskfault.run_on(self, node, str(self.node_dir(node) / "data"), action, kind, seed)
+        return diskfault.run_on(
+            self, node, str(self.node_dir(node) / self.program.data_dir), action, kind, seed
+        )
 
     def put_file(self, node: str, local: Path, remote: str) -> None:
         dst = self._resolve(node, remote)
@@ -548,9 +563,11 @@ class LocalCluster(StartsAndWaits, Cluster):
         d = self.node_dir(node)
         dest = Path(dest)
         dest.mkdir(parents=True, exist_ok=True)
-        if (d / "store.log").exists():
-            shutil.copyfile(d / "store.log", dest / "store.log")
-        (dest / "data-listing.txt").write_text(data_listing(d / "data"))
+        for name in ("store.log", *self.program.log_files):  # its output, then its own logs
+            if (d / name).is_file():
+                (dest / name).parent.mkdir(parents=True, exist_ok=True)
+                shutil.copyfile(d / name, dest / name)
+        (dest / "data-listing.txt").write_text(data_listing(d / self.program.data_dir))
 
     # -- partitions: iptables on loopback, in this cluster's own chain --------------------------
     def gid(self, node: str) -> int:

@@ -1,6 +1,6 @@
 """`paxlab test --backend-opt KEY=VALUE`: backend options (the simulator's power cuts, drift,
 message loss...) reach the cluster from the command line, and a wrong one is a one-line
-usage error. Store settings are not backend options (--target-opt, tests/cluster/test_store_settings.py)."""
+usage error. Store settings are not backend options (--target-opt, tests/targets/test_store_settings.py)."""
 
 from __future__ import annotations
 

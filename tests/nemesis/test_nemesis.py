@@ -9,8 +9,8 @@ import pytest
 
 import nemesis
 from cluster.base import Unsupported
-from controller.generator import Context, Sleep
 from controller.virtual_loop import run_virtual
+from generator import Context, Sleep
 from nemesis.base import NemesisError, find_leader
 from nemesis.partition import bridge, halves, majorities_ring
 from tests.support.fakes import FakeCluster, fault_context, started

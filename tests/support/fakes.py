@@ -18,6 +18,7 @@ from cluster.base import CAPABILITIES, Cluster, ClusterError, node_name, store_i
 from nemesis.base import FaultContext
 from paxos_impl.client import CasMismatch, DefiniteFailure, Indeterminate
 from paxos_impl.config import local_config
+from targets.bundled import BundledTarget
 
 
 class FakeCluster(Cluster):
@@ -205,13 +206,13 @@ def fault_context(cluster: FakeCluster, seed: int = 0) -> FaultContext:
     """What a nemesis gets in a run, over the fake: blocking calls made inline, the store's
     status from the fake store, a seeded rng, and the run's bugs (early-ack) for restarts."""
 
-    async def status(node: str) -> dict:
-        conn = cluster.async_client(node)
-        return await conn.status()
-
     async def call(fn, *a: Any, **kw: Any) -> Any:
         return fn(*a, **kw)
 
     return FaultContext(
-        cluster=cluster, call=call, rng=random.Random(seed), status=status, bugs=["early-ack"]
+        cluster=cluster,
+        call=call,
+        rng=random.Random(seed),
+        target=BundledTarget(),
+        bugs=["early-ack"],
     )

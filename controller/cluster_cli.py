@@ -102,8 +102,9 @@ def _reattach(state: dict[str, Any]) -> Any:
 
 # -- commands ------------------------------------------------------------------------------
 def _up(args: argparse.Namespace) -> int:
-    from cluster import make_cluster, store_settings
+    from cluster import make_cluster
     from cluster.base import ClusterError
+    from targets.bundled import settings as store_settings
 
     if not 1 <= args.nodes <= 50:
         raise ClusterError(f"--nodes must be within 1..50, not {args.nodes}")
@@ -215,10 +216,8 @@ def _node_row(cluster: Any, i: int, node: str) -> dict[str, Any]:
 
 
 def _store_role(config: Any, i: int) -> dict[str, Any]:
-    try:
-        from paxos_impl.client import Client, PaxosError
-    except ImportError:
-        return {"role": "unknown"}
+    from paxos_impl.client import Client, PaxosError
+
     client = Client(config, node=i, timeout=2.0, follow_redirects=False)
     try:
         st = client.status(i)
