@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import re
 import textwrap
-from pathlib import Path
 
 import pytest
 
@@ -17,6 +16,7 @@ from controller.spec import SpecError, TestSpec
 from targets.base import Primaries, Target, TargetClient, TargetError
 from targets.bundled import BundledTarget
 from tests.support.fakes import FakeCluster
+from tests.support.paths import REPO_ROOT
 
 
 def test_bundled_target_meets_the_protocols():
@@ -109,7 +109,7 @@ def test_a_backend_that_runs_only_the_bundled_store_refuses_another_program():
 
 
 def test_the_example_target_in_the_docs_meets_the_protocol():
-    doc = (Path(__file__).resolve().parent.parent / "docs" / "targets.md").read_text()
+    doc = (REPO_ROOT / "docs" / "targets.md").read_text()
     block = re.search(r"```python\n(.*?)```", doc, re.S)
     assert block, "docs/targets.md lost its example target"
     scope: dict = {}
