@@ -118,10 +118,6 @@ def fields(d: dict, first: str) -> str:
     return f"{d.get(first)} {rest}".rstrip()
 
 
-def handle_name(h: object) -> str:
-    return str(h)
-
-
 def show_ready(node: int, ready: Ready, now: float) -> list[str]:
     """A Ready as the runtime must act on it: persist, snapshot, send, reply, next tick."""
     out = [f"n{node} @{now:.3f}"]
@@ -129,7 +125,7 @@ def show_ready(node: int, ready: Ready, now: float) -> list[str]:
     if ready.snapshot is not None:
         out.append(f"  snapshot applied={value(ready.snapshot.get('applied'))}")
     out += [f"  send {node}->{d} {fields(m, 'type')}" for d, m in ready.messages]
-    out += [f"  reply {handle_name(h)} {value(r)}" for h, r in ready.replies]
+    out += [f"  reply {h} {value(r)}" for h, r in ready.replies]
     nt = "none" if ready.next_tick is None else f"{ready.next_tick:.3f}"
     out.append(f"  next tick {nt}")
     return out
@@ -137,6 +133,7 @@ def show_ready(node: int, ready: Ready, now: float) -> list[str]:
 
 # -- the commands ----------------------------------------------------------------------------
 def parse_args(words: list[str]) -> tuple[list[str], dict[str, str]]:
+    """Positional words and key=value words (a value with "=" in it cannot be positional)."""
     pos = [w for w in words if "=" not in w]
     kw = dict(w.split("=", 1) for w in words if "=" in w)
     return pos, kw
