@@ -395,25 +395,7 @@ class LocalCluster(StartsAndWaits, Cluster):
                 return
             self.setup()
             d = self.node_dir(node)
-            cmd = [
-                self.python,
-                "-m",
-                "paxos_impl.server",
-                str(store_id(node)),
-                "--config",
-                str(self.config_path),
-                "--data-dir",
-                str(d / "data"),
-            ]
-            for b in bugs or []:
-                cmd += ["--bug", b]
-            env = dict(os.environ)
-            env["PYTHONPATH"] = os.pathsep.join(
-                [str(PROJECT_ROOT)] + ([env["PYTHONPATH"]] if env.get("PYTHONPATH") else [])
-            )
-            env["PYTHONUNBUFFERED"] = "1"
-            if self._faketime_lib:
-                env.update(node_agent.faketime_env(d, self._faketime_lib))
+            cmd, env = self._store_command(node, bugs)
             # as root, a group of its own, so partitions can tell its packets apart (see gid)
             creds: dict[str, Any] = {}
             if probe_iptables() is None:
@@ -438,6 +420,32 @@ class LocalCluster(StartsAndWaits, Cluster):
                 log.close()
             self._procs[node] = proc
             self._pid_file(node).write_text(str(proc.pid))
+
+    def _store_command(self, node: str, bugs: list[str] | None) -> tuple[list[str], dict[str, str]]:
+        """The command line and environment of node's store process (a subclass running
+        another system on the same machinery replaces this). Its command line must name the
+        node's data directory: that is how :meth:`pid` recognises it."""
+        d = self.node_dir(node)
+        cmd = [
+            self.python,
+            "-m",
+            "paxos_impl.server",
+            str(store_id(node)),
+            "--config",
+            str(self.config_path),
+            "--data-dir",
+            str(d / "data"),
+        ]
+        for b in bugs or []:
+            cmd += ["--bug", b]
+        env = dict(os.environ)
+        env["PYTHONPATH"] = os.pathsep.join(
+            [str(PROJECT_ROOT)] + ([env["PYTHONPATH"]] if env.get("PYTHONPATH") else [])
+        )
+        env["PYTHONUNBUFFERED"] = "1"
+        if self._faketime_lib:
+            env.update(node_agent.faketime_env(d, self._faketime_lib))
+        return cmd, env
 
     def _signal_and_reap(self, node: str, sig: signal.Signals, wait: float | None) -> bool:
         """Send sig to node's store; with wait, wait that long for it to exit. True if it is gone."""

@@ -1,0 +1,120 @@
+"""Real etcd members as local processes: the client's operations, kill and restart, pause,
+and a partition in which a serializable read is stale while a linearizable one is not.
+
+Needs Debian's etcd-server (``apt-get install -y etcd-server``): without it these fail
+with that instruction rather than skip, like the other process tests."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import pytest
+
+from cluster.base import Unsupported
+from cluster.local import probe_iptables
+from paxos_impl.client import CasMismatch, DefiniteFailure, Indeterminate
+from targets.etcd.client import EtcdClient
+from targets.etcd.local import CLOCK_REFUSAL, EtcdLocalCluster
+
+pytestmark = pytest.mark.timeout(120)
+
+
+@pytest.fixture
+def etcd3():
+    c = EtcdLocalCluster("etcd-t", 3, port_base=25010)
+    try:
+        c.setup()
+        c.start_all()
+        c.wait_healthy()
+        yield c
+    finally:
+        c.teardown()
+    assert all(c.pid(n) is None for n in c.nodes)
+
+
+async def _with(url: str, op, **kw):
+    c = EtcdClient(url, timeout=kw.pop("timeout", 3.0), **kw)
+    try:
+        return await op(c)
+    finally:
+        await c.close()
+
+
+def _write_until_ok(url: str, key: str, value, within: float = 30.0) -> None:
+    deadline = time.monotonic() + within
+    while True:
+        try:
+            return asyncio.run(_with(url, lambda c: c.write(key, value)))
+        except (Indeterminate, DefiniteFailure):
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.2)
+
+
+def test_operations_on_a_real_cluster(etcd3):
+    u1, u2 = etcd3.client_url("n1"), etcd3.client_url("n2")
+
+    async def ops():
+        a = EtcdClient(u1)
+        b = EtcdClient(u2)
+        try:
+            assert await a.read("x") is None
+            await a.write("x", 1)
+            assert await b.read("x") == 1
+            await b.cas("x", 1, 2)
+            with pytest.raises(CasMismatch):
+                await a.cas("x", 1, 3)
+            assert await a.read("x") == 2
+            await asyncio.gather(*[(a if i % 2 else b).append("l", [i]) for i in range(10)])
+            assert sorted(await b.read("l")) == list(range(10))
+        finally:
+            await a.close()
+            await b.close()
+
+    asyncio.run(ops())
+
+
+def test_a_killed_member_refuses_then_rejoins_with_its_data(etcd3):
+    asyncio.run(_with(etcd3.client_url("n3"), lambda c: c.write("k", "before")))
+    etcd3.kill("n3")
+    assert not etcd3.is_running("n3")
+    with pytest.raises(DefiniteFailure) as e:
+        asyncio.run(_with(etcd3.client_url("n3"), lambda c: c.write("k", "lost")))
+    assert e.value.error == "unavailable"
+    # n3 may have led: etcd answers "request timed out" until a new leader is elected
+    _write_until_ok(etcd3.client_url("n1"), "k", "during")
+    etcd3.start("n3")
+    assert asyncio.run(_with(etcd3.client_url("n3"), lambda c: c.read("k"))) == "during"
+
+
+def test_a_paused_member_times_out_and_resumes(etcd3):
+    etcd3.pause("n2")
+    assert etcd3.is_paused("n2")
+    with pytest.raises(DefiniteFailure):  # a read that times out did nothing
+        asyncio.run(_with(etcd3.client_url("n2"), lambda c: c.read("k"), timeout=0.5))
+    etcd3.resume("n2")
+    asyncio.run(_with(etcd3.client_url("n2"), lambda c: c.write("k", 1)))
+
+
+def test_the_clock_nemesis_is_refused_with_the_reason(etcd3):
+    assert "clock" not in etcd3.capabilities()
+    with pytest.raises(Unsupported, match="libfaketime"):
+        etcd3.set_clock_offset("n1", 5)
+    assert "vDSO" in CLOCK_REFUSAL
+
+
+@pytest.mark.skipif(probe_iptables() is not None, reason="partitions need root and iptables")
+def test_serializable_reads_are_stale_on_an_isolated_member(etcd3):
+    n1, n2 = etcd3.client_url("n1"), etcd3.client_url("n2")
+    asyncio.run(_with(n1, lambda c: c.write("s", "old")))
+    etcd3.partition({"n1": {"n2", "n3"}, "n2": {"n1"}, "n3": {"n1"}})
+    try:
+        asyncio.run(_with(n2, lambda c: c.write("s", "new")))
+        stale = asyncio.run(_with(n1, lambda c: c.read("s"), serializable=True))
+        assert stale == "old"
+        with pytest.raises(DefiniteFailure):  # linearizable: no quorum, no answer
+            asyncio.run(_with(n1, lambda c: c.read("s"), timeout=1.0))
+    finally:
+        etcd3.heal_network()
+    assert asyncio.run(_with(n1, lambda c: c.read("s"), timeout=10.0)) == "new"
