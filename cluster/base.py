@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import time
 from abc import ABC, abstractmethod
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, Protocol, runtime_checkable
 
 from paxos_impl.config import Config
 
@@ -40,6 +42,46 @@ class ExecResult:
         return self.exit_code == 0
 
 
+@dataclass(frozen=True)
+class Install:
+    """What a node program needs in the node image: Debian packages, and top-level Python
+    packages of this repository to copy in (the bundled store ships ``paxos_impl``)."""
+
+    debian_packages: tuple[str, ...] = ()
+    python_packages: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Launch:
+    """One node's start, as a backend prepares it for the node program.
+
+    Paths are as the node sees them (inside its container or on its host). ``extra`` carries
+    what a backend allocates for a program beyond these (ports, certificate paths)."""
+
+    node: str  # n1..nN
+    nodes: tuple[str, ...]
+    node_dir: str  # the node's own directory: its data and logs live below it
+    config_path: str  # the cluster's configuration file ("" when the program needs none)
+    python: str  # the interpreter on the node's host, for programs written in Python
+    bugs: tuple[str, ...] = ()
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+
+@runtime_checkable
+class NodeProgram(Protocol):
+    """What runs on each node, as a backend sees it: how it is installed, its command line,
+    and where (relative to the node's directory) its data and logs live. Targets implement
+    it (targets.base.Target); a backend only starts, stops and collects it."""
+
+    install: Install
+    data_dir: str  # relative to Launch.node_dir
+    log_files: tuple[str, ...]  # relative to Launch.node_dir
+
+    def command(self, launch: Launch) -> list[str]:
+        """The argv that starts the program on ``launch.node`` in the foreground."""
+        ...
+
+
 def node_name(store_id: int) -> str:
     """Store id 0 runs on node n1: names are 1-based like Jepsen's, ids 0-based like the store."""
     return f"n{store_id + 1}"
@@ -50,11 +92,17 @@ def store_id(node: str) -> int:
 
 
 class Cluster(ABC):
-    """A set of named nodes (n1..nN) running the store, and the faults we can do to them."""
+    """The core every backend has: named nodes (n1..nN) running the node program, their life
+    cycle and logs, and the capability names it offers. Faults are optional capabilities,
+    Protocols in cluster.capabilities (Kill, Pause, Partition, Clock, Netem, Files, Disk,
+    virtual time...), which a backend implements by having their methods."""
 
     name: str
     nodes: list[str]
     config: Config  # the store configuration clients on the controller's host use
+    # True when the constructor takes ``program=`` (any NodeProgram, not only the bundled
+    # store's server): make_cluster refuses other targets on a backend that cannot run them
+    ANY_PROGRAM = False
 
     # -- what it can do ----------------------------------------------------------------
     @abstractmethod
@@ -67,8 +115,11 @@ class Cluster(ABC):
         return self.capabilities()
 
     def require(self, *caps: str) -> None:
-        """Raise Unsupported unless every capability is available."""
-        missing = [c for c in caps if c not in self.capabilities()]
+        """Raise Unsupported unless every capability is offered and implemented."""
+        from cluster.capabilities import offered
+
+        have = offered(self)
+        missing = [c for c in caps if c not in have]
         if missing:
             raise Unsupported(f"the {type(self).__name__} backend cannot do: {', '.join(missing)}")
 
@@ -94,54 +145,15 @@ class Cluster(ABC):
     def stop(self, node: str) -> None: ...
 
     @abstractmethod
-    def kill(self, node: str) -> None: ...
-
-    @abstractmethod
-    def pause(self, node: str) -> None: ...
-
-    @abstractmethod
-    def resume(self, node: str) -> None: ...
-
-    @abstractmethod
     def is_running(self, node: str) -> bool: ...
 
     def start_all(self, bugs: list[str] | None = None) -> None:
         for n in self.nodes:
             self.start(n, bugs)
 
-    # -- remote access -----------------------------------------------------------------
-    def exec(self, node: str, cmd: list[str], timeout: float = 30) -> ExecResult:
-        raise Unsupported(f"{type(self).__name__} cannot run commands on nodes")
-
-    def put_file(self, node: str, local: Path, remote: str) -> None:
-        raise Unsupported(f"{type(self).__name__} cannot copy files to nodes")
-
-    def get_file(self, node: str, remote: str, local: Path) -> None:
-        raise Unsupported(f"{type(self).__name__} cannot copy files from nodes")
-
     @abstractmethod
     def collect(self, node: str, dest: Path) -> None:
         """Copy the node's logs and a listing of its data directory into dest/."""
-
-    # -- fault primitives (nemeses compose these) --------------------------------------
-    def partition(self, grudge: dict[str, set[str]]) -> None:
-        """Node -> the set of nodes it drops traffic from. Replaces any earlier partition."""
-        raise Unsupported(f"{type(self).__name__} cannot partition the network")
-
-    def heal_network(self) -> None:
-        raise Unsupported(f"{type(self).__name__} cannot partition the network")
-
-    def set_clock_offset(self, node: str, seconds: float) -> None:
-        raise Unsupported(f"{type(self).__name__} cannot shift clocks")
-
-    def reset_clocks(self) -> None:
-        raise Unsupported(f"{type(self).__name__} cannot shift clocks")
-
-    def netem(self, node: str, delay_ms: float = 0, jitter_ms: float = 0, loss: float = 0) -> None:
-        raise Unsupported(f"{type(self).__name__} cannot shape the network")
-
-    def heal_netem(self) -> None:
-        raise Unsupported(f"{type(self).__name__} cannot shape the network")
 
     # -- time: real here, virtual on the sim backend ------------------------------------
     _epoch: float | None = None

@@ -215,10 +215,8 @@ def _node_row(cluster: Any, i: int, node: str) -> dict[str, Any]:
 
 
 def _store_role(config: Any, i: int) -> dict[str, Any]:
-    try:
-        from paxos_impl.client import Client, PaxosError
-    except ImportError:
-        return {"role": "unknown"}
+    from paxos_impl.client import Client, PaxosError
+
     client = Client(config, node=i, timeout=2.0, follow_redirects=False)
     try:
         st = client.status(i)

@@ -15,7 +15,12 @@ Faults:
   with a numeric group id of its own and the rules use iptables' owner match. They live in a
   chain of this cluster's own (``PAXLAB-LO-<hash>``) reached from OUTPUT by one jump rule on
   ``lo``; every DROP rule names a group, an address and a port of this cluster, so nothing
-  else on the machine is touched, and teardown removes the jump and the chain.
+  else on the machine is touched, and teardown removes the jump and the chain. A program
+  may also answer on connections its peer opened (etcd streams its raft messages on the
+  responses of its peers' requests): those packets go to an ephemeral port, so each new
+  connection is marked with the node that opened it (CONNMARK, a third chain
+  ``PAXLAB-LO-<hash>-MARK`` installed before any node starts) and a partition also drops
+  what a node sends on connections the nodes it is cut from opened.
 * clock: when the host has libfaketime and it passes a probe (bookworm's build makes Python's
   ``time.sleep`` fail in the mode we need), each store runs under it with a per-node offset
   file that :meth:`set_clock_offset` replaces atomically.
@@ -42,12 +47,23 @@ from pathlib import Path
 from typing import Any
 
 from cluster import node_agent
-from cluster.base import Cluster, ClusterError, ExecResult, Unsupported, node_name, store_id
+from cluster.base import (
+    Cluster,
+    ClusterError,
+    ExecResult,
+    Launch,
+    NodeProgram,
+    Unsupported,
+    node_name,
+    store_id,
+)
+from cluster.program import PAXOS_SERVER
 from paxos_impl.config import Config, ConfigError, NodeAddress, Timeouts
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 LOOPBACK_BASE = 10  # node nK listens on 127.0.0.(LOOPBACK_BASE + K)
 STOP_TIMEOUT_S = 10.0
+MARK_MASK = 0xFF000000  # the connmark bits the partition rules use (node id + 1, shifted)
 GID_BASE = 2_000_000_000  # store processes run with group ids from here (root only)
 
 
@@ -189,6 +205,8 @@ class StartsAndWaits:
 class LocalCluster(StartsAndWaits, Cluster):
     """N store processes on 127.0.0.(10+K), each with its own data directory and ports."""
 
+    ANY_PROGRAM = True
+
     def __init__(
         self,
         name: str,
@@ -200,6 +218,7 @@ class LocalCluster(StartsAndWaits, Cluster):
         cleanup_at_exit: bool = True,
         tls: bool = True,
         data_tmpfs_mb: int | None = None,
+        program: NodeProgram | None = None,
         **config_kw: Any,
     ) -> None:
         """run_dir: where node directories go (default: a fresh temp dir, removed at teardown).
@@ -210,11 +229,13 @@ class LocalCluster(StartsAndWaits, Cluster):
         setup (cluster.certs; files in run_dir/tls). The one config serves nodes and clients.
         data_tmpfs_mb: mount a tmpfs of this size on each node's data directory (root only):
         a disk that can be filled, for the disk:full nemesis. Unmounted at teardown.
+        program: what runs on each node (default: the bundled store's server).
         Other keywords go to paxos_impl.config.Config (mode, read_mode, timeouts, ...)."""
         if n < 1 or n > 240:
             raise ClusterError(f"the local backend runs 1..240 nodes, not {n}")
         self.name = name
         self.nodes = [node_name(i) for i in range(n)]
+        self.program: NodeProgram = program if program is not None else PAXOS_SERVER
         self._own_run_dir = run_dir is None
         self.run_dir = Path(run_dir) if run_dir else Path(tempfile.mkdtemp(prefix=f"{name}-"))
         self.python = python or sys.executable
@@ -227,6 +248,7 @@ class LocalCluster(StartsAndWaits, Cluster):
         self._lock = threading.RLock()
         self._chain = "PAXLAB-LO-" + hashlib.sha1(str(self.run_dir).encode()).hexdigest()[:8]
         self._loss_chain = self._chain + "-LOSS"
+        self._mark_chain = self._chain + "-MARK"
         self._hooked: set[str] = set()  # chains whose OUTPUT jump is in place
         self._loss: dict[str, float] = {}
         self._config_kw = dict(config_kw)
@@ -312,11 +334,16 @@ class LocalCluster(StartsAndWaits, Cluster):
             self.config.save(self.config_path)
         for node in self.nodes:
             d = self.node_dir(node)
-            (d / "data").mkdir(parents=True, exist_ok=True)
-            if self.data_tmpfs_mb is not None and not os.path.ismount(d / "data"):
-                self._mount_tmpfs(d / "data")
+            (d / self.program.data_dir).mkdir(parents=True, exist_ok=True)
+            if self.data_tmpfs_mb is not None and not os.path.ismount(d / self.program.data_dir):
+                self._mount_tmpfs(d / self.program.data_dir)
             if self._faketime_lib and not (d / node_agent.CLOCK_FILE).exists():
                 write_offset_file(d / node_agent.CLOCK_FILE, 0)
+        if probe_iptables() is None and self._mark_chain not in self._hooked:
+            with (
+                self._lock
+            ):  # before any node opens a connection: marks are set on the first packet
+                self._restore(self._mark_chain, self._mark_rules())
 
     def teardown(self) -> None:
         """Kill every store process, remove the iptables chain, delete a temp run dir. Safe to
@@ -333,7 +360,7 @@ class LocalCluster(StartsAndWaits, Cluster):
             errors.append(f"iptables: {e}")
         if self.data_tmpfs_mb is not None:
             for node in self.nodes:
-                data = self.run_dir / "nodes" / node / "data"
+                data = self.run_dir / "nodes" / node / self.program.data_dir
                 if os.path.ismount(data):
                     r = subprocess.run(["umount", str(data)], capture_output=True, text=True)
                     if r.returncode != 0:
@@ -370,7 +397,7 @@ class LocalCluster(StartsAndWaits, Cluster):
                 return None
             # the PID may have been reused: it must still be our store on our data dir
             cmd = _pid_cmdline(pid)
-            if str(self.node_dir(node) / "data") in cmd:
+            if str(self.node_dir(node) / self.program.data_dir) in cmd:
                 return pid if _pid_state(pid) not in (None, "Z") else None
             return None
 
@@ -395,7 +422,23 @@ class LocalCluster(StartsAndWaits, Cluster):
                 return
             self.setup()
             d = self.node_dir(node)
-            cmd, env = self._store_command(node, bugs)
+            cmd = self.program.command(
+                Launch(
+                    node=node,
+                    nodes=tuple(self.nodes),
+                    node_dir=str(d),
+                    config_path=str(self.config_path),
+                    python=self.python,
+                    bugs=tuple(bugs or ()),
+                )
+            )
+            env = dict(os.environ)
+            env["PYTHONPATH"] = os.pathsep.join(
+                [str(PROJECT_ROOT)] + ([env["PYTHONPATH"]] if env.get("PYTHONPATH") else [])
+            )
+            env["PYTHONUNBUFFERED"] = "1"
+            if self._faketime_lib:
+                env.update(node_agent.faketime_env(d, self._faketime_lib))
             # as root, a group of its own, so partitions can tell its packets apart (see gid)
             creds: dict[str, Any] = {}
             if probe_iptables() is None:
@@ -420,32 +463,6 @@ class LocalCluster(StartsAndWaits, Cluster):
                 log.close()
             self._procs[node] = proc
             self._pid_file(node).write_text(str(proc.pid))
-
-    def _store_command(self, node: str, bugs: list[str] | None) -> tuple[list[str], dict[str, str]]:
-        """The command line and environment of node's store process (a subclass running
-        another system on the same machinery replaces this). Its command line must name the
-        node's data directory: that is how :meth:`pid` recognises it."""
-        d = self.node_dir(node)
-        cmd = [
-            self.python,
-            "-m",
-            "paxos_impl.server",
-            str(store_id(node)),
-            "--config",
-            str(self.config_path),
-            "--data-dir",
-            str(d / "data"),
-        ]
-        for b in bugs or []:
-            cmd += ["--bug", b]
-        env = dict(os.environ)
-        env["PYTHONPATH"] = os.pathsep.join(
-            [str(PROJECT_ROOT)] + ([env["PYTHONPATH"]] if env.get("PYTHONPATH") else [])
-        )
-        env["PYTHONUNBUFFERED"] = "1"
-        if self._faketime_lib:
-            env.update(node_agent.faketime_env(d, self._faketime_lib))
-        return cmd, env
 
     def _signal_and_reap(self, node: str, sig: signal.Signals, wait: float | None) -> bool:
         """Send sig to node's store; with wait, wait that long for it to exit. True if it is gone."""
@@ -538,7 +555,9 @@ class LocalCluster(StartsAndWaits, Cluster):
         """A disk fault on a stopped node's data directory (cluster.diskfault)."""
         from cluster import diskfault
 
-        return diskfault.run_on(self, node, str(self.node_dir(node) / "data"), action, kind, seed)
+        return diskfault.run_on(
+            self, node, str(self.node_dir(node) / self.program.data_dir), action, kind, seed
+        )
 
     def put_file(self, node: str, local: Path, remote: str) -> None:
         dst = self._resolve(node, remote)
@@ -556,9 +575,11 @@ class LocalCluster(StartsAndWaits, Cluster):
         d = self.node_dir(node)
         dest = Path(dest)
         dest.mkdir(parents=True, exist_ok=True)
-        if (d / "store.log").exists():
-            shutil.copyfile(d / "store.log", dest / "store.log")
-        (dest / "data-listing.txt").write_text(data_listing(d / "data"))
+        for name in ("store.log", *self.program.log_files):  # its output, then its own logs
+            if (d / name).is_file():
+                (dest / name).parent.mkdir(parents=True, exist_ok=True)
+                shutil.copyfile(d / name, dest / name)
+        (dest / "data-listing.txt").write_text(data_listing(d / self.program.data_dir))
 
     # -- partitions: iptables on loopback, in this cluster's own chain --------------------------
     def gid(self, node: str) -> int:
@@ -624,9 +645,30 @@ class LocalCluster(StartsAndWaits, Cluster):
         if reason:
             raise Unsupported(reason)
 
+    def _mark_rules(self) -> list[str]:
+        """Mark each new connection with the node whose process opens it."""
+        return [
+            f"-A {self._mark_chain} -o lo -p tcp -m conntrack --ctstate NEW"
+            f" -m owner --gid-owner {self.gid(n)} -j CONNMARK --set-xmark {_mark(n)}"
+            for n in self.nodes
+        ]
+
+    def _answer_rules(self, grudge: dict[str, set[str]]) -> list[str]:
+        """DROP what a node sends on connections opened by a node it is cut from (answers
+        and streamed responses, which go to the opener's ephemeral port)."""
+        rules: dict[str, None] = {}
+        for dst, srcs in sorted(grudge.items()):
+            for src in sorted(srcs - {dst}):
+                for sender, opener in ((src, dst), (dst, src)):
+                    rules[
+                        f"-A {self._chain} -o lo -m owner --gid-owner {self.gid(sender)}"
+                        f" -m connmark --mark {_mark(opener)} -j DROP"
+                    ] = None
+        return list(rules)
+
     def partition(self, grudge: dict[str, set[str]]) -> None:
         self._require_iptables()
-        rules = self._partition_rules(grudge)
+        rules = self._partition_rules(grudge) + self._answer_rules(grudge)
         with self._lock:
             self._restore(self._chain, rules)
 
@@ -676,7 +718,7 @@ class LocalCluster(StartsAndWaits, Cluster):
         if probe_iptables() is not None:
             return
         with self._lock:
-            for chain in (self._chain, self._loss_chain):
+            for chain in (self._chain, self._loss_chain, self._mark_chain):
                 for _ in range(10):  # delete every copy of the jump
                     if self._iptables("-D", *self._jump(chain), check=False).returncode != 0:
                         break
@@ -695,6 +737,11 @@ class LocalCluster(StartsAndWaits, Cluster):
     def reset_clocks(self) -> None:
         for node in self.nodes:
             self.set_clock_offset(node, 0)
+
+
+def _mark(node: str) -> str:
+    """The connmark of connections ``node`` opened: its id + 1 in bits this backend owns."""
+    return f"0x{(store_id(node) + 1) << 24:x}/0x{MARK_MASK:x}"
 
 
 def wait_serving(

@@ -55,6 +55,13 @@ SETTINGS: dict[str, Any] = _defaults()
 def parse(items: list[str]) -> dict[str, Any]:
     """['phase1_quorum=2', 'timeouts.lease_ms=500'] -> {'phase1_quorum': 2, ...}, each checked
     on its own (name and type; the whole is checked by :func:`check`)."""
+    out = parse_items(items)
+    check_each(out)
+    return out
+
+
+def parse_items(items: list[str]) -> dict[str, Any]:
+    """KEY=VALUE items as a table: values are JSON when they parse, else strings."""
     out: dict[str, Any] = {}
     for item in items:
         key, sep, raw = item.partition("=")
@@ -66,7 +73,6 @@ def parse(items: list[str]) -> dict[str, Any]:
         except ValueError:
             value = raw
         out[key] = value
-    check_each(out)
     return out
 
 

@@ -36,28 +36,35 @@ CLIENT_COUNTS = (1, 8, 32, 128, 256)
 def bench_etcd(nodes: int, clients: int, seconds: float, keys: int = 100) -> dict:
     """One benchmark on a fresh local etcd cluster; the same figures as bench_store's."""
     from cluster.base import ClusterError
+    from cluster.local import LocalCluster
+    from targets.etcd import EtcdTarget
     from targets.etcd.client import EtcdClient
-    from targets.etcd.local import EtcdLocalCluster, etcd_version
-    from targets.etcd.status import leaders
+    from targets.etcd.program import etcd_version
+    from targets.etcd.status import wait_leader
+    from targets.etcd.target import client_url
 
+    target = EtcdTarget()
     with tempfile.TemporaryDirectory(prefix="paxlab-bench-etcd-") as tmp:
-        cluster = EtcdLocalCluster("bench-etcd", nodes, run_dir=tmp)
         try:
-            cluster.setup()
-            cluster.start_all()
-            cluster.wait_healthy()
-            urls = {n: cluster.client_url(n) for n in cluster.nodes}
-            leader = asyncio.run(leaders(urls))
-            if not leader:
-                raise RuntimeError("etcd has no leader to benchmark")
-            url = urls[leader[0]]
-            result = asyncio.run(
-                load(lambda w: EtcdClient(url, timeout=5.0), clients, seconds, keys)
-            )
+            cluster = LocalCluster(
+                "bench-etcd", nodes, run_dir=tmp, program=target, faketime=False,
+                **target.cluster_opts(),
+            )  # fmt: skip
+            try:
+                cluster.setup()
+                cluster.start_all()
+                urls = {n: client_url(cluster, n) for n in cluster.nodes}
+                leader = asyncio.run(wait_leader(urls))
+                if not leader:
+                    raise RuntimeError("etcd elected no leader to benchmark")
+                url = urls[leader[0]]
+                result = asyncio.run(
+                    load(lambda w: EtcdClient(url, timeout=5.0), clients, seconds, keys)
+                )
+            finally:
+                cluster.teardown()
         except ClusterError as e:
             raise RuntimeError(str(e)) from None
-        finally:
-            cluster.teardown()
     result.update(
         target="etcd",
         version=etcd_version(),
@@ -87,7 +94,7 @@ def compare(
         rows.append(
             {"clients": c, "store": _figures(store), "etcd": _figures(etcd), "ratio": ratio}
         )
-    from targets.etcd.local import etcd_version
+    from targets.etcd.program import etcd_version
 
     return {
         "nodes": nodes,

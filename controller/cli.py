@@ -44,24 +44,10 @@ def build_parser() -> argparse.ArgumentParser:
     sub.required = True
     for name, (modname, help_) in SUBCOMMANDS.items():
         p = sub.add_parser(name, help=help_, description=help_)
-        try:
-            mod = importlib.import_module(modname)
-        except ModuleNotFoundError as e:
-            if e.name != modname:
-                raise
-            p.set_defaults(_run=_missing(name))
-            continue
+        mod = importlib.import_module(modname)
         mod.add_arguments(p)
         p.set_defaults(_run=mod.run)
     return parser
-
-
-def _missing(name: str):
-    def run(_args: argparse.Namespace) -> int:
-        sys.stderr.write(f"paxlab {name}: not available in this build\n")
-        return 2
-
-    return run
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -18,8 +18,8 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from controller.generator import Context, Generator, Sleep
 from controller.history import HistoryWriter
+from generator import Context, Generator, Sleep
 
 
 class Env:

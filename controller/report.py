@@ -220,13 +220,11 @@ def _checker_view(
 ) -> str | None:
     """The checker's own anomaly view (checker.report.render_anomaly), if it can draw one.
 
-    It gets the events already read (no second pass over a large history). If it is
-    missing or fails on this history, the report falls back to its own tables.
+    It gets the events already read (no second pass over a large history). If it fails
+    on this history, the report falls back to its own tables.
     """
-    try:
-        from checker.report import render_anomaly
-    except ImportError:
-        return None
+    from checker.report import render_anomaly
+
     try:
         return render_anomaly(result, _neighbourhood(events, d, failing))
     except Exception as e:  # noqa: BLE001 - never lose the whole report to one section

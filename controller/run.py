@@ -10,7 +10,7 @@ to the clean-up phases (the verdict is then "unknown"); each further SIGINT skip
 clean-up step in progress; teardown always happens.
 
 Everything between setup and collect runs on one asyncio loop (see controller.interpreter);
-on a backend with ``virtual_time = True`` (the simulator) that loop is the virtual-time loop
+on a backend with the VirtualTime capability (the simulator) that loop is the virtual-time loop
 and blocking calls are made directly, so the same phases run deterministically.
 """
 
@@ -30,18 +30,19 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+import generator as g
 import nemesis as nemesis_pkg
 import workloads
-from cluster.base import Cluster, ClusterError, store_id
-from controller import generator as g
+from cluster.base import Cluster, ClusterError
+from cluster.capabilities import Inspect, in_virtual_time
 from controller.history import HistoryWriter, op_counts, read_history
 from controller.interpreter import Env, Live, ProcessIds, nemesis_step, run_nemesis, run_workers
 from controller.progress import show_progress
 from controller.spec import TestSpec
 from controller.store import RunDir, create_run
 from nemesis.combined import coverage
+from targets.base import Target, TargetClient
 from workloads.base import CheckInput
-from workloads.client import StoreClient, store_connector
 
 PROBE_KEY = "paxlab-probe"
 
@@ -100,6 +101,8 @@ def make_cluster_for(spec: TestSpec) -> Cluster:
     from cluster import make_cluster
 
     opts = spec.cluster_opts()
+    if spec.target != "bundled":
+        opts["program"] = spec.make_target()
     if spec.backend == "sim":
         opts.setdefault("seed", spec.seed)  # the simulated world is part of the seeded plan
     return make_cluster(spec.backend, cluster_name(spec), spec.nodes, **opts)
@@ -119,12 +122,13 @@ def run_test(
     spec.validate()
     workload = workloads.make(spec.workload, spec.concurrency)
     combined = nemesis_pkg.build(spec.nemesis_entries())
+    target = spec.make_target()
     if cluster is None:
         cluster = make_cluster_for(spec)
-    combined.require(cluster, final=False)
+    combined.require(cluster, final=False, refused=target.refused)
     run_dir = create_run(spec.test_name, results_root)
     run_dir.write_spec(spec.to_dict())
-    run = Run(spec, cluster, workload, combined, run_dir, progress=progress)
+    run = Run(spec, cluster, workload, combined, run_dir, progress=progress, target=target)
     run.build_report = report
     return run.go(runner)
 
@@ -132,13 +136,16 @@ def run_test(
 class Run:
     """The state of one run; :meth:`go` drives it."""
 
-    def __init__(self, spec, cluster, workload, combined, run_dir: RunDir, progress=None):
+    def __init__(
+        self, spec, cluster, workload, combined, run_dir: RunDir, progress=None, target=None
+    ):
         self.spec: TestSpec = spec
+        self.target: Target = target if target is not None else spec.make_target()
         self.cluster: Cluster = cluster
         self.workload = workload
         self.combined = combined
         self.run_dir = run_dir
-        self.virtual = bool(getattr(cluster, "virtual_time", False))
+        self.virtual = in_virtual_time(cluster)
         self.progress = (not self.virtual) if progress is None else progress
         self.history = HistoryWriter(run_dir.history_path, 0.05 if self.virtual else 0.0)
         self.live = Live()
@@ -216,13 +223,11 @@ class Run:
     async def execute(self) -> None:
         self.env = Env(direct_calls=self.virtual)
         self._install_sigint()
-        connect = store_connector(self.cluster, self.spec.op_timeout, f"s{self.spec.seed}")
-        self.connect = connect
         self.fx = nemesis_pkg.FaultContext(
             cluster=self.cluster,
             call=self.env.call,
             rng=_rng(self.spec.seed, "nemesis"),
-            status=self._status,
+            target=self.target,
             bugs=list(self.spec.bugs),
         )
         progress = None
@@ -321,7 +326,8 @@ class Run:
     # -- phases ------------------------------------------------------------------------------
     async def _setup(self) -> None:
         await self.env.call(self.cluster.setup)
-        await self.env.call(self.combined.require, self.cluster)  # what only a live node tells
+        # what only a live node tells
+        await self.env.call(self.combined.require, self.cluster, True, self.target.refused)
         await self.env.call(self.cluster.start_all, list(self.spec.bugs))
         if not await self._wait_ready(self.spec.recovery_time + 30, every_node=True):
             raise ClusterError(
@@ -425,22 +431,18 @@ class Run:
         if errors:
             self.results["collect_errors"] = errors
 
-    # -- the store, from the controller's side --------------------------------------------
-    async def _open_client(self, node: str, process: int) -> StoreClient:
-        return StoreClient(self.connect(node, process))
+    # -- the target, from the controller's side -------------------------------------------
+    def _client(self, node: str, process: int) -> TargetClient:
+        client_id = f"s{self.spec.seed}-p{process}"
+        return self.target.client(self.cluster, node, client_id, self.spec.op_timeout)
 
-    async def _status(self, node: str) -> dict[str, Any]:
-        conn = self.connect(node, -1)
-        try:
-            return await conn.status(store_id(node))
-        finally:
-            await _aclose(conn)
+    async def _open_client(self, node: str, process: int) -> TargetClient:
+        return self._client(node, process)
 
     async def _probe(self, node: str, timeout: float) -> bool:
-        conn = self.connect(node, -1)
+        conn = self._client(node, -1)
         try:
-            await asyncio.wait_for(conn.status(store_id(node)), timeout)
-            await asyncio.wait_for(conn.read(PROBE_KEY), timeout)
+            await asyncio.wait_for(conn.ready(PROBE_KEY), timeout)
             return True
         except Exception:
             return False
@@ -506,11 +508,10 @@ class Run:
     def _store_invariants(self) -> dict[str, Any] | None:
         """The backend's own invariant checker (the simulator's), as one more checker result,
         with the seed and the command that replays the run; None where there is none."""
-        fn = getattr(self.cluster, "invariants", None)
-        if not callable(fn):
+        if not isinstance(self.cluster, Inspect):
             return None
         try:
-            res = dict(fn(self.run_t0))
+            res = dict(self.cluster.invariants(self.run_t0))
         except Exception as e:
             res = {"valid": "unknown", "seen": "store", "error": f"{type(e).__name__}: {e}"}
         from controller.report import rerun_command
@@ -526,15 +527,12 @@ class Run:
         self.run_dir.write_results(self.results)
         if not self.build_report:
             return
+        from controller import report
+
         try:
-            from controller import report
-        except ImportError:
-            self.results["report_error"] = "controller.report is not available in this build"
-        else:
-            try:
-                report.build_report(self.run_dir.path)
-            except Exception as e:
-                self.results["report_error"] = f"{type(e).__name__}: {e}"[:500]
+            report.build_report(self.run_dir.path)
+        except Exception as e:
+            self.results["report_error"] = f"{type(e).__name__}: {e}"[:500]
         self.run_dir.write_results(self.results)
 
 

@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from controller.spec import BACKENDS, NEMESIS_SCHEDULES, READ_MODES, WORKLOADS
+from controller.spec import BACKENDS, NEMESIS_SCHEDULES, READ_MODES, TARGETS, WORKLOADS
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -66,7 +66,14 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def add_target_opt(p: argparse.ArgumentParser) -> None:
-    """``--target-opt KEY=VALUE``: a store setting, the same on every backend."""
+    """``--target NAME`` (the system under test) and ``--target-opt KEY=VALUE`` (one of its
+    settings; the bundled store's are its configuration names), the same on every backend."""
+    p.add_argument(
+        "--target",
+        choices=TARGETS,
+        default="bundled",
+        help="the system under test (default: bundled, the Multi-Paxos store; docs/targets.md)",
+    )
     p.add_argument(
         "--target-opt",
         action="append",
@@ -88,7 +95,7 @@ def spec_from_args(
 ):
     """The TestSpec the test options describe (``paxlab test``; ``paxlab sim`` passes the
     seed, the backend and its options itself)."""
-    from cluster import store_settings
+    import targets
     from controller.spec import SpecError, TestSpec
 
     nemesis = [n.strip() for n in args.nemesis.split(",") if n.strip()]
@@ -98,8 +105,8 @@ def spec_from_args(
         backend_opts = parse_backend_opts(getattr(args, "backend_opt", []))
     backend = backend or args.backend
     try:
-        target_opts = store_settings.parse(getattr(args, "target_opt", []))
-    except store_settings.SettingError as e:
+        target_opts = targets.parse_opts(getattr(args, "target_opt", []))
+    except targets.TargetError as e:
         raise SpecError(str(e)) from None
     nodes_file = getattr(args, "nodes_file", None)
     if nodes_file is not None:
@@ -117,6 +124,7 @@ def spec_from_args(
         nemesis_interval=args.nemesis_interval,
         nemesis_schedule=getattr(args, "nemesis_schedule", "mixed"),
         backend=backend,
+        target=getattr(args, "target", "bundled"),
         bugs=list(args.bug),
         read_mode=args.read_mode,
         name=getattr(args, "name", None),

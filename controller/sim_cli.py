@@ -37,6 +37,7 @@ from math import ceil
 from pathlib import Path
 from typing import Any
 
+from cluster.capabilities import Inspect
 from controller.spec import NEMESIS_SCHEDULES, READ_MODES, WORKLOADS
 
 VERDICT = {True: "valid", False: "INVALID"}
@@ -147,6 +148,8 @@ def backend_opts(args: argparse.Namespace) -> dict[str, Any]:
 def replay_argv(args: argparse.Namespace, seed: int) -> list[str]:
     """`paxlab sim ... --seed S`: the exact run of one seed again."""
     argv = ["paxlab", "sim", "--workload", args.workload, "--nemesis", args.nemesis]
+    if getattr(args, "target", "bundled") != "bundled":
+        argv += ["--target", args.target]
     for b in args.bug:
         argv += ["--bug", b]
     for flag, value, default in (
@@ -236,16 +239,21 @@ def run_seed(args: argparse.Namespace, seed: int, scratch: Path) -> dict[str, An
     bad = [n for n, c in r.get("checkers", {}).items() if c.get("valid") is not True]
     if bad:
         row["checkers"] = bad
-    world = getattr(cluster, "world", None)
-    if world is not None:  # what the faults did to the disks: power cuts, torn tails
-        disks = [n.disk for n in world.nodes.values()]
-        row["power_losses"] = sum(len(getattr(d, "power_losses", ())) for d in disks)
-        row["torn"] = sum(getattr(d, "torn_recoveries", 0) for d in disks)
-    violations = getattr(cluster, "violations", [])
-    if violations:  # the run's verdict already counts them (its store-invariants checker)
-        row["world_violations"] = violations[:5]
+    if isinstance(cluster, Inspect):
+        _inside(cluster, row)
     row["history_valid"] = r.get("history_valid", r["valid"])
     return row
+
+
+def _inside(cluster: Inspect, row: dict[str, Any]) -> None:
+    """What the simulator saw inside the nodes: power cuts, torn tails, violations."""
+    if cluster.world is not None:  # what the faults did to the disks
+        disks = [n.disk for n in cluster.world.nodes.values()]
+        row["power_losses"] = sum(len(getattr(d, "power_losses", ())) for d in disks)
+        row["torn"] = sum(getattr(d, "torn_recoveries", 0) for d in disks)
+    violations = cluster.violations
+    if violations:  # the run's verdict already counts them (its store-invariants checker)
+        row["world_violations"] = violations[:5]
 
 
 def store_failure(args: argparse.Namespace, seed: int) -> tuple[Path, Any]:

@@ -10,9 +10,17 @@ import re
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
-WORKLOADS = ("register", "kv", "set", "append")
-NEMESES = ("none", "partition", "kill", "pause", "clock", "netem", "disk")
-BACKENDS = ("docker", "local", "ssh", "sim")
+import cluster
+import nemesis
+import targets
+import workloads
+
+# the names a spec may use, from the registries (a new workload, nemesis, backend or target
+# registers there and is known here)
+WORKLOADS = tuple(workloads.REGISTRY)
+NEMESES = ("none", *nemesis.REGISTRY)
+BACKENDS = tuple(cluster.BACKENDS)
+TARGETS = targets.names()
 READ_MODES = ("log", "quorum", "lease")
 NEMESIS_SCHEDULES = (
     "mixed",
@@ -46,6 +54,7 @@ class TestSpec:
     nemesis_interval: float = 5.0
     nemesis_schedule: str = "mixed"
     backend: str = "docker"
+    target: str = targets.DEFAULT  # the system under test (targets.TARGETS)
     bugs: list[str] = field(default_factory=list)
     read_mode: str = "log"
     name: str | None = None
@@ -54,7 +63,7 @@ class TestSpec:
     final_time_limit: float = 30.0  # the final-reads phase
     check_time_limit: float | None = 120.0  # linearizability search budget per check
     backend_opts: dict[str, Any] = field(default_factory=dict)
-    # store settings by the configuration file's names (cluster.store_settings), any backend
+    # the target's own settings (the bundled store's: its configuration file's names), any backend
     target_opts: dict[str, Any] = field(default_factory=dict)
     argv: list[str] | None = None
 
@@ -76,12 +85,16 @@ class TestSpec:
             out.append((name, [k for k in kinds.split("+") if k] or None))
         return out
 
-    def cluster_opts(self) -> dict[str, Any]:
-        """The keywords the backend's cluster is made with: the read route, the store
-        settings (as Config keywords) and the backend's own options."""
-        from cluster.store_settings import config_kwargs
+    def make_target(self) -> targets.Target:
+        """The run's target with its options checked (TargetError, one line, if refused)."""
+        return targets.make_target(
+            self.target, self.target_opts, nodes=self.nodes, read_mode=self.read_mode
+        )
 
-        return {"read_mode": self.read_mode, **config_kwargs(self.target_opts), **self.backend_opts}
+    def cluster_opts(self) -> dict[str, Any]:
+        """The keywords the backend's cluster is made with: what the target asks for (the
+        bundled store: its read route and settings) and the backend's own options."""
+        return {**self.make_target().cluster_opts(), **self.backend_opts}
 
     # -- checks ----------------------------------------------------------------------------
     def validate(self) -> TestSpec:
@@ -93,6 +106,8 @@ class TestSpec:
                 raise SpecError(f"unknown nemesis {name!r}; known: {', '.join(NEMESES)}")
         if self.backend not in BACKENDS:
             raise SpecError(f"unknown backend {self.backend!r}; known: {', '.join(BACKENDS)}")
+        if self.target not in TARGETS:
+            raise SpecError(f"unknown target {self.target!r}; known: {', '.join(TARGETS)}")
         if self.read_mode not in READ_MODES:
             raise SpecError(f"unknown read mode {self.read_mode!r}; known: {', '.join(READ_MODES)}")
         if not 1 <= self.nodes <= 64:
@@ -112,30 +127,25 @@ class TestSpec:
             )
         if not self.op_timeout > 0:
             raise SpecError(f"the op timeout must be positive, got {self.op_timeout}")
-        try:
-            from paxos_impl.config import KNOWN_BUGS
-        except ImportError:  # pragma: no cover - config is part of the foundation
-            KNOWN_BUGS = ()
-        for b in self.bugs:
-            if KNOWN_BUGS and b not in KNOWN_BUGS:
-                raise SpecError(f"unknown bug {b!r}; known: {', '.join(KNOWN_BUGS)}")
-        self._validate_store_settings()
+        self._validate_target()
         return self
 
-    def _validate_store_settings(self) -> None:
-        """The store would accept these settings on this many nodes (checked here, before
-        any cluster exists, so a refusal leaves no run behind)."""
-        from cluster.store_settings import SettingError, check, config_kwargs
-
+    def _validate_target(self) -> None:
+        """The target would accept its options and bugs on this many nodes (checked here,
+        before any cluster exists, so a refusal leaves no run behind)."""
         if not isinstance(self.target_opts, dict):
-            raise SpecError("target_opts must be a table of store settings")
-        both = sorted(set(config_kwargs(self.target_opts)) & set(self.backend_opts))
+            raise SpecError("target_opts must be a table of the target's settings")
+        try:
+            target = self.make_target()
+        except targets.TargetError as e:
+            raise SpecError(str(e)) from None
+        for b in self.bugs:
+            if b not in target.bugs:
+                known = ", ".join(target.bugs) or "none"
+                raise SpecError(f"unknown bug {b!r} for the {self.target} target; known: {known}")
+        both = sorted(set(target.cluster_opts()) & set(self.backend_opts) - {"read_mode"})
         if both:
             raise SpecError(f"{both[0]!r} is given both as a store setting and a backend option")
-        try:
-            check(self.target_opts, self.nodes, read_mode=self.read_mode)
-        except SettingError as e:
-            raise SpecError(str(e)) from None
 
     # -- serialisation ---------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:

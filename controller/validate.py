@@ -28,6 +28,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from cluster.capabilities import Inspect
 from controller.catalogue import CATALOGUE, CLEAN, SIM, BugEntry, Exposure, clean_exposure
 from controller.store import create_run
 
@@ -267,7 +268,8 @@ class Validation:
         rel = out.run_dir.relative_to(self.run_dir.path).as_posix()
         a = Attempt(seed, out.valid, rel, round(time.monotonic() - t0, 2), err and _line(err))
         a.history_valid = out.results.get("history_valid", out.valid)
-        a.violations = [_line(v) for v in getattr(cluster, "violations", [])[:3]]
+        if isinstance(cluster, Inspect):
+            a.violations = [_line(v) for v in cluster.violations[:3]]
         return a
 
     def report(self, a: Attempt) -> str | None:

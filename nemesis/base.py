@@ -12,11 +12,13 @@ import random
 from abc import ABC, abstractmethod
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
-from cluster.base import Cluster, node_name
+from cluster.base import Cluster
+from cluster.capabilities import need
+from targets.base import Primaries, Target
 
-StatusFn = Callable[[str], Awaitable[dict[str, Any]]]
+T = TypeVar("T")
 
 
 class NemesisError(ValueError):
@@ -25,12 +27,18 @@ class NemesisError(ValueError):
 
 @dataclass
 class FaultContext:
-    """What a nemesis may use: the cluster, the blocking-call helper, a seeded random stream."""
+    """What a nemesis may use: the cluster, the blocking-call helper, a seeded random stream,
+    and the target (who leads, when it can say)."""
 
     cluster: Cluster
     call: Callable[..., Awaitable[Any]]  # await call(fn, *args): a blocking cluster operation
     rng: random.Random
-    status: StatusFn | None = None  # await status(node) -> the store's status dict
+    target: Target | None = None  # the system under test; may have primaries()
+
+    def can(self, capability: type[T]) -> T:
+        """The cluster as that capability (cluster.capabilities), or Unsupported in one line."""
+        return need(self.cluster, capability)
+
     bugs: list[str] = field(default_factory=list)  # restarted nodes keep the run's bugs
     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
 
@@ -88,41 +96,15 @@ def minority(n: int) -> int:
 
 
 async def find_leader(fx: FaultContext, timeout: float = 1.0) -> str | None:
-    """Ask every node for its status; the leader with the highest ballot, else the one named most."""
-    if fx.status is None:
+    """The node the target says leads (its ``primaries()``), or None: a target without that
+    capability, or one that does not answer in time, names nobody."""
+    if not isinstance(fx.target, Primaries):
         return None
-    nodes = list(fx.cluster.nodes)
-
-    async def ask(node: str) -> dict[str, Any] | None:
-        try:
-            return await asyncio.wait_for(fx.status(node), timeout)
-        except Exception:
-            return None
-
-    answers = await asyncio.gather(*(ask(n) for n in nodes))
-    leaders = [
-        (_ballot_key(a.get("ballot")), node)
-        for node, a in zip(nodes, answers, strict=True)
-        if a and a.get("role") == "leader"
-    ]
-    if leaders:
-        return max(leaders)[1]
-    votes: dict[int, int] = {}
-    for a in answers:
-        if a and isinstance(a.get("leader"), int):
-            votes[a["leader"]] = votes.get(a["leader"], 0) + 1
-    if votes:
-        best = max(sorted(votes), key=lambda k: votes[k])
-        return node_name(best)
-    return None
-
-
-def _ballot_key(b: Any) -> tuple:
-    if isinstance(b, list | tuple):
-        return tuple(x if isinstance(x, int | float) else 0 for x in b)
-    if isinstance(b, int | float):
-        return (b,)
-    return ()
+    try:
+        found = await fx.target.primaries(fx.cluster, timeout)
+    except Exception:
+        return None
+    return found[0] if found else None
 
 
 async def leader_or_random(fx: FaultContext) -> tuple[str, bool]:

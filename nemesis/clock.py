@@ -18,6 +18,7 @@ import asyncio
 import math
 from typing import Any
 
+from cluster.capabilities import Clock, ClockRate
 from nemesis.base import FaultContext, Nemesis, leader_or_random, minority, on_each
 
 MIN_BUMP_S = 0.005
@@ -52,7 +53,7 @@ class ClockNemesis(Nemesis):
                 for n in fx.cluster.nodes
             }
             await asyncio.gather(
-                *(fx.call(fx.cluster.set_clock_drift, n, r) for n, r in rates.items())
+                *(fx.call(fx.can(ClockRate).set_clock_drift, n, r) for n, r in rates.items())
             )
             return {"kind": kind, "leader": leader, "leader_known": known, "rates": rates}
         nodes = list(fx.cluster.nodes)
@@ -61,7 +62,7 @@ class ClockNemesis(Nemesis):
         if kind == "bump":
             offsets = {n: bump_offset(fx.rng) for n in victims}
             await asyncio.gather(
-                *(fx.call(fx.cluster.set_clock_offset, n, o) for n, o in offsets.items())
+                *(fx.call(fx.can(Clock).set_clock_offset, n, o) for n, o in offsets.items())
             )
             return {"kind": kind, "nodes": victims, "offsets": offsets}
         delta = round(fx.rng.uniform(0.05, 2.0), 3)
@@ -72,7 +73,7 @@ class ClockNemesis(Nemesis):
     async def _run_strobe(self, fx: FaultContext, nodes: list[str], delta: float, period: float):
         on = True
         while True:
-            await on_each(fx, fx.cluster.set_clock_offset, nodes, delta if on else 0.0)
+            await on_each(fx, fx.can(Clock).set_clock_offset, nodes, delta if on else 0.0)
             on = not on
             await fx.sleep(period)
 
@@ -87,7 +88,7 @@ class ClockNemesis(Nemesis):
 
     async def stop(self, fx: FaultContext) -> dict[str, Any]:
         await self._cancel_strobe()
-        await fx.call(fx.cluster.reset_clocks)
+        await fx.call(fx.can(Clock).reset_clocks)
         return {"reset": "clocks"}
 
     async def heal(self, fx: FaultContext) -> dict[str, Any]:

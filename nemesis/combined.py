@@ -1,6 +1,6 @@
 """Several nemeses as one (``--nemesis partition,kill``), their schedule, and heal-all.
 
-Two schedules (``--nemesis-schedule``), both generators (controller.generator) and both
+Two schedules (``--nemesis-schedule``), both generators (generator) and both
 random only by the run's seed, so a run replays exactly:
 
 - ``mixed`` (the default): every nemesis has a lane of its own, and lanes run side by side,
@@ -22,7 +22,8 @@ import random
 from typing import Any
 
 from cluster.base import Unsupported
-from controller.generator import Context, Generator, Result, Sleep
+from cluster.capabilities import offered
+from generator import Context, Generator, Result, Sleep
 from nemesis.base import FaultContext, Nemesis, NemesisError
 from nemesis.clock import ClockNemesis
 from nemesis.disk import DiskNemesis
@@ -60,13 +61,19 @@ class Combined:
     def __bool__(self) -> bool:
         return bool(self.nemeses)
 
-    def require(self, cluster, final: bool = True) -> None:
-        """Raise Unsupported (one line) unless the cluster can do every fault asked for.
+    def require(self, cluster, final: bool = True, refused: dict[str, str] | None = None) -> None:
+        """Raise Unsupported (one line) unless the cluster can do every fault asked for and
+        the target takes it (``refused``: capability -> why the target cannot take it).
 
         Called before set-up (``final=False``) and again once the nodes run."""
-        caps = set(cluster.capabilities() if final else cluster.possible_capabilities())
+        caps = offered(cluster, final)
+        refused = refused or {}
         for n in self.nemeses.values():
-            missing = sorted(c for c in n.requires(caps, final) if c not in caps)
+            needed = n.requires(caps, final)
+            no = sorted(c for c in needed if c in refused)
+            if no:
+                raise Unsupported(f"the target cannot take the {n.name} nemesis: {refused[no[0]]}")
+            missing = sorted(c for c in needed if c not in caps)
             if missing:
                 raise Unsupported(
                     f"the {type(cluster).__name__} backend cannot do the {n.name} nemesis "

@@ -27,6 +27,7 @@ from __future__ import annotations
 from typing import Any
 
 from cluster.base import ClusterError
+from cluster.capabilities import Disk
 from nemesis.base import FaultContext, Nemesis, on_each
 
 DAMAGE = ("bitflip", "truncate", "torn")
@@ -61,11 +62,11 @@ class DiskNemesis(Nemesis):
         node = fx.rng.choice(running)
         seed = fx.rng.randrange(2**31)
         if kind == "full":
-            what = await fx.call(fx.cluster.disk, node, "fill")
+            what = await fx.call(fx.can(Disk).disk, node, "fill")
             self.active = {"node": node, "kind": kind}
             return {"kind": kind, "node": node, **what}
         await fx.call(fx.cluster.stop, node)
-        what = await fx.call(fx.cluster.disk, node, "damage", kind, seed)
+        what = await fx.call(fx.can(Disk).disk, node, "damage", kind, seed)
         out: dict[str, Any] = {"kind": kind, "node": node, "damage": what}
         self.active = {"node": node, "kind": kind}
         try:
@@ -73,12 +74,12 @@ class DiskNemesis(Nemesis):
         except ClusterError as e:
             out["restart"] = "refused"
             out["why"] = str(e)[-300:]
-            out.update(await fx.call(fx.cluster.disk, node, "restore"))
+            out.update(await fx.call(fx.can(Disk).disk, node, "restore"))
         else:
             # started: the damage changed nothing it needed (e.g. an empty log), or it was
             # not detected; the history says whether that cost anything
             out["restart"] = "started"
-            out.update(await fx.call(fx.cluster.disk, node, "drop-backup"))
+            out.update(await fx.call(fx.can(Disk).disk, node, "drop-backup"))
         return out
 
     async def stop(self, fx: FaultContext) -> dict[str, Any]:
@@ -88,7 +89,7 @@ class DiskNemesis(Nemesis):
         node = active["node"]
         out: dict[str, Any] = {"node": node, "kind": active["kind"]}
         if active["kind"] == "full":
-            out.update(await fx.call(fx.cluster.disk, node, "unfill"))
+            out.update(await fx.call(fx.can(Disk).disk, node, "unfill"))
         if not await fx.call(fx.cluster.is_running, node):
             try:
                 await fx.call(fx.cluster.start, node, list(fx.bugs))

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from cluster.capabilities import Kill, Partition
 from nemesis.base import (
     FaultContext,
     Nemesis,
@@ -77,11 +78,11 @@ class KillNemesis(Nemesis):
         if self.last is not None:
             nodes = list(fx.cluster.nodes)
             grudge = {n: {m for m in nodes if m != n} for n in nodes if n != self.last}
-            await fx.call(fx.cluster.partition, grudge)
+            await fx.call(fx.can(Partition).partition, grudge)
             self.cut = True
             extra["followers_deaf_to"] = self.last
             await fx.sleep(self.DEAF_S)
-        await on_each(fx, fx.cluster.kill, victims)
+        await on_each(fx, fx.can(Kill).kill, victims)
         return {"kind": kind, "nodes": victims, **extra}
 
     async def stop(self, fx: FaultContext) -> dict[str, Any]:
@@ -89,7 +90,7 @@ class KillNemesis(Nemesis):
         last, self.last = self.last, None
         out: dict[str, Any] = {"restarted": restarted}
         if self.cut:
-            await fx.call(fx.cluster.heal_network)
+            await fx.call(fx.can(Partition).heal_network)
             self.cut = False
         first = [n for n in restarted if n != last]
         await on_each(fx, fx.cluster.start, first, list(fx.bugs))

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from cluster.capabilities import Netem
 from nemesis.base import FaultContext, Nemesis, on_each
 
 KIND_CAPS = {"delay": "netem-delay", "loss": "netem-loss"}
@@ -33,14 +34,14 @@ class NetemNemesis(Nemesis):
         if kind == "delay":
             delay = round(fx.rng.uniform(50, 200), 1)
             jitter = round(delay / 2, 1)
-            await on_each(fx, fx.cluster.netem, nodes, delay_ms=delay, jitter_ms=jitter)
+            await on_each(fx, fx.can(Netem).netem, nodes, delay_ms=delay, jitter_ms=jitter)
             return {"kind": kind, "nodes": nodes, "delay_ms": delay, "jitter_ms": jitter}
         loss = round(fx.rng.uniform(0.1, 0.3), 3)
-        await on_each(fx, fx.cluster.netem, nodes, loss=loss)
+        await on_each(fx, fx.can(Netem).netem, nodes, loss=loss)
         return {"kind": kind, "nodes": nodes, "loss": loss}
 
     async def stop(self, fx: FaultContext) -> dict[str, Any]:
-        await fx.call(fx.cluster.heal_netem)
+        await fx.call(fx.can(Netem).heal_netem)
         return {"healed": "netem"}
 
     async def heal(self, fx: FaultContext) -> dict[str, Any]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import random
 from typing import Any
 
+from cluster.capabilities import Partition
 from nemesis.base import FaultContext, Nemesis, leader_or_random, majority
 
 Grudge = dict[str, set[str]]
@@ -86,12 +87,12 @@ class PartitionNemesis(Nemesis):
             grudge = bridge(nodes, fx.rng)
         else:  # pragma: no cover - kinds are validated in __init__
             raise ValueError(kind)
-        await fx.call(fx.cluster.partition, grudge)
+        await fx.call(fx.can(Partition).partition, grudge)
         out["grudge"] = _plain(grudge)
         return out
 
     async def stop(self, fx: FaultContext) -> dict[str, Any]:
-        await fx.call(fx.cluster.heal_network)
+        await fx.call(fx.can(Partition).heal_network)
         return {"healed": "network"}
 
     async def heal(self, fx: FaultContext) -> dict[str, Any]:

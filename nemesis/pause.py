@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from cluster.capabilities import Pause
 from nemesis.base import FaultContext, Nemesis, NemesisError, on_each
 from nemesis.kill import pick_nodes
 
@@ -29,14 +30,14 @@ class PauseNemesis(Nemesis):
             victims.sort(key=nodes.index)
             extra["instead_of_not_running"] = down
         self.paused += [n for n in victims if n not in self.paused]
-        await on_each(fx, fx.cluster.pause, victims)
+        await on_each(fx, fx.can(Pause).pause, victims)
         return {"kind": kind, "nodes": victims, **extra}
 
     async def stop(self, fx: FaultContext) -> dict[str, Any]:
         resumed, self.paused = list(self.paused), []
         down = await _down(fx, resumed)  # killed while paused: the pause died with it
         resumed = [n for n in resumed if n not in down]
-        await on_each(fx, fx.cluster.resume, resumed)
+        await on_each(fx, fx.can(Pause).resume, resumed)
         return {"resumed": resumed, **({"not_running": down} if down else {})}
 
     async def heal(self, fx: FaultContext) -> dict[str, Any]:
@@ -45,7 +46,7 @@ class PauseNemesis(Nemesis):
 
         def resume_quietly(n: str) -> None:
             try:
-                fx.cluster.resume(n)
+                fx.can(Pause).resume(n)
             except Exception:
                 pass  # a node that is not running has nothing to resume
 

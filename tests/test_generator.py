@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import random
 
-from controller import generator as g
-from controller.generator import Context, Sleep
+import generator as g
+from generator import Context, Sleep
 
 
 def ctx(t: float, worker=0, seed=1, last=None, last_done=None) -> Context:

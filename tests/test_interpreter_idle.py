@@ -7,7 +7,7 @@ import random
 
 import pytest
 
-from controller import generator as g
+import generator as g
 from controller.history import HistoryWriter, read_history
 from controller.interpreter import Env, ProcessIds, run_workers
 from controller.virtual_loop import run_virtual

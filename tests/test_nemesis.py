@@ -10,10 +10,11 @@ from test_controller_fakes import FakeCluster
 
 import nemesis
 from cluster.base import Unsupported
-from controller.generator import Context, Sleep
 from controller.virtual_loop import run_virtual
+from generator import Context, Sleep
 from nemesis.base import FaultContext, NemesisError, find_leader
 from nemesis.partition import bridge, halves, majorities_ring
+from targets.bundled import BundledTarget
 
 NODES = ["n1", "n2", "n3", "n4", "n5"]
 
@@ -47,15 +48,15 @@ def test_bridge_has_one_node_seeing_both_halves():
 
 
 def fx_for(cluster, seed=0):
-    async def status(node):
-        conn = cluster.async_client(node)
-        return await conn.status()
-
     async def call(fn, *a, **kw):
         return fn(*a, **kw)
 
     return FaultContext(
-        cluster=cluster, call=call, rng=random.Random(seed), status=status, bugs=["early-ack"]
+        cluster=cluster,
+        call=call,
+        rng=random.Random(seed),
+        target=BundledTarget(),
+        bugs=["early-ack"],
     )
 
 

@@ -17,8 +17,8 @@ import pytest
 
 from checker.stats import digest
 from controller.cli import main
-from controller.generator import Context, Sleep
 from controller.history import read_history
+from generator import Context, Sleep
 from nemesis.combined import build, coverage
 
 ALL = "partition,kill,pause,clock,netem"

@@ -8,11 +8,11 @@ import random
 import pytest
 
 import workloads
-from controller.generator import Context
+from generator import Context
 from paxos_impl.client import CasMismatch, DefiniteFailure, Indeterminate
+from targets.bundled.client import StoreClient
 from workloads.append import check_elements
 from workloads.base import CheckInput, KeyPool
-from workloads.client import StoreClient
 from workloads.set import check_set
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from checker import append_check
-from controller.generator import Generator, fn
+from generator import Generator, fn
 from workloads.base import (
     Checker,
     CheckInput,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from controller.generator import Generator, fn
+from generator import Generator, fn
 from workloads.base import (
     Checker,
     KeyPool,

@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from checker import set_check
-from controller.generator import Generator, fn
+from generator import Generator, fn
 from workloads.base import Checker, CheckInput, Counter, Workload, final_reads, stats_checker
 
 SET_KEY = set_check.SET_KEY

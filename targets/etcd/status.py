@@ -48,3 +48,14 @@ async def leaders(urls: dict[str, str], timeout: float = 1.0) -> list[str]:
             node = by_id[a["leader"]]
             claims[node] = max(claims.get(node, 0), a["raft_term"])
     return sorted(claims, key=lambda n: -claims[n])
+
+
+async def wait_leader(urls: dict[str, str], within: float = 20.0) -> list[str]:
+    """Poll until the members agree someone leads (the cluster serves writes); the leaders
+    as :func:`leaders` orders them, or [] when time ran out."""
+    deadline = asyncio.get_running_loop().time() + within
+    while True:
+        found = await leaders(urls)
+        if found or asyncio.get_running_loop().time() > deadline:
+            return found
+        await asyncio.sleep(0.1)

@@ -1,4 +1,4 @@
-"""The one client every workload uses: history operations onto the store's async client.
+"""The bundled store's client as a target client: history operations onto its async API.
 
 It is also where the store's answers become history outcomes: a definite failure is
 ``fail``, a cas that saw another value is ``fail`` with ``error: mismatch``, anything whose
@@ -7,32 +7,19 @@ outcome we cannot know (timeout, lost connection, surprise) is ``info``.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 from cluster.base import Cluster, store_id
-from paxos_impl.client import CasMismatch, DefiniteFailure, Indeterminate
+from cluster.capabilities import InProcessClients
+from paxos_impl.client import AsyncClient, CasMismatch, DefiniteFailure, Indeterminate
 
 
-def store_connector(cluster: Cluster, timeout: float, tag: str) -> Callable[[str, int], Any]:
-    """A factory ``connect(node, process) -> async store client`` for this cluster.
-
-    A backend may provide ``async_client(node, client_id=..., timeout=...)`` (the simulator
-    does, to reach in-process nodes); otherwise the store's AsyncClient over TCP.
-    """
-    hook = getattr(cluster, "async_client", None)
-
-    def connect(node: str, process: int) -> Any:
-        client_id = f"{tag}-p{process}"
-        if hook is not None:
-            return hook(node, client_id=client_id, timeout=timeout)
-        from paxos_impl.client import AsyncClient
-
-        return AsyncClient(
-            cluster.config, node=store_id(node), client_id=client_id, timeout=timeout
-        )
-
-    return connect
+def connect(cluster: Cluster, node: str, client_id: str, timeout: float) -> Any:
+    """The store's async client for ``node``: in-process where the backend hosts the nodes
+    itself (the simulator), else over TCP with the cluster's client configuration."""
+    if isinstance(cluster, InProcessClients):
+        return cluster.async_client(node, client_id=client_id, timeout=timeout)
+    return AsyncClient(cluster.config, node=store_id(node), client_id=client_id, timeout=timeout)
 
 
 def _error_code(e: Exception) -> str:
@@ -43,8 +30,9 @@ def _error_code(e: Exception) -> str:
 class StoreClient:
     """Maps read/write/cas/append/add operations onto a connection; ``add`` appends ``[value]``."""
 
-    def __init__(self, conn: Any) -> None:
+    def __init__(self, conn: Any, node: int | None = None) -> None:
         self.conn = conn
+        self.node = node  # the store id this client asks for status (None: its default)
         # a connection that cannot hang (every wait it makes has a deadline) spares the
         # interpreter its per-operation guard timer
         self.bounded = bool(getattr(conn, "bounded", False))
@@ -73,6 +61,15 @@ class StoreClient:
             return {"type": "info", "error": _error_code(e)}
         except (OSError, EOFError) as e:  # lost connection: the request may have arrived
             return {"type": "info", "error": f"{type(e).__name__}: {e}"[:200]}
+
+    async def status(self) -> dict[str, Any]:
+        """The node's own view: role, ballot, the leader it follows (raises if unreachable)."""
+        return await self.conn.status(self.node)
+
+    async def ready(self, probe_key: str) -> None:
+        """The node answers its status and serves a read through it (raises otherwise)."""
+        await self.status()
+        await self.conn.read(probe_key)
 
     async def close(self) -> None:
         res = self.conn.close()

@@ -1,0 +1,53 @@
+"""The bundled Multi-Paxos store (paxos_impl) as a target: one Python process per node."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from cluster.base import Cluster, store_id
+from cluster.program import PaxosServer
+from cluster.store_settings import SettingError, check, config_kwargs
+from paxos_impl.config import KNOWN_BUGS
+from targets.base import TargetError
+from targets.bundled import leader
+from targets.bundled.client import StoreClient, connect
+
+
+class BundledTarget(PaxosServer):
+    """``paxos_impl.server`` on every node (cluster.program: install, command line, data
+    and log paths), configured by the cluster's ``cluster.toml``.
+
+    Options (``--target-opt KEY=VALUE``) are the store's configuration settings
+    (cluster.store_settings), checked here against the store's own schema on ``nodes``
+    nodes, so a refused setting is a one-line error before anything starts."""
+
+    name = "bundled"
+    bugs: tuple[str, ...] = tuple(KNOWN_BUGS)
+    refused: dict[str, str] = {}  # it takes every fault paxlab has
+
+    def __init__(
+        self, opts: Mapping[str, Any] | None = None, *, nodes: int = 3, read_mode: str = "log"
+    ) -> None:
+        self.opts = dict(opts or {})
+        self.read_mode = read_mode
+        try:
+            check(self.opts, nodes, read_mode=read_mode)
+        except SettingError as e:
+            raise TargetError(str(e)) from None
+
+    def cluster_opts(self) -> dict[str, Any]:
+        return {"read_mode": self.read_mode, **config_kwargs(self.opts)}
+
+    def client(self, cluster: Cluster, node: str, client_id: str, timeout: float) -> StoreClient:
+        return StoreClient(connect(cluster, node, client_id, timeout), store_id(node))
+
+    async def primaries(self, cluster: Cluster, timeout: float = 1.0) -> list[str]:
+        async def status(node: str) -> dict[str, Any]:
+            c = self.client(cluster, node, "paxlab-primaries", timeout)
+            try:
+                return await c.status()
+            finally:
+                await c.close()
+
+        return await leader.primaries(list(cluster.nodes), status, timeout)
