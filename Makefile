@@ -13,16 +13,24 @@ BUG ?=
 SEED ?=
 BACKEND ?= docker
 PORT ?= 8080
+# The system under test (bundled: the Multi-Paxos store; etcd) and its options, e.g.
+# TARGET=etcd TARGET_OPT=read=serializable (several: space-separated KEY=VALUE words).
+TARGET ?= bundled
+TARGET_OPT ?=
 BUG_ARG := $(if $(BUG),--bug $(BUG),)
 SEED_ARG := $(if $(SEED),--seed $(SEED),)
-# Only the docker backend runs the node image: a simulator, local or ssh run must not build it.
-NODE_DEPS := install $(if $(filter docker,$(BACKEND)),image,)
+TARGET_ARG := $(if $(filter-out bundled,$(TARGET)),--target $(TARGET),) \
+              $(foreach o,$(TARGET_OPT),--target-opt $(o))
+# Only the docker backend runs the node image: a simulator, local or ssh run must not build
+# it. etcd on the local backend runs the host's etcd binary (Debian's etcd-server).
+NODE_DEPS := install $(if $(filter docker,$(BACKEND)),image,) \
+             $(if $(filter etcd,$(TARGET)),$(if $(filter local,$(BACKEND)),etcd-deps,),)
 RUN_ARGS = --workload $(WORKLOAD) --nodes $(NODES) --concurrency $(CONCURRENCY) \
-           --time-limit $(TIME_LIMIT) --backend $(BACKEND) $(BUG_ARG) $(SEED_ARG)
+           --time-limit $(TIME_LIMIT) --backend $(BACKEND) $(BUG_ARG) $(SEED_ARG) $(TARGET_ARG)
 
 .PHONY: install test test-fast test-docker lint format image cluster-up cluster-down \
         test-partition test-kill test-clock test-pause test-netem test-all serve bench \
-        bench-checker validate clean browser-deps
+        bench-checker bench-etcd validate clean browser-deps etcd-deps
 
 install: $(VENV)/.installed
 
@@ -51,6 +59,13 @@ test-fast: install
 
 test-docker: install image browser-deps
 	$(BIN)/python -m pytest -m "docker or browser" -q
+
+# etcd for the local backend and the etcd benchmark: Debian's package, installed once.
+etcd-deps:
+	@if ! command -v etcd >/dev/null; then \
+		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+		$$SUDO apt-get update && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y etcd-server; \
+	fi
 
 # Headless Chromium for the browser tests: Debian's packages (selenium uses /usr/bin/chromedriver).
 browser-deps:
@@ -101,8 +116,11 @@ bench: install
 bench-checker: install
 	$(PAXLAB) bench --checker
 
-validate: install
-	$(PAXLAB) validate --backend sim
+bench-etcd: install etcd-deps
+	$(PAXLAB) bench --compare etcd
+
+validate: install $(if $(filter etcd,$(TARGET)),etcd-deps,)
+	$(PAXLAB) validate $(if $(filter-out bundled,$(TARGET)),--target $(TARGET),--backend sim)
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .ruff_cache
