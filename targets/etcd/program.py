@@ -77,11 +77,18 @@ class EtcdProgram:
     log_files: tuple[str, ...] = ()  # it logs to stderr: the backend's store.log
 
     def command(self, launch: Launch) -> list[str]:
-        if not launch.config_path:
-            raise ClusterError("etcd needs the cluster's layout file (member addresses)")
-        config = load_config(Path(launch.config_path))
-        # one token per cluster: members of another cluster on this machine never join ours
-        token = "paxlab-" + hashlib.sha1(launch.config_path.encode()).hexdigest()[:12]
-        binary = str(launch.extra.get("etcd_binary") or etcd_binary())
+        """The member's command line. The layout is ``launch.extra["config"]`` where the
+        backend has it at hand (docker: the file is inside the container), else read from
+        ``launch.config_path``; on a remote node (``extra["remote"]``) etcd is found on its
+        PATH, here it must be installed."""
+        config = launch.extra.get("config")
+        if config is None:
+            if not launch.config_path:
+                raise ClusterError("etcd needs the cluster's layout (member addresses)")
+            config = load_config(Path(launch.config_path))
+        # one token per cluster (its member URLs): another cluster's members never join ours
+        urls = ",".join(f"{a.host}:{a.peer_port}" for a in config.nodes)
+        token = "paxlab-" + hashlib.sha1(urls.encode()).hexdigest()[:12]
+        binary = ETCD_BINARY if launch.extra.get("remote") else etcd_binary()
         data_dir = f"{launch.node_dir}/{self.data_dir}"
         return [binary, *member_args(config, store_id(launch.node), data_dir, token)]
