@@ -12,21 +12,21 @@ WORKLOAD ?= kv
 BUG ?=
 SEED ?=
 BACKEND ?= docker
-PORT ?= 8080
-# The system under test (bundled: the Multi-Paxos store; etcd) and its options, e.g.
-# TARGET=etcd TARGET_OPT=read=serializable (several: space-separated KEY=VALUE words).
 TARGET ?= bundled
+PORT ?= 8080
+# The target's options, e.g. TARGET=etcd TARGET_OPT=read=serializable (several:
+# space-separated KEY=VALUE words).
 TARGET_OPT ?=
 BUG_ARG := $(if $(BUG),--bug $(BUG),)
 SEED_ARG := $(if $(SEED),--seed $(SEED),)
-TARGET_ARG := $(if $(filter-out bundled,$(TARGET)),--target $(TARGET),) \
-              $(foreach o,$(TARGET_OPT),--target-opt $(o))
+TARGET_OPT_ARG := $(foreach o,$(TARGET_OPT),--target-opt $(o))
 # Only the docker backend runs the node image: a simulator, local or ssh run must not build
 # it. etcd on the local backend runs the host's etcd binary (Debian's etcd-server).
 NODE_DEPS := install $(if $(filter docker,$(BACKEND)),image,) \
              $(if $(filter etcd,$(TARGET)),$(if $(filter local,$(BACKEND)),etcd-deps,),)
 RUN_ARGS = --workload $(WORKLOAD) --nodes $(NODES) --concurrency $(CONCURRENCY) \
-           --time-limit $(TIME_LIMIT) --backend $(BACKEND) $(BUG_ARG) $(SEED_ARG) $(TARGET_ARG)
+           --time-limit $(TIME_LIMIT) --backend $(BACKEND) --target $(TARGET) $(BUG_ARG) $(SEED_ARG) \
+           $(TARGET_OPT_ARG)
 
 .PHONY: install test test-fast test-docker lint format image cluster-up cluster-down \
         test-partition test-kill test-clock test-pause test-netem test-all serve bench \

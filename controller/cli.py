@@ -22,7 +22,7 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "check": ("checker.cli", "check history files for linearizability"),
     "report": ("controller.report_cli", "(re)build a run's HTML report"),
     "serve": ("controller.serve", "browse results/ over HTTP (localhost only by default)"),
-    "cluster": ("cluster.cli", "start, inspect or remove a cluster for manual work"),
+    "cluster": ("controller.cluster_cli", "start, inspect or remove a cluster for manual work"),
     "image": ("cluster.image_cli", "build or inspect the node image"),
     "bench": ("controller.bench_cli", "throughput and latency of the store, speed of the checker"),
 }

@@ -72,6 +72,7 @@ def rerun_command(spec: dict) -> str:
         ("rate", "--rate"),
         ("nemesis_interval", "--nemesis-interval"),
         ("backend", "--backend"),
+        ("target", "--target"),
         ("read_mode", "--read-mode"),
         ("seed", "--seed"),
     )

@@ -140,7 +140,7 @@ def parse_backend_opts(items: list[str]) -> dict[str, Any]:
 
     A store setting is refused here with the flag that sets it (--target-opt): one way to
     set the store, whatever the backend."""
-    from cluster.store_settings import ELSEWHERE, SETTINGS
+    from targets.bundled.settings import ELSEWHERE, SETTINGS
 
     store_keys = {k.partition(".")[0] for k in SETTINGS} | set(ELSEWHERE) | {"config"}
     opts: dict[str, Any] = {}

@@ -12,8 +12,8 @@ import importlib
 from collections.abc import Mapping
 from typing import Any
 
-from cluster.store_settings import SettingError, parse_items
 from targets.base import Primaries, Target, TargetClient, TargetError
+from targets.options import parse_key_values as parse_opts
 
 TARGETS: dict[str, tuple[str, str]] = {
     "bundled": ("targets.bundled", "BundledTarget"),
@@ -42,15 +42,6 @@ def make_target(
     if not isinstance(target, Target):
         raise TargetError(f"target {name!r} does not implement targets.base.Target")
     return target
-
-
-def parse_opts(items: list[str]) -> dict[str, Any]:
-    """['phase1_quorum=2', 'read=serializable'] -> {'phase1_quorum': 2, 'read': 'serializable'}:
-    values are JSON when they parse, else strings. The target checks names and types."""
-    try:
-        return parse_items(items)
-    except SettingError as e:
-        raise TargetError(str(e)) from None
 
 
 __all__ = [

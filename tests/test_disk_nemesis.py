@@ -72,6 +72,9 @@ def test_full_is_dropped_or_refused_where_no_small_disk_exists():
         def capabilities(self):
             return {"kill", "disk"}
 
+        def disk(self, node, action, kind="", seed=0):  # the Disk capability, never called
+            raise AssertionError("not called by a preflight check")
+
     with pytest.raises(Unsupported, match="cannot do the disk nemesis .missing: disk-full"):
         build([("disk", ["full"])]).require(NoDisk())
     build([("disk", None)]).require(NoDisk())  # a bare disk runs what it can

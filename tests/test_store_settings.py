@@ -7,10 +7,10 @@ import json
 
 import pytest
 
-from cluster import store_settings
 from controller.cli import build_parser, main
 from controller.run import make_cluster_for
 from controller.run_cli import spec_from_args
+from targets.bundled import settings as store_settings
 
 SETTINGS = [
     "--target-opt", "phase1_quorum=4",

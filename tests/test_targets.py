@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import re
+import textwrap
+from pathlib import Path
 
 import pytest
 from test_controller_fakes import FakeCluster
@@ -103,3 +106,26 @@ def test_a_backend_that_runs_only_the_bundled_store_refuses_another_program():
 
     with pytest.raises(ClusterError, match="the sim backend runs only the bundled store"):
         make_cluster("sim", "x", 3, program=Other())
+
+
+def test_the_example_target_in_the_docs_meets_the_protocol():
+    doc = (Path(__file__).resolve().parent.parent / "docs" / "targets.md").read_text()
+    block = re.search(r"```python\n(.*?)```", doc, re.S)
+    assert block, "docs/targets.md lost its example target"
+    scope: dict = {}
+    exec(textwrap.dedent(block.group(1)), scope)  # noqa: S102 - our own documentation
+    target = scope["MyStoreTarget"]({}, nodes=3)
+    assert isinstance(target, Target)
+    launch = Launch(node="n1", nodes=("n1",), node_dir="/d", config_path="", python="py")
+    assert target.command(launch)[0] == "mystore-server"
+
+
+def test_a_stored_spec_reruns_on_its_target():
+    from controller.report import rerun_command
+
+    spec = TestSpec(backend="sim", seed=5).to_dict()
+    spec["argv"] = None
+    assert "--target bundled" in rerun_command(spec)
+    assert TestSpec.from_dict({**spec, "target": "bundled"}).target == "bundled"
+    old = {k: v for k, v in spec.items() if k != "target"}  # a test.json from before targets
+    assert TestSpec.from_dict(old).target == "bundled"

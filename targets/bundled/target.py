@@ -7,11 +7,11 @@ from typing import Any
 
 from cluster.base import Cluster, store_id
 from cluster.program import PaxosServer
-from cluster.store_settings import SettingError, check, config_kwargs
 from paxos_impl.config import KNOWN_BUGS
 from targets.base import TargetError
 from targets.bundled import leader
 from targets.bundled.client import StoreClient, connect
+from targets.bundled.settings import SettingError, check, config_kwargs
 
 
 class BundledTarget(PaxosServer):
@@ -19,7 +19,7 @@ class BundledTarget(PaxosServer):
     and log paths), configured by the cluster's ``cluster.toml``.
 
     Options (``--target-opt KEY=VALUE``) are the store's configuration settings
-    (cluster.store_settings), checked here against the store's own schema on ``nodes``
+    (targets/bundled/settings.py), checked here against the store's own schema on ``nodes``
     nodes, so a refused setting is a one-line error before anything starts."""
 
     name = "bundled"

@@ -102,8 +102,9 @@ def _reattach(state: dict[str, Any]) -> Any:
 
 # -- commands ------------------------------------------------------------------------------
 def _up(args: argparse.Namespace) -> int:
-    from cluster import make_cluster, store_settings
+    from cluster import make_cluster
     from cluster.base import ClusterError
+    from targets.bundled import settings as store_settings
 
     if not 1 <= args.nodes <= 50:
         raise ClusterError(f"--nodes must be within 1..50, not {args.nodes}")

@@ -14,11 +14,12 @@ taken as strings (``mode=masterless``).
 
 from __future__ import annotations
 
-import json
 from dataclasses import MISSING, fields
 from typing import Any
 
 from paxos_impl.config import Config, ConfigError, Timeouts, local_config
+from targets.base import TargetError
+from targets.options import parse_key_values
 
 
 class SettingError(ValueError):
@@ -55,24 +56,11 @@ SETTINGS: dict[str, Any] = _defaults()
 def parse(items: list[str]) -> dict[str, Any]:
     """['phase1_quorum=2', 'timeouts.lease_ms=500'] -> {'phase1_quorum': 2, ...}, each checked
     on its own (name and type; the whole is checked by :func:`check`)."""
-    out = parse_items(items)
+    try:
+        out = parse_key_values(items)
+    except TargetError as e:
+        raise SettingError(str(e)) from None
     check_each(out)
-    return out
-
-
-def parse_items(items: list[str]) -> dict[str, Any]:
-    """KEY=VALUE items as a table: values are JSON when they parse, else strings."""
-    out: dict[str, Any] = {}
-    for item in items:
-        key, sep, raw = item.partition("=")
-        key = key.strip()
-        if not sep or not key:
-            raise SettingError(f"--target-opt wants KEY=VALUE, got {item!r}")
-        try:
-            value: Any = json.loads(raw)
-        except ValueError:
-            value = raw
-        out[key] = value
     return out
 
 
