@@ -49,12 +49,13 @@ format: install
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
-# The whole suite: lint, the fast tier (unit + simulation), then the container tier.
-test: lint
+# The whole suite: lint, the fast tier (unit + simulation + local processes, etcd among them),
+# then the container tier.
+test: lint etcd-deps
 	$(BIN)/python -m pytest -m "not docker and not browser" -q
 	$(MAKE) --no-print-directory test-docker
 
-test-fast: install
+test-fast: install etcd-deps
 	$(BIN)/python -m pytest -m "not docker and not browser" -q
 
 test-docker: install image browser-deps
