@@ -50,7 +50,7 @@ def test_a_short_etcd_run_on_containers_is_valid_and_ran_etcd(etcd_image, tmp_pa
 
 def test_serializable_reads_on_containers_are_found_within_the_budget(etcd_image, tmp_path):
     verdicts = []
-    for seed in range(1, 6):  # the validate budget: 5 runs
+    for seed in range(1, 9):  # the validate budget: 8 runs
         spec = _spec(etcd_image, seed=seed, target_opts={"read": "serializable"})
         out = run_test(spec, results_root=tmp_path, progress=False, report=False)
         verdicts.append(out.valid)
