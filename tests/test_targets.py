@@ -129,3 +129,15 @@ def test_a_stored_spec_reruns_on_its_target():
     assert TestSpec.from_dict({**spec, "target": "bundled"}).target == "bundled"
     old = {k: v for k, v in spec.items() if k != "target"}  # a test.json from before targets
     assert TestSpec.from_dict(old).target == "bundled"
+
+
+def test_the_cli_takes_a_target_and_refuses_an_unknown_one(capsys, tmp_path):
+    from controller.cli import main
+
+    with pytest.raises(SystemExit) as e:
+        main(["test", "--backend", "sim", "--target", "nope"])
+    assert e.value.code == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "invalid choice: 'nope'" in err[0]
+    argv = ["sim", "--seeds", "1", "--target", "bundled", "--time-limit", "2"]
+    assert main([*argv, "--results-dir", str(tmp_path)]) == 0
