@@ -14,16 +14,23 @@ SEED ?=
 BACKEND ?= docker
 TARGET ?= bundled
 PORT ?= 8080
+# The target's options, e.g. TARGET=etcd TARGET_OPT=read=serializable (several:
+# space-separated KEY=VALUE words).
+TARGET_OPT ?=
 BUG_ARG := $(if $(BUG),--bug $(BUG),)
 SEED_ARG := $(if $(SEED),--seed $(SEED),)
-# Only the docker backend runs the node image: a simulator, local or ssh run must not build it.
-NODE_DEPS := install $(if $(filter docker,$(BACKEND)),image,)
+TARGET_OPT_ARG := $(foreach o,$(TARGET_OPT),--target-opt $(o))
+# Only the docker backend runs the node image: a simulator, local or ssh run must not build
+# it. etcd on the local backend runs the host's etcd binary (Debian's etcd-server).
+NODE_DEPS := install $(if $(filter docker,$(BACKEND)),image,) \
+             $(if $(filter etcd,$(TARGET)),$(if $(filter local,$(BACKEND)),etcd-deps,),)
 RUN_ARGS = --workload $(WORKLOAD) --nodes $(NODES) --concurrency $(CONCURRENCY) \
-           --time-limit $(TIME_LIMIT) --backend $(BACKEND) --target $(TARGET) $(BUG_ARG) $(SEED_ARG)
+           --time-limit $(TIME_LIMIT) --backend $(BACKEND) --target $(TARGET) $(BUG_ARG) $(SEED_ARG) \
+           $(TARGET_OPT_ARG)
 
 .PHONY: install test test-fast test-docker lint format image cluster-up cluster-down \
         test-partition test-kill test-clock test-pause test-netem test-all serve bench \
-        bench-checker validate clean browser-deps
+        bench-checker bench-etcd validate clean browser-deps etcd-deps
 
 install: $(VENV)/.installed
 
@@ -42,16 +49,24 @@ format: install
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
-# The whole suite: lint, the fast tier (unit + simulation), then the container tier.
-test: lint
+# The whole suite: lint, the fast tier (unit + simulation + local processes, etcd among them),
+# then the container tier.
+test: lint etcd-deps
 	$(BIN)/python -m pytest -m "not docker and not browser" -q
 	$(MAKE) --no-print-directory test-docker
 
-test-fast: install
+test-fast: install etcd-deps
 	$(BIN)/python -m pytest -m "not docker and not browser" -q
 
 test-docker: install image browser-deps
 	$(BIN)/python -m pytest -m "docker or browser" -q
+
+# etcd for the local backend and the etcd benchmark: Debian's package, installed once.
+etcd-deps:
+	@if ! command -v etcd >/dev/null; then \
+		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+		$$SUDO apt-get update && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y etcd-server; \
+	fi
 
 # Headless Chromium for the browser tests: Debian's packages (selenium uses /usr/bin/chromedriver).
 browser-deps:
@@ -102,8 +117,11 @@ bench: install
 bench-checker: install
 	$(PAXLAB) bench --checker
 
-validate: install
-	$(PAXLAB) validate --backend sim
+bench-etcd: install etcd-deps
+	$(PAXLAB) bench --compare etcd
+
+validate: install $(if $(filter etcd,$(TARGET)),etcd-deps,)
+	$(PAXLAB) validate $(if $(filter-out bundled,$(TARGET)),--target $(TARGET),--backend sim)
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .ruff_cache

@@ -19,6 +19,7 @@ import io
 import ipaddress
 import json
 import re
+import shlex
 import shutil
 import socket
 import tarfile
@@ -32,7 +33,16 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from cluster import certs, diskfault, iptables
-from cluster.base import Cluster, ClusterError, ExecResult, Unsupported, node_name, store_id
+from cluster.base import (
+    Cluster,
+    ClusterError,
+    ExecResult,
+    Launch,
+    NodeProgram,
+    Unsupported,
+    node_name,
+    store_id,
+)
 from cluster.image import IMAGE, docker_client, require_image
 from paxos_impl.config import Config, ConfigError, NodeAddress, Timeouts
 
@@ -112,6 +122,8 @@ def _one_line(e: BaseException) -> str:
 class DockerCluster(Cluster):
     """n containers paxlab-<name>-n1..nN running the store, with fault injection."""
 
+    ANY_PROGRAM = True  # another target's program runs through the agent's --command
+
     def __init__(
         self,
         name: str,
@@ -120,10 +132,13 @@ class DockerCluster(Cluster):
         code_dir: Path | None = None,
         tls: bool = True,
         data_tmpfs_mb: int | None = None,
+        program: NodeProgram | None = None,
         **config_opts: Any,
     ) -> None:
         """tls: mutual TLS between the nodes and from host clients, with a CA made for this
         cluster at setup; the host-side copies live in cluster.certs.default_dir(name).
+        program: what runs on each node (default: the bundled store's server, started by the
+        agent itself); another program must be in the node image (cluster.image.PACKAGES).
         data_tmpfs_mb: put each node's data directory on a tmpfs of this size (a disk that
         can be filled: the disk:full nemesis needs it; fsync costs nothing there)."""
         if data_tmpfs_mb is not None and not 16 <= int(data_tmpfs_mb) <= 4096:
@@ -139,6 +154,7 @@ class DockerCluster(Cluster):
         unknown = sorted(set(config_opts) - known)
         if unknown:
             raise ClusterError(f"unknown docker cluster options: {', '.join(unknown)}")
+        self.program = program
         self.name = name
         self.prefix = docker_name(name)
         self.nodes = [node_name(i) for i in range(n)]
@@ -407,13 +423,31 @@ class DockerCluster(Cluster):
             raise ClusterError(f"{node}: node agent said {r.stdout.strip()[:200]!r}") from None
 
     def start(self, node: str, bugs: list[str] | None = None, wait: bool = True) -> None:
-        args = ["start", "--id", str(store_id(node)), "--config", CONFIG_PATH]
-        args += ["--pythonpath", CODE_DIR, "--require-faketime"]
-        for b in bugs or []:
-            args += ["--bug", b]
-        self.agent(node, *args)
+        if self.program is not None:
+            self.agent(node, "start", "--no-faketime", "--command", self._program_command(node))
+        else:
+            args = ["start", "--id", str(store_id(node)), "--config", CONFIG_PATH]
+            args += ["--pythonpath", CODE_DIR, "--require-faketime"]
+            for b in bugs or []:
+                args += ["--bug", b]
+            self.agent(node, *args)
         if wait:
             self.wait_serving(node)
+
+    def _program_command(self, node: str) -> str:
+        """Another program's command line, as the agent's shell runs it on the node. The
+        layout (each node's address and ports) goes in ``extra["config"]``: the program's
+        command is made here, where the node's config file cannot be read."""
+        assert self.program is not None
+        launch = Launch(
+            node=node,
+            nodes=tuple(self.nodes),
+            node_dir=NODE_ROOT,
+            config_path=CONFIG_PATH,
+            python="python3",
+            extra={"config": self._node_config(), "remote": True},
+        )
+        return shlex.join(self.program.command(launch))
 
     def start_all(self, bugs: list[str] | None = None) -> None:
         _parallel(lambda n: self.start(n, bugs, wait=False), self.nodes)

@@ -41,6 +41,8 @@ PACKAGES = (
     "openssh-server",
     "ca-certificates",
     "netbase",
+    # other targets' programs (targets/*: Install.debian_packages), so one image runs them all
+    "etcd-server",
 )
 HASH_LABEL = "paxlab.input-hash"
 BASE_LABEL = "paxlab.base"  # what the node image was built FROM

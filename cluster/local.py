@@ -15,7 +15,12 @@ Faults:
   with a numeric group id of its own and the rules use iptables' owner match. They live in a
   chain of this cluster's own (``PAXLAB-LO-<hash>``) reached from OUTPUT by one jump rule on
   ``lo``; every DROP rule names a group, an address and a port of this cluster, so nothing
-  else on the machine is touched, and teardown removes the jump and the chain.
+  else on the machine is touched, and teardown removes the jump and the chain. A program
+  may also answer on connections its peer opened (etcd streams its raft messages on the
+  responses of its peers' requests): those packets go to an ephemeral port, so each new
+  connection is marked with the node that opened it (CONNMARK, a third chain
+  ``PAXLAB-LO-<hash>-MARK`` installed before any node starts) and a partition also drops
+  what a node sends on connections the nodes it is cut from opened.
 * clock: when the host has libfaketime and it passes a probe (bookworm's build makes Python's
   ``time.sleep`` fail in the mode we need), each store runs under it with a per-node offset
   file that :meth:`set_clock_offset` replaces atomically.
@@ -58,6 +63,7 @@ from paxos_impl.config import Config, ConfigError, NodeAddress, Timeouts
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 LOOPBACK_BASE = 10  # node nK listens on 127.0.0.(LOOPBACK_BASE + K)
 STOP_TIMEOUT_S = 10.0
+MARK_MASK = 0xFF000000  # the connmark bits the partition rules use (node id + 1, shifted)
 GID_BASE = 2_000_000_000  # store processes run with group ids from here (root only)
 
 
@@ -242,6 +248,7 @@ class LocalCluster(StartsAndWaits, Cluster):
         self._lock = threading.RLock()
         self._chain = "PAXLAB-LO-" + hashlib.sha1(str(self.run_dir).encode()).hexdigest()[:8]
         self._loss_chain = self._chain + "-LOSS"
+        self._mark_chain = self._chain + "-MARK"
         self._hooked: set[str] = set()  # chains whose OUTPUT jump is in place
         self._loss: dict[str, float] = {}
         self._config_kw = dict(config_kw)
@@ -332,6 +339,11 @@ class LocalCluster(StartsAndWaits, Cluster):
                 self._mount_tmpfs(d / self.program.data_dir)
             if self._faketime_lib and not (d / node_agent.CLOCK_FILE).exists():
                 write_offset_file(d / node_agent.CLOCK_FILE, 0)
+        if probe_iptables() is None and self._mark_chain not in self._hooked:
+            with (
+                self._lock
+            ):  # before any node opens a connection: marks are set on the first packet
+                self._restore(self._mark_chain, self._mark_rules())
 
     def teardown(self) -> None:
         """Kill every store process, remove the iptables chain, delete a temp run dir. Safe to
@@ -633,9 +645,30 @@ class LocalCluster(StartsAndWaits, Cluster):
         if reason:
             raise Unsupported(reason)
 
+    def _mark_rules(self) -> list[str]:
+        """Mark each new connection with the node whose process opens it."""
+        return [
+            f"-A {self._mark_chain} -o lo -p tcp -m conntrack --ctstate NEW"
+            f" -m owner --gid-owner {self.gid(n)} -j CONNMARK --set-xmark {_mark(n)}"
+            for n in self.nodes
+        ]
+
+    def _answer_rules(self, grudge: dict[str, set[str]]) -> list[str]:
+        """DROP what a node sends on connections opened by a node it is cut from (answers
+        and streamed responses, which go to the opener's ephemeral port)."""
+        rules: dict[str, None] = {}
+        for dst, srcs in sorted(grudge.items()):
+            for src in sorted(srcs - {dst}):
+                for sender, opener in ((src, dst), (dst, src)):
+                    rules[
+                        f"-A {self._chain} -o lo -m owner --gid-owner {self.gid(sender)}"
+                        f" -m connmark --mark {_mark(opener)} -j DROP"
+                    ] = None
+        return list(rules)
+
     def partition(self, grudge: dict[str, set[str]]) -> None:
         self._require_iptables()
-        rules = self._partition_rules(grudge)
+        rules = self._partition_rules(grudge) + self._answer_rules(grudge)
         with self._lock:
             self._restore(self._chain, rules)
 
@@ -685,7 +718,7 @@ class LocalCluster(StartsAndWaits, Cluster):
         if probe_iptables() is not None:
             return
         with self._lock:
-            for chain in (self._chain, self._loss_chain):
+            for chain in (self._chain, self._loss_chain, self._mark_chain):
                 for _ in range(10):  # delete every copy of the jump
                     if self._iptables("-D", *self._jump(chain), check=False).returncode != 0:
                         break
@@ -704,6 +737,11 @@ class LocalCluster(StartsAndWaits, Cluster):
     def reset_clocks(self) -> None:
         for node in self.nodes:
             self.set_clock_offset(node, 0)
+
+
+def _mark(node: str) -> str:
+    """The connmark of connections ``node`` opened: its id + 1 in bits this backend owns."""
+    return f"0x{(store_id(node) + 1) << 24:x}/0x{MARK_MASK:x}"
 
 
 def wait_serving(

@@ -4,7 +4,9 @@ Starts N ``paxos-server`` processes in a temporary directory on free loopback po
 C concurrent clients (small writes, fsync on unless --no-fsync) for a few seconds and prints
 ops/s, latency p50/p99 and how many writes shared each fsync on the leader: that last figure
 is what shows batching at work (throughput that grows with clients instead of staying at one
-fsync per write). ``--checker`` benchmarks the linearizability checker instead.
+fsync per write). ``--checker`` benchmarks the linearizability checker instead;
+``--target etcd`` and ``--compare etcd`` load etcd with the same generator
+(controller.bench_etcd).
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -41,6 +44,26 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         action="store_true",
         help="plain and mutual TLS in the same run, alternated; prints both and the ratio",
     )
+    p.add_argument(
+        "--target",
+        choices=("bundled", "etcd"),
+        default="bundled",
+        help="the system to load: the bundled store (default) or 3 local etcd members",
+    )
+    p.add_argument(
+        "--compare",
+        choices=("etcd",),
+        default=None,
+        help="run the store and etcd back to back at each --client-counts; one table",
+    )
+    p.add_argument(
+        "--client-counts",
+        type=lambda v: [int(x) for x in v.split(",")],
+        default=None,
+        metavar="N,N,...",
+        help="with --compare: the client counts (default 1,8,32,128,256)",
+    )
+    p.add_argument("--results-dir", default=None, help="where --compare's chart goes (./results)")
     p.add_argument("--case", action="append", metavar="NAME",
                    help="with --checker: one case (repeatable; default: the quick ones)")  # fmt: skip
     p.add_argument("--all", action="store_true",
@@ -147,11 +170,23 @@ class LocalServers:
 
 
 async def _load(config: Config, clients: int, seconds: float, keys: int) -> dict:
+    """The store's clients (each finds the leader through redirects) under load()."""
+    return await load(lambda w: AsyncClient(config, node=0, timeout=5.0), clients, seconds, keys)
+
+
+async def load(connect: Callable[[int], Any], clients: int, seconds: float, keys: int) -> dict:
+    """``clients`` workers, each writing small values to ``keys`` keys back to back for
+    ``seconds``; writes/s and latency percentiles of the successful writes.
+
+    ``connect(w)`` makes worker w's client (async ``write(key, value)`` and ``close()``,
+    raising the store client's DefiniteFailure/Indeterminate): the same generator drives
+    every target, so their figures compare."""
     latencies: list[float] = []
     counts = {"ok": 0, "fail": 0, "info": 0}
 
     async def worker(w: int) -> None:
-        async with AsyncClient(config, node=0, timeout=5.0) as c:
+        c = connect(w)
+        try:
             await c.write(f"k{w % keys}", 0)  # connect and find the leader before measuring
             await start.wait()
             i = 0
@@ -167,6 +202,8 @@ async def _load(config: Config, clients: int, seconds: float, keys: int) -> dict
                 else:
                     counts["ok"] += 1
                     latencies.append(time.monotonic() - t0)
+        finally:
+            await c.close()
 
     start = asyncio.Event()
     stop_at = float("inf")
@@ -248,6 +285,18 @@ def run(args: argparse.Namespace) -> int:
             "paxlab bench: --nodes, --clients, --keys and --seconds must be positive\n"
         )
         return 2
+    if args.compare or args.target == "etcd":
+        if args.tls or args.no_fsync:
+            sys.stderr.write("paxlab bench: --tls and --no-fsync are for the bundled store alone\n")
+            return 2
+        if args.client_counts is not None and (
+            not args.compare or any(c < 1 for c in args.client_counts)
+        ):
+            sys.stderr.write("paxlab bench: --client-counts are positive, and need --compare\n")
+            return 2
+        from controller import bench_etcd
+
+        return bench_etcd.run(args)
     if args.tls:
         from controller import bench_tls
 

@@ -29,7 +29,14 @@ from pathlib import Path
 from typing import Any
 
 from cluster.capabilities import Inspect
-from controller.catalogue import CATALOGUE, CLEAN, SIM, BugEntry, Exposure, clean_exposure
+from controller.catalogue import (
+    SIM,
+    BugEntry,
+    Exposure,
+    catalogue_of,
+    clean_plan,
+    clean_plans,
+)
 from controller.store import create_run
 
 Progress = Callable[[str], None]
@@ -90,6 +97,7 @@ class CleanResult:
 @dataclass
 class Options:
     backend: str = "sim"
+    target: str = "bundled"  # the system under test; another target's bugs are its weak settings
     runs: int = 20  # clean runs per nemesis
     bugs: list[str] | None = None  # None: the whole catalogue
     nemeses: list[str] | None = None  # None: every nemesis of CLEAN
@@ -107,9 +115,12 @@ class Validation:
     def __init__(self, opts: Options, progress: Progress | None = None) -> None:
         self.opts = opts
         self.progress = progress or (lambda _msg: None)
-        self.entries = [b for b in CATALOGUE if opts.bugs is None or b.id in opts.bugs]
-        self.nemeses = [n for n in CLEAN if opts.nemeses is None or n in opts.nemeses]
-        self.run_dir = create_run(f"validate-{opts.backend}", opts.results_root)
+        catalogue, clean = catalogue_of(opts.target), clean_plans(opts.target)
+        self.entries = [b for b in catalogue if opts.bugs is None or b.id in opts.bugs]
+        self.nemeses = [n for n in clean if opts.nemeses is None or n in opts.nemeses]
+        self._clean_order = list(clean)
+        folder = "validate-" + ("" if opts.target == "bundled" else f"{opts.target}-")
+        self.run_dir = create_run(folder + opts.backend, opts.results_root)
         try:
             (self.run_dir.path / "nodes").rmdir()  # a validation has runs, not nodes
         except OSError:
@@ -125,6 +136,7 @@ class Validation:
             {
                 "validate": True,
                 "backend": opts.backend,
+                "target": opts.target,
                 "runs": opts.runs,
                 "bugs": [b.id for b in self.entries],
                 "nemesis": self.nemeses,
@@ -144,7 +156,7 @@ class Validation:
                 self.hunt(e)
                 self.save()
             for name in self.nemeses:
-                self.clean_runs(name, clean_exposure(name, self.opts.backend))
+                self.clean_runs(name, clean_plan(self.opts.target, name, self.opts.backend))
                 self.save()
         except KeyboardInterrupt:
             self.interrupted = True
@@ -179,12 +191,12 @@ class Validation:
         )
         self.bugs.append(res)  # listed from the start: an interrupted hunt still shows
         t0 = time.monotonic()
-        tag = e.id.replace("@", "-")
+        tag = e.id.replace("@", "-").replace("=", "-")
         store_only: Attempt | None = None  # the first run only the invariants judged invalid
         for i in range(res.budget_runs):
             if i and time.monotonic() - t0 >= ex.max_seconds:
                 break
-            a = self.attempt(ex, self.opts.seed + i, e.name, f"bug-{tag}")
+            a = self.attempt(ex, self.opts.seed + i, e.bug, f"bug-{tag}")
             res.attempts.append(a)
             res.violations_seen += bool(a.violations)
             res.runs = i + 1
@@ -224,7 +236,7 @@ class Validation:
         res = CleanResult(name, ex.workload)
         self.clean.append(res)
         t0 = time.monotonic()
-        base = self.opts.seed + 1000 * (1 + list(CLEAN).index(name))
+        base = self.opts.seed + 1000 * (1 + self._clean_order.index(name))
         for i in range(self.opts.runs):
             a = self.attempt(ex, base + i, None, f"clean-{name}")
             res.runs += 1
@@ -298,8 +310,9 @@ class Validation:
         return {
             "valid": ok if final and not self.interrupted else "unknown",
             "interrupted": self.interrupted,
-            "test": f"validate-{self.opts.backend}",
+            "test": self.run_dir.path.parent.name,
             "backend": self.opts.backend,
+            "target": self.opts.target,
             "start": self.started.isoformat(timespec="seconds"),
             "end": datetime.now().isoformat(timespec="seconds") if final else None,
             "duration_s": round(time.monotonic() - self.wall0, 2),
@@ -426,7 +439,7 @@ def render_summary(summary: dict[str, Any]) -> str:
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>{e(summary["test"])} {e(summary["start"])}</title>
 <style>{_CSS}</style></head><body>
-<h1>paxlab validate: {e(summary["backend"])} backend</h1>
+<h1>paxlab validate: {e(summary.get("target", "bundled"))} on the {e(summary["backend"])} backend</h1>
 <p><span class="verdict {"ok" if ok else "bad"}">{verdict}</span>
 bugs found by the history checkers {summary["bugs_found"]} / {summary["bugs_expected"]}
 ({len(summary["bugs_invariants_only"])} seen only by the simulator's invariants)

@@ -18,7 +18,18 @@ from controller.catalogue import VALIDATE_BACKENDS
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--backend", choices=VALIDATE_BACKENDS, default="sim")
+    p.add_argument(
+        "--backend",
+        choices=VALIDATE_BACKENDS,
+        default=None,
+        help="sim (the default for the bundled store), docker, or local (etcd's default)",
+    )
+    p.add_argument(
+        "--target",
+        choices=("bundled", "etcd"),
+        default="bundled",
+        help="the system under test; another target's bugs are its documented weak settings",
+    )
     p.add_argument(
         "--runs", type=int, default=20, help="clean runs of the correct store per nemesis"
     )
@@ -57,10 +68,16 @@ def _split(value: str | None, known: list[str], what: str) -> list[str] | None:
 
 
 def options_from_args(args: argparse.Namespace):
-    from controller.catalogue import CLEAN, bug_names
+    from controller.catalogue import TARGET_BACKENDS, catalogue_of, clean_plans
     from controller.cli import UsageError
     from controller.validate import Options
 
+    backends = TARGET_BACKENDS[args.target]
+    backend = args.backend or backends[0]
+    if backend not in backends:
+        raise UsageError(
+            f"the {args.target} target is validated on {' or '.join(backends)}, not {backend}"
+        )
     if args.runs < 0:
         raise UsageError(f"--runs must be 0 or more, got {args.runs}")
     if args.time_limit is not None and not args.time_limit > 0:
@@ -68,10 +85,11 @@ def options_from_args(args: argparse.Namespace):
     if args.max_runs is not None and args.max_runs < 1:
         raise UsageError(f"--max-runs must be at least 1, got {args.max_runs}")
     return Options(
-        backend=args.backend,
+        backend=backend,
+        target=args.target,
         runs=args.runs,
-        bugs=_split(args.bugs, bug_names(), "bug"),
-        nemeses=_split(args.nemeses, list(CLEAN), "nemesis"),
+        bugs=_split(args.bugs, [b.id for b in catalogue_of(args.target)], "bug"),
+        nemeses=_split(args.nemeses, list(clean_plans(args.target)), "nemesis"),
         time_limit=args.time_limit,
         max_runs=args.max_runs,
         seed=args.seed,
@@ -103,7 +121,9 @@ def print_tables(summary: dict[str, Any]) -> None:
     from rich.table import Table
 
     console = Console(width=max(120, Console().width))
-    bugs = Table(title=f"deliberate bugs ({summary['backend']})")
+    target = summary.get("target", "bundled")
+    what = "deliberate bugs" if target == "bundled" else f"{target}'s weak settings"
+    bugs = Table(title=f"{what} ({summary['backend']})")
     for col in ("bug", "status", "found by", "runs", "time", "nemesis", "workload", "seed"):
         bugs.add_column(col)
     bugs.add_column("showed it", overflow="fold")
@@ -125,7 +145,8 @@ def print_tables(summary: dict[str, Any]) -> None:
         )
     if summary["bugs"]:
         console.print(bugs)
-    clean = Table(title="correct store: false positives")
+    correct = "correct store" if target == "bundled" else f"{target}, default settings"
+    clean = Table(title=f"{correct}: false positives")
     for col in ("nemesis", "workload", "runs", "valid", "false positives", "undecided", "time"):
         clean.add_column(col)
     for c in summary["clean"]:

@@ -17,6 +17,7 @@ from targets.options import parse_key_values as parse_opts
 
 TARGETS: dict[str, tuple[str, str]] = {
     "bundled": ("targets.bundled", "BundledTarget"),
+    "etcd": ("targets.etcd", "EtcdTarget"),
 }
 DEFAULT = "bundled"
 
