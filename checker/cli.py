@@ -145,13 +145,13 @@ def detect_format(path: str) -> str:
     that starts like EDN operation maps, a Jepsen text log when the start shows
     ``jepsen.util`` lines, else JSONL. A file that cannot be read is
     JSONL here: its reader then reports the error."""
-    from checker.edn import looks_like_edn
-
     name = path.lower()
     if name.endswith(".edn"):
         return "edn"
     if name.endswith((".jsonl", ".json")):
         return "jsonl"
+    from checker.edn import looks_like_edn  # here: the EDN library takes a while to import
+
     try:
         with open(path, "rb") as fh:
             head = fh.read(SNIFF_BYTES).decode("utf-8", errors="replace")

@@ -44,8 +44,6 @@ ends the check unless ``full``. The index building (`info_classes`, `linked_entr
 from __future__ import annotations
 
 import os
-import pickle
-import tempfile
 import time
 from bisect import bisect_left, bisect_right
 from collections import deque
@@ -911,6 +909,8 @@ def _check_batch(job: tuple) -> list[tuple[Any, dict]]:
 
 
 def _check_bucket(job: tuple) -> list[tuple[Any, dict]]:
+    import pickle  # here, not at the top: only large files are spilled (start-up time)
+
     path, model_name, initial, deadline, full = job
     parts: dict[Any, list[Op]] = {}
     with open(path, "rb") as fh:
@@ -1115,6 +1115,9 @@ def check_file(
 
 def _check_spilled(path: Path, mdl: Model, initial: Any, time_limit: float | None, full: bool,
                    progress: Progress | None, jobs: int | None, size: int) -> dict:  # fmt: skip
+    import pickle  # here, not at the top: only large files are spilled (start-up time)
+    import tempfile
+
     t0 = time.monotonic()
     deadline = None if time_limit is None else t0 + time_limit
     n_buckets = max(8, min(1024, size // (4 << 20)))

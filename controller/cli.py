@@ -38,12 +38,18 @@ class _Parser(argparse.ArgumentParser):
         raise SystemExit(2)
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(only: str | None = None) -> argparse.ArgumentParser:
+    """The whole parser, or with ``only`` (a sub-command's name) one that imports just that
+    sub-command's module: importing all of them (the simulator, the report server, the
+    store's client) took most of a quick ``paxlab check``'s wall time. The others stay
+    listed, by their one-line help, in ``paxlab --help``."""
     parser = _Parser(prog="paxlab", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     sub.required = True
     for name, (modname, help_) in SUBCOMMANDS.items():
         p = sub.add_parser(name, help=help_, description=help_)
+        if only is not None and name != only:
+            continue
         mod = importlib.import_module(modname)
         mod.add_arguments(p)
         p.set_defaults(_run=mod.run)
@@ -67,7 +73,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _main(argv: list[str] | None) -> int:
-    parser = build_parser()
+    argv = sys.argv[1:] if argv is None else argv
+    parser = build_parser(argv[0] if argv and argv[0] in SUBCOMMANDS else None)
     args = parser.parse_args(argv)
     try:
         rc = args._run(args)

@@ -188,3 +188,30 @@ def test_load_errors_name_the_line(tmp_path):
     p.write_text('{"process":0,"type":"invoke","f":"read"}\n[1]\n')
     with pytest.raises(HistoryError, match="^line 2: expected a JSON object"):
         load(p)
+
+
+def test_check_imports_only_what_it_needs(files):
+    """A user's `paxlab check FILE.jsonl` pays for the checker alone: not for the other
+    sub-commands' modules (the simulator, the report server, the store's client), not for
+    the EDN library, not for the spill machinery. They were most of its wall time."""
+    probe = (
+        "import sys\n"
+        "from controller.cli import main\n"
+        f"rc = main(['check', '--quiet', {str(files / 'good.jsonl')!r}])\n"
+        "heavy = ['controller.sim_cli', 'controller.run_cli', 'controller.serve',"
+        " 'controller.bench_cli', 'paxos_impl.client', 'multiprocessing', 'edn_format',"
+        " 'checker.edn', 'tempfile', 'pickle']\n"
+        "print(rc, [m for m in heavy if m in sys.modules])\n"
+    )
+    p = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120)
+    assert p.stdout.strip().splitlines()[-1] == "0 []", p.stdout + p.stderr
+
+
+def test_help_still_lists_every_sub_command():
+    from controller.cli import SUBCOMMANDS
+
+    p = subprocess.run([sys.executable, "-m", "controller.cli", "--help"],
+                       capture_output=True, text=True, timeout=120)  # fmt: skip
+    assert p.returncode == 0
+    for name in SUBCOMMANDS:
+        assert name in p.stdout
