@@ -67,8 +67,8 @@ print(json.dumps(out))
 
 def test_local_backend_clock_and_partition_inside_a_trixie_container(docker_cluster):
     docker = docker_cluster(1)
-    for name in ("__init__.py", "base.py", "local.py", "node_agent.py"):
-        docker.put_file("n1", ROOT / "cluster" / name, f"/opt/paxlab/cluster/{name}")
+    for path in sorted((ROOT / "cluster").glob("*.py")):  # the whole package, as it is here
+        docker.put_file("n1", path, f"/opt/paxlab/cluster/{path.name}")
     r = docker.exec("n1", ["python3", "-c", SCRIPT], timeout=120)
     assert r.ok, r.stderr[-2000:]
     out = json.loads(r.stdout.strip().splitlines()[-1])
