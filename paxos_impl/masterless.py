@@ -19,7 +19,7 @@ from paxos_impl import messages as M
 from paxos_impl.limits import encoded_size
 from paxos_impl.messages import Ballot, ballot_of
 from paxos_impl.phase1 import adopt
-from paxos_impl.proposer import Handler, ProposerHost, ignore
+from paxos_impl.proposer import Handler, ProposerHost, QuietHooks, ignore
 
 
 @dataclass
@@ -34,7 +34,7 @@ class Attempt:
     acks: set[int] = field(default_factory=set)
 
 
-class Masterless:
+class Masterless(QuietHooks):
     """Every node proposes: one slot at a time, both phases per slot (module docstring)."""
 
     def __init__(self, r: ProposerHost) -> None:
@@ -64,15 +64,6 @@ class Masterless:
     def current_ballot(self) -> Ballot:
         return self.cur.ballot if self.cur else self.r.promised
 
-    def may_promise(self, src: int, b: Ballot) -> bool:
-        return True
-
-    def on_promised(self, src: int, b: Ballot) -> None:
-        return None
-
-    def on_accepted_from(self, src: int, b: Ballot) -> None:
-        return None
-
     def on_chosen(self, slot: int, batch: list) -> None:
         if self.cur is not None and self.cur.slot == slot:
             self.cur = None
@@ -91,12 +82,6 @@ class Masterless:
             else:
                 self.active.discard(key)
         self.queue = keep
-
-    def read_pending(self, handle: object) -> bool:
-        return False
-
-    def drop_read(self, handle: object) -> None:
-        return None
 
     # -- timers ---------------------------------------------------------------------------------
     def start(self) -> None:

@@ -160,5 +160,26 @@ class Proposer(Protocol):
     def drop_read(self, handle: object) -> None: ...
 
 
+class QuietHooks:
+    """Defaults for the hooks a mode without leases, leader or held reads has no use for
+    (inherit it and override what matters): promise anyone, ignore who promised or accepted,
+    hold no reads."""
+
+    def may_promise(self, src: int, b: Ballot) -> bool:
+        return True
+
+    def on_promised(self, src: int, b: Ballot) -> None:
+        return None
+
+    def on_accepted_from(self, src: int, b: Ballot) -> None:
+        return None
+
+    def read_pending(self, handle: object) -> bool:
+        return False
+
+    def drop_read(self, handle: object) -> None:
+        return None
+
+
 def ignore(src: int, m: dict) -> None:
     """A handler for a message type a mode receives but has no use for."""

@@ -14,7 +14,7 @@ from paxos_impl import core
 from paxos_impl.config import local_config
 from paxos_impl.core import ProtocolError, Replica
 from paxos_impl.messages import ZERO, Ballot
-from paxos_impl.proposer import Handler, ProposerHost
+from paxos_impl.proposer import Handler, ProposerHost, QuietHooks
 
 
 def _replica(n: int = 3, **kw) -> Replica:
@@ -45,7 +45,7 @@ def test_heartbeats_reach_a_masterless_node_and_are_ignored() -> None:
     assert ready.messages == [] and ready.persist == []
 
 
-class Silent:
+class Silent(QuietHooks):
     """A third mode in a few lines: it never proposes, answers clients "not_leader", and
     takes only promises (whatever the acceptor and learner do not handle themselves)."""
 
@@ -75,15 +75,6 @@ class Silent:
     def tick(self) -> None:
         return None
 
-    def may_promise(self, src: int, b: Ballot) -> bool:
-        return True
-
-    def on_promised(self, src: int, b: Ballot) -> None:
-        return None
-
-    def on_accepted_from(self, src: int, b: Ballot) -> None:
-        return None
-
     def on_chosen(self, slot: int, batch: list) -> None:
         return None
 
@@ -98,12 +89,6 @@ class Silent:
 
     def request(self, handle: object, req: dict, size: int) -> None:
         self.host.reply(handle, {"ok": False, "error": "not_leader", "leader": None})
-
-    def read_pending(self, handle: object) -> bool:
-        return False
-
-    def drop_read(self, handle: object) -> None:
-        return None
 
 
 @pytest.fixture
