@@ -43,7 +43,10 @@ MAX_EVENTS_PER_BATCH = 4096
 BAD_REQUEST = {"ok": False, "error": "bad_request", "leader": None}
 
 Clock = Callable[[], float]
-Event = tuple  # ("start",) | ("tick",) | ("peer", src, msg) | ("client", handle, request)
+# ("start",) | ("tick",) | ("tick", not_before) | ("peer", src, msg) | ("client", handle, req)
+# (a timer may say which node time it was armed for: converting between clocks can round a
+# hair short, and a core told an earlier time would ask for the same tick again and again)
+Event = tuple
 Write = tuple[list[Any], "dict | None"]  # encoded records (one fsync), then a snapshot
 
 
@@ -173,7 +176,10 @@ class NodeRuntime:
             if kind == "peer":
                 return r.on_message(event[1], event[2], self.clock())
             if kind == "tick":
-                return r.on_tick(self.clock())
+                now = self.clock()
+                if len(event) > 1 and event[1] > now:  # the node time the timer was set for
+                    now = event[1]
+                return r.on_tick(now)
             if kind == "client":
                 if not self.transport.live(event[1]):  # answered "timeout": don't start it
                     return None
