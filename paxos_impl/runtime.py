@@ -34,7 +34,7 @@ from __future__ import annotations
 import collections
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 log = logging.getLogger("paxos.node")
@@ -83,10 +83,10 @@ class Batch:
     """What one batch of events asks of the host: make ``writes`` durable in order, then
     call :meth:`NodeRuntime.finish` with it."""
 
-    writes: list[Write] = field(default_factory=list)
-    messages: list[tuple[int, dict]] = field(default_factory=list)
-    replies: list[tuple[object, dict]] = field(default_factory=list)
-    events: int = 0
+    writes: list[Write]
+    messages: list[tuple[int, dict]]
+    replies: list[tuple[object, dict]]
+    events: int
 
 
 def _keep(record: dict) -> dict:
@@ -123,30 +123,52 @@ class NodeRuntime:
         return bool(self.events)
 
     def next_batch(self) -> Batch:
-        """Step the core through the queued events; what they ask of the disk and network."""
+        """Step the core through the queued events; what they ask of the disk and network.
+
+        (This runs once per event of a simulation: the step is written out here rather than
+        in a helper per event.)"""
         events = self.events
         if len(events) == 1:
-            batch_events: list[Event] | collections.deque[Event] = [events.popleft()]
+            todo: list[Event] = [events.popleft()]
         else:
             n = min(len(events), self.max_events)
-            batch_events = [events.popleft() for _ in range(n)]
-            ticks = [e for e in batch_events if e[0] == "tick"]
+            todo = [events.popleft() for _ in range(n)]
+            ticks = [e for e in todo if e[0] == "tick"]
             if ticks:
-                batch_events = [e for e in batch_events if e[0] != "tick"] + ticks[:1]
-        batch = Batch(events=len(batch_events))
+                todo = [e for e in todo if e[0] != "tick"] + ticks[:1]
+        batch = Batch([], [], [], len(todo))
         records: list[Any] = []
-        encode = self.encode
-        for event in batch_events:
-            ready = self._step(event)
-            if ready is None:
+        encode, r, clock, arm = self.encode, self.replica, self.clock, self.timer.arm
+        keep = encode is _keep  # (the simulator's disk keeps the records themselves)
+        for event in todo:
+            kind = event[0]
+            try:
+                if kind == "peer":
+                    ready = r.on_message(event[1], event[2], clock())
+                elif kind == "tick":
+                    now = clock()
+                    if len(event) > 1 and event[1] > now:  # the node time it was armed for
+                        now = event[1]
+                    ready = r.on_tick(now)
+                elif kind == "client":
+                    if not self.transport.live(event[1]):  # answered "timeout": don't start it
+                        continue
+                    ready = r.on_client_request(event[1], event[2], clock())
+                else:
+                    ready = r.start(clock())
+            except self.protocol_error as e:
+                self._drop(event, e)
                 continue
+            except Exception as e:
+                log.exception("core failed on a %s event", kind)
+                raise Fatal(f"internal error in the protocol core: {e!r}") from e
             persist = ready.persist
             if persist:
                 try:  # encoded now, so a record that cannot be refuses its own event only
-                    records.extend([encode(r) for r in persist])
+                    records += persist if keep else [encode(rec) for rec in persist]
                 except (ValueError, TypeError, RecursionError) as e:
                     self._refuse(event, f"cannot encode a log record: {str(e)[:80]}")
-                    self.timer.arm(ready.next_tick)
+                    arm(ready.next_tick)
                     continue
             if ready.snapshot is not None:
                 # the snapshot covers everything persisted so far: that goes to disk first
@@ -156,7 +178,7 @@ class NodeRuntime:
                 batch.messages += ready.messages
             if ready.replies:
                 batch.replies += ready.replies
-            self.timer.arm(ready.next_tick)
+            arm(ready.next_tick)
         if records:
             batch.writes.append((records, None))
         return batch
@@ -168,33 +190,13 @@ class NodeRuntime:
         if batch.replies:
             self.transport.reply(batch.replies)
 
-    def _step(self, event: Event) -> Any:
-        """Feed one event to the core; its Ready, or None when the event was dropped."""
-        kind = event[0]
-        r = self.replica
-        try:
-            if kind == "peer":
-                return r.on_message(event[1], event[2], self.clock())
-            if kind == "tick":
-                now = self.clock()
-                if len(event) > 1 and event[1] > now:  # the node time the timer was set for
-                    now = event[1]
-                return r.on_tick(now)
-            if kind == "client":
-                if not self.transport.live(event[1]):  # answered "timeout": don't start it
-                    return None
-                return r.on_client_request(event[1], event[2], self.clock())
-            return r.start(self.clock())
-        except self.protocol_error as e:
-            if kind == "client":
-                log.warning("bad client request %s: %s", event[1], e)
-                self.transport.reply([(event[1], BAD_REQUEST)])
-            else:
-                log.warning("dropped malformed %s message from node %s: %s", kind, event[1], e)
-            return None
-        except Exception as e:
-            log.exception("core failed on a %s event", kind)
-            raise Fatal(f"internal error in the protocol core: {e!r}") from e
+    def _drop(self, event: Event, e: Exception) -> None:
+        """A malformed message is logged and dropped; a malformed request is answered."""
+        if event[0] == "client":
+            log.warning("bad client request %s: %s", event[1], e)
+            self.transport.reply([(event[1], BAD_REQUEST)])
+        else:
+            log.warning("dropped malformed %s message from node %s: %s", event[0], event[1], e)
 
     def _refuse(self, event: Event, why: str) -> None:
         """Drop what one event asked for (nothing of it is persisted, sent or answered)."""

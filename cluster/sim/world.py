@@ -20,6 +20,7 @@ import heapq
 import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 from cluster.sim.codec import copy as _copy
@@ -119,18 +120,18 @@ class SimNode:
 
 
 class SimIO:
-    """One node's runtime IO in the world: transport, timer and clock (paxos_impl.runtime)."""
+    """One node's runtime IO in the world: transport, timer and clock (paxos_impl.runtime).
 
-    __slots__ = ("world", "i", "node")
+    ``now``, ``send`` and ``arm`` run for every event of a simulation, so they are the world's
+    own methods with the node bound in (``functools.partial``), not a method that calls one."""
+
+    __slots__ = ("world", "i", "now", "send", "arm")
 
     def __init__(self, world: World, i: int) -> None:
-        self.world, self.i, self.node = world, i, world.nodes[i]
-
-    def now(self) -> float:
-        return self.world.node_time(self.i)
-
-    def send(self, messages: list[tuple[int, dict]]) -> None:
-        self.world._emit(self.i, messages)
+        self.world, self.i = world, i
+        self.now: Callable[[], float] = partial(world.node_time, i)
+        self.send: Callable[[list[tuple[int, dict]]], None] = partial(world._emit, i)
+        self.arm: Callable[[float | None], None] = partial(world._want_tick, world.nodes[i], i)
 
     def reply(self, replies: list[tuple[object, dict]]) -> None:
         for handle, rep in replies:
@@ -138,9 +139,6 @@ class SimIO:
 
     def live(self, handle: object) -> bool:
         return True  # a simulated client times out on its own side; the node answers anyway
-
-    def arm(self, at: float | None) -> None:
-        self.world._want_tick(self.node, self.i, at)
 
 
 class World:
