@@ -217,7 +217,14 @@ class Node:
         self.tls_listen, self.tls_connect = _tls_options(config, node_id)
         # the one consumer of the core's Ready hand-offs; this node is its transport and timer
         self.runtime = NodeRuntime(
-            replica, clock, self, self, encode_record, protocol_error, MAX_EVENTS_PER_BATCH
+            replica,
+            clock,
+            self,
+            self,
+            encode_record,
+            protocol_error,
+            MAX_EVENTS_PER_BATCH,
+            config.timeouts.request_ms / 1000,
         )
         self._has_events = asyncio.Event()
         self._tick: asyncio.TimerHandle | None = None
@@ -374,6 +381,9 @@ class Node:
     def arm(self, at: float | None) -> None:
         self._schedule_tick(at)
 
+    def later(self, delay: float, fn: Callable[[object], None], arg: object) -> object:
+        return asyncio.get_running_loop().call_later(delay, fn, arg)
+
     def _schedule_tick(self, at: float | None) -> None:
         if at is None:
             if self._tick is not None:
@@ -502,11 +512,8 @@ class Node:
     def _admit(self, conn: _ClientConn, req: dict) -> None:
         handle = _ClientRequest(conn)
         conn.inflight += 1
-        timeout = self.config.timeouts.request_ms / 1000
-        handle.timer = asyncio.get_running_loop().call_later(
-            timeout, handle.answer, {"ok": False, "error": "timeout", "leader": None}
-        )
-        self._enqueue(("client", handle, req))
+        handle.timer = self.runtime.admit(handle, req)  # type: ignore[assignment]
+        self._has_events.set()
 
     def status(self) -> dict:
         s = dict(self.replica.status())

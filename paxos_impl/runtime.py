@@ -7,7 +7,7 @@ disk, a virtual clock). What differs between them comes in through small interfa
 - a :data:`Clock` (the node's time, read once per event),
 - a :class:`Transport` (deliver peer messages and client replies; say whether a client
   request is still waiting for its answer),
-- a :class:`Timer` (wake the node at the time the core asked for),
+- a :class:`Timer` (wake the node at the time the core asked for; run a request's timeout),
 - a :class:`RecordEncoder` (turn a log record into what the disk stores, refusing one that
   cannot be stored, so that a bad record costs its own event only).
 
@@ -41,6 +41,7 @@ log = logging.getLogger("paxos.node")
 
 MAX_EVENTS_PER_BATCH = 4096
 BAD_REQUEST = {"ok": False, "error": "bad_request", "leader": None}
+TIMEOUT = {"ok": False, "error": "timeout", "leader": None}
 
 Clock = Callable[[], float]
 # ("start",) | ("tick",) | ("tick", not_before) | ("peer", src, msg) | ("client", handle, req)
@@ -70,6 +71,10 @@ class Transport(Protocol):
 class Timer(Protocol):
     def arm(self, at: float | None) -> None:
         """Wake the node (push a tick) at node time ``at``; None: the core needs no tick."""
+
+    def later(self, delay: float, fn: Callable[[object], None], arg: object) -> object:
+        """Call ``fn(arg)`` in ``delay`` seconds (not if the node died meanwhile); a handle
+        the host may use to cancel it."""
 
 
 class RecordEncoder(Protocol):
@@ -105,6 +110,7 @@ class NodeRuntime:
         encode: RecordEncoder = _keep,
         protocol_error: type[Exception] = ValueError,
         max_events: int = MAX_EVENTS_PER_BATCH,
+        request_s: float | None = None,
     ) -> None:
         self.replica = replica
         self.clock = clock
@@ -113,10 +119,24 @@ class NodeRuntime:
         self.encode = encode
         self.protocol_error = protocol_error
         self.max_events = max_events
+        self.request_s = request_s
         self.events: collections.deque[Event] = collections.deque()
 
     def push(self, event: Event) -> None:
         self.events.append(event)
+
+    def admit(self, handle: object, req: object) -> object:
+        """A client request: queued, and answered ``timeout`` after ``request_s`` unless it
+        was answered before (a backstop for a request stuck behind a slow disk or a busy
+        core; the transport answers each handle at most once). The timer's handle, if any."""
+        self.events.append(("client", handle, req))
+        if self.request_s is None:
+            return None
+        return self.timer.later(self.request_s, self._expire, handle)
+
+    def _expire(self, handle: object) -> None:
+        if self.transport.live(handle):
+            self.transport.reply([(handle, TIMEOUT)])
 
     @property
     def pending(self) -> bool:

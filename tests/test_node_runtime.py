@@ -11,7 +11,7 @@ import pytest
 
 from paxos_impl.config import local_config
 from paxos_impl.core import ProtocolError, Ready, Replica
-from paxos_impl.runtime import BAD_REQUEST, Fatal, NodeRuntime
+from paxos_impl.runtime import BAD_REQUEST, TIMEOUT, Fatal, NodeRuntime
 from paxos_impl.storage import encode_record
 
 
@@ -21,6 +21,7 @@ class FakeIO:
         self.replies: list[tuple[object, dict]] = []
         self.armed: list[float | None] = []
         self.dead: set[object] = set()
+        self.timers: list[tuple[float, object, object]] = []
 
     def send(self, messages):
         self.sent += messages
@@ -33,6 +34,10 @@ class FakeIO:
 
     def arm(self, at):
         self.armed.append(at)
+
+    def later(self, delay, fn, arg):
+        self.timers.append((delay, fn, arg))
+        return "timer"
 
 
 class Scripted:
@@ -176,3 +181,24 @@ def test_the_real_core_a_single_node_commits_through_the_runtime():
     assert batch.writes and io.replies == []  # the accept must be durable first
     rt.finish(batch)
     assert io.replies == [("h", {"ok": True, "value": None})]
+
+
+def test_a_request_is_answered_timeout_unless_answered_first_and_then_not_started():
+    core, io = Scripted(), FakeIO()
+    rt = _runtime(core, io, request_s=3.0)
+    assert rt.admit("h1", {}) == "timer" and rt.admit("h2", {}) == "timer"
+    (d1, fire1, h1), (d2, fire2, h2) = io.timers
+    assert (d1, h1, d2, h2) == (3.0, "h1", 3.0, "h2")
+    io.dead.add("h2")  # answered already (the host marks what it answered)
+    fire1(h1)
+    fire2(h2)
+    assert io.replies == [("h1", TIMEOUT)]
+    io.dead.add("h1")
+    rt.next_batch()  # a request that timed out while queued is never started
+    assert core.seen == []
+
+
+def test_without_a_request_timeout_no_timer_is_set():
+    io = FakeIO()
+    rt = _runtime(Scripted(), io)
+    assert rt.admit("h", {}) is None and io.timers == [] and rt.pending

@@ -101,6 +101,7 @@ class SimNode:
     paused: bool = False
     rt: NodeRuntime | None = None  # the node runtime around the replica (None: down)
     held: tuple[Batch, int] | None = None  # a batch whose next write waits for a resume
+    stopped_timers: list[tuple[Callable[[object], None], object]] = field(default_factory=list)
     tick_at: float = float("inf")  # when the armed wake-up event fires
     want_tick: float = float("inf")  # when the core last asked to be woken (world time)
     want_not_before: float = float("-inf")
@@ -123,22 +124,32 @@ class SimIO:
     """One node's runtime IO in the world: transport, timer and clock (paxos_impl.runtime).
 
     ``now``, ``send`` and ``arm`` run for every event of a simulation, so they are the world's
-    own methods with the node bound in (``functools.partial``), not a method that calls one."""
+    own methods with the node bound in (``functools.partial``), not a method that calls one.
+    Each client request is answered once, as by the real node: by the core, or by the
+    runtime's request timeout, whichever comes first."""
 
-    __slots__ = ("world", "i", "now", "send", "arm")
+    __slots__ = ("world", "i", "inc", "now", "send", "arm", "answered")
 
     def __init__(self, world: World, i: int) -> None:
-        self.world, self.i = world, i
+        self.world, self.i, self.inc = world, i, world.nodes[i].incarnation
         self.now: Callable[[], float] = partial(world.node_time, i)
         self.send: Callable[[list[tuple[int, dict]]], None] = partial(world._emit, i)
         self.arm: Callable[[float | None], None] = partial(world._want_tick, world.nodes[i], i)
+        self.answered: set[object] = set()
 
     def reply(self, replies: list[tuple[object, dict]]) -> None:
+        answered = self.answered
         for handle, rep in replies:
-            self.world._reply(self.i, handle, rep)
+            if handle not in answered:
+                answered.add(handle)
+                self.world._reply(self.i, handle, rep)
 
     def live(self, handle: object) -> bool:
-        return True  # a simulated client times out on its own side; the node answers anyway
+        return handle not in self.answered
+
+    def later(self, delay: float, fn: Callable[[object], None], arg: object) -> object:
+        self.world.after(delay, self.world._node_timer, self.i, self.inc, fn, arg)
+        return None
 
 
 class World:
@@ -209,6 +220,7 @@ class World:
         n.tick_at = n.want_tick = float("inf")
         n.paused = False
         n.held = None
+        n.stopped_timers.clear()
 
     def restart(self, i: int) -> None:
         """Start (again) from what is on disk."""
@@ -228,7 +240,10 @@ class World:
             observer=self._observer(i),
         )
         io = SimIO(self, i)
-        n.rt = NodeRuntime(n.replica, io.now, io, io, protocol_error=ProtocolError)
+        request_s = self.config.timeouts.request_ms / 1000
+        n.rt = NodeRuntime(
+            n.replica, io.now, io, io, protocol_error=ProtocolError, request_s=request_s
+        )
         self._push(i, ("start",))
 
     def pause(self, i: int) -> None:
@@ -240,6 +255,9 @@ class World:
         if n.held is not None:  # a write finished while the process was stopped
             (batch, k), n.held = n.held, None
             self._write_from(n, i, batch, k)
+        due, n.stopped_timers = n.stopped_timers, []
+        for fn, arg in due:  # timers that came due while it was stopped
+            fn(arg)
         self._run(n, i)
 
     def set_clock_offset(self, i: int, seconds: float) -> None:
@@ -293,6 +311,17 @@ class World:
                     "held it (persist-then-send)"
                 )
             self._send(i, dst, m)
+
+    def _node_timer(self, i: int, inc: int, fn: Callable[[object], None], arg: object) -> None:
+        """A runtime timer (a request's timeout): not for a dead incarnation; a stopped
+        process runs it when it resumes."""
+        n = self.nodes[i]
+        if n.incarnation != inc:
+            return
+        if n.paused:
+            n.stopped_timers.append((fn, arg))
+            return
+        fn(arg)
 
     def _want_tick(self, n: SimNode, i: int, at: float | None) -> None:
         if at is None:
@@ -374,7 +403,12 @@ class World:
         n = self.nodes[node]
         if not n.up or n.incarnation != inc:
             return
-        self._push(node, ("client", handle, decode(data)))
+        rt = n.rt
+        if rt is None:
+            return
+        rt.admit(handle, decode(data))
+        if not n.paused and not n.syncing:
+            self._run(n, node)
 
     def _reply(self, node: int, handle: object, rep: dict) -> None:
         client = handle[0]  # type: ignore[index]
