@@ -183,7 +183,8 @@ class Replica:
 
     @property
     def masterless(self) -> bool:
-        return self.cfg.mode == "masterless"
+        """Ballots per slot (the mode says so: ``Proposer.per_slot``)."""
+        return self.p.per_slot
 
     # == step mechanics ======================================================================
     def _step(self, now: float, fn: Callable[..., None], *args: Any) -> Ready:
@@ -414,7 +415,7 @@ class Replica:
                 self.send(src, M.msg("accepted", ballot=b, slots=[], commit=self.commit_index))
             else:
                 self.send(src, M.msg("nack", ballot=self.acc.promise_for(first), slot=None))
-        if not self.masterless:  # masterless learners get values in "learn" messages
+        if not self.masterless:  # per-slot learners get values in "learn" messages
             self.commit_by_ballot(b, m["commit"], src)
 
     # == learner =============================================================================

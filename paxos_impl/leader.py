@@ -55,6 +55,8 @@ class PendingRead:
 class Leader:
     """Proposer, candidate and follower roles of the leader mode (one per replica)."""
 
+    per_slot = False  # phase 1 once for all open slots (see paxos_impl.proposer)
+
     def __init__(self, r: ProposerHost) -> None:
         self.r = r
         cfg = r.cfg

@@ -37,6 +37,8 @@ class Attempt:
 class Masterless(QuietHooks):
     """Every node proposes: one slot at a time, both phases per slot (module docstring)."""
 
+    per_slot = True  # a ballot per slot (see paxos_impl.proposer)
+
     def __init__(self, r: ProposerHost) -> None:
         self.r = r
         self.queue: list[dict] = []

@@ -123,6 +123,11 @@ class Proposer(Protocol):
     """The hooks the core calls on a mode (see the module docstring)."""
 
     handlers: Mapping[str, Handler]  # peer message type -> handler, validated messages only
+    # The acceptor rule the mode needs. False: one ballot for every open slot (phase 1 once),
+    # so an accept raises the acceptor's promise and its commit index tells followers which
+    # of the values they accepted at that ballot are chosen. True: a ballot per slot, so an
+    # accept leaves other slots' promises alone, and learners hear values in "learn" only.
+    per_slot: bool
 
     # -- status -------------------------------------------------------------------------------
     def role_and_leader(self) -> tuple[str, int | None]: ...

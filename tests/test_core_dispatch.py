@@ -49,6 +49,8 @@ class Silent(QuietHooks):
     """A third mode in a few lines: it never proposes, answers clients "not_leader", and
     takes only promises (whatever the acceptor and learner do not handle themselves)."""
 
+    per_slot = False
+
     def __init__(self, host: ProposerHost) -> None:
         self.host = host
         self.promises: list[int] = []
