@@ -143,19 +143,25 @@ class NodeRuntime:
         return bool(self.events)
 
     def next_batch(self) -> Batch:
-        """Step the core through the queued events; what they ask of the disk and network.
-
-        (This runs once per event of a simulation: the step is written out here rather than
-        in a helper per event.)"""
+        """Step the core through the queued events; what they ask of the disk and network."""
         events = self.events
         if len(events) == 1:
-            todo: list[Event] = [events.popleft()]
-        else:
-            n = min(len(events), self.max_events)
-            todo = [events.popleft() for _ in range(n)]
-            ticks = [e for e in todo if e[0] == "tick"]
-            if ticks:
-                todo = [e for e in todo if e[0] != "tick"] + ticks[:1]
+            return self.step(events.popleft())
+        n = min(len(events), self.max_events)
+        todo = [events.popleft() for _ in range(n)]
+        ticks = [e for e in todo if e[0] == "tick"]
+        if ticks:
+            todo = [e for e in todo if e[0] != "tick"] + ticks[:1]
+        return self._steps(todo)
+
+    def step(self, event: Event) -> Batch:
+        """A batch of one event, not queued: for a host that is idle (not writing) with
+        nothing queued, which is most events of a simulation."""
+        return self._steps((event,))
+
+    def _steps(self, todo: list[Event] | tuple[Event, ...]) -> Batch:
+        # (this runs once per event of a simulation: the step is written out here rather
+        # than in a helper per event)
         batch = Batch([], [], [], len(todo))
         records: list[Any] = []
         encode, r, clock, arm = self.encode, self.replica, self.clock, self.timer.arm

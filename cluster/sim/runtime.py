@@ -179,9 +179,15 @@ class RuntimeWorld(World):
         rt = n.rt
         if rt is None or n.incarnation != inc:  # sent to an incarnation that has died
             return
-        rt.events.append(("peer", src, decode(data)))
-        if not n.paused and not n.syncing:
-            self._run(n, dst)
+        if n.paused or n.syncing or rt.events:
+            rt.events.append(("peer", src, decode(data)))
+            return
+        batch = rt.step(("peer", src, decode(data)))  # idle: a batch of one (World._push)
+        self.steps += 1
+        if batch.writes:
+            self._write_from(n, dst, batch, 0)
+        elif batch.messages or batch.replies:
+            rt.finish(batch)
 
     def _want_tick(self, n: SimNode, i: int, nt: float | None) -> None:
         """Arm the wake-up the core asked for (node time ``nt``), in world time."""

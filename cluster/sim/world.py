@@ -271,8 +271,16 @@ class World:
         rt = n.rt
         if rt is None:
             return
-        rt.events.append(event)
-        if not n.paused and not n.syncing:
+        if n.paused or n.syncing or rt.events:
+            rt.events.append(event)
+            return
+        batch = rt.step(event)  # idle: a batch of one, without the queue
+        self.steps += 1
+        if batch.writes:
+            self._write_from(n, i, batch, 0)
+        elif batch.messages or batch.replies:
+            rt.finish(batch)
+        if rt.events:  # (not in practice: stepping pushes nothing; kept for safety)
             self._run(n, i)
 
     def _run(self, n: SimNode, i: int) -> None:
