@@ -12,7 +12,14 @@ Layers inside one replica:
 - the learner (chosen slots, commit index, in-order apply to the
   :class:`~paxos_impl.statemachine.StateMachine`, snapshots, catch-up) -- this module;
 - a proposer: the stable leader of :mod:`paxos_impl.leader` or the per-slot proposer of
-  :mod:`paxos_impl.masterless`, selected by ``config.mode``.
+  :mod:`paxos_impl.masterless`, selected by ``config.mode`` from :data:`PROPOSERS`. The
+  seam between them is :mod:`paxos_impl.proposer`: the replica is the proposer's
+  :class:`~paxos_impl.proposer.ProposerHost`, the proposer answers the
+  :class:`~paxos_impl.proposer.Proposer` hooks.
+
+Peer messages are routed by explicit tables (message type -> handler): the acceptor's and
+learner's here, then the proposer's ``handlers``. A type in neither is a ``ProtocolError``,
+raised before the message touches any state.
 
 Durable records (``Ready.persist``), besides the acceptor's ``promise`` and ``accept``:
 ``{"t": "chosen", "entries": [[slot, batch], ...]}`` -- slots this replica learned are chosen
@@ -33,12 +40,18 @@ from paxos_impl import messages as M
 from paxos_impl.acceptor import Acceptor
 from paxos_impl.config import Config
 from paxos_impl.leader import Leader
+from paxos_impl.masterless import Masterless
 from paxos_impl.messages import ZERO, Ballot, ProtocolError
+from paxos_impl.proposer import Handler, Proposer, ProposerHost, RequestKey
 from paxos_impl.statemachine import StateMachine, error, ok
 
-__all__ = ["Ready", "Replica", "ProtocolError", "ZERO"]
+__all__ = ["PROPOSERS", "Ready", "Replica", "ProtocolError", "ZERO"]
 
-ACCEPTOR_AND_LEARNER = frozenset({"prepare", "accept", "catchup", "learn", "snapshot"})
+# config.mode -> the proposer class (a new mode registers here; see paxos_impl.proposer)
+PROPOSERS: dict[str, Callable[[ProposerHost], Proposer]] = {
+    "leader": Leader,
+    "masterless": Masterless,
+}
 CATCHUP_LIMIT = 64  # chosen slots per learn or promise message (and bytes: see limits.py)
 # "chosen" records are a recovery shortcut, not a safety rule (a chosen value is durable at a
 # phase-2 quorum of acceptors), so they ride along with the next write that must be synced
@@ -113,12 +126,18 @@ class Replica:
         self._recover(snapshot, records)
         self._recovering = False
         self.max_round = self.acc.max_round()
-        self.p = self._proposer()
+        self.p: Proposer = self._proposer()
         self._snapshot_every = max(1, config.snapshot_every)
-        # message type -> handler: the acceptor and learner here, the rest the proposer's
-        self._handlers: dict[str, Callable[[int, dict], None]] = {
-            t: getattr(self, "_on_" + t) for t in ACCEPTOR_AND_LEARNER
+        # message type -> handler: the acceptor and learner here, then the proposer's
+        self._handlers: dict[str, Handler] = {
+            "prepare": self._on_prepare,
+            "accept": self._on_accept,
+            "catchup": self._on_catchup,
+            "learn": self._on_learn,
+            "snapshot": self._on_snapshot,
         }
+        for t, fn in self.p.handlers.items():
+            self._handlers.setdefault(t, fn)
 
     # == the four entry points ===============================================================
     def start(self, now: float) -> Ready:
@@ -126,6 +145,8 @@ class Replica:
 
     def on_message(self, src: int, msg: dict, now: float) -> Ready:
         M.validate(src, msg, self.ids)  # raises ProtocolError before any state changes
+        if msg["type"] not in self._handlers:
+            raise ProtocolError(f"message type {msg['type']!r} is not used in mode {self.cfg.mode}")
         return self._step(now, self._handle, src, msg)
 
     def on_client_request(self, handle: object, req: dict, now: float) -> Ready:
@@ -154,16 +175,16 @@ class Replica:
         sm.max_value_bytes = self.cfg.max_command_bytes  # appends must not outgrow a frame
         return sm
 
-    def _proposer(self) -> Any:
-        if self.masterless:
-            from paxos_impl.masterless import Masterless
-
-            return Masterless(self)
-        return Leader(self)
+    def _proposer(self) -> Proposer:
+        make = PROPOSERS.get(self.cfg.mode)
+        if make is None:
+            raise ValueError(f"no proposer for mode {self.cfg.mode!r}")
+        return make(self)
 
     @property
     def masterless(self) -> bool:
-        return self.cfg.mode == "masterless"
+        """Ballots per slot (the mode says so: ``Proposer.per_slot``)."""
+        return self.p.per_slot
 
     # == step mechanics ======================================================================
     def _step(self, now: float, fn: Callable[..., None], *args: Any) -> Ready:
@@ -222,16 +243,16 @@ class Replica:
             best = self._flush_at
         return best
 
-    def _send(self, dst: int, m: dict) -> None:
+    def send(self, dst: int, m: dict) -> None:
         if dst == self.id:
             self._local.append(m)
         else:
             self._ready.messages.append((dst, m))
 
-    def _broadcast(self, m: dict, include_self: bool = False) -> None:
+    def broadcast(self, m: dict, include_self: bool = False) -> None:
         for i in self.ids:
             if i != self.id or include_self:
-                self._send(i, m)
+                self.send(i, m)
 
     def _persist_acceptor(self, rec: dict | None) -> None:
         if rec is None:
@@ -240,8 +261,11 @@ class Replica:
             return  # BUG(volatile-acceptor): promises/accepts must be durable before replying
         self._ready.persist.append(rec)
 
-    def _reply(self, handle: object, rep: dict) -> None:
+    def reply(self, handle: object, rep: dict) -> None:
         self._ready.replies.append((handle, rep))
+
+    def read_deadline(self, handle: object) -> None:
+        self._deadline(None, handle)
 
     def _deadline(self, key: tuple[str, int] | None, handle: object) -> None:
         self._seq += 1
@@ -257,6 +281,35 @@ class Replica:
         if self.observer is not None:
             self.observer(kind, slot, value)
 
+    # == the rest of the proposer's host (paxos_impl.proposer.ProposerHost) ==================
+    @property
+    def promised(self) -> Ballot:
+        return self.acc.promised
+
+    def abandon(self, key: RequestKey) -> list[object]:
+        return self.waiting.pop(key, [])
+
+    def note_commit(self, commit: int, src: int) -> None:
+        if commit > self.known_commit:
+            self.known_commit = commit
+            self.catchup_from = src
+
+    def fetch_from(self, src: int, upto: int, at_once: bool) -> None:
+        self.known_commit = max(self.known_commit, upto)
+        self.catchup_from = src
+        if at_once:
+            self.catchup_next = min(self.catchup_next, self.now)
+
+    def next_ballot(self) -> Ballot:
+        self.max_round += 1
+        return (self.max_round, self.id)
+
+    def read(self, key: str | None) -> object:
+        return self.sm.read(key)
+
+    def result_of(self, cid: str, seq: int) -> dict | None:
+        return self.sm.lookup(cid, seq)
+
     def election_timeout(self) -> float:
         t = self.cfg.timeouts
         return self.rng.uniform(t.election_min_ms, t.election_max_ms) / 1000
@@ -269,11 +322,7 @@ class Replica:
         b = m.get("ballot")
         if b is not None and b[0] > self.max_round:  # the highest round seen anywhere
             self.max_round = b[0]
-        fn = self._handlers.get(m["type"])  # -> _on_prepare, _on_accept, _on_catchup, ...
-        if fn is not None:
-            fn(src, m)
-        else:  # promise, nack, accepted, heartbeat, heartbeat_ok: the proposer's business
-            self.p.handle(src, m)
+        self._handlers[m["type"]](src, m)  # on_message checked that the type has one
 
     def _on_tick(self) -> None:
         now = self.now
@@ -283,12 +332,12 @@ class Replica:
             if key is None:
                 if self.p.read_pending(handle):
                     self.p.drop_read(handle)
-                    self._reply(handle, error("timeout"))
+                    self.reply(handle, error("timeout"))
             elif handle in self.waiting.get(key, ()):
                 self.waiting[key].remove(handle)
                 if not self.waiting[key]:
                     del self.waiting[key]
-                self._reply(handle, error("timeout"))
+                self.reply(handle, error("timeout"))
         self.p.tick()
         self._maybe_catchup()
 
@@ -297,11 +346,11 @@ class Replica:
         b: Ballot = (m["ballot"][0], m["ballot"][1])
         first, last = m["from"], m["to"]
         if not self.p.may_promise(src, b):
-            self._send(src, M.msg("nack", ballot=self.acc.promise_for(first), slot=last))
+            self.send(src, M.msg("nack", ballot=self.acc.promise_for(first), slot=last))
             return
         rec = self.acc.prepare(b, first, last)
         if rec is None:
-            self._send(src, M.msg("nack", ballot=self.acc.promise_for(first), slot=last))
+            self.send(src, M.msg("nack", ballot=self.acc.promise_for(first), slot=last))
             return
         self._persist_acceptor(rec)
         self.p.on_promised(src, b)
@@ -332,7 +381,7 @@ class Replica:
             entries = limits.prefix_within(every, half, lambda e: limits.encoded_size(e[2]))
             if len(entries) < len(every):
                 more = every[len(entries)][0]
-        self._send(
+        self.send(
             src,
             M.msg(
                 "promise",
@@ -359,14 +408,14 @@ class Replica:
         self._persist_acceptor(rec)
         if slots:
             self.p.on_accepted_from(src, b)
-            self._send(src, M.msg("accepted", ballot=b, slots=slots, commit=self.commit_index))
+            self.send(src, M.msg("accepted", ballot=b, slots=slots, commit=self.commit_index))
         else:
             first = m["entries"][0][0] if m["entries"] else 1
             if self.acc.floor >= first:  # compacted: the sender must catch up instead
-                self._send(src, M.msg("accepted", ballot=b, slots=[], commit=self.commit_index))
+                self.send(src, M.msg("accepted", ballot=b, slots=[], commit=self.commit_index))
             else:
-                self._send(src, M.msg("nack", ballot=self.acc.promise_for(first), slot=None))
-        if not self.masterless:  # masterless learners get values in "learn" messages
+                self.send(src, M.msg("nack", ballot=self.acc.promise_for(first), slot=None))
+        if not self.masterless:  # per-slot learners get values in "learn" messages
             self.commit_by_ballot(b, m["commit"], src)
 
     # == learner =============================================================================
@@ -424,15 +473,15 @@ class Replica:
             self._observe("apply", s, batch)
             if not self._recovering:
                 for cmd, res in zip(batch, results, strict=True):
-                    self._answer(cmd.get("client_id"), cmd.get("seq"), res)
+                    self.answer(cmd.get("client_id"), cmd.get("seq"), res)
         if not self._recovering:
             self.p.after_apply()
 
-    def _answer(self, cid: str | None, seq: int | None, res: dict) -> None:
+    def answer(self, cid: str | None, seq: int | None, res: dict) -> None:
         handles = self.waiting.pop((cid, seq), None)  # type: ignore[arg-type]
         if handles:
             for h in handles:
-                self._reply(h, res)
+                self.reply(h, res)
 
     # -- catch-up -----------------------------------------------------------------------------
     def _maybe_catchup(self) -> None:
@@ -451,7 +500,7 @@ class Replica:
         if src is None:
             return
         self.catchup_next = self.now + self.catchup_s
-        self._send(src, M.msg("catchup", **{"from": self.commit_index + 1}))
+        self.send(src, M.msg("catchup", **{"from": self.commit_index + 1}))
 
     def _on_catchup(self, src: int, m: dict) -> None:
         first = m["from"]
@@ -464,7 +513,7 @@ class Replica:
             self.budget,
             lambda e: limits.encoded_size(e[1]),
         )
-        self._send(src, M.msg("learn", entries=entries, commit=self.commit_index))
+        self.send(src, M.msg("learn", entries=entries, commit=self.commit_index))
 
     # -- snapshots in parts -----------------------------------------------------------------
     def _send_snapshot_part(self, src: int, cursor: list | None) -> None:
@@ -483,7 +532,7 @@ class Replica:
             self._snap_out = (self.applied_index, self._cut_state())
         applied, parts = self._snap_out
         snap = {"applied": applied, "sm": parts[want]}
-        self._send(src, M.msg("snapshot", snap=snap, part=want, parts=len(parts)))
+        self.send(src, M.msg("snapshot", snap=snap, part=want, parts=len(parts)))
 
     def _cut_state(self) -> list[dict]:
         dump = self.sm.dump()
@@ -498,7 +547,7 @@ class Replica:
         s = self._snap_in
         assert s is not None
         cursor = [s["applied"], s["next"]]
-        self._send(s["src"], M.msg("catchup", snap=cursor, **{"from": self.commit_index + 1}))
+        self.send(s["src"], M.msg("catchup", snap=cursor, **{"from": self.commit_index + 1}))
 
     def _snapshot_part(self, src: int, m: dict) -> dict | None:
         """Collect one part; the whole snapshot once the last part is in (else None)."""
@@ -553,7 +602,7 @@ class Replica:
         for (cid, seq), _ in list(self.waiting.items()):
             res = self.sm.lookup(cid, seq)
             if res is not None:
-                self._answer(cid, seq, res)
+                self.answer(cid, seq, res)
         if self.known_commit < snap["applied"]:
             self.known_commit = snap["applied"]
         self.catchup_next = self.now
@@ -612,21 +661,21 @@ class Replica:
     def _on_request(self, handle: object, req: dict) -> None:
         why = M.check_request(req)
         if why is not None:
-            self._reply(handle, dict(error("bad_request"), reason=why))
+            self.reply(handle, dict(error("bad_request"), reason=why))
             return
         if req["op"] == "status":
-            self._reply(handle, ok(self.status()))
+            self.reply(handle, ok(self.status()))
             return
         why, size = M.request_limits(req, self.cfg.max_value_depth, self.cfg.max_command_bytes)
         if why is not None:
-            self._reply(handle, dict(error("bad_request"), reason=why))
+            self.reply(handle, dict(error("bad_request"), reason=why))
             return
         if req["op"] == "read" and self.cfg.has_bug("local-read"):
-            self._reply(handle, ok(self.sm.read(req.get("key"))))  # BUG(local-read): stale
+            self.reply(handle, ok(self.sm.read(req.get("key"))))  # BUG(local-read): stale
             return
         done = self.sm.lookup(req["client_id"], req["seq"])
         if done is not None:
-            self._reply(handle, done)
+            self.reply(handle, done)
             return
         self.p.request(handle, req, size)
 

@@ -21,16 +21,13 @@ skipping them then hid a deliberate bug (accept-lower-ballot) from the docker te
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
 
 from paxos_impl import limits
 from paxos_impl import messages as M
 from paxos_impl.messages import ZERO, Ballot, ballot_of
 from paxos_impl.phase1 import adopt
+from paxos_impl.proposer import Handler, ProposerHost
 from paxos_impl.statemachine import error, ok
-
-if TYPE_CHECKING:
-    from paxos_impl.core import Replica
 
 WRITES = ("write", "append")
 EAGER_SLOTS = 4  # slots in flight before the leader starts holding commands back to batch
@@ -58,7 +55,9 @@ class PendingRead:
 class Leader:
     """Proposer, candidate and follower roles of the leader mode (one per replica)."""
 
-    def __init__(self, r: Replica) -> None:
+    per_slot = False  # phase 1 once for all open slots (see paxos_impl.proposer)
+
+    def __init__(self, r: ProposerHost) -> None:
         self.r = r
         cfg = r.cfg
         self.role = "follower"
@@ -97,13 +96,20 @@ class Leader:
         self.leader_since = 0.0
         self.max_silence = cfg.timeouts.election_max_ms / 1000
         self.batch_bytes = limits.batch_budget(cfg.max_frame_bytes)
+        self.handlers: dict[str, Handler] = {
+            "promise": self._on_promise,
+            "accepted": self._on_accepted,
+            "heartbeat": self._on_heartbeat,
+            "heartbeat_ok": self._on_heartbeat_ok,
+            "nack": self._on_nack,
+        }
 
     # -- status ---------------------------------------------------------------------------
     def role_and_leader(self) -> tuple[str, int | None]:
         return self.role, self.leader
 
     def current_ballot(self) -> Ballot:
-        return max(self.ballot, self.r.acc.promised)
+        return max(self.ballot, self.r.promised)
 
     # -- timers ---------------------------------------------------------------------------
     def start(self) -> None:
@@ -164,13 +170,12 @@ class Leader:
         r = self.r
         if self.role == "leader":
             self._step_down(None)
-        r.max_round += 1
-        self.ballot = (r.max_round, r.id)
+        self.ballot = r.next_ballot()
         self.role, self.leader = "candidate", None
         self.promises, self.pages, self.p1_need = {}, {}, 0
         self.election_deadline = r.now + r.election_timeout()
         first = r.commit_index + 1
-        r._broadcast(M.msg("prepare", ballot=self.ballot, to=None, **{"from": first}), True)
+        r.broadcast(M.msg("prepare", ballot=self.ballot, to=None, **{"from": first}), True)
 
     def may_promise(self, src: int, b: Ballot) -> bool:
         """Under leases, refuse other candidates while a lease we granted may still run."""
@@ -193,7 +198,7 @@ class Leader:
             # the acceptor cut its accepted entries to fit a frame: keep this part, ask for
             # the rest at the same ballot; only a complete report counts toward the quorum
             self.pages.setdefault(src, []).extend(m["entries"])
-            r._send(src, M.msg("prepare", ballot=self.ballot, to=None, **{"from": m["more"]}))
+            r.send(src, M.msg("prepare", ballot=self.ballot, to=None, **{"from": m["more"]}))
         elif src in self.pages:
             self.promises[src] = dict(m, entries=self.pages.pop(src) + m["entries"])
         else:
@@ -203,9 +208,7 @@ class Leader:
         # values before proposing anything. Set first: learning below may finish phase 1.
         self.p1_need = max(self.p1_need, m["snap"], m["commit"])
         if m["commit"] > r.known_commit or m["snap"] > r.commit_index:
-            r.known_commit = max(r.known_commit, m["commit"], m["snap"])
-            r.catchup_from = src
-            r.catchup_next = min(r.catchup_next, r.now)
+            r.fetch_from(src, max(m["commit"], m["snap"]), at_once=True)
         for s, v in m["chosen"]:
             r.learn(s, v)
         self._try_finish_phase1()
@@ -245,10 +248,10 @@ class Leader:
             for cmd in self.queue:  # never proposed: certainly not executed
                 key = (cmd["client_id"], cmd["seq"])
                 if key not in self.sent_keys:
-                    for h in r.waiting.pop(key, []):
-                        r._reply(h, error("not_leader", leader))
+                    for h in r.abandon(key):
+                        r.reply(h, error("not_leader", leader))
             for rd in self.reads:
-                r._reply(rd.handle, error("not_leader", leader))
+                r.reply(rd.handle, error("not_leader", leader))
         self.queue, self.queue_sizes, self.inflight, self.active = [], [], {}, set()
         self.reads = []
         self.lease_until = 0.0
@@ -270,7 +273,7 @@ class Leader:
             for cmd in v:
                 self.sent_keys.add((cmd["client_id"], cmd["seq"]))
         for part in self._accept_chunks(entries):
-            r._broadcast(
+            r.broadcast(
                 M.msg("accept", ballot=self.ballot, entries=part, commit=r.commit_index), True
             )
         self.accepts_since_hb = True
@@ -302,7 +305,7 @@ class Leader:
             if cfg.has_bug("early-ack"):
                 for c in batch:  # BUG(early-ack): must wait until a phase-2 quorum accepted
                     if c["op"] in WRITES:
-                        r._answer(c["client_id"], c["seq"], ok(None))
+                        r.answer(c["client_id"], c["seq"], ok(None))
         self._propose(entries, sizes)
 
     def _batch_len(self, most: int) -> int:
@@ -342,9 +345,7 @@ class Leader:
 
     def _note_commit(self, src: int, commit: int) -> None:
         r = self.r
-        if commit > r.known_commit:
-            r.known_commit = commit
-            r.catchup_from = src
+        r.note_commit(commit, src)
 
     def on_chosen(self, slot: int, batch: list) -> None:
         """A slot we proposed was learned from elsewhere. If another value won, a higher
@@ -397,7 +398,7 @@ class Leader:
         self.answered_since_hb = set()
         if self.lease:
             self.grant_until, self.grant_to = now + self.lease_s, r.id
-        r._broadcast(
+        r.broadcast(
             M.msg("heartbeat", ballot=self.ballot, commit=r.commit_index, round=self.hb_round)
         )
         self._confirm(self.hb_round)
@@ -418,7 +419,7 @@ class Leader:
         for peer in r.peers:
             entries = [[s, p.value] for s, p in old if peer not in p.acks]
             for part in self._accept_chunks(entries):
-                r._send(
+                r.send(
                     peer, M.msg("accept", ballot=self.ballot, entries=part, commit=r.commit_index)
                 )
         for _, p in old:
@@ -428,14 +429,14 @@ class Leader:
     def _on_heartbeat(self, src: int, m: dict) -> None:
         r = self.r
         b = ballot_of(m)
-        if b < r.acc.promised:
-            r._send(src, M.msg("nack", ballot=r.acc.promised, slot=None))
+        if b < r.promised:
+            r.send(src, M.msg("nack", ballot=r.promised, slot=None))
             return
         self._follow(b)
         if self.lease:
             self.grant_until, self.grant_to = r.now + self.lease_s, b[1]
         r.commit_by_ballot(b, m["commit"], src)
-        r._send(
+        r.send(
             src,
             M.msg(
                 "heartbeat_ok", ballot=b, round=m["round"], commit=r.commit_index, lease=self.lease
@@ -468,18 +469,12 @@ class Leader:
         if self.role != "follower" and b > self.ballot:
             self._step_down(None)
 
-    def handle(self, src: int, m: dict) -> None:
-        """promise, accepted, heartbeat, heartbeat_ok, nack -> the _on_<type> method."""
-        fn = getattr(self, "_on_" + m["type"], None)
-        if fn is not None:
-            fn(src, m)
-
     # -- client requests ------------------------------------------------------------------------
     def request(self, handle: object, req: dict, size: int) -> None:
         """A client command of ``size`` encoded bytes (the core checked it fits)."""
         r = self.r
         if self.role != "leader":
-            r._reply(handle, error("not_leader", self.leader))
+            r.reply(handle, error("not_leader", self.leader))
             return
         if req["op"] == "read" and r.cfg.read_mode != "log":
             self._read(handle, req)
@@ -495,10 +490,10 @@ class Leader:
         r = self.r
         index = max(r.commit_index, self.p1_top)
         if self.lease and r.now < self.lease_until and r.applied_index >= index:
-            r._reply(handle, ok(r.sm.read(req.get("key"))))
+            r.reply(handle, ok(r.read(req.get("key"))))
             return
         self.reads.append(PendingRead(handle, req.get("key"), index, self.hb_round + 1))
-        r._deadline(None, handle)
+        r.read_deadline(handle)
 
     def _check_reads(self) -> None:
         if not self.reads:
@@ -507,7 +502,7 @@ class Leader:
         keep = []
         for rd in self.reads:
             if rd.round <= self.confirmed and r.applied_index >= rd.index:
-                r._reply(rd.handle, ok(r.sm.read(rd.key)))
+                r.reply(rd.handle, ok(r.read(rd.key)))
             else:
                 keep.append(rd)
         self.reads = keep

@@ -13,16 +13,13 @@ need a leader; in this mode they fall back to the log).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
 
 from paxos_impl import limits
 from paxos_impl import messages as M
 from paxos_impl.limits import encoded_size
 from paxos_impl.messages import Ballot, ballot_of
 from paxos_impl.phase1 import adopt
-
-if TYPE_CHECKING:
-    from paxos_impl.core import Replica
+from paxos_impl.proposer import Handler, ProposerHost, QuietHooks, ignore
 
 
 @dataclass
@@ -37,8 +34,12 @@ class Attempt:
     acks: set[int] = field(default_factory=set)
 
 
-class Masterless:
-    def __init__(self, r: Replica) -> None:
+class Masterless(QuietHooks):
+    """Every node proposes: one slot at a time, both phases per slot (module docstring)."""
+
+    per_slot = True  # a ballot per slot (see paxos_impl.proposer)
+
+    def __init__(self, r: ProposerHost) -> None:
         self.r = r
         self.queue: list[dict] = []
         self.active: set[tuple[str, int]] = set()
@@ -49,22 +50,21 @@ class Masterless:
         t = r.cfg.timeouts
         self.attempt_s = t.election_min_ms / 1000
         self.backoff_s = t.heartbeat_ms / 1000
+        self.handlers: dict[str, Handler] = {
+            "promise": self._on_promise,
+            "accepted": self._on_accepted,
+            "nack": self._on_nack,
+            # a leader-mode peer (a misconfiguration) heartbeats; nothing here uses them
+            "heartbeat": ignore,
+            "heartbeat_ok": ignore,
+        }
 
     # -- status and hooks the learner calls ----------------------------------------------------
     def role_and_leader(self) -> tuple[str, int | None]:
         return "leader", self.r.id  # every node serves clients itself
 
     def current_ballot(self) -> Ballot:
-        return self.cur.ballot if self.cur else self.r.acc.promised
-
-    def may_promise(self, src: int, b: Ballot) -> bool:
-        return True
-
-    def on_promised(self, src: int, b: Ballot) -> None:
-        return None
-
-    def on_accepted_from(self, src: int, b: Ballot) -> None:
-        return None
+        return self.cur.ballot if self.cur else self.r.promised
 
     def on_chosen(self, slot: int, batch: list) -> None:
         if self.cur is not None and self.cur.slot == slot:
@@ -75,21 +75,15 @@ class Masterless:
             self.cur = None
 
     def after_apply(self) -> None:
-        sm = self.r.sm
+        r = self.r
         keep = []
         for c in self.queue:
             key = (c["client_id"], c["seq"])
-            if sm.lookup(*key) is None and key in self.r.waiting:
+            if r.result_of(*key) is None and key in r.waiting:
                 keep.append(c)
             else:
                 self.active.discard(key)
         self.queue = keep
-
-    def read_pending(self, handle: object) -> bool:
-        return False
-
-    def drop_read(self, handle: object) -> None:
-        return None
 
     # -- timers ---------------------------------------------------------------------------------
     def start(self) -> None:
@@ -121,7 +115,7 @@ class Masterless:
         if r.now >= self.next_gossip:
             self.next_gossip = r.now + r.catchup_s
             if r.commit_index:
-                r._broadcast(M.msg("learn", entries=[], commit=r.commit_index))
+                r.broadcast(M.msg("learn", entries=[], commit=r.commit_index))
 
     def before_finish(self) -> None:
         r = self.r
@@ -142,26 +136,24 @@ class Masterless:
         slot = r.commit_index + 1
         while slot in r.chosen:
             slot += 1
-        r.max_round += 1
-        b = (r.max_round, r.id)
+        b = r.next_ballot()
         budget = limits.batch_budget(r.cfg.max_frame_bytes)
         mine = self.queue[: limits.take_batch(self.queue, r.cfg.max_batch, budget, encoded_size)]
         self.cur = Attempt(slot, b, mine, r.now + self.attempt_s)
         self.gap_since = None if not mine else self.gap_since
-        r._broadcast(M.msg("prepare", ballot=b, to=slot, **{"from": slot}), True)
+        r.broadcast(M.msg("prepare", ballot=b, to=slot, **{"from": slot}), True)
 
     def _on_promise(self, src: int, m: dict) -> None:
         r, a = self.r, self.cur
         if a is None or a.phase != 1 or ballot_of(m) != a.ballot or m["from"] != a.slot:
             return
-        if m["commit"] > r.known_commit:
-            r.known_commit, r.catchup_from = m["commit"], src
+        r.note_commit(m["commit"], src)
         for s, v in m["chosen"]:
             r.learn(s, v)
         if self.cur is not a:  # our slot turned out to be chosen already
             return
         if m["snap"] >= a.slot:  # chosen and compacted there: catch up instead
-            r.known_commit, r.catchup_from = max(r.known_commit, m["snap"]), src
+            r.fetch_from(src, m["snap"], at_once=False)
             self.cur = None
             return
         a.promises[src] = m
@@ -171,19 +163,18 @@ class Masterless:
         a.value = reported.get(a.slot, a.mine)
         a.phase = 2
         entries = [[a.slot, a.value]]
-        r._broadcast(M.msg("accept", ballot=a.ballot, entries=entries, commit=r.commit_index), True)
+        r.broadcast(M.msg("accept", ballot=a.ballot, entries=entries, commit=r.commit_index), True)
 
     def _on_accepted(self, src: int, m: dict) -> None:
         r, a = self.r, self.cur
-        if m["commit"] > r.known_commit:
-            r.known_commit, r.catchup_from = m["commit"], src
+        r.note_commit(m["commit"], src)
         if a is None or a.phase != 2 or ballot_of(m) != a.ballot or a.slot not in m["slots"]:
             return
         a.acks.add(src)
         if len(a.acks) < r.cfg.q2:
             return
         self.cur = None
-        r._broadcast(M.msg("learn", entries=[[a.slot, a.value]], commit=r.commit_index))
+        r.broadcast(M.msg("learn", entries=[[a.slot, a.value]], commit=r.commit_index))
         r.learn(a.slot, a.value)
 
     def _on_nack(self, src: int, m: dict) -> None:
@@ -191,13 +182,6 @@ class Masterless:
         if a is not None and ballot_of(m) > a.ballot and m["slot"] in (None, a.slot):
             self.cur = None
             self.backoff_until = self.r.now + self.r.rng.uniform(0, 2 * self.backoff_s)
-
-    def handle(self, src: int, m: dict) -> None:
-        """promise, accepted, nack -> the _on_<type> method; heartbeats (leader mode, from a
-        misconfigured peer) are ignored."""
-        fn = getattr(self, "_on_" + m["type"], None)
-        if fn is not None:
-            fn(src, m)
 
     # -- client requests --------------------------------------------------------------------------
     def request(self, handle: object, req: dict, size: int) -> None:

@@ -1,11 +1,14 @@
-"""The asyncio runtime of one node: sockets, disk and timers around the sans-IO core.
+"""The asyncio host of one node: sockets, files and timers around the node runtime.
 
-The core (``Replica``) decides; this module only carries out its ``Ready`` hand-offs in the
-order that makes them safe: persist (one write + one fsync for everything the events of one
-batch produced), then snapshot, then send messages and client replies. Events that arrive
-while an fsync is in flight queue up and are handled together in the next batch: that group
-commit is what lets throughput grow with the number of clients instead of being capped at
-one fsync per write.
+The core (``Replica``) decides; :class:`paxos_impl.runtime.NodeRuntime` (shared with the
+simulator) turns its ``Ready`` hand-offs into batches in the order that makes them safe:
+persist (one write + one fsync for everything the events of one batch produced), then
+snapshot, then send messages and client replies. This module is that runtime's real IO: it
+queues events from sockets and timers, writes each batch's records to ``Storage`` in a
+thread (the loop keeps reading sockets meanwhile), and is the runtime's transport (peer links,
+client connections) and timer. Events that arrive while an fsync is in flight queue up and
+are handled together in the next batch: that group commit is what lets throughput grow with
+the number of clients instead of being capped at one fsync per write.
 
 Faults on the wire are contained to the connection they arrive on: a garbage, truncated or
 oversized frame closes that one connection (logged; a client first gets a definite
@@ -41,11 +44,11 @@ from typing import Any
 
 from . import tls, wire
 from .config import Config
+from .runtime import MAX_EVENTS_PER_BATCH, Fatal, NodeRuntime
 from .storage import Storage, encode_record
 
 log = logging.getLogger("paxos.node")
 
-MAX_EVENTS_PER_BATCH = 4096
 MAX_QUEUED_PER_PEER = 4096  # messages kept for a peer we are not connected to
 MAX_INFLIGHT_PER_CLIENT = 1024
 HELLO_TIMEOUT = 5.0
@@ -58,10 +61,6 @@ MAX_TICK_DELAY = 1.0
 _PEER_POLL = 0.5  # how often an idle outbound link checks that its peer is still there
 
 
-class Fatal(Exception):
-    """The node must stop: continuing could break a safety guarantee."""
-
-
 class _ClientRequest:
     """The opaque handle the core gets for one client request; answers it at most once."""
 
@@ -71,6 +70,9 @@ class _ClientRequest:
         self.conn = conn
         self.done = False
         self.timer: asyncio.TimerHandle | None = None
+
+    def __str__(self) -> str:
+        return f"from {self.conn.peer}"
 
     def answer(self, reply: dict) -> None:
         if self.done:
@@ -213,7 +215,17 @@ class Node:
         self.clock = clock
         self.max_frame = config.max_frame_bytes
         self.tls_listen, self.tls_connect = _tls_options(config, node_id)
-        self._events: collections.deque[tuple] = collections.deque()
+        # the one consumer of the core's Ready hand-offs; this node is its transport and timer
+        self.runtime = NodeRuntime(
+            replica,
+            clock,
+            self,
+            self,
+            encode_record,
+            protocol_error,
+            MAX_EVENTS_PER_BATCH,
+            config.timeouts.request_ms / 1000,
+        )
         self._has_events = asyncio.Event()
         self._tick: asyncio.TimerHandle | None = None
         self._links: dict[int, _PeerLink] = {}
@@ -257,7 +269,7 @@ class Node:
                 link = _PeerLink(self, peer)
                 self._links[peer] = link
                 self._tasks.append(asyncio.create_task(link.run()))
-        self._events.append(("start",))
+        self.runtime.push(("start",))
         self._has_events.set()
         driver = asyncio.create_task(self._drive())
         stopped = asyncio.create_task(self._stopped.wait())
@@ -293,92 +305,28 @@ class Node:
 
     # -- the driver: core steps, then persist, then send ------------------------------------
     def _enqueue(self, event: tuple) -> None:
-        self._events.append(event)
+        self.runtime.push(event)
         self._has_events.set()
 
     async def _drive(self) -> None:
+        rt = self.runtime
         while True:
-            if not self._events:
+            if not rt.pending:
                 self._has_events.clear()
                 await self._has_events.wait()
                 continue
-            n = min(len(self._events), MAX_EVENTS_PER_BATCH)
-            batch = [self._events.popleft() for _ in range(n)]
-            # A timer that fired while the last batch was on disk goes after the messages
-            # that arrived meanwhile (once): a leader's heartbeat that is already here must
-            # count before an election timeout is judged, or a follower slowed by a large
-            # fsync would start elections its leader's heartbeats had already answered.
-            ticks = [e for e in batch if e[0] == "tick"]
-            if ticks:
-                batch = [e for e in batch if e[0] != "tick"] + ticks[:1]
             try:
-                await self._process(batch)
+                batch = rt.next_batch()
+                for records, snapshot in batch.writes:
+                    await self._persist(records)
+                    if snapshot is not None:
+                        await self._disk(self.storage.write_snapshot, snapshot)
             except Fatal as e:
                 self._fail(str(e))
                 return
-
-    def _step(self, event: tuple) -> Any:
-        """Feed one event to the core; None when it was dropped."""
-        kind = event[0]
-        now = self.clock()
-        try:
-            if kind == "peer":
-                return self.replica.on_message(event[1], event[2], now)
-            if kind == "client":
-                handle = event[1]
-                if handle.done:  # already answered "timeout"; don't start it now
-                    return None
-                return self.replica.on_client_request(handle, event[2], now)
-            if kind == "tick":
-                return self.replica.on_tick(now)
-            return self.replica.start(now)
-        except self.protocol_error as e:
-            if kind == "client":
-                log.warning("bad client request from %s: %s", event[1].conn.peer, e)
-                event[1].answer({"ok": False, "error": "bad_request", "leader": None})
-            else:
-                log.warning("dropped malformed %s message from node %s: %s", kind, event[1], e)
-            return None
-        except Exception as e:
-            log.exception("core failed on a %s event", kind)
-            raise Fatal(f"internal error in the protocol core: {e!r}") from None
-
-    async def _process(self, batch: list[tuple]) -> None:
-        records: list[Any] = []
-        messages: list[tuple[int, dict]] = []
-        replies: list[tuple[Any, dict]] = []
-        for event in batch:
-            ready = self._step(event)
-            if ready is None:
-                continue
-            try:  # encoded now, so a record that cannot be refuses its own event only
-                records.extend(encode_record(r) for r in ready.persist)
-            except (ValueError, TypeError, RecursionError) as e:
-                self._refuse(event, f"cannot encode a log record: {str(e)[:80]}")
-                continue
-            if ready.snapshot is not None:
-                # the snapshot covers everything persisted so far, so that must be on disk first
-                await self._persist(records)
-                records = []
-                await self._disk(self.storage.write_snapshot, ready.snapshot)
-            messages.extend(ready.messages)
-            replies.extend(ready.replies)
-            self._schedule_tick(ready.next_tick)
-        await self._persist(records)
-        self.batches += 1
-        self.events_handled += len(batch)
-        self._send(messages)
-        for handle, reply in replies:
-            if isinstance(handle, _ClientRequest):
-                handle.answer(reply)
-            else:
-                log.error("core replied to an unknown handle %r", handle)
-
-    def _refuse(self, event: tuple, why: str) -> None:
-        """Drop what one event asked for (nothing of it is persisted, sent or answered)."""
-        log.error("refused a %s event: %s", event[0], why)
-        if event[0] == "client":
-            event[1].answer({"ok": False, "error": "bad_request", "leader": None})
+            self.batches += 1
+            self.events_handled += batch.events
+            rt.finish(batch)
 
     async def _persist(self, records: list[Any]) -> None:
         if records:
@@ -399,7 +347,8 @@ class Node:
             # goes on with its log uncompacted, which recovery reads just the same
             log.error("cannot encode a snapshot, the log stays uncompacted: %s", str(e)[:80])
 
-    def _send(self, messages: list[tuple[int, dict]]) -> None:
+    # -- the runtime's transport and timer (paxos_impl.runtime) -------------------------------
+    def send(self, messages: list[tuple[int, dict]]) -> None:
         encoded: dict[int, bytes] = {}  # a broadcast is one dict sent to several peers
         for dest, msg in messages:
             if dest == self.id:
@@ -418,6 +367,22 @@ class Node:
                     continue
                 encoded[id(msg)] = frame
             link.send(frame)
+
+    def reply(self, replies: list[tuple[object, dict]]) -> None:
+        for handle, reply in replies:
+            if isinstance(handle, _ClientRequest):
+                handle.answer(reply)
+            else:
+                log.error("core replied to an unknown handle %r", handle)
+
+    def live(self, handle: object) -> bool:
+        return not getattr(handle, "done", False)
+
+    def arm(self, at: float | None) -> None:
+        self._schedule_tick(at)
+
+    def later(self, delay: float, fn: Callable[[object], None], arg: object) -> object:
+        return asyncio.get_running_loop().call_later(delay, fn, arg)
 
     def _schedule_tick(self, at: float | None) -> None:
         if at is None:
@@ -547,11 +512,8 @@ class Node:
     def _admit(self, conn: _ClientConn, req: dict) -> None:
         handle = _ClientRequest(conn)
         conn.inflight += 1
-        timeout = self.config.timeouts.request_ms / 1000
-        handle.timer = asyncio.get_running_loop().call_later(
-            timeout, handle.answer, {"ok": False, "error": "timeout", "leader": None}
-        )
-        self._enqueue(("client", handle, req))
+        handle.timer = self.runtime.admit(handle, req)  # type: ignore[assignment]
+        self._has_events.set()
 
     def status(self) -> dict:
         s = dict(self.replica.status())

@@ -1,10 +1,12 @@
 """The simulated world as a cluster backend needs it: disks with an fsync window, clocks that
 drift, a network with netem, and nodes that start only when asked.
 
-``World`` (cluster.sim.world) persists a ``Ready`` and sends its messages in one instant. A
-real node writes, waits for the fsync, and only then sends (persist-then-send); events that
-arrive meanwhile queue up. :class:`RuntimeWorld` plays it that way, with a random fsync
-latency, because that window is where a power cut finds written-but-not-synced bytes. Time
+``World`` (cluster.sim.world) runs each replica in the node's own runtime
+(``paxos_impl.runtime``) with an instant disk. A real node writes, waits for the fsync, and
+only then sends (persist-then-send); events that arrive meanwhile queue up and go together
+in the next batch (group commit). :class:`RuntimeWorld` gives the runtime's writes a random
+fsync latency, because that window is where a power cut finds written-but-not-synced bytes,
+and it is the same runtime code that decides what waits for it. Time
 on a node is ``t + offset + (t - anchor) * rate``: an offset the clock nemesis sets and a
 drift rate, so a lease's assumption of bounded drift can be put to the test.
 
@@ -24,7 +26,7 @@ from cluster.sim.disk import SimDisk
 from cluster.sim.network import LinkModel, Network
 from cluster.sim.world import DurableView, SimNode, World
 from paxos_impl.config import Config
-from paxos_impl.core import Ready, Replica
+from paxos_impl.runtime import Batch
 
 _INF = float("inf")
 TCP_RTO = 0.2  # first retransmission timeout of a lost segment on a client connection
@@ -169,70 +171,52 @@ class RuntimeWorld(World):
         t = (node_t - n.clock_offset + n.anchor * rate) / (1 + rate)
         self._arm_tick(i, max(self.now, t), not_before=node_t)
 
-    # -- one step of a core, then persist -> fsync -> send -----------------------------------
-    # The three entry points below run for every event of a simulation: they are written out
-    # (no shared helper per message, no lambda unless the step must wait) because the glue
-    # around a core step cost as much as the step itself.
+    # -- the runtime's IO: persist -> fsync -> send -------------------------------------------
+    # These run for every event of a simulation: they are written out (no helper per
+    # message, no closure) because the glue around a core step cost as much as the step.
     def _deliver(self, src: int, dst: int, data: bytes | str, inc: int) -> None:
         n = self.nodes[dst]
-        r = n.replica
-        if r is None or n.incarnation != inc:  # sent to an incarnation that has died
+        rt = n.rt
+        if rt is None or n.incarnation != inc:  # sent to an incarnation that has died
             return
-        m = decode(data)
-        if n.paused or n.syncing:
-            n.deferred.append(
-                lambda: self._step(dst, lambda r: r.on_message(src, m, self.node_time(dst)))
-            )
+        if n.paused or n.syncing or rt.events:
+            rt.events.append(("peer", src, decode(data)))
             return
+        batch = rt.step(("peer", src, decode(data)))  # idle: a batch of one (World._push)
         self.steps += 1
-        now = self.now
-        self._stepped(
-            n, dst, r.on_message(src, m, now + n.clock_offset + (now - n.anchor) * n.rate)
-        )
+        if batch.writes:
+            self._write_from(n, dst, batch, 0)
+        elif batch.messages or batch.replies:
+            rt.finish(batch)
 
-    def _deliver_request(self, node: int, handle: object, data: bytes | str, inc: int) -> None:
-        n = self.nodes[node]
-        if n.replica is None or n.incarnation != inc:
-            return
-        req = decode(data)
-        self._step(node, lambda r: r.on_client_request(handle, req, self.node_time(node)))
-
-    def _step(self, i: int, call: Callable[[Replica], Ready]) -> None:
-        n = self.nodes[i]
-        r = n.replica
-        if r is None:
-            return
-        if n.paused or n.syncing:
-            n.deferred.append(lambda: self._step(i, call))
-            return
-        self.steps += 1
-        self._stepped(n, i, call(r))
-
-    def _stepped(self, n: SimNode, i: int, ready: Ready) -> None:
-        """After a step: arm the wake-up it asked for, then send at once or persist first."""
-        nt = ready.next_tick
+    def _want_tick(self, n: SimNode, i: int, nt: float | None) -> None:
+        """Arm the wake-up the core asked for (node time ``nt``), in world time."""
         if nt is None:
             n.want_tick = _INF
-        else:
-            rate = n.rate
-            t = (
-                (nt - n.clock_offset + n.anchor * rate) / (1 + rate)
-                if rate
-                else nt - n.clock_offset
-            )
-            if t < self.now:
-                t = self.now
-            n.want_tick, n.want_not_before = t, nt
-            if t < n.tick_at:  # earlier than the armed wake-up (see World._arm_tick)
-                n.tick_at = t
-                self._seq += 1
-                heappush(self._events, (t, self._seq, self._tick_fire, (i, n.incarnation, t)))
-        if not ready.persist and ready.snapshot is None:
-            if ready.messages or ready.replies:
-                self._emit(i, ready)
             return
+        rate = n.rate
+        t = (nt - n.clock_offset + n.anchor * rate) / (1 + rate) if rate else nt - n.clock_offset
+        if t < self.now:
+            t = self.now
+        n.want_tick, n.want_not_before = t, nt
+        if t < n.tick_at:  # earlier than the armed wake-up (see World._arm_tick)
+            n.tick_at = t
+            self._seq += 1
+            heappush(self._events, (t, self._seq, self._tick_fire, (i, n.incarnation, t)))
+
+    def _write_from(self, n: SimNode, i: int, batch: Batch, k: int) -> None:
+        """Write k of the batch into the page cache and fsync it after a random latency; past
+        the last write, release the batch (send, answer) and run what queued meanwhile."""
+        if k >= len(batch.writes):
+            n.syncing = False
+            rt = n.rt
+            if rt is not None:
+                rt.finish(batch)
+                self._run(n, i)
+            return
+        records, snapshot = batch.writes[k]
         try:
-            n.disk.write(ready.persist, ready.snapshot)  # type: ignore[attr-defined]
+            n.disk.write(records, snapshot)  # type: ignore[attr-defined]
         except OSError:  # a full disk: the real node stops (fail-stop), sending nothing
             self.crash(i)
             return
@@ -245,45 +229,35 @@ class RuntimeWorld(World):
                 self.now + (lo + (hi - lo) * self.rng.random()),
                 self._seq,
                 self._synced,
-                (i, n.incarnation, ready),
+                (i, n.incarnation, batch, k),
             ),
         )
 
-    def _synced(self, i: int, inc: int, ready: Ready) -> None:
+    def _synced(self, i: int, inc: int, batch: Batch, k: int) -> None:
         n = self.nodes[i]
         if n.incarnation != inc or n.replica is None:
             return
         n.disk.sync()  # type: ignore[attr-defined]
+        records, snapshot = batch.writes[k]
         record = n.durable.record
-        for rec in ready.persist:
+        for rec in records:
             record(rec)
-        if ready.snapshot is not None:
-            n.durable.snapshot(ready.snapshot)
-        if n.paused:  # durable now, but a stopped process sends nothing until it resumes
-            n.deferred.insert(0, lambda: self._after_sync(i, inc, ready))
+        if snapshot is not None:
+            n.durable.snapshot(snapshot)
+        if n.paused:  # durable now, but a stopped process writes or sends nothing more
+            n.held = (batch, k + 1)
             return
-        self._after_sync(i, inc, ready)
+        self._write_from(n, i, batch, k + 1)
 
-    def _after_sync(self, i: int, inc: int, ready: Ready) -> None:
-        n = self.nodes[i]
-        if n.incarnation != inc:
-            return
-        n.syncing = False
-        self._emit(i, ready)
-        if not n.paused and n.deferred:
-            pending, n.deferred = n.deferred, []
-            for fn in pending:
-                fn()
-
-    def _emit(self, i: int, ready: Ready) -> None:
-        """Send what a step produced; a broadcast is one dict sent to every peer, so it is
+    def _emit(self, i: int, messages: list[tuple[int, dict]]) -> None:
+        """Send what a batch produced; a broadcast is one dict sent to every peer, so it is
         serialised once. Checks persist-then-send as World does (cluster.sim.world)."""
         n = self.nodes[i]
         nodes, events, delays, deliver = self.nodes, self._events, self.net.delays, self._deliver
         now = self.now
         last: dict | None = None
         data: bytes | str = ""
-        for dst, m in ready.messages:
+        for dst, m in messages:
             if m is not last:
                 last, data = m, encode(m)
                 if not n.durable.covers(m):
@@ -296,5 +270,3 @@ class RuntimeWorld(World):
                 heappush(
                     events, (now + d, self._seq, deliver, (i, dst, data, nodes[dst].incarnation))
                 )
-        for handle, rep in ready.replies:
-            self._reply(i, handle, rep)

@@ -2,9 +2,12 @@
 
 Everything that happens is an event on one heap ordered by (virtual time, sequence number);
 every random choice comes from one seeded ``random.Random``. Hence one seed is one schedule,
-replayable exactly, with no threads and no wall clock. The world plays the runtime's part
-for each replica: it persists ``Ready.persist`` to a simulated disk *before* it sends
-anything, honours ``next_tick``, and on a crash throws away everything but the disk.
+replayable exactly, with no threads and no wall clock. Each replica runs inside the node's
+own runtime (:class:`paxos_impl.runtime.NodeRuntime`, the same code the asyncio node runs:
+event batches, group commit, persist-then-send); the world is that runtime's IO: its
+transport (the simulated network), its timer and clock (virtual time, per-node offsets),
+and its disk. Here the disk is instant; :class:`cluster.sim.runtime.RuntimeWorld` gives it
+an fsync window and power loss. On a crash the world throws away everything but the disk.
 
 It also watches the cores through their observer hook, recording every slot any replica
 learned or applied, so the safety properties (one value per slot, applied logs agree) are
@@ -17,13 +20,15 @@ import heapq
 import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 from cluster.sim.codec import copy as _copy
 from cluster.sim.codec import decode, encode
 from cluster.sim.network import LinkModel, Network
 from paxos_impl.config import Config
-from paxos_impl.core import Ready, Replica
+from paxos_impl.core import ProtocolError, Replica
+from paxos_impl.runtime import Batch, NodeRuntime
 
 
 @dataclass
@@ -79,7 +84,11 @@ class DurableView:
             if m["to"] is None:
                 return self.promised >= b
             return max(self.promised, self.slot_promised.get(m["from"], (0, -1))) >= b
-        return all(s <= self.floor or self.accepted.get(s) == b for s in m["slots"])
+        # at least b: with group commit one batch may accept a slot at b and then at a higher
+        # ballot; both answers leave after both records are on disk, and the later record
+        # supersedes the earlier one there as it does in the acceptor
+        acc = self.accepted
+        return all(s <= self.floor or acc.get(s, (0, -1)) >= b for s in m["slots"])
 
 
 @dataclass
@@ -90,7 +99,9 @@ class SimNode:
     incarnation: int = 0
     clock_offset: float = 0.0
     paused: bool = False
-    deferred: list[Callable[[], None]] = field(default_factory=list)
+    rt: NodeRuntime | None = None  # the node runtime around the replica (None: down)
+    held: tuple[Batch, int] | None = None  # a batch whose next write waits for a resume
+    stopped_timers: list[tuple[Callable[[object], None], object]] = field(default_factory=list)
     tick_at: float = float("inf")  # when the armed wake-up event fires
     want_tick: float = float("inf")  # when the core last asked to be woken (world time)
     want_not_before: float = float("-inf")
@@ -107,6 +118,38 @@ class SimNode:
     @property
     def up(self) -> bool:
         return self.replica is not None
+
+
+class SimIO:
+    """One node's runtime IO in the world: transport, timer and clock (paxos_impl.runtime).
+
+    ``now``, ``send`` and ``arm`` run for every event of a simulation, so they are the world's
+    own methods with the node bound in (``functools.partial``), not a method that calls one.
+    Each client request is answered once, as by the real node: by the core, or by the
+    runtime's request timeout, whichever comes first."""
+
+    __slots__ = ("world", "i", "inc", "now", "send", "arm", "answered")
+
+    def __init__(self, world: World, i: int) -> None:
+        self.world, self.i, self.inc = world, i, world.nodes[i].incarnation
+        self.now: Callable[[], float] = partial(world.node_time, i)
+        self.send: Callable[[list[tuple[int, dict]]], None] = partial(world._emit, i)
+        self.arm: Callable[[float | None], None] = partial(world._want_tick, world.nodes[i], i)
+        self.answered: set[object] = set()
+
+    def reply(self, replies: list[tuple[object, dict]]) -> None:
+        answered = self.answered
+        for handle, rep in replies:
+            if handle not in answered:
+                answered.add(handle)
+                self.world._reply(self.i, handle, rep)
+
+    def live(self, handle: object) -> bool:
+        return handle not in self.answered
+
+    def later(self, delay: float, fn: Callable[[object], None], arg: object) -> object:
+        self.world.after(delay, self.world._node_timer, self.i, self.inc, fn, arg)
+        return None
 
 
 class World:
@@ -172,11 +215,12 @@ class World:
     def crash(self, i: int) -> None:
         """Lose everything in memory; the disk stays (SIGKILL)."""
         n = self.nodes[i]
-        n.replica = None
+        n.replica = n.rt = None
         n.incarnation += 1
         n.tick_at = n.want_tick = float("inf")
         n.paused = False
-        n.deferred.clear()
+        n.held = None
+        n.stopped_timers.clear()
 
     def restart(self, i: int) -> None:
         """Start (again) from what is on disk."""
@@ -195,7 +239,12 @@ class World:
             records=records,
             observer=self._observer(i),
         )
-        self._step(i, lambda r: r.start(self.node_time(i)))
+        io = SimIO(self, i)
+        request_s = self.config.timeouts.request_ms / 1000
+        n.rt = NodeRuntime(
+            n.replica, io.now, io, io, protocol_error=ProtocolError, request_s=request_s
+        )
+        self._push(i, ("start",))
 
     def pause(self, i: int) -> None:
         self.nodes[i].paused = True
@@ -203,45 +252,90 @@ class World:
     def resume(self, i: int) -> None:
         n = self.nodes[i]
         n.paused = False
-        pending, n.deferred = n.deferred, []
-        for fn in pending:
-            fn()
+        if n.held is not None:  # a write finished while the process was stopped
+            (batch, k), n.held = n.held, None
+            self._write_from(n, i, batch, k)
+        due, n.stopped_timers = n.stopped_timers, []
+        for fn, arg in due:  # timers that came due while it was stopped
+            fn(arg)
+        self._run(n, i)
 
     def set_clock_offset(self, i: int, seconds: float) -> None:
         self.nodes[i].clock_offset = seconds
 
-    # -- running a core ------------------------------------------------------------------------------
-    def _step(self, i: int, call: Callable[[Replica], Ready]) -> None:
+    # -- running a node: the world is its runtime's IO -------------------------------------------
+    def _push(self, i: int, event: tuple) -> None:
+        """An event for node i's runtime; it runs now unless the node is stopped or writing
+        (then it waits, and goes with the others in the next batch: group commit)."""
         n = self.nodes[i]
-        if not n.up:
+        rt = n.rt
+        if rt is None:
             return
-        if n.paused:
-            n.deferred.append(lambda: self._step(i, call))
+        if n.paused or n.syncing or rt.events:
+            rt.events.append(event)
             return
+        batch = rt.step(event)  # idle: a batch of one, without the queue
         self.steps += 1
-        ready = call(n.replica)
-        if ready.persist:
-            n.disk.records.extend(_copy(ready.persist))
-            n.disk.writes += 1
-            for rec in ready.persist:
-                n.durable.record(rec)
-        if ready.snapshot is not None:
-            n.disk.snapshot = _copy(ready.snapshot)
-            n.disk.records = []  # the snapshot covers the whole prefix: compact it
-            n.durable.snapshot(ready.snapshot)
-        for dst, m in ready.messages:
+        if batch.writes:
+            self._write_from(n, i, batch, 0)
+        elif batch.messages or batch.replies:
+            rt.finish(batch)
+        if rt.events:  # (not in practice: stepping pushes nothing; kept for safety)
+            self._run(n, i)
+
+    def _run(self, n: SimNode, i: int) -> None:
+        """Run batches while the node may: each one's writes, then its messages."""
+        rt = n.rt
+        while rt is not None and rt.events and not n.paused and not n.syncing and n.rt is rt:
+            batch = rt.next_batch()
+            self.steps += batch.events
+            if batch.writes:
+                self._write_from(n, i, batch, 0)
+            elif batch.messages or batch.replies:
+                rt.finish(batch)
+
+    def _write_from(self, n: SimNode, i: int, batch: Batch, k: int) -> None:
+        """Make writes k.. of the batch durable, then release the batch. Here at once."""
+        disk = n.disk
+        for records, snapshot in batch.writes[k:]:
+            if records:
+                disk.records.extend(_copy(records))
+                disk.writes += 1
+                for rec in records:
+                    n.durable.record(rec)
+            if snapshot is not None:
+                disk.snapshot = _copy(snapshot)
+                disk.records = []  # the snapshot covers the whole prefix: compact it
+                n.durable.snapshot(snapshot)
+        if n.rt is not None:
+            n.rt.finish(batch)
+
+    def _emit(self, i: int, messages: list[tuple[int, dict]]) -> None:
+        n = self.nodes[i]
+        for dst, m in messages:
             if not n.durable.covers(m):
                 self.violations.append(
                     f"t={self.now:.3f} node {i} sent {m['type']} {m['ballot']} before its disk "
                     "held it (persist-then-send)"
                 )
             self._send(i, dst, m)
-        for handle, rep in ready.replies:
-            self._reply(i, handle, rep)
-        if ready.next_tick is not None:
-            self._schedule_tick(i, ready.next_tick)
-        else:
+
+    def _node_timer(self, i: int, inc: int, fn: Callable[[object], None], arg: object) -> None:
+        """A runtime timer (a request's timeout): not for a dead incarnation; a stopped
+        process runs it when it resumes."""
+        n = self.nodes[i]
+        if n.incarnation != inc:
+            return
+        if n.paused:
+            n.stopped_timers.append((fn, arg))
+            return
+        fn(arg)
+
+    def _want_tick(self, n: SimNode, i: int, at: float | None) -> None:
+        if at is None:
             n.want_tick = float("inf")
+        else:
+            self._schedule_tick(i, at)
 
     def _schedule_tick(self, i: int, node_t: float) -> None:
         n = self.nodes[i]
@@ -289,8 +383,7 @@ class World:
                 self.at(want, self._tick_fire, i, inc, want)
             return
         n.tick_at = float("inf")
-        not_before = n.want_not_before
-        self._step(i, lambda r: r.on_tick(max(self.node_time(i), not_before)))
+        self._push(i, ("tick", n.want_not_before))  # (the core is told no earlier time)
 
     def _send(self, src: int, dst: int, m: dict) -> None:
         data = encode(m)
@@ -302,8 +395,7 @@ class World:
         n = self.nodes[dst]
         if not n.up or n.incarnation != inc:  # sent to an incarnation that has died
             return
-        m = decode(data)
-        self._step(dst, lambda r: r.on_message(src, m, self.node_time(dst)))
+        self._push(dst, ("peer", src, decode(data)))
 
     # -- clients --------------------------------------------------------------------------------
     def request(self, client: object, node: int, handle: object, req: dict) -> None:
@@ -319,8 +411,12 @@ class World:
         n = self.nodes[node]
         if not n.up or n.incarnation != inc:
             return
-        req = decode(data)
-        self._step(node, lambda r: r.on_client_request(handle, req, self.node_time(node)))
+        rt = n.rt
+        if rt is None:
+            return
+        rt.admit(handle, decode(data))
+        if not n.paused and not n.syncing:
+            self._run(n, node)
 
     def _reply(self, node: int, handle: object, rep: dict) -> None:
         client = handle[0]  # type: ignore[index]

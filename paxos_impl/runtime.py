@@ -1,0 +1,231 @@
+"""The node runtime: the one piece of code that turns the core's ``Ready`` into actions.
+
+Both hosts of a replica run it: the asyncio node (:mod:`paxos_impl.node`: sockets, files,
+``time.time()``) and the simulator (``cluster.sim``: an in-memory network, a power-loss
+disk, a virtual clock). What differs between them comes in through small interfaces:
+
+- a :data:`Clock` (the node's time, read once per event),
+- a :class:`Transport` (deliver peer messages and client replies; say whether a client
+  request is still waiting for its answer),
+- a :class:`Timer` (wake the node at the time the core asked for; run a request's timeout),
+- a :class:`RecordEncoder` (turn a log record into what the disk stores, refusing one that
+  cannot be stored, so that a bad record costs its own event only).
+
+The disk itself stays with the host, because writing is where the two differ most (an
+``await`` on an fsync in a thread, or an event on the simulator's heap): :meth:`next_batch`
+hands the host a :class:`Batch` whose ``writes`` it must make durable, in order, before it
+calls :meth:`finish`, which sends and answers. That is the protocol's persist-then-send rule,
+in one place, as etcd-raft's ``Ready`` / ``Advance`` hand-off.
+
+**Group commit.** Events queue (:meth:`push`) while the host is writing; the next batch
+steps all of them (at most ``MAX_EVENTS_PER_BATCH``) and writes what they produced with one
+fsync. A timer that fired meanwhile goes after the messages that arrived with it, once: a
+leader's heartbeat that is already here must count before an election timeout is judged.
+
+**Faults stay with their event.** A malformed message (``ProtocolError``) is logged and
+dropped; a malformed client request is answered ``bad_request``; a record that cannot be
+encoded refuses its event alone (nothing of it is persisted, sent or answered). Anything
+else the core raises is :class:`Fatal`: the host must stop the node, because carrying on
+after losing track of what is durable is how Paxos implementations lose acknowledged data.
+"""
+
+from __future__ import annotations
+
+import collections
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+log = logging.getLogger("paxos.node")
+
+MAX_EVENTS_PER_BATCH = 4096
+BAD_REQUEST = {"ok": False, "error": "bad_request", "leader": None}
+TIMEOUT = {"ok": False, "error": "timeout", "leader": None}
+
+Clock = Callable[[], float]
+# ("start",) | ("tick",) | ("tick", not_before) | ("peer", src, msg) | ("client", handle, req)
+# (a timer may say which node time it was armed for: converting between clocks can round a
+# hair short, and a core told an earlier time would ask for the same tick again and again)
+Event = tuple
+Write = tuple[list[Any], "dict | None"]  # encoded records (one fsync), then a snapshot
+
+
+class Fatal(Exception):
+    """The node must stop: continuing could break a safety guarantee."""
+
+
+class Transport(Protocol):
+    """Where a node's output goes."""
+
+    def send(self, messages: list[tuple[int, dict]]) -> None:
+        """Deliver peer messages (a broadcast is one dict listed once per destination)."""
+
+    def reply(self, replies: list[tuple[object, dict]]) -> None:
+        """Answer client requests (each handle as the host pushed it)."""
+
+    def live(self, handle: object) -> bool:
+        """Is this client request still waiting (not answered, e.g. by its timeout)?"""
+
+
+class Timer(Protocol):
+    def arm(self, at: float | None) -> None:
+        """Wake the node (push a tick) at node time ``at``; None: the core needs no tick."""
+
+    def later(self, delay: float, fn: Callable[[object], None], arg: object) -> object:
+        """Call ``fn(arg)`` in ``delay`` seconds (not if the node died meanwhile); a handle
+        the host may use to cancel it."""
+
+
+class RecordEncoder(Protocol):
+    def __call__(self, record: dict) -> Any:
+        """What the disk stores for ``record``; ValueError, TypeError or RecursionError if
+        it cannot be stored."""
+
+
+@dataclass(slots=True)
+class Batch:
+    """What one batch of events asks of the host: make ``writes`` durable in order, then
+    call :meth:`NodeRuntime.finish` with it."""
+
+    writes: list[Write]
+    messages: list[tuple[int, dict]]
+    replies: list[tuple[object, dict]]
+    events: int
+
+
+def _keep(record: dict) -> dict:
+    return record
+
+
+class NodeRuntime:
+    """One node's replica and its queue of events (see the module docstring)."""
+
+    def __init__(
+        self,
+        replica: Any,
+        clock: Clock,
+        transport: Transport,
+        timer: Timer,
+        encode: RecordEncoder = _keep,
+        protocol_error: type[Exception] = ValueError,
+        max_events: int = MAX_EVENTS_PER_BATCH,
+        request_s: float | None = None,
+    ) -> None:
+        self.replica = replica
+        self.clock = clock
+        self.transport = transport
+        self.timer = timer
+        self.encode = encode
+        self.protocol_error = protocol_error
+        self.max_events = max_events
+        self.request_s = request_s
+        self.events: collections.deque[Event] = collections.deque()
+
+    def push(self, event: Event) -> None:
+        self.events.append(event)
+
+    def admit(self, handle: object, req: object) -> object:
+        """A client request: queued, and answered ``timeout`` after ``request_s`` unless it
+        was answered before (a backstop for a request stuck behind a slow disk or a busy
+        core; the transport answers each handle at most once). The timer's handle, if any."""
+        self.events.append(("client", handle, req))
+        if self.request_s is None:
+            return None
+        return self.timer.later(self.request_s, self._expire, handle)
+
+    def _expire(self, handle: object) -> None:
+        if self.transport.live(handle):
+            self.transport.reply([(handle, TIMEOUT)])
+
+    @property
+    def pending(self) -> bool:
+        return bool(self.events)
+
+    def next_batch(self) -> Batch:
+        """Step the core through the queued events; what they ask of the disk and network."""
+        events = self.events
+        if len(events) == 1:
+            return self.step(events.popleft())
+        n = min(len(events), self.max_events)
+        todo = [events.popleft() for _ in range(n)]
+        ticks = [e for e in todo if e[0] == "tick"]
+        if ticks:
+            todo = [e for e in todo if e[0] != "tick"] + ticks[:1]
+        return self._steps(todo)
+
+    def step(self, event: Event) -> Batch:
+        """A batch of one event, not queued: for a host that is idle (not writing) with
+        nothing queued, which is most events of a simulation."""
+        return self._steps((event,))
+
+    def _steps(self, todo: list[Event] | tuple[Event, ...]) -> Batch:
+        # (this runs once per event of a simulation: the step is written out here rather
+        # than in a helper per event)
+        batch = Batch([], [], [], len(todo))
+        records: list[Any] = []
+        encode, r, clock, arm = self.encode, self.replica, self.clock, self.timer.arm
+        keep = encode is _keep  # (the simulator's disk keeps the records themselves)
+        for event in todo:
+            kind = event[0]
+            try:
+                if kind == "peer":
+                    ready = r.on_message(event[1], event[2], clock())
+                elif kind == "tick":
+                    now = clock()
+                    if len(event) > 1 and event[1] > now:  # the node time it was armed for
+                        now = event[1]
+                    ready = r.on_tick(now)
+                elif kind == "client":
+                    if not self.transport.live(event[1]):  # answered "timeout": don't start it
+                        continue
+                    ready = r.on_client_request(event[1], event[2], clock())
+                else:
+                    ready = r.start(clock())
+            except self.protocol_error as e:
+                self._drop(event, e)
+                continue
+            except Exception as e:
+                log.exception("core failed on a %s event", kind)
+                raise Fatal(f"internal error in the protocol core: {e!r}") from e
+            persist = ready.persist
+            if persist:
+                try:  # encoded now, so a record that cannot be refuses its own event only
+                    records += persist if keep else [encode(rec) for rec in persist]
+                except (ValueError, TypeError, RecursionError) as e:
+                    self._refuse(event, f"cannot encode a log record: {str(e)[:80]}")
+                    arm(ready.next_tick)
+                    continue
+            if ready.snapshot is not None:
+                # the snapshot covers everything persisted so far: that goes to disk first
+                batch.writes.append((records, ready.snapshot))
+                records = []
+            if ready.messages:
+                batch.messages += ready.messages
+            if ready.replies:
+                batch.replies += ready.replies
+            arm(ready.next_tick)
+        if records:
+            batch.writes.append((records, None))
+        return batch
+
+    def finish(self, batch: Batch) -> None:
+        """The batch's writes are durable: send its messages, then answer its clients."""
+        if batch.messages:
+            self.transport.send(batch.messages)
+        if batch.replies:
+            self.transport.reply(batch.replies)
+
+    def _drop(self, event: Event, e: Exception) -> None:
+        """A malformed message is logged and dropped; a malformed request is answered."""
+        if event[0] == "client":
+            log.warning("bad client request %s: %s", event[1], e)
+            self.transport.reply([(event[1], BAD_REQUEST)])
+        else:
+            log.warning("dropped malformed %s message from node %s: %s", event[0], event[1], e)
+
+    def _refuse(self, event: Event, why: str) -> None:
+        """Drop what one event asked for (nothing of it is persisted, sent or answered)."""
+        log.error("refused a %s event: %s", event[0], why)
+        if event[0] == "client":
+            self.transport.reply([(event[1], BAD_REQUEST)])
