@@ -308,7 +308,10 @@ class Register(Model):
             slists = None
 
         def read_somewhere(v: Any, sorted_values: list) -> bool:
-            i = bisect_left(sorted_values, v)
+            try:
+                i = bisect_left(sorted_values, v)
+            except TypeError:  # a state whose elements do not order with the reads' (None)
+                return any(r[: len(v)] == v for r in sorted_values)
             return i < len(sorted_values) and sorted_values[i][: len(v)] == v
 
         def canon(state: Any) -> Any:

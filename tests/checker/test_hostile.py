@@ -201,3 +201,29 @@ def test_random_edn_ops(tmp_path, ops, wrap):
     body = "\n".join(ops)
     p.write_text(f"[{body}]\n" if wrap else body + "\n")
     assert_contract(paxlab(p), p)
+
+
+def test_an_append_of_null_next_to_reads_of_numbers_is_judged(tmp_path):
+    """Found by test_mutated_valid_histories: a list state holding null was compared with
+    the read lists of numbers to decide whether it was read (TypeError, "internal error")."""
+    evs = [
+        (0, "invoke", "append", [None]),
+        (0, "ok", "append", [None]),
+        (1, "invoke", "append", [1]),
+        (1, "ok", "append", [1]),
+        (2, "invoke", "read", None),
+        (2, "ok", "read", [1, 2]),
+    ]
+    p = tmp_path / "h.jsonl"
+    p.write_text(
+        "".join(
+            json.dumps(
+                {"index": i, "time": i, "process": pr, "type": t, "f": f, "key": "k", "value": v}
+            )
+            + "\n"  # fmt: skip
+            for i, (pr, t, f, v) in enumerate(evs)
+        )
+    )
+    r = paxlab("--model", "kv", p)
+    assert_contract(r, p)
+    assert r.returncode == 1, r  # the read saw a 2 nobody appended
