@@ -324,20 +324,25 @@ def run_doc_command(cmd: DocCommand, tmp: Path) -> subprocess.CompletedProcess:
     if is_server(cmd.text):
         return run_server(cmd, tmp, env)
     script = script_for(cmd, quick_start_config(tmp) if "paxos-server" in cmd.text else None)
-    proc = subprocess.Popen(
-        ["bash", "-c", script],
-        cwd=tmp,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        start_new_session=True,
-    )
-    try:
-        out, err = proc.communicate(timeout=900)
-    finally:
-        stop_group(proc)
-        clusters_down(tmp, env)
+    # output to files, not pipes: a background job (`paxos-server 0 &`) keeps a pipe open
+    # after the script ends, and reading it to its end would wait for that job
+    out_path, err_path = tmp / "doc-command.out", tmp / "doc-command.err"
+    with out_path.open("w") as out_f, err_path.open("w") as err_f:
+        proc = subprocess.Popen(
+            ["bash", "-c", script],
+            cwd=tmp,
+            env=env,
+            stdout=out_f,
+            stderr=err_f,
+            text=True,
+            start_new_session=True,
+        )
+        try:
+            proc.wait(timeout=900)
+        finally:
+            stop_group(proc)
+            clusters_down(tmp, env)
+    out, err = out_path.read_text(errors="replace"), err_path.read_text(errors="replace")
     return subprocess.CompletedProcess(script, proc.returncode, out, err)
 
 
