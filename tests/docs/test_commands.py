@@ -455,3 +455,25 @@ def test_the_readme_power_loss_command_cuts_power(tmp_path):
         logs = list((run / "results").glob("*/*/nodes/*/sim.log"))
         assert logs, "the run kept its nodes' logs"
         assert any("power loss" in f.read_text() for f in logs), cmd.text
+
+
+def test_a_job_left_in_the_background_ends_with_its_command(tmp_path):
+    """An inline `paxos-server 0 &` once held this test for its whole timeout: the server
+    kept the script's output pipe open. The command ends when its script does, and the
+    server goes with it."""
+    r = run_doc_command(DocCommand("x.md:1", "paxos-server 0 &\nsleep 1", False), tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert processes_in(tmp_path) == []  # nothing it started still runs there
+
+
+def processes_in(folder: Path) -> list[int]:
+    """Pids of the processes whose working directory is ``folder`` (what a doc command
+    starts runs there)."""
+    pids = []
+    for proc in Path("/proc").iterdir():
+        try:
+            if proc.name.isdigit() and Path(os.readlink(proc / "cwd")) == folder:
+                pids.append(int(proc.name))
+        except OSError:
+            continue
+    return pids
