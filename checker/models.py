@@ -171,7 +171,8 @@ class Model:
 
     def arg(self, op: Op) -> Any:
         """The op's input as `step` sees it."""
-        return freeze(op.value)
+        v = op.value
+        return v if v.__class__ in _SCALARS else freeze(v)  # freeze's own test, without a call
 
     def output(self, op: Op) -> Any:
         """The op's output as `step` sees it (`UNKNOWN` when the outcome is unknown)."""
@@ -250,7 +251,10 @@ class Register(Model):
     def output(self, op: Op) -> Any:
         if op.f == "cas":
             return op.type != "fail"  # True: swapped (ok, or may have: info); False: mismatch
-        return super().output(op)
+        if op.type != "ok":
+            return UNKNOWN
+        v = op.output  # Model.output inlined: this runs for every op of every search
+        return v if v.__class__ in _SCALARS else freeze(v)
 
     def pure(self, f: str, out: Any) -> bool:
         return f == "read" or (f == "cas" and out is False)
