@@ -528,6 +528,7 @@ def search_steps(
                     a, b = prv[c], nxt[c]
                     nxt[a] = b
                     prv[b] = a
+                    at_head = a == head
                     c += 1
                     a, b = prv[c], nxt[c]
                     nxt[a] = b
@@ -535,11 +536,12 @@ def search_steps(
                     remaining -= 1
                     if not remaining:
                         return {"valid": True, "explored": it}
-                    if c != R and pure[i] and r == stack[-1][1]:
-                        # A read placed where the state stays, and not the op about to
-                        # return: the window, the state and every dead-end answer are as
-                        # they were (a read produces nothing), so `candidates` would give
-                        # the same list less this op. Most steps on valid keys are these.
+                    if c != R and not at_head and pure[i] and r == stack[-1][1]:
+                        # A read placed where the state stays, neither the op about to
+                        # return nor the first unplaced call: the window, the state, the
+                        # bound the dead-end test scans from and every dead-end answer are
+                        # as they were (a read produces nothing), so `candidates` would give
+                        # the same list less this op.
                         cands = cands[: k - 1] + cands[k:]
                         k = 0
                         continue
