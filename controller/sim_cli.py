@@ -102,6 +102,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         action="store_true",
         help="measure simulated seconds per second (over 60 simulated s unless --seeds)",
     )
+    from controller.shrink import add_arguments as add_shrink
+
+    add_shrink(p)  # --shrink SEED: the smallest failing run of a seed (controller.shrink)
 
 
 def _bad(msg: str) -> None:
@@ -272,6 +275,10 @@ def run(args: argparse.Namespace) -> int:
     seeds = _check_args(args)
     try:
         make_spec(for_seed(args, seeds[0], 0), seeds[0])
+        if args.shrink is not None:
+            from controller.shrink import run as shrink
+
+            return shrink(args)
         if args.bench:
             return bench(args, seeds)
         return sweep(args, seeds)
