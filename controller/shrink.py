@@ -114,7 +114,7 @@ def flatten(kept: list[list[dict[str, Any]]]) -> list[dict[str, Any]]:
 class Shrinker:
     """The search: ``attempt`` runs a spec and says whether it still fails."""
 
-    def __init__(self, base: TestSpec, first: Outcome, budget: int, out=sys.stderr) -> None:
+    def __init__(self, base: TestSpec, first: Outcome, budget: int, out=None) -> None:
         self.best_spec = base
         self.best = first
         self.first = first
@@ -139,7 +139,7 @@ class Shrinker:
         print(
             f"[shrink {self.runs}/{self.budget}] {what}: {verdict} "
             f"({o.size()}; {time.monotonic() - t0:.1f}s)",
-            file=self.out,
+            file=self.out or sys.stderr,
             flush=True,
         )
         if still:  # every candidate is no larger than the best it came from
