@@ -5,7 +5,7 @@ operations, most of them beside the point. This searches for a smaller run that 
 same way, as delta debugging does (Zeller's ddmin): the seed's fault schedule, as it ran
 (results.json keeps it), becomes an explicit list of events (``TestSpec.nemesis_events``);
 ddmin drops fault events (a start with its stop) while the run still fails; then clients
-are halved, the run ends after its last fault (then the time limit is halved), the request
+are halved, the faults move sooner, the run ends after its last fault (then the time limit is halved), the request
 rate is halved, and the faults are tried once more. Every attempt is one
 simulated run, so the search is deterministic and the smallest run replays exactly from its
 test.json (``paxlab test --spec``).
@@ -191,6 +191,21 @@ class Shrinker:
             if not self.attempt(replace(self.best_spec, rate=rate), f"rate -> {rate:g} ops/s"):
                 break
 
+    def sooner(self) -> None:
+        """Move the faults earlier (the first to start at 0.2 s, else half as much sooner) and
+        end the run a second after the last: a late fault no longer holds the run long."""
+        spec = self.best_spec
+        events = spec.nemesis_events or []
+        if not events or events[0]["at"] <= 0.3:
+            return
+        for frac in (1.0, 0.5):
+            shift = round(frac * (events[0]["at"] - 0.2), 6)
+            moved = [{**e, "at": round(e["at"] - shift, 6)} for e in events]
+            limit = min(spec.time_limit, round(moved[-1]["at"] + 1.0, 3))
+            what = f"faults {shift:g} s sooner, {spec.time_limit:g} -> {limit:g} s"
+            if self.attempt(replace(spec, nemesis_events=moved, time_limit=limit), what):
+                return
+
     def time(self) -> None:
         """End the run soon after its last fault, then halve the time limit (faults past it
         dropped) while it still fails."""
@@ -234,6 +249,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         s.faults()
         s.clients()
+        s.sooner()
         s.time()
         s.rate()
         s.faults()
