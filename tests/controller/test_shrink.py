@@ -4,6 +4,7 @@ schedule replays what it says, and a run without one is the seeded run it always
 
 from __future__ import annotations
 
+import io
 import json
 from pathlib import Path
 
@@ -11,7 +12,7 @@ import pytest
 
 from controller.cli import main
 from controller.run import run_test
-from controller.shrink import units
+from controller.shrink import Outcome, Shrinker, units
 from controller.spec import SpecError, TestSpec
 
 # early-ack under leader isolation (controller/catalogue.py's sim exposure, shorter):
@@ -137,3 +138,34 @@ def test_spec_file_errors_are_one_line(tmp_path, capsys):
     assert main(["test", "--spec", str(tmp_path / "missing.json")]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 2 and all(line.startswith("paxlab") for line in err)
+
+
+class _Predicate(Shrinker):
+    """The search without runs: a schedule "fails" while it keeps both culprit faults."""
+
+    def __init__(self, base: TestSpec, culprits: set[float]) -> None:
+        first = Outcome(False, False, ["set"], 100, 8, base.concurrency, 3.0, [])
+        super().__init__(base, first, budget=100, out=io.StringIO())
+        self.culprits = culprits
+
+    def attempt(self, spec: TestSpec, what: str) -> bool:
+        self.runs += 1
+        starts = {e["at"] for e in spec.nemesis_events or [] if e["f"] == "start"}
+        still = self.culprits <= starts
+        if still:
+            self.best_spec = spec
+        return still
+
+
+def test_ddmin_keeps_exactly_the_faults_the_failure_needs():
+    events = []
+    for k in range(8):
+        events += [
+            {"at": k + 0.1, "f": "start", "nemesis": "kill", "kind": "leader"},
+            {"at": k + 0.6, "f": "stop", "nemesis": "kill"},
+        ]
+    s = _Predicate(_spec(nemesis_events=events), culprits={2.1, 5.1})
+    s.faults()
+    kept = s.best_spec.nemesis_events
+    assert [e["at"] for e in kept] == [2.1, 2.6, 5.1, 5.6]
+    assert s.runs < 2 * 8 * 2  # ddmin's bound is far below trying every subset
