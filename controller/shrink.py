@@ -262,6 +262,7 @@ def _store(args: argparse.Namespace, s: Shrinker, first: Outcome) -> int:
     """Run the smallest spec into the results store (with its report) and say how to replay."""
     from controller import report
     from controller.run import run_test
+    from controller.store import write_json_atomic
 
     smallest = s.best_spec
     if smallest.nemesis_events is None:  # nothing smaller failed: the seed's own schedule
@@ -270,7 +271,14 @@ def _store(args: argparse.Namespace, s: Shrinker, first: Outcome) -> int:
     spec_path = out.run_dir / "test.json"
     stored = json.loads(spec_path.read_text())
     stored["argv"] = ["paxlab", "test", "--spec", str(spec_path)]
-    spec_path.write_text(json.dumps(stored, indent=2) + "\n")
+    write_json_atomic(spec_path, stored)
+    replay = shlex.join(stored["argv"])
+    res_path = out.run_dir / "results.json"
+    results = json.loads(res_path.read_text())
+    for checker in (results.get("checkers") or {}).values():
+        if isinstance(checker, dict) and "replay" in checker:  # the simulator's invariants
+            checker["replay"] = replay
+    write_json_atomic(res_path, results)
     report.build_report(out.run_dir)  # its replay command is the one above
     after = outcome_of(out.results, smallest)
     rows = [
@@ -283,5 +291,5 @@ def _store(args: argparse.Namespace, s: Shrinker, first: Outcome) -> int:
     for name, a, b in rows:
         print(f"  {name:13} {a:>8g} -> {b:g}")
     print(f"run: {out.run_dir}")
-    print(f"replay: {shlex.join(stored['argv'])}")
+    print(f"replay: {replay}")
     return 1 if after.valid is False else 2

@@ -10,6 +10,9 @@ point of a seed), and its one-line replay command is printed.
 FoundationDB and TigerBeetle run many simulations side by side); rows still come out in seed
 order and each is exactly what a serial sweep gives, so only the timings differ.
 
+``--shrink SEED`` searches for the smallest run of a failing seed that still fails
+(controller.shrink, docs/shrinking.md).
+
 ``--bench`` measures instead: simulated test-seconds per wall-second (and per CPU-second),
 setup to final reads, for the shape given (default five nodes, ten clients, every nemesis),
 over seeds from the first until a minute of simulated time is covered (or ``--seeds N``).

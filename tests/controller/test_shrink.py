@@ -57,6 +57,9 @@ def test_a_failing_seed_shrinks_to_a_smaller_run_that_replays_to_the_same_verdic
     assert after != before
     assert results["ops"]["ok"] < seeded.results["ops"]["ok"]
     assert f"replay: paxlab test --spec {run / 'test.json'}" in out
+    assert (
+        results["checkers"]["store-invariants"]["replay"] == f"paxlab test --spec {run}/test.json"
+    )
     # the replay: the same verdict and the same history, byte for byte
     code = main(["test", "--spec", str(run / "test.json"), "--results-dir", str(tmp_path / "re")])
     assert code == 1
