@@ -232,6 +232,8 @@ def run(args: argparse.Namespace) -> int:
 
     if args.shrink_runs < 1:
         raise UsageError(f"--shrink-runs must be at least 1, got {args.shrink_runs}")
+    if args.each_kind:  # seed k of such a sweep ran one kind: its replay command names it
+        raise UsageError("--shrink takes the options of the seed's replay line, not --each-kind")
     seed = args.shrink
     spec = make_spec(args, seed)
     err = sys.stderr

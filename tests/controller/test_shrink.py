@@ -78,6 +78,13 @@ def test_a_valid_seed_is_refused_in_one_line(tmp_path, capsys):
     assert not list(tmp_path.glob("*/*"))  # nothing stored
 
 
+def test_shrink_refuses_options_it_cannot_honour(capsys):
+    assert main(["sim", "--each-kind", "--shrink", "3"]) == 2
+    assert main(["sim", "--shrink", "3", "--shrink-runs", "0"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert "not --each-kind" in err[0] and "--shrink-runs must be at least 1" in err[1]
+
+
 def _spec(**kw) -> TestSpec:
     base = dict(
         workload="set", nemesis=["kill:leader"], backend="sim", time_limit=3.0,
