@@ -18,6 +18,7 @@ Within a nemesis, faults never overlap (one start, then its stop).
 
 from __future__ import annotations
 
+import math
 import random
 from typing import Any
 
@@ -198,14 +199,33 @@ class Recording(Generator):
         self.gen = gen
         self.events = events
         self.t0: float | None = None
+        self.slept: float | None = None
 
     def next(self, ctx: Context) -> Result:
         if self.t0 is None:
             self.t0 = ctx.time
         r = self.gen.next(ctx)
-        if isinstance(r, dict):
-            self.events.append({"at": ctx.time - self.t0, **r})
+        if isinstance(r, Sleep):
+            self.slept = r.until
+        elif isinstance(r, dict):
+            # the instant the schedule meant (what it slept until), which a replay sleeps
+            # until too, so it wakes when this run woke
+            due = self.slept if self.slept is not None and self.slept <= ctx.time else ctx.time
+            self.events.append({"at": offset(self.t0, due), **r})
+            self.slept = None
         return r
+
+
+def offset(t0: float, t: float) -> float:
+    """``t - t0``, nudged by a few units in the last place so that ``t0 + offset == t``
+    exactly: a replay of the recorded events then sleeps until the very instant the recorded
+    run slept until, not one rounding later."""
+    at = t - t0
+    for _ in range(8):
+        if t0 + at == t:
+            break
+        at = math.nextafter(at, math.inf if t0 + at < t else -math.inf)
+    return at
 
 
 def check_events(events: Any, known: dict[str, list[str]]) -> str | None:

@@ -116,6 +116,22 @@ def test_a_run_without_explicit_schedule_records_the_seeded_one(tmp_path):
     assert ran[0]["at"] == pytest.approx(0.5)  # rotate: an interval, then the first fault
 
 
+@pytest.mark.parametrize("schedule", ["rotate", "mixed"])
+def test_the_recorded_schedule_given_back_explicitly_replays_the_seed_byte_for_byte(
+    tmp_path, schedule
+):
+    nemesis = ["kill:leader"] if schedule == "rotate" else ["partition", "kill"]
+    seeded = run_test(
+        _spec(nemesis=nemesis, nemesis_schedule=schedule), results_root=tmp_path / "a", report=False
+    )
+    events = seeded.results["faults"]["events"]
+    assert len(events) >= 4
+    explicit = _spec(nemesis=nemesis, nemesis_schedule=schedule, nemesis_events=events)
+    again = run_test(explicit, results_root=tmp_path / "b", report=False)
+    history = (seeded.run_dir / "history.jsonl").read_bytes()
+    assert (again.run_dir / "history.jsonl").read_bytes() == history
+
+
 @pytest.mark.parametrize(
     "events, why",
     [
