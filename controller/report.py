@@ -58,7 +58,8 @@ def rerun_command(spec: dict) -> str:
         argv = list(argv)
         if os.path.basename(argv[0]) in ("paxlab", "cli.py", "__main__.py"):
             argv[0] = "paxlab"
-        if "--seed" not in argv and not any(a.startswith("--seed=") for a in argv):
+        seeded = "--spec" in argv or "--seed" in argv  # a replayed test.json has its seed
+        if not seeded and not any(a.startswith("--seed=") for a in argv):
             if spec.get("seed") is not None:
                 argv += ["--seed", str(spec["seed"])]
         return shlex.join(argv)

@@ -144,6 +144,7 @@ class Run:
         self.cluster: Cluster = cluster
         self.workload = workload
         self.combined = combined
+        self.fault_events: list[dict[str, Any]] = []  # the fault steps as the schedule gave them
         self.run_dir = run_dir
         self.virtual = in_virtual_time(cluster)
         self.progress = (not self.virtual) if progress is None else progress
@@ -361,8 +362,10 @@ class Run:
                 spec.time_limit,
                 spec.nemesis_schedule,
                 _rng(spec.seed, "nemesis-schedule"),
+                spec.nemesis_events,
             )
-            sched = g.time_limit(spec.time_limit, plan)
+            # the schedule as it ran, for results.json (what paxlab sim --shrink starts from)
+            sched = nemesis_pkg.Recording(g.time_limit(spec.time_limit, plan), self.fault_events)
             tasks.append(
                 asyncio.ensure_future(
                     run_nemesis(
@@ -488,8 +491,11 @@ class Run:
         events = read_history(self.run_dir.history_path)
         if self.combined:
             self.results["faults"] = {
-                "schedule": self.spec.nemesis_schedule,
+                "schedule": self.spec.nemesis_schedule
+                if self.spec.nemesis_events is None
+                else "explicit",
                 **coverage(self.combined.requested(), events),
+                "events": self.fault_events,
             }
         inp = CheckInput(self.run_dir.history_path, events, self.spec.check_time_limit)
         for name, checker in self.workload.checkers().items():

@@ -63,6 +63,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--op-timeout", type=float, default=5.0, help="client timeout per operation")
     p.add_argument("--no-progress", action="store_true", help="no live progress line")
     p.add_argument("--json", action="store_true", help="print results.json as one JSON object")
+    p.add_argument(
+        "--spec",
+        default=None,
+        metavar="TEST_JSON",
+        help="replay a stored run's test.json (its every option; only --results-dir, "
+        "--no-progress and --json are read besides)",
+    )
 
 
 def add_target_opt(p: argparse.ArgumentParser) -> None:
@@ -135,6 +142,22 @@ def spec_from_args(
     ).validate()
 
 
+def spec_from_file(path: str):
+    """The TestSpec a stored run's test.json holds (SpecError, one line, if it cannot)."""
+    from controller.spec import SpecError, TestSpec
+
+    try:
+        data = json.loads(Path(path).read_text())
+    except (OSError, ValueError) as e:
+        raise SpecError(f"cannot read the spec {path}: {e}") from None
+    if not isinstance(data, dict):
+        raise SpecError(f"{path} is not a test spec (a JSON object)")
+    try:
+        return TestSpec.from_dict(data)
+    except TypeError as e:  # a value of the wrong type, e.g. "nodes": "five"
+        raise SpecError(f"{path}: {e}") from None
+
+
 def parse_backend_opts(items: list[str]) -> dict[str, Any]:
     """['power_loss=0.5', 'drop=0.01'] -> {'power_loss': 0.5, 'drop': 0.01}.
 
@@ -171,7 +194,7 @@ def run(args: argparse.Namespace) -> int:
     from nemesis.base import NemesisError
 
     try:
-        spec = spec_from_args(args)
+        spec = spec_from_file(args.spec) if args.spec else spec_from_args(args)
         print(
             f"paxlab test: {spec.test_name} on {spec.backend}, {spec.nodes} nodes, "
             f"{spec.concurrency} workers, {spec.time_limit:g}s, seed {spec.seed}",

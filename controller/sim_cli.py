@@ -10,6 +10,9 @@ point of a seed), and its one-line replay command is printed.
 FoundationDB and TigerBeetle run many simulations side by side); rows still come out in seed
 order and each is exactly what a serial sweep gives, so only the timings differ.
 
+``--shrink SEED`` searches for the smallest run of a failing seed that still fails
+(controller.shrink, docs/shrinking.md).
+
 ``--bench`` measures instead: simulated test-seconds per wall-second (and per CPU-second),
 setup to final reads, for the shape given (default five nodes, ten clients, every nemesis),
 over seeds from the first until a minute of simulated time is covered (or ``--seeds N``).
@@ -102,6 +105,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         action="store_true",
         help="measure simulated seconds per second (over 60 simulated s unless --seeds)",
     )
+    from controller.shrink import add_arguments as add_shrink
+
+    add_shrink(p)  # --shrink SEED: the smallest failing run of a seed (controller.shrink)
 
 
 def _bad(msg: str) -> None:
@@ -272,6 +278,10 @@ def run(args: argparse.Namespace) -> int:
     seeds = _check_args(args)
     try:
         make_spec(for_seed(args, seeds[0], 0), seeds[0])
+        if args.shrink is not None:
+            from controller.shrink import run as shrink
+
+            return shrink(args)
         if args.bench:
             return bench(args, seeds)
         return sweep(args, seeds)

@@ -66,6 +66,9 @@ class TestSpec:
     # the target's own settings (the bundled store's: its configuration file's names), any backend
     target_opts: dict[str, Any] = field(default_factory=dict)
     argv: list[str] | None = None
+    # the fault schedule as explicit events (nemesis.combined.ExplicitSchedule) instead of the
+    # seeded one: what a shrunk run (paxlab sim --shrink) keeps, so that it replays exactly
+    nemesis_events: list[dict[str, Any]] | None = None
 
     # -- derived ---------------------------------------------------------------------------
     @property
@@ -127,8 +130,20 @@ class TestSpec:
             )
         if not self.op_timeout > 0:
             raise SpecError(f"the op timeout must be positive, got {self.op_timeout}")
+        if self.nemesis_events is not None:
+            self._validate_events()
         self._validate_target()
         return self
+
+    def _validate_events(self) -> None:
+        try:
+            combined = nemesis.build(self.nemesis_entries())
+        except nemesis.NemesisError as e:
+            raise SpecError(str(e)) from None
+        known = {name: list(n.KINDS + n.EXTRA_KINDS) for name, n in combined.nemeses.items()}
+        why = nemesis.check_events(self.nemesis_events, known)
+        if why:
+            raise SpecError(why)
 
     def _validate_target(self) -> None:
         """The target would accept its options and bugs on this many nodes (checked here,

@@ -1,7 +1,15 @@
 """Faults: partition, kill, pause, clock, netem, their schedules and heal-all."""
 
 from nemesis.base import FaultContext, Nemesis, NemesisError, find_leader
-from nemesis.combined import REGISTRY, Combined, Schedule, build
+from nemesis.combined import (
+    REGISTRY,
+    Combined,
+    ExplicitSchedule,
+    Recording,
+    Schedule,
+    build,
+    check_events,
+)
 
 __all__ = [
     "REGISTRY",
@@ -9,7 +17,10 @@ __all__ = [
     "FaultContext",
     "Nemesis",
     "NemesisError",
+    "ExplicitSchedule",
+    "Recording",
     "Schedule",
     "build",
+    "check_events",
     "find_leader",
 ]

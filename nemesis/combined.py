@@ -18,6 +18,7 @@ Within a nemesis, faults never overlap (one start, then its stop).
 
 from __future__ import annotations
 
+import math
 import random
 from typing import Any
 
@@ -96,9 +97,13 @@ class Combined:
         time_limit: float | None = None,
         mode: str = "rotate",
         rng: random.Random | None = None,
+        events: list[dict[str, Any]] | None = None,
     ) -> Generator:
         """The run's fault schedule: ``mixed`` (overlapping lanes, covering every kind within
-        ``time_limit``) or ``rotate``. A run passes its spec's choice (default ``mixed``)."""
+        ``time_limit``) or ``rotate``. A run passes its spec's choice (default ``mixed``);
+        ``events``, when given, is the schedule itself (ExplicitSchedule) and mode is unused."""
+        if events is not None:
+            return ExplicitSchedule(events)
         if mode == "rotate":
             return Schedule(self.rotation(), interval)
         if mode != "mixed":
@@ -155,6 +160,90 @@ class Schedule(Generator):
             return {"f": "start", "nemesis": name, "kind": kind}
         name, self.active = self.active, None
         return {"f": "stop", "nemesis": name}
+
+
+EXPLICIT_SLACK_S = 1e-9  # t0 + (t - t0) may miss t by a rounding: an ask that close is on time
+
+
+class ExplicitSchedule(Generator):
+    """A schedule given as a list of events, ``{"at": s, "f": "start", "nemesis": n, "kind": k}``
+    or ``{"at": s, "f": "stop", "nemesis": n}``, ``at`` in seconds from the first ask.
+
+    This is how a shrunk run (controller.shrink) replays exactly the faults it kept: the
+    seeded schedules cannot drop one fault and keep the others where they were. An event
+    due while an earlier step still ran goes right after it, as in the other schedules."""
+
+    def __init__(self, events: list[dict[str, Any]]) -> None:
+        self.events = sorted(events, key=lambda e: float(e["at"]))
+        self.i = 0
+        self.t0: float | None = None
+
+    def next(self, ctx: Context) -> Result:
+        if self.i >= len(self.events):
+            return None
+        if self.t0 is None:
+            self.t0 = ctx.time
+        ev = self.events[self.i]
+        due = self.t0 + float(ev["at"])
+        if ctx.time < due - EXPLICIT_SLACK_S:
+            return Sleep(due)
+        self.i += 1
+        return {k: v for k, v in ev.items() if k != "at"}
+
+
+class Recording(Generator):
+    """``gen``, writing each fault step it gives into ``events`` with its time from the first
+    ask: the run's schedule as it ran, which ExplicitSchedule replays (results.json keeps it)."""
+
+    def __init__(self, gen: Generator, events: list[dict[str, Any]]) -> None:
+        self.gen = gen
+        self.events = events
+        self.t0: float | None = None
+        self.slept: float | None = None
+
+    def next(self, ctx: Context) -> Result:
+        if self.t0 is None:
+            self.t0 = ctx.time
+        r = self.gen.next(ctx)
+        if isinstance(r, Sleep):
+            self.slept = r.until
+        elif isinstance(r, dict):
+            # the instant the schedule meant (what it slept until), which a replay sleeps
+            # until too, so it wakes when this run woke
+            due = self.slept if self.slept is not None and self.slept <= ctx.time else ctx.time
+            self.events.append({"at": offset(self.t0, due), **r})
+            self.slept = None
+        return r
+
+
+def offset(t0: float, t: float) -> float:
+    """``t - t0``, nudged by a few units in the last place so that ``t0 + offset == t``
+    exactly: a replay of the recorded events then sleeps until the very instant the recorded
+    run slept until, not one rounding later."""
+    at = t - t0
+    for _ in range(8):
+        if t0 + at == t:
+            break
+        at = math.nextafter(at, math.inf if t0 + at < t else -math.inf)
+    return at
+
+
+def check_events(events: Any, known: dict[str, list[str]]) -> str | None:
+    """Why ``events`` is not an explicit schedule for these nemeses (name -> kinds), or None."""
+    if not isinstance(events, list):
+        return "nemesis_events must be a list of events"
+    for i, ev in enumerate(events):
+        if not isinstance(ev, dict) or ev.get("f") not in ("start", "stop"):
+            return f"nemesis event {i} must be an object with f start or stop"
+        at = ev.get("at")
+        if isinstance(at, bool) or not isinstance(at, (int, float)) or at < 0:
+            return f"nemesis event {i} needs a time 'at' of 0 or more seconds"
+        name = ev.get("nemesis")
+        if name not in known:
+            return f"nemesis event {i} names {name!r}, not one of this run's nemeses"
+        if ev["f"] == "start" and ev.get("kind") not in known[name]:
+            return f"nemesis event {i}: {name} has no kind {ev.get('kind')!r}"
+    return None
 
 
 SCHEDULES = ("mixed", "rotate")
