@@ -1,0 +1,188 @@
+"""The dependency graph: labelled edges with their reasons, SCCs and shortest cycles.
+
+Edges are ``ww``, ``wr``, ``rw`` and ``rt`` (realtime: one transaction completed before the
+other began). A cycle is searched only inside one strongly connected component, so a valid
+history (no component of more than one transaction) costs one linear pass.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Callable, Iterable
+
+from checker.txn.history import Txn
+
+TYPES = ("ww", "wr", "rw", "rt")
+MAX_SEEDS = 200  # start edges tried per anomaly class and component: bounds a huge SCC's cost
+
+
+class Graph:
+    """Adjacency with, for every edge and type, why the edge exists (first reason kept)."""
+
+    def __init__(self) -> None:
+        self.out: dict[int, dict[int, dict[str, str]]] = {}
+
+    def add(self, a: int, b: int, kind: str, why: str) -> None:
+        if a == b:
+            return
+        e = self.out.setdefault(a, {}).setdefault(b, {})
+        if kind not in e:
+            e[kind] = why
+
+    def nodes(self) -> set[int]:
+        ns = set(self.out)
+        for d in self.out.values():
+            ns.update(d)
+        return ns
+
+    def edge_count(self) -> int:
+        return sum(len(k) for d in self.out.values() for k in d.values())
+
+
+def add_realtime(g: Graph, txns: list[Txn]) -> None:
+    """``a rt b`` when ``a`` completed before ``b`` was invoked, as Elle builds it: only
+    edges from the frontier of latest completions, the rest follows by transitivity."""
+    events: list[tuple[int, int, int]] = []  # (time, 0 completion before 1 invocation, id)
+    for t in txns:
+        if t.type == "fail":
+            continue
+        events.append((t.call, 1, t.id))
+        if t.type == "ok" and t.ret is not None:
+            events.append((t.ret, 0, t.id))
+    events.sort()
+    frontier: set[int] = set()
+    preds: dict[int, tuple[int, ...]] = {}
+    for _, kind, i in events:
+        if kind == 1:
+            preds[i] = tuple(frontier)
+            for p in frontier:
+                g.add(p, i, "rt", f"T{p} completed before T{i} was invoked")
+        else:
+            frontier.difference_update(preds.get(i, ()))
+            frontier.add(i)
+
+
+def sccs(g: Graph, kinds: Iterable[str] = TYPES) -> list[list[int]]:
+    """Strongly connected components of more than one node (iterative Tarjan), over the
+    edges of the given kinds."""
+    allowed = frozenset(kinds)
+    adj = {a: [b for b, ks in d.items() if not allowed.isdisjoint(ks)] for a, d in g.out.items()}
+    index: dict[int, int] = {}
+    low: dict[int, int] = {}
+    on: set[int] = set()
+    stack: list[int] = []
+    out: list[list[int]] = []
+    n = 0
+    for root in adj:
+        if root in index:
+            continue
+        work = [(root, 0)]
+        index[root] = low[root] = n
+        n += 1
+        stack.append(root)
+        on.add(root)
+        while work:
+            v, i = work[-1]
+            succ = adj.get(v, ())
+            if i < len(succ):
+                work[-1] = (v, i + 1)
+                w = succ[i]
+                if w not in index:
+                    index[w] = low[w] = n
+                    n += 1
+                    stack.append(w)
+                    on.add(w)
+                    work.append((w, 0))
+                elif w in on:
+                    low[v] = min(low[v], index[w])
+                continue
+            work.pop()
+            if work:
+                u = work[-1][0]
+                low[u] = min(low[u], low[v])
+            if low[v] == index[v]:
+                comp = []
+                while True:
+                    w = stack.pop()
+                    on.discard(w)
+                    comp.append(w)
+                    if w == v:
+                        break
+                if len(comp) > 1:
+                    out.append(comp)
+    return out
+
+
+Step = tuple[int, int, str]  # (from, to, kind)
+Accept = Callable[[dict[str, int]], bool]
+
+
+def shortest_cycle(g: Graph, comp: set[int], kinds: tuple[str, ...], seed_kind: str | None,
+                   accept: Accept, cap: dict[str, int]) -> list[Step] | None:  # fmt: skip
+    """The shortest cycle inside ``comp`` over edges of ``kinds`` whose edge counts (each
+    kind counted up to ``cap[kind]``) satisfy ``accept``; it starts with an edge of
+    ``seed_kind`` (any kind when None). Breadth-first over (node, counts) states."""
+    allowed = set(kinds)
+    seeds = []
+    for a in comp:
+        for b, ks in g.out.get(a, {}).items():
+            if b in comp:
+                for k in ks:
+                    if k in allowed and (seed_kind is None or k == seed_kind):
+                        seeds.append((a, b, k))
+    seeds.sort()
+    best: list[Step] | None = None
+    order = list(kinds)
+    for a, b, k in seeds[:MAX_SEEDS]:
+        start = tuple(min(int(k == x), cap.get(x, 0)) for x in order)
+        prev: dict[tuple[int, tuple[int, ...]], tuple[tuple[int, tuple[int, ...]], str] | None] = {
+            (b, start): None
+        }
+        q = deque([(b, start)])
+        found = None
+        while q and found is None:
+            state = q.popleft()
+            v, counts = state
+            if best is not None and _depth(prev, state) + 1 >= len(best):
+                break
+            for w, ks in g.out.get(v, {}).items():
+                if w not in comp:
+                    continue
+                for kk in ks:
+                    if kk not in allowed:
+                        continue
+                    j = order.index(kk)
+                    c = list(counts)
+                    c[j] = min(c[j] + 1, cap.get(kk, 0))
+                    ns = (w, tuple(c))
+                    if ns in prev:
+                        continue
+                    prev[ns] = (state, kk)
+                    if w == a and accept(dict(zip(order, ns[1], strict=True))):
+                        found = ns
+                        break
+                    if w != a:
+                        q.append(ns)
+                if found is not None:
+                    break
+        if found is None:
+            continue
+        path: list[Step] = []
+        s = found
+        while prev[s] is not None:
+            p, kk = prev[s]  # type: ignore[misc]
+            path.append((p[0], s[0], kk))
+            s = p
+        path.append((a, b, k))
+        path.reverse()
+        if best is None or len(path) < len(best):
+            best = path
+    return best
+
+
+def _depth(prev: dict, state: tuple) -> int:
+    d = 0
+    while prev[state] is not None:
+        state = prev[state][0]
+        d += 1
+    return d

@@ -1,0 +1,186 @@
+"""Version orders and dependency edges, and the anomalies that need no cycle.
+
+list-append: each key's version order is its longest read; every other read must be a
+prefix of it (else ``incompatible-order``). rw-register: values are unique per key; the
+initial state (null) precedes every write, and a transaction that read ``v1`` and then
+wrote ``v2`` to the same key puts ``v1`` before ``v2``. Only committed transactions (``ok``)
+and indeterminate ones (``info``: their writes may have happened) take part; a read of a
+failed transaction's write is ``G1a``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from checker.txn.graph import Graph
+from checker.txn.history import Txn
+
+Anomaly = dict[str, Any]
+
+
+def _ext_reads(t: Txn) -> list[tuple[Any, Any]]:
+    """(key, value) of reads before the transaction's own first write of that key: what it
+    observed of other transactions (later reads see its own writes)."""
+    written: set = set()
+    out = []
+    for f, k, v in t.mops:
+        if f == "r":
+            if k not in written:
+                out.append((k, v))
+        else:
+            written.add(k)
+    return out
+
+
+def _writers(txns: list[Txn], fs: str) -> tuple[dict, dict, dict, list[Anomaly]]:
+    """Who wrote each (key, value): committed-or-maybe, failed; each writer's last value
+    per key; and duplicate writes (values must be unique per key)."""
+    writer: dict[tuple, int] = {}
+    failed: dict[tuple, int] = {}
+    final: dict[tuple, Any] = {}  # (txn, key) -> its last written value
+    dups: list[Anomaly] = []
+    for t in txns:
+        for f, k, v in t.mops:
+            if f != fs:
+                continue
+            kv = (k, v)
+            if t.type == "fail":
+                failed.setdefault(kv, t.id)
+                continue
+            if kv in writer and writer[kv] != t.id:
+                dups.append({"type": "duplicate-writes", "key": k, "value": v,
+                             "txns": [writer[kv], t.id],
+                             "why": f"{k!r}={v!r} written by T{writer[kv]} and T{t.id}: "
+                                    "values must be unique per key"})  # fmt: skip
+            writer.setdefault(kv, t.id)
+            final[(t.id, k)] = v
+    return writer, failed, final, dups
+
+
+def _read_value_checks(t: Txn, k: Any, v: Any, writer: dict, failed: dict, final: dict,
+                       anomalies: list[Anomaly]) -> bool:  # fmt: skip
+    """G1a, G1b and garbage for one observed value; True when it is a usable write."""
+    kv = (k, v)
+    if kv in writer:
+        w = writer[kv]
+        if w != t.id and final.get((w, k)) != v:
+            anomalies.append({"type": "G1b", "txns": [w, t.id], "key": k, "value": v,
+                              "why": f"T{t.id} read {k!r}={v!r}, an intermediate write of "
+                                     f"T{w}, which later wrote {final[(w, k)]!r}"})  # fmt: skip
+        return True
+    if kv in failed:
+        anomalies.append({"type": "G1a", "txns": [failed[kv], t.id], "key": k, "value": v,
+                          "why": f"T{t.id} read {k!r}={v!r}, written by T{failed[kv]}, "
+                                 "which failed (aborted)"})  # fmt: skip
+        return False
+    anomalies.append({"type": "garbage-read", "txns": [t.id], "key": k, "value": v,
+                      "why": f"T{t.id} read {k!r}={v!r}, which no transaction wrote"})  # fmt: skip
+    return False
+
+
+def list_append(txns: list[Txn]) -> tuple[Graph, list[Anomaly], dict]:
+    """The ww/wr/rw graph of a list-append history, its non-cycle anomalies and the
+    inferred version order of each key."""
+    g = Graph()
+    anomalies: list[Anomaly] = []
+    writer, failed, final, dups = _writers(txns, "append")
+    anomalies.extend(dups)
+    longest: dict[Any, list] = {}
+    longest_by: dict[Any, int] = {}
+    reads: list[tuple[Txn, Any, list]] = []
+    for t in txns:
+        if t.type != "ok":
+            continue
+        for k, v in _ext_reads(t):
+            vs = [] if v is None else v
+            if len(set(map(_hashable, vs))) != len(vs):
+                seen: set = set()
+                dup = [x for x in vs if _hashable(x) in seen or seen.add(_hashable(x))]
+                anomalies.append({"type": "duplicate-elements", "txns": [t.id], "key": k,
+                                  "value": dup[:10],
+                                  "why": f"T{t.id} read {k!r} holding {dup[:10]!r} "
+                                         "more than once"})  # fmt: skip
+            reads.append((t, k, vs))
+            if len(vs) > len(longest.get(k, ())):
+                longest[k], longest_by[k] = vs, t.id
+    for t, k, vs in reads:
+        lg = longest[k] if k in longest else []
+        if lg[: len(vs)] != vs:
+            anomalies.append({"type": "incompatible-order", "txns": [longest_by[k], t.id],
+                              "key": k, "value": [vs, lg],
+                              "why": f"T{t.id} read {k!r}={vs!r}, not a prefix of "
+                                     f"T{longest_by[k]}'s read {lg!r}"})  # fmt: skip
+    orders: dict[Any, list] = {}
+    for k, lg in longest.items():
+        usable = []
+        for x in lg:
+            if (k, x) in writer:
+                usable.append(x)
+        orders[k] = usable
+        for a, b in zip(usable, usable[1:], strict=False):
+            wa, wb = writer[(k, a)], writer[(k, b)]
+            g.add(wa, wb, "ww", f"T{wa} appended {a!r} to {k!r} just before T{wb} appended {b!r}")
+    checked: set = set()
+    for t, k, vs in reads:
+        for x in vs[-1:]:
+            _read_value_checks(t, k, x, writer, failed, final, anomalies)
+        for x in vs[:-1]:  # every element read must exist; only the last says who wrote it
+            if (k, x) not in writer and (k, x) not in checked:
+                checked.add((k, x))
+                _read_value_checks(t, k, x, writer, failed, final, anomalies)
+        if vs and (k, vs[-1]) in writer:
+            w = writer[(k, vs[-1])]
+            g.add(w, t.id, "wr", f"T{t.id} read {k!r}={vs!r}, whose last element T{w} appended")
+        lg = longest.get(k, [])
+        if lg[: len(vs)] == vs and len(lg) > len(vs) and (k, lg[len(vs)]) in writer:
+            nxt = lg[len(vs)]
+            w = writer[(k, nxt)]
+            g.add(t.id, w, "rw", f"T{t.id} read {k!r}={vs!r}, missing {nxt!r} that T{w} "
+                                 "appended next")  # fmt: skip
+    return g, anomalies, orders
+
+
+def rw_register(txns: list[Txn]) -> tuple[Graph, list[Anomaly], dict]:
+    """The ww/wr/rw graph of a rw-register history and its non-cycle anomalies."""
+    g = Graph()
+    anomalies: list[Anomaly] = []
+    writer, failed, final, dups = _writers(txns, "w")
+    anomalies.extend(dups)
+    by_key: dict[Any, list[Any]] = {}
+    for k, v in writer:
+        by_key.setdefault(k, []).append(v)
+    follows: dict[tuple, set] = {}  # (k, v1) -> values known to come right after v1
+    reads: list[tuple[Txn, Any, Any]] = []
+    for t in txns:
+        if t.type not in ("ok", "info"):
+            continue
+        ext = dict(_ext_reads(t)) if t.type == "ok" else {}
+        for k, v in ext.items():
+            if t.type == "ok":
+                reads.append((t, k, v))
+        for k in {k for f, k, _ in t.mops if f == "w"}:
+            if k in ext and ext[k] is not None and (k, ext[k]) in writer:
+                follows.setdefault((k, ext[k]), set()).add(final[(t.id, k)])
+    for (k, v1), nxt in follows.items():
+        for v2 in nxt:
+            a, b = writer[(k, v1)], writer[(k, v2)]
+            g.add(a, b, "ww", f"T{b} read {k!r}={v1!r} (written by T{a}) and wrote {v2!r}")
+    for t, k, v in reads:
+        if v is None:  # the initial state: before every write of the key
+            for v2 in by_key.get(k, ()):
+                w = writer[(k, v2)]
+                g.add(t.id, w, "rw", f"T{t.id} read {k!r}=null, before T{w} wrote {v2!r}")
+            continue
+        if not _read_value_checks(t, k, v, writer, failed, final, anomalies):
+            continue
+        w = writer[(k, v)]
+        g.add(w, t.id, "wr", f"T{t.id} read {k!r}={v!r}, written by T{w}")
+        for v2 in follows.get((k, v), ()):
+            w2 = writer[(k, v2)]
+            g.add(t.id, w2, "rw", f"T{t.id} read {k!r}={v!r}, overwritten next by T{w2} "
+                                  f"with {v2!r}")  # fmt: skip
+    return g, anomalies, {}
+
+
+def _hashable(x: Any) -> Any:
+    return repr(x) if isinstance(x, (list, dict)) else x
