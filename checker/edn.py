@@ -16,8 +16,9 @@ Shapes understood:
   ``key`` and ``value``, and the history is checked per key (model ``kv``);
 - list-append (Elle's ``:txn`` of ``[:append k v]`` / ``[:r k list]`` micro-ops): a
   transaction of one micro-op becomes an ``append`` or ``read`` of key ``k`` (model
-  ``kv``); a transaction of several needs a transactional checker (like Elle), which
-  paxlab does not have: that is refused with one line.
+  ``kv``); a transaction of several is refused with one line pointing to the transactional
+  checker (``--model list-append``, checker.txn, which reads transactions whole:
+  ``read_events(path, keep_txn=True)``).
 
 A ``:fail`` means the op did not happen (Knossos's reading), unless it says
 ``:error :mismatch``, which our models take as an executed cas that saw another value.
@@ -334,7 +335,7 @@ def _txn(ev: dict, ln: int) -> None:
     if len(mops) != 1:
         raise HistoryError(
             f"line {ln}: a transaction of {len(mops)} micro-ops: list-append transactions need "
-            "a transactional checker (like Elle), which paxlab does not have yet"
+            "the transactional checker (Elle-style): use --model list-append"
         )
     f, k, v = mops[0]
     if f in ("r", "read"):

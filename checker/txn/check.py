@@ -3,8 +3,8 @@
 Cycle classes follow Adya and Elle: ``G0`` (write cycle: ww only), ``G1c`` (ww and wr, at
 least one wr), ``G-single`` (exactly one rw), ``G2-item`` (two or more rw); a cycle that
 needs a realtime edge is the class's ``-realtime`` variant, which only strict
-serializability forbids. Non-cycle anomalies (G1a, G1b, incompatible orders, duplicate
-elements or writes, garbage reads) break every model here.
+serializability forbids. Non-cycle anomalies (G1a, G1b, internal inconsistency,
+incompatible orders, duplicate elements or writes, garbage reads) break every model here.
 """
 
 from __future__ import annotations
@@ -17,8 +17,8 @@ from checker.txn.graph import Graph, add_realtime, sccs, shortest_cycle
 from checker.txn.history import Txn
 
 MODELS = ("list-append", "rw-register")
-NON_CYCLE = ("G1a", "G1b", "incompatible-order", "duplicate-elements", "duplicate-writes",
-             "garbage-read")  # fmt: skip
+NON_CYCLE = ("G1a", "G1b", "internal", "incompatible-order", "duplicate-elements",
+             "duplicate-writes", "garbage-read")  # fmt: skip
 CYCLES = ("G0", "G1c", "G-single", "G2-item")
 # What each consistency model forbids (Elle's tables: snapshot isolation allows G2-item).
 FORBIDS = {

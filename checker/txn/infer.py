@@ -78,6 +78,45 @@ def _read_value_checks(t: Txn, k: Any, v: Any, writer: dict, failed: dict, final
     return False
 
 
+def internal(t: Txn, model: str) -> Anomaly | None:
+    """A committed transaction whose reads disagree with itself: a read must show what the
+    transaction already knows of the key (its earlier read, then its own writes since; with
+    no earlier read, a list ending with its own appends), and no read may see a value the
+    transaction writes only later."""
+    la = model == "list-append"
+    known: dict[Any, Any] = {}  # the key's state as this transaction must see it
+    suffix: dict[Any, list] = {}  # own appends to a key whose earlier state is unknown
+    later = {(k, _hashable(v)) for f, k, v in t.mops if f != "r"}
+    for i, (f, k, v) in enumerate(t.mops):
+        if f != "r":
+            later.discard((k, _hashable(v)))
+            if not la:
+                known[k] = v
+            elif k in known:
+                known[k] = [*known[k], v]
+            else:
+                suffix.setdefault(k, []).append(v)
+            continue
+        vals = (v or []) if la else [v]
+        future = [x for x in vals if (k, _hashable(x)) in later]
+        want: Any = None
+        if k in known:
+            bad = (list(vals) if la else v) != known[k]
+            want = known[k]
+        elif k in suffix:
+            suf = suffix[k]
+            bad = len(vals) < len(suf) or list(vals[-len(suf) :]) != suf
+            want = f"a list ending {suf!r}"
+        else:
+            bad = False
+        known[k] = list(vals) if la else v
+        if future or bad:
+            what = f"a value it writes later ({future[0]!r})" if future else f"expected {want!r}"
+            return {"type": "internal", "txns": [t.id], "key": k, "value": v,
+                    "why": f"T{t.id}'s micro-op {i} read {k!r}={v!r}: {what}"}  # fmt: skip
+    return None
+
+
 def list_append(txns: list[Txn]) -> tuple[Graph, list[Anomaly], dict]:
     """The ww/wr/rw graph of a list-append history, its non-cycle anomalies and the
     inferred version order of each key."""
@@ -87,11 +126,20 @@ def list_append(txns: list[Txn]) -> tuple[Graph, list[Anomaly], dict]:
     anomalies.extend(dups)
     longest: dict[Any, list] = {}
     longest_by: dict[Any, int] = {}
-    reads: list[tuple[Txn, Any, list]] = []
+    reads: list[tuple[Txn, Any, list]] = []  # what each transaction found, for the edges
+    states: list[tuple[Txn, Any, list]] = []  # every list read, for the version orders
     for t in txns:
         if t.type != "ok":
             continue
-        for k, v in _ext_reads(t):
+        bad = internal(t, "list-append")
+        if bad:
+            anomalies.append(bad)
+        own: dict[Any, int] = {}
+        found: set = set()
+        for f, k, v in t.mops:
+            if f != "r":
+                own[k] = own.get(k, 0) + 1
+                continue
             vs = [] if v is None else v
             if len(set(map(_hashable, vs))) != len(vs):
                 seen: set = set()
@@ -100,17 +148,25 @@ def list_append(txns: list[Txn]) -> tuple[Graph, list[Anomaly], dict]:
                                   "value": dup[:10],
                                   "why": f"T{t.id} read {k!r} holding {dup[:10]!r} "
                                          "more than once"})  # fmt: skip
-            reads.append((t, k, vs))
+            states.append((t, k, vs))
             if len(vs) > len(longest.get(k, ())):
                 longest[k], longest_by[k] = vs, t.id
-    for t, k, vs in reads:
+            # a read after its own appends shows the list as the transaction found it,
+            # followed by those appends (unless `internal` found otherwise)
+            m = own.get(k, 0)
+            if k not in found and not (m and bad):
+                found.add(k)
+                reads.append((t, k, vs[: len(vs) - m] if m else vs))
+    for t, k, vs in states:
         lg = longest[k] if k in longest else []
         if lg[: len(vs)] != vs:
             anomalies.append({"type": "incompatible-order", "txns": [longest_by[k], t.id],
                               "key": k, "value": [vs, lg],
                               "why": f"T{t.id} read {k!r}={vs!r}, not a prefix of "
                                      f"T{longest_by[k]}'s read {lg!r}"})  # fmt: skip
+    anomalies.extend(_split_appends(txns, longest, longest_by))
     orders: dict[Any, list] = {}
+    seen_els = {k: set(map(_hashable, lg)) for k, lg in longest.items()}
     for k, lg in longest.items():
         usable = []
         for x in lg:
@@ -137,7 +193,51 @@ def list_append(txns: list[Txn]) -> tuple[Graph, list[Anomaly], dict]:
             w = writer[(k, nxt)]
             g.add(t.id, w, "rw", f"T{t.id} read {k!r}={vs!r}, missing {nxt!r} that T{w} "
                                  "appended next")  # fmt: skip
+    # A committed append no read saw comes after everything any read saw of its key
+    # (the longest read is a prefix of the final list, which holds it): every reader of
+    # the key missed it.
+    # (an indeterminate transaction counts as committed once a read saw any of its appends)
+    committed = {w for (k, x), w in writer.items() if _hashable(x) in seen_els.get(k, ())}
+    committed.update(t.id for t in txns if t.type == "ok")
+    unseen: dict[Any, list[tuple[Any, int]]] = {}
+    for (k, x), w in writer.items():
+        if w in committed and _hashable(x) not in seen_els.get(k, ()):
+            unseen.setdefault(k, []).append((x, w))
+    for t, k, vs in reads:
+        for x, w in unseen.get(k, ()):
+            g.add(t.id, w, "rw", f"T{t.id} read {k!r}={vs!r}, missing {x!r} that T{w} "
+                                 "appended (a committed append no read saw)")  # fmt: skip
     return g, anomalies, orders
+
+
+def _split_appends(txns: list[Txn], longest: dict, longest_by: dict) -> list[Anomaly]:
+    """A transaction's appends to one key are one atomic run in the list: those a read
+    shows must be the first of them, side by side, in the transaction's order."""
+    out = []
+    for t in txns:
+        if t.type == "fail":
+            continue
+        mine: dict[Any, list] = {}
+        for f, k, v in t.mops:
+            if f == "append" and k in longest:
+                mine.setdefault(k, []).append(v)
+        for k, vals in mine.items():
+            if len(vals) < 2:
+                continue
+            lg = longest[k]
+            pos = {_hashable(x): i for i, x in enumerate(lg)}
+            shown = [pos[_hashable(x)] for x in vals if _hashable(x) in pos]
+            if (
+                not shown
+                or shown == list(range(shown[0], shown[0] + len(shown)))
+                and all(_hashable(x) in pos for x in vals[: len(shown)])
+            ):
+                continue
+            out.append({"type": "incompatible-order", "txns": [t.id, longest_by[k]], "key": k,
+                        "value": [vals, lg],
+                        "why": f"T{t.id} appended {vals!r} to {k!r} but T{longest_by[k]} "
+                               f"read {lg!r}: not its first appends, side by side, in order"})  # fmt: skip
+    return out
 
 
 def rw_register(txns: list[Txn]) -> tuple[Graph, list[Anomaly], dict]:
@@ -155,6 +255,9 @@ def rw_register(txns: list[Txn]) -> tuple[Graph, list[Anomaly], dict]:
         if t.type not in ("ok", "info"):
             continue
         ext = dict(_ext_reads(t)) if t.type == "ok" else {}
+        bad = internal(t, "rw-register") if t.type == "ok" else None
+        if bad:
+            anomalies.append(bad)
         for k, v in ext.items():
             if t.type == "ok":
                 reads.append((t, k, v))
