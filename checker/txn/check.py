@@ -65,7 +65,7 @@ def _cycles(g: Graph, realtime: bool) -> list[dict]:
 
 
 def _describe(g: Graph, name: str, cyc: list[tuple[int, int, str]]) -> dict:
-    steps = [{"from": a, "to": b, "type": k, "why": g.out[a][b][k]} for a, b, k in cyc]
+    steps = [{"from": a, "to": b, "type": k, "why": g.why(a, b, k)} for a, b, k in cyc]
     return {"type": name, "txns": [a for a, _, _ in cyc], "cycle": steps}
 
 

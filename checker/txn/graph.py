@@ -13,21 +13,40 @@ from collections.abc import Callable, Iterable
 from checker.txn.history import Txn
 
 TYPES = ("ww", "wr", "rw", "rt")
+BIT = {k: 1 << i for i, k in enumerate(TYPES)}
 MAX_SEEDS = 200  # start edges tried per anomaly class and component: bounds a huge SCC's cost
 
 
+Why = str | tuple[str, tuple]  # a reason, or a format and its arguments (formatted late)
+
+
 class Graph:
-    """Adjacency with, for every edge and type, why the edge exists (first reason kept)."""
+    """Adjacency with, for every edge and type, why the edge exists (first reason kept).
+    Reasons may be left unformatted, ``(format, args)``: most edges are never shown."""
 
     def __init__(self) -> None:
-        self.out: dict[int, dict[int, dict[str, str]]] = {}
+        self.out: dict[int, dict[int, int]] = {}  # a -> b -> the kinds' bits
+        self.reasons: dict[tuple[int, int, str], Why] = {}
 
-    def add(self, a: int, b: int, kind: str, why: str) -> None:
+    def why(self, a: int, b: int, kind: str) -> str:
+        w = self.reasons[(a, b, kind)]
+        return w if isinstance(w, str) else w[0].format(*w[1])
+
+    def kinds(self, a: int, b: int) -> list[str]:
+        m = self.out.get(a, {}).get(b, 0)
+        return [k for k in TYPES if m & BIT[k]]
+
+    def add(self, a: int, b: int, kind: str, why: Why) -> None:
         if a == b:
             return
-        e = self.out.setdefault(a, {}).setdefault(b, {})
-        if kind not in e:
-            e[kind] = why
+        d = self.out.get(a)
+        if d is None:
+            d = self.out[a] = {}
+        m = d.get(b, 0)
+        bit = BIT[kind]
+        if not m & bit:
+            d[b] = m | bit
+            self.reasons[(a, b, kind)] = why
 
     def nodes(self) -> set[int]:
         ns = set(self.out)
@@ -36,7 +55,7 @@ class Graph:
         return ns
 
     def edge_count(self) -> int:
-        return sum(len(k) for d in self.out.values() for k in d.values())
+        return len(self.reasons)
 
 
 def add_realtime(g: Graph, txns: list[Txn]) -> None:
@@ -56,7 +75,7 @@ def add_realtime(g: Graph, txns: list[Txn]) -> None:
         if kind == 1:
             preds[i] = tuple(frontier)
             for p in frontier:
-                g.add(p, i, "rt", f"T{p} completed before T{i} was invoked")
+                g.add(p, i, "rt", ("T{} completed before T{} was invoked", (p, i)))
         else:
             frontier.difference_update(preds.get(i, ()))
             frontier.add(i)
@@ -65,8 +84,8 @@ def add_realtime(g: Graph, txns: list[Txn]) -> None:
 def sccs(g: Graph, kinds: Iterable[str] = TYPES) -> list[list[int]]:
     """Strongly connected components of more than one node (iterative Tarjan), over the
     edges of the given kinds."""
-    allowed = frozenset(kinds)
-    adj = {a: [b for b, ks in d.items() if not allowed.isdisjoint(ks)] for a, d in g.out.items()}
+    mask = sum(BIT[k] for k in set(kinds))
+    adj = {a: [b for b, m in d.items() if m & mask] for a, d in g.out.items()}
     index: dict[int, int] = {}
     low: dict[int, int] = {}
     on: set[int] = set()
@@ -125,9 +144,9 @@ def shortest_cycle(g: Graph, comp: set[int], kinds: tuple[str, ...], seed_kind: 
     allowed = set(kinds)
     seeds = []
     for a in comp:
-        for b, ks in g.out.get(a, {}).items():
+        for b in g.out.get(a, {}):
             if b in comp:
-                for k in ks:
+                for k in g.kinds(a, b):
                     if k in allowed and (seed_kind is None or k == seed_kind):
                         seeds.append((a, b, k))
     seeds.sort()
@@ -145,10 +164,10 @@ def shortest_cycle(g: Graph, comp: set[int], kinds: tuple[str, ...], seed_kind: 
             v, counts = state
             if best is not None and _depth(prev, state) + 1 >= len(best):
                 break
-            for w, ks in g.out.get(v, {}).items():
+            for w in g.out.get(v, {}):
                 if w not in comp:
                     continue
-                for kk in ks:
+                for kk in g.kinds(v, w):
                     if kk not in allowed:
                         continue
                     j = order.index(kk)

@@ -1,5 +1,8 @@
 """Transactions from a history: JSONL (``f: "txn"``) or Jepsen's EDN list-append files.
 
+Values written, and the elements of lists read, must be plain (numbers, strings, booleans,
+null): the checker looks writes up by value.
+
 A transaction's ``value`` is a list of micro-ops ``[f, key, value]``: ``append`` and ``r``
 for list-append, ``w`` and ``r`` for rw-register. The completion's value carries what the
 reads returned; a transaction that ended ``info`` (or never ended) keeps its invocation's
@@ -14,6 +17,7 @@ from typing import Any
 from checker.history import HistoryError, iter_ops
 
 MOP_FS = {"list-append": ("append", "r"), "rw-register": ("w", "r")}
+_PLAIN = frozenset((int, float, str, bool, type(None)))
 
 
 @dataclass(slots=True)
@@ -50,17 +54,27 @@ def _mops(value: Any, model: str, line: int) -> list[tuple[str, Any, Any]]:
             raise HistoryError(f"line {line}: micro-op key {k!r} must be a string or number")
         if f == "r" and model == "list-append" and v is not None and not isinstance(v, list):
             raise HistoryError(f"line {line}: a list-append read must return a list, got {v!r}")
-        if (
-            f == "r"
-            and model == "list-append"
-            and v
-            and any(isinstance(x, (list, dict)) for x in v)
-        ):
+        if f == "r" and model == "list-append" and v and not _PLAIN.issuperset(map(type, v)):
             raise HistoryError(f"line {line}: read {v!r}: elements must be plain values")
-        if f != "r" and isinstance(v, (list, dict)):
-            raise HistoryError(f"line {line}: written value {v!r} must be a plain value")
+        if (f != "r" or model == "rw-register") and isinstance(v, (list, dict)):
+            raise HistoryError(f"line {line}: value {v!r} must be a plain value")
         out.append((f, k, v))
     return out
+
+
+def _same_shape(inv: Any, mops: list[tuple[str, Any, Any]]) -> bool:
+    """Does the invocation list the completion's micro-ops (same f and key, in order)?"""
+    return (
+        inv.__class__ is list
+        and len(inv) == len(mops)
+        and all(
+            m.__class__ is list
+            and len(m) == 3
+            and m[1] == k
+            and (m[0] == f or (f == "r" and m[0] == "read"))
+            for m, (f, k, _) in zip(inv, mops, strict=True)
+        )  # fmt: skip
+    )
 
 
 def txns_from_events(events: list[tuple[int, dict]], model: str) -> list[Txn]:
@@ -72,11 +86,9 @@ def txns_from_events(events: list[tuple[int, dict]], model: str) -> list[Txn]:
         # an ok completion without a value (a write-only transaction) is its invocation's
         value = op.output if op.type == "ok" and op.output is not None else op.value
         mops = _mops(value, model, op.ret_line if op.type == "ok" else op.line)
-        if op.type == "ok":
-            inv = _mops(op.value, model, op.line)
-            if [(f, k) for f, k, _ in inv] != [(f, k) for f, k, _ in mops]:
-                raise HistoryError(f"line {op.ret_line}: completion's micro-ops differ from "
-                                   f"the invocation's on line {op.line}")  # fmt: skip
+        if op.type == "ok" and not _same_shape(op.value, mops):
+            raise HistoryError(f"line {op.ret_line}: completion's micro-ops differ from "
+                               f"the invocation's on line {op.line}")  # fmt: skip
         txns.append(Txn(0, op.process, op.type, mops, op.call, op.ret, op.index, op.line))
     txns.sort(key=lambda t: (t.call, t.line))
     for i, t in enumerate(txns):

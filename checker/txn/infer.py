@@ -83,13 +83,15 @@ def internal(t: Txn, model: str) -> Anomaly | None:
     transaction already knows of the key (its earlier read, then its own writes since; with
     no earlier read, a list ending with its own appends), and no read may see a value the
     transaction writes only later."""
+    if len({k for _, k, _ in t.mops}) == len(t.mops):
+        return None  # no key touched twice: nothing to disagree with
     la = model == "list-append"
     known: dict[Any, Any] = {}  # the key's state as this transaction must see it
     suffix: dict[Any, list] = {}  # own appends to a key whose earlier state is unknown
-    later = {(k, _hashable(v)) for f, k, v in t.mops if f != "r"}
+    later = {(k, v) for f, k, v in t.mops if f != "r"}
     for i, (f, k, v) in enumerate(t.mops):
         if f != "r":
-            later.discard((k, _hashable(v)))
+            later.discard((k, v))
             if not la:
                 known[k] = v
             elif k in known:
@@ -98,7 +100,7 @@ def internal(t: Txn, model: str) -> Anomaly | None:
                 suffix.setdefault(k, []).append(v)
             continue
         vals = (v or []) if la else [v]
-        future = [x for x in vals if (k, _hashable(x)) in later]
+        future = [x for x in vals if (k, x) in later]
         want: Any = None
         if k in known:
             bad = (list(vals) if la else v) != known[k]
@@ -141,9 +143,9 @@ def list_append(txns: list[Txn]) -> tuple[Graph, list[Anomaly], dict]:
                 own[k] = own.get(k, 0) + 1
                 continue
             vs = [] if v is None else v
-            if len(set(map(_hashable, vs))) != len(vs):
+            if len(set(vs)) != len(vs):
                 seen: set = set()
-                dup = [x for x in vs if _hashable(x) in seen or seen.add(_hashable(x))]
+                dup = [x for x in vs if x in seen or seen.add(x)]
                 anomalies.append({"type": "duplicate-elements", "txns": [t.id], "key": k,
                                   "value": dup[:10],
                                   "why": f"T{t.id} read {k!r} holding {dup[:10]!r} "
@@ -166,7 +168,8 @@ def list_append(txns: list[Txn]) -> tuple[Graph, list[Anomaly], dict]:
                                      f"T{longest_by[k]}'s read {lg!r}"})  # fmt: skip
     anomalies.extend(_split_appends(txns, longest, longest_by))
     orders: dict[Any, list] = {}
-    seen_els = {k: set(map(_hashable, lg)) for k, lg in longest.items()}
+    seen_els = {k: set(lg) for k, lg in longest.items()}
+    by_id = {t.id: t for t in txns}
     for k, lg in longest.items():
         usable = []
         for x in lg:
@@ -175,38 +178,49 @@ def list_append(txns: list[Txn]) -> tuple[Graph, list[Anomaly], dict]:
         orders[k] = usable
         for a, b in zip(usable, usable[1:], strict=False):
             wa, wb = writer[(k, a)], writer[(k, b)]
-            g.add(wa, wb, "ww", f"T{wa} appended {a!r} to {k!r} just before T{wb} appended {b!r}")
+            g.add(wa, wb, "ww", ("T{} appended {!r} to {!r} just before T{} appended {!r}",
+                                 (wa, a, k, wb, b)))  # fmt: skip
+    # every element read must have been appended: those of each key's longest read once,
+    # and those of the reads that are not a prefix of it
     checked: set = set()
-    for t, k, vs in reads:
-        for x in vs[-1:]:
-            _read_value_checks(t, k, x, writer, failed, final, anomalies)
-        for x in vs[:-1]:  # every element read must exist; only the last says who wrote it
+    for k, lg in longest.items():
+        for x in lg:
             if (k, x) not in writer and (k, x) not in checked:
                 checked.add((k, x))
-                _read_value_checks(t, k, x, writer, failed, final, anomalies)
+                _read_value_checks(by_id[longest_by[k]], k, x, writer, failed, final, anomalies)
+    for t, k, vs in reads:
+        if vs:  # the last element says who wrote what was read
+            _read_value_checks(t, k, vs[-1], writer, failed, final, anomalies)
+        lg = longest.get(k, [])
+        prefix = lg[: len(vs)] == vs
+        if not prefix:
+            for x in vs[:-1]:
+                if (k, x) not in writer and (k, x) not in checked:
+                    checked.add((k, x))
+                    _read_value_checks(t, k, x, writer, failed, final, anomalies)
         if vs and (k, vs[-1]) in writer:
             w = writer[(k, vs[-1])]
-            g.add(w, t.id, "wr", f"T{t.id} read {k!r}={vs!r}, whose last element T{w} appended")
-        lg = longest.get(k, [])
-        if lg[: len(vs)] == vs and len(lg) > len(vs) and (k, lg[len(vs)]) in writer:
+            g.add(w, t.id, "wr", ("T{} read {!r}={!r}, whose last element T{} appended",
+                                  (t.id, k, vs, w)))  # fmt: skip
+        if prefix and len(lg) > len(vs) and (k, lg[len(vs)]) in writer:
             nxt = lg[len(vs)]
             w = writer[(k, nxt)]
-            g.add(t.id, w, "rw", f"T{t.id} read {k!r}={vs!r}, missing {nxt!r} that T{w} "
-                                 "appended next")  # fmt: skip
+            g.add(t.id, w, "rw", ("T{} read {!r}={!r}, missing {!r} that T{} appended next",
+                                  (t.id, k, vs, nxt, w)))  # fmt: skip
     # A committed append no read saw comes after everything any read saw of its key
     # (the longest read is a prefix of the final list, which holds it): every reader of
     # the key missed it.
     # (an indeterminate transaction counts as committed once a read saw any of its appends)
-    committed = {w for (k, x), w in writer.items() if _hashable(x) in seen_els.get(k, ())}
+    committed = {w for (k, x), w in writer.items() if x in seen_els.get(k, ())}
     committed.update(t.id for t in txns if t.type == "ok")
     unseen: dict[Any, list[tuple[Any, int]]] = {}
     for (k, x), w in writer.items():
-        if w in committed and _hashable(x) not in seen_els.get(k, ()):
+        if w in committed and x not in seen_els.get(k, ()):
             unseen.setdefault(k, []).append((x, w))
     for t, k, vs in reads:
         for x, w in unseen.get(k, ()):
-            g.add(t.id, w, "rw", f"T{t.id} read {k!r}={vs!r}, missing {x!r} that T{w} "
-                                 "appended (a committed append no read saw)")  # fmt: skip
+            g.add(t.id, w, "rw", ("T{} read {!r}={!r}, missing {!r} that T{} appended (a "
+                                  "committed append no read saw)", (t.id, k, vs, x, w)))  # fmt: skip
     return g, anomalies, orders
 
 
@@ -225,12 +239,12 @@ def _split_appends(txns: list[Txn], longest: dict, longest_by: dict) -> list[Ano
             if len(vals) < 2:
                 continue
             lg = longest[k]
-            pos = {_hashable(x): i for i, x in enumerate(lg)}
-            shown = [pos[_hashable(x)] for x in vals if _hashable(x) in pos]
+            pos = {x: i for i, x in enumerate(lg)}
+            shown = [pos[x] for x in vals if x in pos]
             if (
                 not shown
                 or shown == list(range(shown[0], shown[0] + len(shown)))
-                and all(_hashable(x) in pos for x in vals[: len(shown)])
+                and all(x in pos for x in vals[: len(shown)])
             ):
                 continue
             out.append({"type": "incompatible-order", "txns": [t.id, longest_by[k]], "key": k,
@@ -283,7 +297,3 @@ def rw_register(txns: list[Txn]) -> tuple[Graph, list[Anomaly], dict]:
             g.add(t.id, w2, "rw", f"T{t.id} read {k!r}={v!r}, overwritten next by T{w2} "
                                   f"with {v2!r}")  # fmt: skip
     return g, anomalies, {}
-
-
-def _hashable(x: Any) -> Any:
-    return repr(x) if isinstance(x, (list, dict)) else x
