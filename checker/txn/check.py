@@ -38,29 +38,28 @@ _SEARCHES: list[tuple[str, tuple[str, ...], str | None, Any, dict[str, int]]] = 
 
 
 def _cycles(g: Graph, realtime: bool) -> list[dict]:
-    """The shortest cycle of each class (and realtime variant) found in the graph."""
+    """The shortest cycle of each class (and realtime variant) found in the graph. Each
+    class is searched only in the strongly connected components of its own edge kinds, so
+    a class that has no cycle costs one linear pass."""
     found: list[dict] = []
-    seen_classes: set[str] = set()
-    for comp in sccs(g, ("ww", "wr", "rw")):
-        cs = set(comp)
-        for name, kinds, seed, accept, cap in _SEARCHES:
-            cyc = shortest_cycle(g, cs, kinds, seed, accept, cap)
-            if cyc and name not in seen_classes:
-                seen_classes.add(name)
-                found.append(_describe(g, name, cyc))
+    seen: set[str] = set()
+    comps: dict[tuple[str, ...], list[list[int]]] = {}
+    searches = [(name, kinds, seed, accept, cap) for name, kinds, seed, accept, cap in _SEARCHES]
     if realtime:
-        for comp in sccs(g):
-            cs = set(comp)
-            for name, kinds, _seed, accept, cap in _SEARCHES:
-                rname = name + "-realtime"
-                if name in seen_classes or rname in seen_classes:
-                    continue
-                cyc = shortest_cycle(g, cs, (*kinds, "rt"), "rt",
-                                     lambda c, a=accept: c["rt"] >= 1 and a(c),
-                                     {**cap, "rt": 1})  # fmt: skip
-                if cyc:
-                    seen_classes.add(rname)
-                    found.append(_describe(g, rname, cyc))
+        searches += [(name + "-realtime", (*kinds, "rt"), "rt",
+                      lambda c, a=accept: c["rt"] >= 1 and a(c), {**cap, "rt": 1})
+                     for name, kinds, _seed, accept, cap in _SEARCHES]  # fmt: skip
+    for name, kinds, seed, accept, cap in searches:
+        if name.removesuffix("-realtime") in seen:
+            continue  # the plain class was found: its realtime variant adds nothing
+        if kinds not in comps:
+            comps[kinds] = sccs(g, kinds)
+        for comp in comps[kinds]:
+            cyc = shortest_cycle(g, set(comp), kinds, seed, accept, cap)
+            if cyc:
+                seen.add(name)
+                found.append(_describe(g, name, cyc))
+                break
     return found
 
 

@@ -14,7 +14,8 @@ from checker.txn.history import Txn
 
 TYPES = ("ww", "wr", "rw", "rt")
 BIT = {k: 1 << i for i, k in enumerate(TYPES)}
-MAX_SEEDS = 200  # start edges tried per anomaly class and component: bounds a huge SCC's cost
+MAX_SEEDS = 100  # start edges tried per anomaly class and component
+MAX_STATES = 200_000  # states explored per anomaly class and component: a huge SCC's bound
 
 
 Why = str | tuple[str, tuple]  # a reason, or a format and its arguments (formatted late)
@@ -138,32 +139,37 @@ Accept = Callable[[dict[str, int]], bool]
 
 def shortest_cycle(g: Graph, comp: set[int], kinds: tuple[str, ...], seed_kind: str | None,
                    accept: Accept, cap: dict[str, int]) -> list[Step] | None:  # fmt: skip
-    """The shortest cycle inside ``comp`` over edges of ``kinds`` whose edge counts (each
+    """A shortest cycle inside ``comp`` over edges of ``kinds`` whose edge counts (each
     kind counted up to ``cap[kind]``) satisfy ``accept``; it starts with an edge of
-    ``seed_kind`` (any kind when None). Breadth-first over (node, counts) states."""
+    ``seed_kind`` (any kind when None). Breadth-first over (node, counts) states from up
+    to MAX_SEEDS start edges, within MAX_STATES states in all: in a huge component the
+    cycle found is short but may not be the shortest (Elle bounds its search too)."""
     allowed = set(kinds)
+    order = list(kinds)
     seeds = []
-    for a in comp:
+    for a in sorted(comp):
         for b in g.out.get(a, {}):
             if b in comp:
                 for k in g.kinds(a, b):
                     if k in allowed and (seed_kind is None or k == seed_kind):
                         seeds.append((a, b, k))
-    seeds.sort()
     best: list[Step] | None = None
-    order = list(kinds)
+    budget = MAX_STATES
     for a, b, k in seeds[:MAX_SEEDS]:
-        start = tuple(min(int(k == x), cap.get(x, 0)) for x in order)
-        prev: dict[tuple[int, tuple[int, ...]], tuple[tuple[int, tuple[int, ...]], str] | None] = {
-            (b, start): None
-        }
-        q = deque([(b, start)])
+        if budget <= 0:
+            break
+        start = (b, tuple(min(int(k == x), cap.get(x, 0)) for x in order))
+        prev: dict[tuple, tuple[tuple, str] | None] = {start: None}
+        depth = {start: 1}
+        q = deque([start])
         found = None
-        while q and found is None:
+        while q and found is None and budget > 0:
             state = q.popleft()
             v, counts = state
-            if best is not None and _depth(prev, state) + 1 >= len(best):
-                break
+            d = depth[state]
+            if best is not None and d + 1 > len(best) - 1:
+                break  # only a strictly shorter cycle is worth finding
+            budget -= 1
             for w in g.out.get(v, {}):
                 if w not in comp:
                     continue
@@ -177,31 +183,27 @@ def shortest_cycle(g: Graph, comp: set[int], kinds: tuple[str, ...], seed_kind: 
                     if ns in prev:
                         continue
                     prev[ns] = (state, kk)
-                    if w == a and accept(dict(zip(order, ns[1], strict=True))):
-                        found = ns
-                        break
-                    if w != a:
-                        q.append(ns)
+                    depth[ns] = d + 1
+                    if w == a:
+                        if accept(dict(zip(order, ns[1], strict=True))):
+                            found = ns
+                            break
+                        continue  # back at the start without the right edges: no cycle
+                    q.append(ns)
                 if found is not None:
                     break
         if found is None:
             continue
         path: list[Step] = []
-        s = found
-        while prev[s] is not None:
-            p, kk = prev[s]  # type: ignore[misc]
-            path.append((p[0], s[0], kk))
-            s = p
+        st = found
+        while prev[st] is not None:
+            p, kk = prev[st]  # type: ignore[misc]
+            path.append((p[0], st[0], kk))
+            st = p
         path.append((a, b, k))
         path.reverse()
         if best is None or len(path) < len(best):
             best = path
+            if len(best) == 2:
+                break  # no cycle is shorter
     return best
-
-
-def _depth(prev: dict, state: tuple) -> int:
-    d = 0
-    while prev[state] is not None:
-        state = prev[state][0]
-        d += 1
-    return d
