@@ -1,4 +1,5 @@
-"""`paxlab check HISTORY... --model register|kv|set|append`: judge each history file.
+"""`paxlab check HISTORY... --model register|kv|set|append|list-append|rw-register`: judge
+each history file.
 
 Exit 0 when every history is valid, 1 when any is not, else 2 when any is undecided (time
 limit, no final read) or cannot be read. Every file is judged on its own: a bad file is one
@@ -9,7 +10,9 @@ Formats: JSONL (ours), Jepsen's EDN (``history.edn``, Knossos data) and old Jeps
 logs; ``--format auto`` (the default) tells them apart by name and content. Models:
 ``register`` and ``kv`` ask whether the history is linearizable; ``set`` is Jepsen's set
 checker; ``append`` is what the append workload's live run checks (``kv`` linearizability
-plus lost, duplicated and unexpected elements).
+plus lost, duplicated and unexpected elements). ``list-append`` and ``rw-register`` are
+transaction histories, judged by the Elle-style checker in checker.txn against
+``--consistency`` (serializable, strict-serializable or snapshot-isolation).
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from typing import Any, TextIO
 PROGRESS_AFTER_S = 2.0
 FORMATS = ("auto", "jsonl", "edn", "jepsen-log")
 EVENT_MODELS = ("set", "append")  # judged from the events, not only by the search
+TXN_MODELS = ("list-append", "rw-register")  # transactions: checker.txn
 SNIFF_BYTES = 4096
 SNIFF_EVENTS = 1000
 
@@ -32,8 +36,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("histories", nargs="+", metavar="HISTORY",
                    help="history file(s): JSONL, Jepsen EDN or a Jepsen text log")  # fmt: skip
     p.add_argument("--model", default=None,
-                   help="register, kv, set or append (default: kv when the ops have keys, "
-                        "else register)")  # fmt: skip
+                   help="register, kv, set, append, list-append or rw-register (default: kv "
+                        "when the ops have keys, else register)")  # fmt: skip
+    p.add_argument("--consistency", default=None,
+                   choices=("serializable", "strict-serializable", "snapshot-isolation"),
+                   help="for list-append and rw-register: the model to check against "
+                        "(default serializable)")  # fmt: skip
     p.add_argument("--initial", default="null", metavar="JSON",
                    help="initial value of the register / of every key (default null)")  # fmt: skip
     p.add_argument("--json", action="store_true",
@@ -240,6 +248,10 @@ def _judge(path: str, args: argparse.Namespace, initial: Any, prog: Any) -> tupl
 
     fmt = detect_format(path) if args.format == "auto" else args.format
     model = args.model
+    if model in TXN_MODELS:
+        from checker.txn.cli import judge
+
+        return judge(path, fmt, model, args.consistency or "serializable"), None
     if fmt == "jsonl" and model not in EVENT_MODELS:
         model = model or _default_model(path)
         r = check_file(path, model, initial, args.time_limit, args.full, prog, args.jobs)
@@ -272,13 +284,16 @@ def run(args: argparse.Namespace) -> int:
     from checker.linearizability import key_lines
     from checker.models import get_model, model_names
 
-    if args.model is not None and args.model not in EVENT_MODELS:
+    if args.model is not None and args.model not in (*EVENT_MODELS, *TXN_MODELS):
         try:
             get_model(args.model)
         except ValueError:
-            names = ", ".join([*model_names(), *EVENT_MODELS])
+            names = ", ".join([*model_names(), *EVENT_MODELS, *TXN_MODELS])
             sys.stderr.write(f"paxlab check: unknown model {args.model!r} (want {names})\n")
             return 2
+    if args.consistency is not None and args.model not in TXN_MODELS:
+        sys.stderr.write("paxlab check: --consistency is for --model list-append or rw-register\n")
+        return 2
     try:
         initial: Any = json.loads(args.initial)
     except (ValueError, RecursionError):
@@ -319,6 +334,10 @@ def run(args: argparse.Namespace) -> int:
             print(json.dumps({"file": path, **_json_safe(r)}, default=str), flush=True)
         elif r.get("model") in EVENT_MODELS:
             print(_event_verdict_line(path, r), flush=True)
+        elif r.get("model") in TXN_MODELS:
+            from checker.txn.check import summary
+
+            print(f"{path}: {summary(r)}", flush=True)
         else:
             print(_verdict_line(path, r), flush=True)
             if args.full:  # every key's verdict, undecided ones too
@@ -346,7 +365,7 @@ def _section(path: str, r: dict, evs: Any, args: argparse.Namespace) -> str:
     from checker.history import iter_events, iter_ops
     from checker.models import get_model
 
-    if r.get("model") in EVENT_MODELS:
+    if r.get("model") in (*EVENT_MODELS, *TXN_MODELS):
         body = html.escape(json.dumps(_json_safe(r), indent=1, default=str)[:20000])
         return f"<section><h2>{html.escape(path)}</h2><pre>{body}</pre></section>"
     model = get_model(r["model"])

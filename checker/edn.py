@@ -16,8 +16,9 @@ Shapes understood:
   ``key`` and ``value``, and the history is checked per key (model ``kv``);
 - list-append (Elle's ``:txn`` of ``[:append k v]`` / ``[:r k list]`` micro-ops): a
   transaction of one micro-op becomes an ``append`` or ``read`` of key ``k`` (model
-  ``kv``); a transaction of several needs a transactional checker (like Elle), which
-  paxlab does not have: that is refused with one line.
+  ``kv``); a transaction of several is refused with one line pointing to the transactional
+  checker (``--model list-append``, checker.txn, which reads transactions whole:
+  ``read_events(path, keep_txn=True)``).
 
 A ``:fail`` means the op did not happen (Knossos's reading), unless it says
 ``:error :mismatch``, which our models take as an executed cas that saw another value.
@@ -334,7 +335,7 @@ def _txn(ev: dict, ln: int) -> None:
     if len(mops) != 1:
         raise HistoryError(
             f"line {ln}: a transaction of {len(mops)} micro-ops: list-append transactions need "
-            "a transactional checker (like Elle), which paxlab does not have yet"
+            "the transactional checker (Elle-style): use --model list-append"
         )
     f, k, v = mops[0]
     if f in ("r", "read"):
@@ -345,8 +346,9 @@ def _txn(ev: dict, ln: int) -> None:
         raise HistoryError(f"line {ln}: unsupported micro-op {f!r} (want append or r)")
 
 
-def _event(m: Any, ln: int, plain: bool = False) -> dict:
-    """An op map as a history event (``plain``: already JSON-like, from `read_plain`)."""
+def _event(m: Any, ln: int, plain: bool = False, keep_txn: bool = False) -> dict:
+    """An op map as a history event (``plain``: already JSON-like, from `read_plain`);
+    ``keep_txn`` leaves transactions whole, for the transactional checker."""
     if not isinstance(m, Mapping):
         raise HistoryError(f"line {ln}: expected an operation map {{:type ...}}, got {_what(m)}")
     ev = m if plain else to_json(m, ln)
@@ -357,7 +359,7 @@ def _event(m: Any, ln: int, plain: bool = False) -> dict:
         and all(isinstance(x, list) for x in ev["value"])
     ):
         ev["f"] = "txn"  # Elle's test histories leave :f out of list-append transactions
-    if ev.get("f") == "txn" and ev.get("process") != "nemesis":
+    if ev.get("f") == "txn" and ev.get("process") != "nemesis" and not keep_txn:
         _txn(ev, ln)
     if "process" not in ev:
         raise HistoryError(f"line {ln}: op has no :process")
@@ -374,14 +376,15 @@ def _what(v: Any) -> str:
     return f"a {type(v).__name__}"
 
 
-def read_events(path: str | Path) -> tuple[list[tuple[int, dict]], bool]:
+def read_events(path: str | Path, keep_txn: bool = False) -> tuple[list[tuple[int, dict]], bool]:
     """(line, event) pairs of an EDN history file, and whether its ops have keys
     (independent keys or list-append micro-ops: check it with model ``kv``).
 
     Every event passes the same checks as a JSONL line (types, indices); a HistoryError
     names the line of the first problem. A history without ``:time`` is ordered by its
     events' positions (``time`` 0, 1, 2, ...), which stays exact when several ops share a
-    line."""
+    line. ``keep_txn``: transactions stay ``f: "txn"`` with their micro-ops (for
+    checker.txn) instead of becoming single reads and appends."""
     try:
         with open(path, "rb") as fh:
             raw = fh.read(1 << 20)
@@ -402,16 +405,16 @@ def read_events(path: str | Path) -> tuple[list[tuple[int, dict]], bool]:
     events: list[tuple[int, dict]] = []
     plain = _plain_lines(text)
     if plain is not None:  # the common case, read directly
-        events = [(ln, _event(v, ln, plain=True)) for ln, v in plain]
+        events = [(ln, _event(v, ln, True, keep_txn)) for ln, v in plain]
     else:
         batch: list[tuple[int, str]] = []
         for item in forms(text):
             batch.append(item)
             if len(batch) >= BATCH:
-                events.extend((ln, _event(v, ln)) for ln, v in _parse_batch(batch))
+                events.extend((ln, _event(v, ln, False, keep_txn)) for ln, v in _parse_batch(batch))
                 batch = []
         if batch:
-            events.extend((ln, _event(v, ln)) for ln, v in _parse_batch(batch))
+            events.extend((ln, _event(v, ln, False, keep_txn)) for ln, v in _parse_batch(batch))
     independent = False
     keyed = False
     for _, ev in events:

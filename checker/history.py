@@ -40,11 +40,17 @@ _PLAIN = frozenset((int, str, bool, type(None)))
 
 
 def _plain2(v: list) -> bool:
-    """A list of plain values or of lists of them (a cas of lists: ``[[1], [1, 2]]``)."""
+    """A list of plain values or of lists of them (a cas of lists: ``[[1], [1, 2]]``), or
+    of transaction micro-ops, whose last field may be a list of plain values
+    (``[["append", "x", 1], ["r", "y", [1, 2]]]``)."""
     for x in v:
         if x.__class__ is list:
             if not _PLAIN.issuperset(map(type, x)):
-                return False
+                if len(x) != 3 or not _PLAIN.issuperset(map(type, x[:2])):
+                    return False
+                y = x[2]
+                if y.__class__ is not list or not _PLAIN.issuperset(map(type, y)):
+                    return False
         elif x.__class__ not in _PLAIN:
             return False
     return True
