@@ -1,0 +1,70 @@
+"""`paxlab sim --scheduler ADDR`: a sweep on a real Dask cluster (a scheduler and two worker
+processes on loopback) gives a local sweep's rows in seed order, stores failing seeds here, and
+an unreachable scheduler is one line and exit 2 before anything runs."""
+
+from __future__ import annotations
+
+import pytest
+
+from controller.cli import main
+from tests.support.dask_cluster import dask_cluster
+from tests.support.ports import free_port
+from tests.support.sim_sweeps import LOCAL_READ, SHORT
+from tests.support.sim_sweeps import sweep_json as _sweep
+
+
+@pytest.fixture(scope="module")
+def scheduler(tmp_path_factory):
+    with dask_cluster(workers=2, log_dir=tmp_path_factory.mktemp("dask-logs")) as address:
+        yield address
+
+
+@pytest.mark.timeout(90)
+def test_dask_sweep_gives_the_local_rows_in_seed_order(capsys, scheduler):
+    argv = ["--seeds", "6", "--start-seed", "3", *SHORT]
+    rc1, local, s1 = _sweep(capsys, *argv)
+    rc2, remote, s2 = _sweep(capsys, *argv, "--scheduler", scheduler)
+    assert [r["seed"] for r in remote] == list(range(3, 9))
+    assert remote == local and rc2 == rc1 == 0
+    assert len({r["history_sha256"] for r in local}) == 6  # six different histories, each matched
+    assert all(r["ops"]["ok"] > 0 for r in local)
+    assert s2["scheduler"] == scheduler and s2["jobs"] == 2 and s2["valid"] == 6
+    assert s2["sim_s"] == s1["sim_s"]
+
+
+@pytest.mark.timeout(90)
+def test_dask_sweep_stores_failing_seeds_locally(capsys, scheduler, tmp_path):
+    argv = ["--seeds", "3", *LOCAL_READ]
+    rc1, local, _ = _sweep(capsys, *argv, "--results-dir", str(tmp_path / "a"))
+    rc2, remote, summary = _sweep(
+        capsys, *argv, "--results-dir", str(tmp_path / "b"), "--scheduler", scheduler
+    )
+    assert rc1 == rc2 == 1
+    assert remote == local
+    failing = [r["seed"] for r in remote if r["valid"] is False]
+    assert failing and summary["failing"] == failing
+    stored = sorted((tmp_path / "b").glob("*/*/history.jsonl"))
+    assert len(stored) == len(failing)  # stored here, by the caller, once per failing seed
+    assert all(r["replayed_same_verdict"] is True for r in remote if r["valid"] is False)
+
+
+def test_unreachable_scheduler_is_one_line_exit_2_before_any_seed(capsys, tmp_path):
+    address = f"tcp://127.0.0.1:{free_port()}"  # nothing listens there
+    rc = main(
+        ["sim", "--seeds", "2", *SHORT, "--scheduler", address, "--results-dir", str(tmp_path)]
+    )
+    out, err = capsys.readouterr()
+    assert rc == 2 and out == ""
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(
+        f"paxlab sim: cannot reach the Dask scheduler at {address}"
+    )
+    assert not list(tmp_path.iterdir())
+
+
+def test_scheduler_goes_with_neither_jobs_nor_bench(capsys):
+    assert main(["sim", "--seeds", "1", "--jobs", "2", "--scheduler", "tcp://127.0.0.1:1"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == [
+        "paxlab sim: --scheduler runs the sweep on Dask: it goes with neither --jobs nor --bench"
+    ]
