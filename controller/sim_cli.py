@@ -9,6 +9,7 @@ point of a seed), and its one-line replay command is printed.
 ``--jobs N`` runs the seeds in N worker processes (seeds are independent and CPU-bound, as
 FoundationDB and TigerBeetle run many simulations side by side); rows still come out in seed
 order and each is exactly what a serial sweep gives, so only the timings differ.
+``--scheduler ADDR`` runs them on a Dask cluster instead (`controller.sim_dask`), same rows.
 
 ``--bench`` measures instead: simulated test-seconds per wall-second (and per CPU-second),
 setup to final reads, for the shape given (default five nodes, ten clients, every nemesis),
