@@ -17,6 +17,8 @@ worker runs one seed at a time (``--nthreads 1``; more threads only queue on a l
 from __future__ import annotations
 
 import argparse
+import asyncio
+import logging
 import sys
 import tempfile
 import threading
@@ -48,9 +50,12 @@ class DaskSweep:
         except ImportError:
             _bad("--scheduler needs dask.distributed: pip install 'paxlab[dask]' (make install)")
         self.address = address
+        # Dask logs a lost scheduler as tracebacks; the sweep says it in one line instead.
+        self._levels = _quiet("distributed")
         try:
             self.client = Client(address, timeout=connect_timeout, set_as_default=False)
         except (OSError, TimeoutError, ValueError) as e:
+            _restore(self._levels)
             first = str(e).splitlines()[0] if str(e) else type(e).__name__
             _bad(f"cannot reach the Dask scheduler at {address}: {first}")
         try:
@@ -66,7 +71,12 @@ class DaskSweep:
         return sum(w.get("nthreads", 1) for w in info.get("workers", {}).values()) or 1
 
     def close(self) -> None:
-        self.client.close()
+        try:
+            self.client.close(timeout=5)
+        except (OSError, TimeoutError):
+            pass  # a scheduler already gone: nothing left to tell it
+        finally:
+            _restore(self._levels)
 
     def rows(self, args: argparse.Namespace, seeds: list[int]) -> Rows:
         """The rows of `controller.sim_cli._rows_serial`, in seed order, computed on the cluster.
@@ -113,7 +123,10 @@ class DaskSweep:
                 if emitted >= limit:
                     break
         finally:
-            self.client.cancel([f for f in futures if not f.done()])
+            try:
+                self.client.cancel([f for f in futures if not f.done()])
+            except OSError:
+                pass  # the scheduler is gone, and what it was running with it
 
 
 def _result(fut: Any, address: str) -> dict[str, Any]:
@@ -124,11 +137,26 @@ def _result(fut: Any, address: str) -> dict[str, Any]:
         return fut.result()
     except KilledWorker:
         _bad(f"Dask workers of {address} died running a seed (out of memory?); --jobs runs here")
-    except Exception as e:
-        if type(e).__name__ == "CancelledError":
-            _bad(f"the Dask scheduler at {address} cancelled a seed (did it restart?)")
-        raise
+    except (asyncio.CancelledError, OSError) as e:  # the scheduler went away or restarted
+        why = getattr(e, "reason", None) or (str(e).splitlines() or [type(e).__name__])[0]
+        _bad(f"the Dask scheduler at {address} dropped the sweep ({why}); rows so far are above")
     return {}  # pragma: no cover - _bad raises
+
+
+def _quiet(package: str) -> dict[str, int]:
+    """Silence a package's loggers (Dask sets levels on some children); their old levels."""
+    from distributed import Client  # noqa: F401 - configures Dask's loggers first
+
+    names = [package, *(n for n in logging.root.manager.loggerDict if n.startswith(package + "."))]
+    levels = {n: logging.getLogger(n).level for n in names}
+    for n in names:
+        logging.getLogger(n).setLevel(logging.CRITICAL)
+    return levels
+
+
+def _restore(levels: dict[str, int]) -> None:
+    for n, level in levels.items():
+        logging.getLogger(n).setLevel(level)
 
 
 _ONE_AT_A_TIME = threading.Lock()  # a worker with several threads still runs one seed at a time

@@ -1,13 +1,17 @@
 """`paxlab sim --scheduler ADDR`: a sweep on a real Dask cluster (a scheduler and two worker
 processes on loopback) gives a local sweep's rows in seed order, stores failing seeds here, and
-an unreachable scheduler is one line and exit 2 before anything runs."""
+an unreachable scheduler is one line and exit 2 before anything runs, as is one lost mid-sweep."""
 
 from __future__ import annotations
+
+import subprocess
+import sys
 
 import pytest
 
 from controller.cli import main
 from tests.support.dask_cluster import dask_cluster
+from tests.support.paths import REPO_ROOT
 from tests.support.ports import free_port
 from tests.support.sim_sweeps import LOCAL_READ, SHORT
 from tests.support.sim_sweeps import sweep_json as _sweep
@@ -15,8 +19,8 @@ from tests.support.sim_sweeps import sweep_json as _sweep
 
 @pytest.fixture(scope="module")
 def scheduler(tmp_path_factory):
-    with dask_cluster(workers=2, log_dir=tmp_path_factory.mktemp("dask-logs")) as address:
-        yield address
+    with dask_cluster(workers=2, log_dir=tmp_path_factory.mktemp("dask-logs")) as cluster:
+        yield cluster.address
 
 
 @pytest.mark.timeout(90)
@@ -68,3 +72,29 @@ def test_scheduler_goes_with_neither_jobs_nor_bench(capsys):
     assert err == [
         "paxlab sim: --scheduler runs the sweep on Dask: it goes with neither --jobs nor --bench"
     ]
+
+
+@pytest.mark.timeout(90)
+def test_losing_the_scheduler_mid_sweep_is_one_line_exit_2(tmp_path):
+    with dask_cluster(workers=1, log_dir=tmp_path) as cluster:
+        argv = ["sim", "--seeds", "200", *SHORT, "--scheduler", cluster.address]
+        p = subprocess.Popen(
+            [sys.executable, "-m", "controller.cli", *argv, "--results-dir", str(tmp_path / "r")],
+            cwd=REPO_ROOT,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        try:
+            assert p.stdout.readline().startswith("[1/200] seed 0 ")
+            cluster.scheduler.terminate()
+            out, err = p.communicate(timeout=60)
+        finally:
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+    assert p.returncode == 2, err
+    assert "Traceback" not in err and "200 seeds:" not in out
+    assert err.splitlines()[-1].startswith(
+        f"paxlab sim: the Dask scheduler at {cluster.address} dropped the sweep"
+    )

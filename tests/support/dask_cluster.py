@@ -15,6 +15,7 @@ import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 from tests.support.paths import REPO_ROOT
@@ -48,9 +49,15 @@ def _wait_listening(port: int, proc: subprocess.Popen, timeout: float = 30.0) ->
     raise RuntimeError(f"dask scheduler not listening on {port} after {timeout:g}s")
 
 
+@dataclass(frozen=True)
+class DaskCluster:
+    address: str  # tcp://127.0.0.1:PORT
+    scheduler: subprocess.Popen  # a test may stop it early, to see a sweep lose it
+
+
 @contextmanager
-def dask_cluster(workers: int = 2, log_dir: Path | None = None) -> Iterator[str]:
-    """Yields the scheduler's address once all the workers have joined it."""
+def dask_cluster(workers: int = 2, log_dir: Path | None = None) -> Iterator[DaskCluster]:
+    """Yields the cluster once all the workers have joined its scheduler."""
     port = free_port()
     address = f"tcp://127.0.0.1:{port}"
     procs: list[subprocess.Popen] = []
@@ -79,14 +86,14 @@ def dask_cluster(workers: int = 2, log_dir: Path | None = None) -> Iterator[str]
 
         with Client(address, timeout=30, set_as_default=False) as c:
             c.wait_for_workers(workers, timeout=60)
-        yield address
+        yield DaskCluster(address, sched)
     finally:
         _stop(procs)
 
 
 if __name__ == "__main__":  # a cluster by hand (measurements): prints its address, Ctrl-C ends
-    with dask_cluster(int(sys.argv[1]) if len(sys.argv) > 1 else 2) as addr:
-        print(addr, flush=True)
+    with dask_cluster(int(sys.argv[1]) if len(sys.argv) > 1 else 2) as cluster:
+        print(cluster.address, flush=True)
         try:
             signal.pause()
         except KeyboardInterrupt:
