@@ -91,7 +91,9 @@ def dask_cluster(workers: int = 2, log_dir: Path | None = None) -> Iterator[Dask
         _stop(procs)
 
 
-if __name__ == "__main__":  # a cluster by hand (measurements): prints its address, Ctrl-C ends
+if __name__ == "__main__":  # a cluster by hand (measurements): prints its address
+    # Ctrl-C or SIGTERM (a background job ignores SIGINT) stops the scheduler and workers too.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     with dask_cluster(int(sys.argv[1]) if len(sys.argv) > 1 else 2) as cluster:
         print(cluster.address, flush=True)
         try:
