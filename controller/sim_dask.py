@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import concurrent.futures as cf
 import logging
 import sys
 import tempfile
@@ -137,7 +138,7 @@ def _result(fut: Any, address: str) -> dict[str, Any]:
         return fut.result()
     except KilledWorker:
         _bad(f"Dask workers of {address} died running a seed (out of memory?); --jobs runs here")
-    except (asyncio.CancelledError, OSError) as e:  # the scheduler went away or restarted
+    except (asyncio.CancelledError, cf.CancelledError, OSError) as e:  # the scheduler went away
         why = getattr(e, "reason", None) or (str(e).splitlines() or [type(e).__name__])[0]
         _bad(f"the Dask scheduler at {address} dropped the sweep ({why}); rows so far are above")
     return {}  # pragma: no cover - _bad raises

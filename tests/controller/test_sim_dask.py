@@ -4,6 +4,8 @@ an unreachable scheduler is one line and exit 2 before anything runs, as is one 
 
 from __future__ import annotations
 
+import os
+import signal
 import subprocess
 import sys
 
@@ -15,6 +17,7 @@ from tests.support.paths import REPO_ROOT
 from tests.support.ports import free_port
 from tests.support.sim_sweeps import LOCAL_READ, SHORT
 from tests.support.sim_sweeps import sweep_json as _sweep
+from tests.support.waiting import wait_for
 
 
 @pytest.fixture(scope="module")
@@ -74,27 +77,53 @@ def test_scheduler_goes_with_neither_jobs_nor_bench(capsys):
     ]
 
 
+def _interrupted_sweep(cluster, tmp_path, seeds: int, interrupt) -> subprocess.CompletedProcess:
+    """A sweep on the cluster in a process of its own session; `interrupt(proc)` once its first
+    row is out; what it printed and its exit code (it is killed if it does not end)."""
+    argv = ["sim", "--seeds", str(seeds), *SHORT, "--scheduler", cluster.address]
+    p = subprocess.Popen(
+        [sys.executable, "-m", "controller.cli", *argv, "--results-dir", str(tmp_path / "r")],
+        cwd=REPO_ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+    try:
+        assert p.stdout.readline().startswith(f"[1/{seeds}] seed 0 ")
+        interrupt(p)
+        out, err = p.communicate(timeout=60)
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+    return subprocess.CompletedProcess(argv, p.returncode, out, err)
+
+
 @pytest.mark.timeout(90)
 def test_losing_the_scheduler_mid_sweep_is_one_line_exit_2(tmp_path):
     with dask_cluster(workers=1, log_dir=tmp_path) as cluster:
-        argv = ["sim", "--seeds", "200", *SHORT, "--scheduler", cluster.address]
-        p = subprocess.Popen(
-            [sys.executable, "-m", "controller.cli", *argv, "--results-dir", str(tmp_path / "r")],
-            cwd=REPO_ROOT,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        try:
-            assert p.stdout.readline().startswith("[1/200] seed 0 ")
-            cluster.scheduler.terminate()
-            out, err = p.communicate(timeout=60)
-        finally:
-            if p.poll() is None:
-                p.kill()
-                p.wait()
-    assert p.returncode == 2, err
-    assert "Traceback" not in err and "200 seeds:" not in out
-    assert err.splitlines()[-1].startswith(
+        r = _interrupted_sweep(cluster, tmp_path, 200, lambda _: cluster.scheduler.terminate())
+    assert r.returncode == 2, r.stderr
+    assert "Traceback" not in r.stderr and "200 seeds:" not in r.stdout
+    assert r.stderr.splitlines()[-1].startswith(
         f"paxlab sim: the Dask scheduler at {cluster.address} dropped the sweep"
     )
+
+
+@pytest.mark.timeout(90)
+def test_ctrl_c_is_one_line_exit_2_and_leaves_no_seed_queued_on_the_cluster(tmp_path):
+    from distributed import Client
+
+    with dask_cluster(workers=1, log_dir=tmp_path) as cluster:
+        # SIGINT to the sweep's whole process group, as a terminal's Ctrl-C sends it
+        r = _interrupted_sweep(cluster, tmp_path, 300, lambda p: os.killpg(p.pid, signal.SIGINT))
+        with Client(cluster.address, timeout=10, set_as_default=False) as c:
+            left = wait_for(
+                lambda: not c.run_on_scheduler(lambda dask_scheduler: len(dask_scheduler.tasks)),
+                timeout=20,
+                what="the scheduler to drop the sweep's tasks",
+            )
+    assert r.returncode == 2
+    assert r.stderr.splitlines()[1:] == ["paxlab sim: interrupted"]
+    assert "300 seeds:" not in r.stdout and left
