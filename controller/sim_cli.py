@@ -9,6 +9,7 @@ point of a seed), and its one-line replay command is printed.
 ``--jobs N`` runs the seeds in N worker processes (seeds are independent and CPU-bound, as
 FoundationDB and TigerBeetle run many simulations side by side); rows still come out in seed
 order and each is exactly what a serial sweep gives, so only the timings differ.
+``--scheduler ADDR`` runs them on a Dask cluster instead (`controller.sim_dask`), same rows.
 
 ``--shrink SEED`` searches for the smallest run of a failing seed that still fails
 (controller.shrink, docs/shrinking.md).
@@ -25,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import concurrent.futures as cf
+import hashlib
 import json
 import multiprocessing
 import os
@@ -101,6 +103,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         help="worker processes for the sweep (default 1; 0 = one per CPU; --bench ignores it)",
     )
     p.add_argument(
+        "--scheduler",
+        default=None,
+        metavar="ADDR",
+        help="run the sweep's seeds on this Dask scheduler (tcp://HOST:PORT; docs/sweeps.md)",
+    )
+    p.add_argument(
         "--bench",
         action="store_true",
         help="measure simulated seconds per second (over 60 simulated s unless --seeds)",
@@ -134,6 +142,8 @@ def _check_args(args: argparse.Namespace) -> list[int]:
         _bad(f"--clock-drift must be in [0, 0.5), got {args.clock_drift}")
     if args.jobs < 0:
         _bad(f"--jobs must be 0 (one per CPU) or more, got {args.jobs}")
+    if getattr(args, "scheduler", None) and (args.bench or args.jobs != 1):
+        _bad("--scheduler runs the sweep on Dask: it goes with neither --jobs nor --bench")
     if args.snapshot_every is not None and args.snapshot_every < 1:
         _bad(f"--snapshot-every must be at least 1, got {args.snapshot_every}")
     return seeds
@@ -231,6 +241,7 @@ def run_seed(args: argparse.Namespace, seed: int, scratch: Path) -> dict[str, An
     cluster = make_cluster_for(spec)
     t0 = time.monotonic()
     out = run_test(spec, cluster=cluster, results_root=scratch, progress=False, report=False)
+    history = hashlib.sha256((Path(out.run_dir) / "history.jsonl").read_bytes()).hexdigest()
     shutil.rmtree(out.run_dir, ignore_errors=True)
     r = out.results
     row: dict[str, Any] = {
@@ -248,6 +259,7 @@ def run_seed(args: argparse.Namespace, seed: int, scratch: Path) -> dict[str, An
     if isinstance(cluster, Inspect):
         _inside(cluster, row)
     row["history_valid"] = r.get("history_valid", r["valid"])
+    row["history_sha256"] = history  # two sweeps of a seed, anywhere, give the same history
     return row
 
 
@@ -292,6 +304,11 @@ def run(args: argparse.Namespace) -> int:
 
 def sweep(args: argparse.Namespace, seeds: list[int]) -> int:
     err = sys.stderr
+    dask = None
+    if getattr(args, "scheduler", None):  # reached before any seed runs, or exit 2
+        from controller.sim_dask import DaskSweep
+
+        dask = DaskSweep(args.scheduler)
     print(
         f"paxlab sim: {len(seeds)} seeds from {seeds[0]}, {args.workload} / {args.nemesis}"
         + (f", bugs {','.join(args.bug)}" if args.bug else "")
@@ -299,7 +316,7 @@ def sweep(args: argparse.Namespace, seeds: list[int]) -> int:
         file=err,
         flush=True,
     )
-    jobs = _jobs(args, len(seeds))
+    jobs = dask.workers if dask else _jobs(args, len(seeds))
     counts = {"valid": 0, "invalid": 0, "unknown": 0}
     failures = []
     store_only = 0  # invalid seeds that only the simulator's invariants judged so
@@ -307,7 +324,9 @@ def sweep(args: argparse.Namespace, seeds: list[int]) -> int:
     t0 = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="paxlab-sim-") as scratch:
         rows = (
-            _rows_serial(args, seeds, Path(scratch))
+            dask.rows(args, seeds)
+            if dask
+            else _rows_serial(args, seeds, Path(scratch))
             if jobs == 1
             else _rows_parallel(args, seeds, Path(scratch), jobs)
         )
@@ -328,6 +347,8 @@ def sweep(args: argparse.Namespace, seeds: list[int]) -> int:
                     break
         finally:
             rows.close()  # a parallel sweep stops its workers before the scratch dir goes
+            if dask:
+                dask.close()
     total = sum(counts.values())
     wall = time.monotonic() - t0
     summary = {
@@ -335,6 +356,7 @@ def sweep(args: argparse.Namespace, seeds: list[int]) -> int:
         **counts,
         "wall_s": round(wall, 2),
         "jobs": jobs,
+        **({"scheduler": args.scheduler} if dask else {}),
         "sim_s": round(sim_s, 3),
         "sim_s_per_wall_s": round(sim_s / wall, 1) if wall > 0 else None,
         "failing": [f["seed"] for f in failures],

@@ -15,20 +15,8 @@ import pytest
 
 from controller.cli import main
 from tests.support.paths import REPO_ROOT as ROOT
-
-SHORT = ["--nodes", "3", "--concurrency", "3", "--time-limit", "2"]
-# tests/controller/test_sim_sweep.py's aimed schedule for local-read: seed 0 passes, seed 1 is caught
-LOCAL_READ = ["--bug", "local-read", "--nodes", "3", "--concurrency", "5", "--workload", "register",
-              "--nemesis", "partition:isolate-one", "--nemesis-interval", "0.5",
-              "--time-limit", "3"]  # fmt: skip
-TIMING = {"wall_s", "run"}  # what may differ between two sweeps of the same seeds
-
-
-def _sweep(capsys, *argv: str) -> tuple[int, list[dict], dict]:
-    rc = main(["sim", *argv, "--json"])
-    lines = [json.loads(x) for x in capsys.readouterr().out.splitlines()]
-    *rows, last = lines
-    return rc, [{k: v for k, v in r.items() if k not in TIMING} for r in rows], last["summary"]
+from tests.support.sim_sweeps import LOCAL_READ, SHORT
+from tests.support.sim_sweeps import sweep_json as _sweep
 
 
 @pytest.mark.timeout(60)

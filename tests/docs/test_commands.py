@@ -58,6 +58,15 @@ EXCLUDED = {
     "make bench-checker": "measures for minutes by design (paxlab bench --checker)",
     "paxlab test --backend ssh --nodes-file nodes.toml": "needs SSH hosts of your own "
     "(tests/controller/test_nodes_file_cli.py checks the flag, tests/cluster/test_ssh_cluster_docker.py the backend)",
+    # docs/sweeps.md: a Dask scheduler on a fixed port and its workers
+    (
+        "dask scheduler --host 127.0.0.1 --port 8786 --no-dashboard &\n"
+        "dask worker tcp://127.0.0.1:8786 --nthreads 1 --no-dashboard &\n"
+        "dask worker tcp://127.0.0.1:8786 --nthreads 1 --no-dashboard &\n"
+        "paxlab sim --seeds 200 --time-limit 1 --scheduler tcp://127.0.0.1:8786"
+    ): "starts a Dask scheduler on a fixed port and workers that outlive the script "
+    "(tests/controller/test_sim_dask.py starts them on free ports, runs a sweep through them and "
+    "compares it with a local sweep row for row)",
 }
 
 
