@@ -49,6 +49,7 @@ SCRIPT_LANGS = {"", "sh", "shell", "bash", "console"}
 RUN_TARGETS = {"test-partition", "test-kill", "test-clock", "test-pause", "test-netem", "test-all"}
 SHORT_S = "2"  # seconds of a real run
 SHORT_SIM_S = "10"  # simulated seconds (virtual time: about a second of wall time)
+SHORT_ETCD_S = "8"  # etcd members elect and answer later: a 2 s kill run can see no ok at all
 
 EXCLUDED = {
     "make test": "runs the whole suite, this test included",
@@ -199,7 +200,10 @@ def shorten(line: str, cfg: Path | None) -> str:
         or "BACKEND=sim" in w
         or any(a == "--backend" and b == "sim" for a, b in zip(w, w[1:], strict=False))
     )
-    limit = SHORT_SIM_S if sim else SHORT_S
+    etcd = "TARGET=etcd" in w or any(
+        a == "--target" and b == "etcd" for a, b in zip(w, w[1:], strict=False)
+    )
+    limit = SHORT_SIM_S if sim else SHORT_ETCD_S if etcd else SHORT_S
     if w[:1] == ["make"]:
         line = re.sub(r"^make\b", f"make --no-print-directory -C {ROOT}", line)
         if set(w[1:]) & RUN_TARGETS:
@@ -442,6 +446,8 @@ def test_shortening():
     assert (
         shorten("paxlab test --backend local", None) == "paxlab test --backend local --time-limit 2"
     )
+    assert shorten("make test-kill TARGET=etcd BACKEND=local", None).endswith("TIME_LIMIT=8")
+    assert shorten("paxlab test --target etcd --time-limit 20", None).endswith("--time-limit 8")
     assert needs_docker("make test-partition BUG=early-ack")
     assert not needs_docker("make test-kill BACKEND=sim")
     assert needs_docker("paxlab test --nemesis kill")  # docker is the default backend
