@@ -28,7 +28,9 @@ from typing import Any
 
 from cluster.base import ClusterError
 
-IMAGE = "paxlab-node:latest"
+# PAXLAB_IMAGE names another tag for the node image, so two checkouts of paxlab on one
+# machine (two branches under test side by side) each build and run their own code.
+IMAGE = os.environ.get("PAXLAB_IMAGE") or "paxlab-node:latest"
 BASE_REPO = "paxlab-node-base"
 BASE_TAG = "latest"
 SUITE = "trixie"
@@ -188,7 +190,8 @@ def build(
     from_ = base if base is not None else ensure_base(client, force=force, log=log)
     _build_dockerfile(client, from_, st.expected, log)
     log(f"{IMAGE} built in {time.monotonic() - t0:.0f} s")
-    _remove_stale(client, log)
+    if not os.environ.get("PAXLAB_IMAGE"):  # another checkout's images are not ours to drop
+        _remove_stale(client, log)
     return status(client, base)
 
 
