@@ -34,7 +34,7 @@ from __future__ import annotations
 import collections
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 log = logging.getLogger("paxos.node")
@@ -86,12 +86,14 @@ class RecordEncoder(Protocol):
 @dataclass(slots=True)
 class Batch:
     """What one batch of events asks of the host: make ``writes`` durable in order, then
-    call :meth:`NodeRuntime.finish` with it."""
+    call :meth:`NodeRuntime.finish` with it. ``refused`` names each event the runtime
+    dropped or refused, and why (for a host that reports them, e.g. a test's)."""
 
     writes: list[Write]
     messages: list[tuple[int, dict]]
     replies: list[tuple[object, dict]]
     events: int
+    refused: list[tuple[Event, str]] = field(default_factory=list)
 
 
 def _keep(record: dict) -> dict:
@@ -183,7 +185,7 @@ class NodeRuntime:
                 else:
                     ready = r.start(clock())
             except self.protocol_error as e:
-                self._drop(event, e)
+                self._drop(batch, event, e)
                 continue
             except Exception as e:
                 log.exception("core failed on a %s event", kind)
@@ -193,7 +195,7 @@ class NodeRuntime:
                 try:  # encoded now, so a record that cannot be refuses its own event only
                     records += persist if keep else [encode(rec) for rec in persist]
                 except (ValueError, TypeError, RecursionError) as e:
-                    self._refuse(event, f"cannot encode a log record: {str(e)[:80]}")
+                    self._refuse(batch, event, f"cannot encode a log record: {str(e)[:80]}")
                     arm(ready.next_tick)
                     continue
             if ready.snapshot is not None:
@@ -216,16 +218,18 @@ class NodeRuntime:
         if batch.replies:
             self.transport.reply(batch.replies)
 
-    def _drop(self, event: Event, e: Exception) -> None:
+    def _drop(self, batch: Batch, event: Event, e: Exception) -> None:
         """A malformed message is logged and dropped; a malformed request is answered."""
+        batch.refused.append((event, str(e)))
         if event[0] == "client":
             log.warning("bad client request %s: %s", event[1], e)
             self.transport.reply([(event[1], BAD_REQUEST)])
         else:
             log.warning("dropped malformed %s message from node %s: %s", event[0], event[1], e)
 
-    def _refuse(self, event: Event, why: str) -> None:
+    def _refuse(self, batch: Batch, event: Event, why: str) -> None:
         """Drop what one event asked for (nothing of it is persisted, sent or answered)."""
+        batch.refused.append((event, why))
         log.error("refused a %s event: %s", event[0], why)
         if event[0] == "client":
             self.transport.reply([(event[1], BAD_REQUEST)])

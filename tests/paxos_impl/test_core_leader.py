@@ -91,7 +91,7 @@ def test_pipelining_keeps_max_inflight_slots_and_batches_the_rest():
 def test_new_leader_adopts_highest_ballot_value_and_fills_holes_with_noops():
     b = Bus(n=5)  # phase-1 quorum of 3: itself and the two promises below
     r0 = b.r[0]
-    b.take(0, r0.on_tick(10.0))  # election timeout: 0 campaigns
+    b.tick(0, at=10.0)  # election timeout: 0 campaigns
     prep = next(m for _, d, m in b.net if m["type"] == "prepare" and d == 1)
     bal = prep["ballot"]
     b.net.clear()
@@ -107,9 +107,9 @@ def test_new_leader_adopts_highest_ballot_value_and_fills_holes_with_noops():
         "snap": 0,
         "commit": 0,
     }
-    b.take(0, r0.on_message(1, promise, 10.0))
+    b.message(0, 1, promise)
     promise2 = dict(promise, entries=[[1, [2, 2], new]])
-    ready = b.take(0, r0.on_message(2, promise2, 10.0))
+    ready = b.message(0, 2, promise2)
     assert r0.status()["role"] == "leader"
     acc = next(m for _, m in ready.messages if m["type"] == "accept")
     assert acc["entries"] == [[1, new], [2, []], [3, old]]
@@ -118,7 +118,7 @@ def test_new_leader_adopts_highest_ballot_value_and_fills_holes_with_noops():
 def test_skip_phase1_adopt_bug_ignores_reported_values():
     b = Bus(n=3, bugs=["skip-phase1-adopt"])
     r0 = b.r[0]
-    b.take(0, r0.on_tick(10.0))
+    b.tick(0, at=10.0)
     bal = next(m for _, _, m in b.net if m["type"] == "prepare")["ballot"]
     old = [{"op": "write", "key": "k", "value": "old", "client_id": "a", "seq": 1}]
     promise = {
@@ -131,7 +131,7 @@ def test_skip_phase1_adopt_bug_ignores_reported_values():
         "snap": 0,
         "commit": 0,
     }
-    b.take(0, r0.on_message(1, promise, 10.0))
+    b.message(0, 1, promise)
     assert r0.status()["role"] == "leader"
     b.request(0, "h", "write", value="mine")
     acc = [m for _, _, m in b.net if m["type"] == "accept"]
@@ -242,7 +242,7 @@ def test_restarted_node_recovers_and_catches_up():
     b.run(0.2)
     b.r[f] = Replica(f, b.cfg, random.Random(5), None, list(b.disk[f]))
     assert b.r[f].sm.read("k") == 1  # recovered from its own records
-    b.take(f, b.r[f].start(b.now))
+    b.start(f)
     b.request(ld, "h2", "write", value=2, seq=2)
     b.run(0.5)
     assert b.r[f].sm.read("k") == 2
@@ -292,8 +292,7 @@ def test_far_behind_candidate_catches_up_before_it_proposes():
         b.deliver()
     b.cut = set()
     r = b.r[lag]
-    b.take(lag, r.on_tick(b.now + 5.0))  # it campaigns before hearing from the leader
-    b.now += 5.0
+    b.tick(lag, at=b.now + 5.0)  # it campaigns before hearing from the leader
     b.run(1.0)
     assert r.status()["role"] == "leader"
     assert r.sm.read("k") == list(range(1, 151))
@@ -305,20 +304,21 @@ def test_far_behind_candidate_catches_up_before_it_proposes():
 def _heartbeats_during_load(b, leader, seconds, start_seq):
     """Drive a write every 10 ms at the leader; count the heartbeats it sends meanwhile."""
     sent = []
-    take = b.take
+    event = b.event
 
-    def counting(i, ready):
-        sent.extend(m for _, m in ready.messages if i == leader and m["type"] == "heartbeat")
-        return take(i, ready)
+    def counting(i, ev):
+        step = event(i, ev)
+        sent.extend(m for _, m in step.messages if i == leader and m["type"] == "heartbeat")
+        return step
 
-    b.take = counting
+    b.event = counting
     try:
         for k in range(int(seconds / 0.01)):
             b.request(leader, ("load", start_seq + k), "write", value=k, cid="load",
                       seq=start_seq + k)  # fmt: skip
             b.run(0.01)
     finally:
-        b.take = take
+        b.event = event
     return len(sent)
 
 

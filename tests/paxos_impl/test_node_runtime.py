@@ -132,6 +132,7 @@ def test_malformed_input_is_dropped_alone_and_a_client_is_told():
     rt.push(("peer", 1, {"type": "good"}))
     batch = rt.next_batch()
     assert io.replies == [("h1", BAD_REQUEST)]  # at once: nothing of it waits for a disk
+    assert [e[:2] for e, _why in batch.refused] == [("peer", 2), ("client", "h1")]
     rt.finish(batch)
     assert io.sent == [(1, {"type": "fine"})]
 
@@ -147,6 +148,7 @@ def test_a_record_that_cannot_be_encoded_refuses_its_own_event_only():
     rt.push(("client", "h2", {}))
     batch = rt.next_batch()
     assert io.replies == [("h1", BAD_REQUEST)]
+    assert [(e[1], why[:26]) for e, why in batch.refused] == [("h1", "cannot encode a log record")]
     assert batch.writes == [([encode_record({"t": "y"})], None)]
     rt.finish(batch)
     assert io.replies == [("h1", BAD_REQUEST), ("h2", {"ok": True})]

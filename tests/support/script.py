@@ -4,11 +4,11 @@ In the style of etcd-io/raft's interaction tests (its ``testdata/*.txt`` run by
 cockroachdb's ``datadriven``): a file is a list of steps, each a command line, a ``----``
 line and the expected output, ending at a blank line. Lines between steps that are blank or
 start with ``#`` are prose and are kept as they are. The runner executes each command
-against real :class:`paxos_impl.core.Replica` objects (only their public interface:
-the constructor, ``start``, ``on_message``, ``on_client_request``, ``on_tick``,
-``status``) on the hand-cranked :class:`tests.support.bus.Bus`, and prints the ``Ready``
-of every step: what to persist, the snapshot, the messages, the client replies and when
-the next tick is due. tests/README.md lists the commands.
+against real :class:`paxos_impl.core.Replica` objects, each driven by the node runtime
+(:class:`paxos_impl.runtime.NodeRuntime`, as on a real node) on the hand-cranked
+:class:`tests.support.bus.Bus`, and prints what every step did with the core's ``Ready``:
+what it persisted, the snapshot, the messages, the client replies and when the next tick
+is due. tests/README.md lists the commands.
 
 The output is the protocol's behaviour, so a change to it shows as a diff of the page;
 ``PAXLAB_REWRITE=1`` (or pytest's ``--rewrite``) writes the new output into the file
@@ -24,9 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from paxos_impl.core import Ready
-from paxos_impl.messages import ProtocolError
-from tests.support.bus import Bus
+from tests.support.bus import Bus, NodeStep
 
 SEPARATOR = "----"
 QUIET_STATUS = {"id", "mode", "read_mode"}  # fixed by the cluster command: noise in a status
@@ -118,8 +116,8 @@ def fields(d: dict, first: str) -> str:
     return f"{d.get(first)} {rest}".rstrip()
 
 
-def show_ready(node: int, ready: Ready, now: float) -> list[str]:
-    """A Ready as the runtime must act on it: persist, snapshot, send, reply, next tick."""
+def show_ready(node: int, ready: NodeStep, now: float) -> list[str]:
+    """What the runtime did with the core's Ready: persist, snapshot, send, reply, next tick."""
     out = [f"n{node} @{now:.3f}"]
     out += [f"  persist {fields(r, 't')}" for r in ready.persist]
     if ready.snapshot is not None:
@@ -203,8 +201,8 @@ class Runner:
             raise ScriptError(f"n{i} is down (restart it first)")
         return i
 
-    def step(self, i: int, ready: Ready) -> list[str]:
-        return show_ready(i, self.b.take(i, ready), self.b.now)
+    def step(self, i: int, event: tuple) -> list[str]:
+        return show_ready(i, self.b.event(i, event), self.b.now)
 
     # each command: positional words and key=value arguments in, output lines out
     def cluster(self, pos: list[str], kw: dict[str, str]) -> list[str]:
@@ -214,8 +212,8 @@ class Runner:
         self.bus = Bus(n, seed, wire=True, start=False, **opts)
         self.groups, self.seqs = None, {}
         out = []
-        for i, r in self.bus.r.items():
-            out += self.step(i, r.start(0.0))
+        for i in self.bus.r:
+            out += self.step(i, ("start",))
         return out
 
     def tick(self, pos: list[str], kw: dict[str, str]) -> list[str]:
@@ -228,7 +226,7 @@ class Runner:
             if due is None:
                 raise ScriptError(f"n{i} has no tick due")
             self.b.now = max(self.b.now, due)
-        return self.step(i, self.b.r[i].on_tick(self.b.now))
+        return self.step(i, ("tick",))
 
     def time(self, pos: list[str], kw: dict[str, str]) -> list[str]:
         """time +DT | time T: move the clock without ticking anyone."""
@@ -246,7 +244,7 @@ class Runner:
         self.seqs[cid] = max(seq, self.seqs.get(cid, 0))
         handle = f"{cid}/{seq}"
         req = {"op": op, "key": key, "value": val, "client_id": cid, "seq": seq}
-        return self.step(i, self.b.r[i].on_client_request(handle, req, self.b.now))
+        return self.step(i, ("client", handle, req))
 
     def matches(self, msg: tuple[int, int, dict], kw: dict[str, str]) -> bool:
         src, dst, m = msg
@@ -280,11 +278,10 @@ class Runner:
         why = self.blocked(src, dst)
         if why is not None:
             return [f"lost {head} ({why})"]
-        try:
-            ready = self.b.r[dst].on_message(src, m, self.b.now)
-        except ProtocolError as e:
-            return [f"refused {head}: {e}"]
-        return [f"deliver {head}", *self.step(dst, ready)]
+        step = self.b.message(dst, src, m)
+        if step.refused is not None:
+            return [f"refused {head}: {step.refused}"]
+        return [f"deliver {head}", *show_ready(dst, step, self.b.now)]
 
     def stabilize(self, pos: list[str], kw: dict[str, str]) -> list[str]:
         """stabilize: deliver until nothing is in flight (no tick fires meanwhile)."""
