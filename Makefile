@@ -51,12 +51,18 @@ format: install
 
 # The whole suite: lint, the fast tier (unit + simulation + local processes, etcd among them),
 # then the container tier.
+# The fast tier runs in TEST_JOBS worker processes, one test file per worker at a time
+# (--dist loadfile: the tests of one file share their fixtures and ports); 1 runs it in one
+# process. The container tier stays in one process: its clusters share the Docker engine.
+TEST_JOBS ?= 2
+FAST_ARGS = -m "not docker and not browser" -q $(if $(filter-out 1,$(TEST_JOBS)),-n $(TEST_JOBS) --dist loadfile,)
+
 test: lint etcd-deps
-	$(BIN)/python -m pytest -m "not docker and not browser" -q
+	$(BIN)/python -m pytest $(FAST_ARGS)
 	$(MAKE) --no-print-directory test-docker
 
 test-fast: install etcd-deps
-	$(BIN)/python -m pytest -m "not docker and not browser" -q
+	$(BIN)/python -m pytest $(FAST_ARGS)
 
 test-docker: install image browser-deps
 	$(BIN)/python -m pytest -m "docker or browser" -q
