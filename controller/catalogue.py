@@ -438,6 +438,10 @@ CLEAN["together"] = Exposure(
     nemesis_interval=1.0,
     nemesis_schedule="mixed",
 )
+# ... and transactions (list-append, strict serializability) under every nemesis at once:
+# a history checker that judges multi-key orders must not accuse the correct store either.
+CLEAN["transactions"] = replace(CLEAN["together"], workload="list-append",
+                                aim="transactions under every nemesis, overlapping")  # fmt: skip
 CLEAN_NEMESES = tuple(CLEAN)
 
 
