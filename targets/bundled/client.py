@@ -52,7 +52,10 @@ class StoreClient:
             elif f == "add":
                 await self.conn.append(key, [value])
             elif f == "txn":  # micro-ops; the reply carries them with the reads filled in
-                return {"type": "ok", "value": await self.conn.txn(value)}
+                txn = getattr(self.conn, "txn", None)
+                if txn is None:  # a target's client without transactions: never sent
+                    return {"type": "fail", "error": "this target's client has no transactions"}
+                return {"type": "ok", "value": await txn(value)}
             else:
                 return {"type": "fail", "error": f"unknown operation {f}"}
             return {"type": "ok", "value": value}

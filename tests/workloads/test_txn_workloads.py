@@ -100,3 +100,14 @@ def test_transaction_bugs_are_found(tmp_path, capsys, workload, bug):
     assert rc == 1 and res["valid"] is False and c["valid"] is False
     rc, res = _run(tmp_path, capsys, workload, nemesis="none")  # same seed, no bug
     assert rc == 0 and res["checkers"][CHECKER[workload]]["valid"] is True
+
+
+class NoTxnConn:
+    async def read(self, key):
+        return None
+
+
+def test_client_without_transactions_fails_definitely_without_sending():
+    op = {"f": "txn", "key": None, "value": [["r", "x", None]]}
+    out = asyncio.run(StoreClient(NoTxnConn()).invoke(op))
+    assert out["type"] == "fail" and "no transactions" in out["error"]
