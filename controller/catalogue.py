@@ -393,7 +393,7 @@ _TXN_BUGS = (
     (
         "txn-stale-read",
         "a transaction reads the state left by every command applied before it",
-        "reads inside transactions miss committed appends: G-single and realtime cycles",
+        "reads inside transactions miss committed appends: G-single and G2-item cycles",
         _TXN_STALE,
     ),
 )
