@@ -365,6 +365,10 @@ def _section(path: str, r: dict, evs: Any, args: argparse.Namespace) -> str:
     from checker.history import iter_events, iter_ops
     from checker.models import get_model
 
+    if r.get("model") in TXN_MODELS and r.get("valid") is False:
+        from checker.txn.draw import render_txn_anomalies
+
+        return f"<section>{render_txn_anomalies(r, path)}</section>"
     if r.get("model") in (*EVENT_MODELS, *TXN_MODELS):
         body = html.escape(json.dumps(_json_safe(r), indent=1, default=str)[:20000])
         return f"<section><h2>{html.escape(path)}</h2><pre>{body}</pre></section>"

@@ -369,6 +369,49 @@ CATALOGUE += (
     ),
 )
 
+# Bugs only transactions show: the state machine breaks a transaction's atomicity or its
+# snapshot, which no single-key operation can see. No fault is needed; the list-append
+# workload (checked for strict serializability) and bank (constant totals) expose them, in
+# both modes, since they share the state machine.
+_TXN_SPLIT = Exposure(
+    workload="list-append",
+    nemesis=("none",),
+    aim="no fault: concurrent transactions over few keys interleave with the split halves",
+)
+_TXN_STALE = Exposure(
+    workload="list-append",
+    nemesis=("none",),
+    aim="no fault: transactions that read keys others just appended to",
+)
+_TXN_BUGS = (
+    (
+        "txn-split",
+        "a transaction is one command in one log slot, applied atomically",
+        "another command sees half a transaction: cycles (G1c, G-single, ...) and wrong bank totals",
+        _TXN_SPLIT,
+    ),
+    (
+        "txn-stale-read",
+        "a transaction reads the state left by every command applied before it",
+        "reads inside transactions miss committed appends: G-single and G2-item cycles",
+        _TXN_STALE,
+    ),
+)
+CATALOGUE += tuple(
+    BugEntry(name=name, rule=rule, symptom=symptom, exposures=_both(ex))
+    for name, rule, symptom, ex in _TXN_BUGS
+) + tuple(
+    BugEntry(
+        name=name,
+        mode="masterless",
+        rule=rule,
+        symptom=symptom,
+        exposures=_masterless(ex),
+        not_exposable={DOCKER: _ML_DOCKER},
+    )
+    for name, rule, symptom, ex in _TXN_BUGS
+)
+
 # The correct store under each nemesis (every kind of it, as often as the bug hunts): these
 # runs must all be valid. Docker gets the same, with faults every 2 s.
 CLEAN: dict[str, Exposure] = {
@@ -395,6 +438,10 @@ CLEAN["together"] = Exposure(
     nemesis_interval=1.0,
     nemesis_schedule="mixed",
 )
+# ... and transactions (list-append, strict serializability) under every nemesis at once:
+# a history checker that judges multi-key orders must not accuse the correct store either.
+CLEAN["transactions"] = replace(CLEAN["together"], workload="list-append",
+                                aim="transactions under every nemesis, overlapping")  # fmt: skip
 CLEAN_NEMESES = tuple(CLEAN)
 
 

@@ -370,7 +370,8 @@ def invariants_anomaly(name: str, result: dict, first: bool) -> str:
 
 
 def find_anomalies(checkers: dict) -> list[tuple[str, str, dict]]:
-    """[(kind, checker name, result)] for each failed result: 'linear', 'set', 'invariants'.
+    """[(kind, checker name, result)] for each failed result: 'linear', 'set', 'invariants',
+    'txn' (a transaction checker's cycles).
 
     Set/append results may nest per key under "keys"; those are reported per key.
     """
@@ -380,6 +381,8 @@ def find_anomalies(checkers: dict) -> list[tuple[str, str, dict]]:
             continue
         if r.get("seen") == "store":
             found.append(("invariants", name, r))
+        elif "consistency" in r and isinstance(r.get("anomalies"), list):
+            found.append(("txn", name, r))
         elif any(k in r for k in (*PROBLEMS, "duplicates")):
             found.append(("set", name, r))
         elif "op" in r or "window" in r or "linear" in name.lower():
@@ -554,6 +557,11 @@ def render(run_dir: Path) -> str:
             highlight += marked
         elif kind == "invariants":
             body = invariants_anomaly(name, r, first)
+        elif kind == "txn":
+            from checker.txn.draw import render_txn_anomalies
+
+            anchor = ' id="anomaly-op"' if first else ""
+            body = f"<div{anchor}>{render_txn_anomalies(r, name)}</div>"
         else:
             anchor = ' id="anomaly-op"' if first else ""
             body = f"<p{anchor}><strong>{html.escape(name)}</strong> reported the history invalid; see its result above.</p>"

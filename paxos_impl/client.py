@@ -221,6 +221,11 @@ class Client(_Base):
     def append(self, key: str | None, value: Any) -> None:
         self._run(self._command("append", key, value))
 
+    def txn(self, mops: list) -> list:
+        """Run micro-ops ``[["r", k, None], ["w", k, v], ["append", k, v]]`` atomically;
+        returns them with the reads filled in."""
+        return self._run(self._command("txn", None, mops))
+
     def status(self, node: int | None = None) -> dict:
         node = self.node if node is None else node
         cmd = _Command({"op": "status"}, self.config.n, node, self.timeout, False)
@@ -365,6 +370,10 @@ class AsyncClient(_Base):
 
     async def append(self, key: str | None, value: Any) -> None:
         await self._run(self._command("append", key, value))
+
+    async def txn(self, mops: list) -> list:
+        """Client.txn as a coroutine."""
+        return await self._run(self._command("txn", None, mops))
 
     async def status(self, node: int | None = None) -> dict:
         node = self.node if node is None else node

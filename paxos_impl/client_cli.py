@@ -16,6 +16,7 @@ from typing import Any
 
 from .client import CasMismatch, Client, DefiniteFailure, Indeterminate
 from .config import ConfigError, load_config
+from .statemachine import valid_mops
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_UNKNOWN = 0, 1, 2, 3
 
@@ -32,6 +33,20 @@ def parse_value(text: str) -> Any:
         return json.loads(text)
     except ValueError:
         return text
+
+
+class UsageError(ValueError):
+    """A command line the store would refuse anyway (exit 2, one line)."""
+
+
+def _mops(text: str) -> list:
+    try:
+        mops = json.loads(text)
+    except ValueError:
+        raise UsageError(f"txn: not JSON: {text[:60]}") from None
+    if not valid_mops(mops):
+        raise UsageError('txn: want a list of ["r"|"w"|"append", "key", value] micro-ops')
+    return mops
 
 
 def format_value(value: Any) -> str:
@@ -61,6 +76,7 @@ def build_parser() -> argparse.ArgumentParser:
     add("put", "write VALUE to KEY", "KEY", "VALUE")
     add("cas", "set KEY to NEW if it holds OLD", "KEY", "OLD", "NEW")
     add("append", "append VALUE to KEY (strings concatenate, lists extend)", "KEY", "VALUE")
+    add("txn", 'run micro-ops atomically, e.g. \'[["append","x",1],["r","y",null]]\'', "MOPS")
     add("status", "print a node's status as JSON")
     return p
 
@@ -77,6 +93,8 @@ def run(args: argparse.Namespace, client: Client) -> int:
         client.cas(args.KEY, parse_value(args.OLD), parse_value(args.NEW))
     elif cmd == "append":
         client.append(args.KEY, parse_value(args.VALUE))
+    elif cmd == "txn":
+        print(json.dumps(client.txn(_mops(args.MOPS))))
     elif cmd == "status":
         print(json.dumps(client.status(), indent=2, sort_keys=True))
     return EXIT_OK
@@ -109,6 +127,9 @@ def _main(argv: list[str] | None) -> int:
         return EXIT_USAGE
     try:
         return run(args, client)
+    except UsageError as e:
+        sys.stderr.write(f"paxos-client: {e}\n")
+        return EXIT_USAGE
     except CasMismatch:
         sys.stderr.write("paxos-client: cas failed: the key holds another value\n")
         return EXIT_FAILED

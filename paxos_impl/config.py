@@ -25,6 +25,8 @@ KNOWN_BUGS = (
     "accept-lower-ballot",
     "commit-other-ballot",
     "quorum-off-by-one",
+    "txn-split",
+    "txn-stale-read",
 )
 
 

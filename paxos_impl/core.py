@@ -173,6 +173,7 @@ class Replica:
         dedup = not self.cfg.has_bug("no-dedup")
         sm = StateMachine(dedup=dedup) if dump is None else StateMachine.load(dump, dedup=dedup)
         sm.max_value_bytes = self.cfg.max_command_bytes  # appends must not outgrow a frame
+        sm.txn_bugs = frozenset(b for b in ("txn-split", "txn-stale-read") if self.cfg.has_bug(b))
         return sm
 
     def _proposer(self) -> Proposer:

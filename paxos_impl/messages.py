@@ -32,10 +32,11 @@ from __future__ import annotations
 from typing import Any
 
 from paxos_impl.limits import encoded_size, value_problem
+from paxos_impl.statemachine import valid_mops
 
 Ballot = tuple[int, int]
 ZERO: Ballot = (0, -1)
-CLIENT_OPS = ("read", "write", "cas", "append", "status")
+CLIENT_OPS = ("read", "write", "cas", "append", "txn", "status")
 # The deepest value a peer may send: the most any config allows clients (Config.validate),
 # and far enough below the JSON codecs' recursion limits that no encoder on our write or
 # send path can fail on it.
@@ -323,6 +324,8 @@ def check_request(req: Any) -> str | None:
         return "seq must be a non-negative integer"
     if op == "cas" and not (isinstance(req.get("value"), list) and len(req["value"]) == 2):
         return "cas value must be [expected, new]"
+    if op == "txn" and not valid_mops(req.get("value")):
+        return 'txn value must be a non-empty list of ["r"|"w"|"append", key, value]'
     return None
 
 

@@ -16,8 +16,11 @@ from typing import Any
 
 from paxos_impl.limits import encoded_size
 
-OPS = ("read", "write", "cas", "append")
+OPS = ("read", "write", "cas", "append", "txn")
+TXN_FS = ("r", "w", "append")  # a transaction's micro-ops: read, write, append
 Result = dict[str, Any]
+# txn-stale-read: how many applied commands the stale snapshot lags behind (at most)
+STALE_EVERY = 8
 
 
 def ok(value: Any = None) -> Result:
@@ -46,6 +49,12 @@ class StateMachine:
         # Every replica has the same limit (one config), so all refuse the same appends.
         self.max_value_bytes: int | None = None
         self._sizes: dict[str | None, int] = {}  # encoded size of appended-to values (cache)
+        # Deliberate transaction bugs (names from paxos_impl.config.KNOWN_BUGS), set by the
+        # replica from its config: see _txn_split and _txn_read.
+        self.txn_bugs: frozenset[str] = frozenset()
+        self._deferred: list[list[Any]] = []  # txn-split: micro-ops owed to the next command
+        self._stale: dict[str | None, Any] = {}  # txn-stale-read: an old copy of kv
+        self._applied = 0
 
     # -- de-duplication -----------------------------------------------------------------
     def lookup(self, client_id: str | None, seq: int | None) -> Result | None:
@@ -68,10 +77,21 @@ class StateMachine:
         done = self.lookup(cid, seq)
         if done is not None:
             return done
+        owed, self._deferred = self._deferred, []
         result = self.execute(cmd)
+        if owed:  # BUG(txn-split): the rest of the last transaction lands after this command
+            self._run_mops(owed, {})
+        if self.txn_bugs:
+            self._note_applied()
         if cid is not None and seq is not None:
             self.table[cid] = [seq, result]
         return result
+
+    def _note_applied(self) -> None:
+        """BUG(txn-stale-read): refresh the stale copy of kv every STALE_EVERY commands."""
+        self._applied += 1
+        if "txn-stale-read" in self.txn_bugs and self._applied % STALE_EVERY == 0:
+            self._stale = dict(self.kv)
 
     def execute(self, cmd: dict) -> Result:
         op, key, value = cmd.get("op"), cmd.get("key"), cmd.get("value")
@@ -92,11 +112,86 @@ class StateMachine:
             return ok(None)
         if op == "append":
             return self._append(key, value)
+        if op == "txn":
+            return self._txn(value)
         return error("bad_request")
+
+    # -- transactions ----------------------------------------------------------------------
+    def _txn(self, mops: Any) -> Result:
+        """All micro-ops or none: they run against a staged overlay of kv, which replaces the
+        keys it wrote only if every micro-op succeeded (an append that cannot grow its value
+        refuses the whole transaction). Reads see the transaction's own earlier writes. The
+        reply is the micro-ops with the reads filled in."""
+        if not valid_mops(mops):
+            return error("bad_request")
+        if "txn-split" in self.txn_bugs and len(mops) > 1:
+            return self._txn_split(mops)
+        staged: dict[str | None, Any] = {}
+        done = self._run_mops(mops, staged)
+        return error("bad_request") if done is None else ok(done)
+
+    def _txn_split(self, mops: list) -> Result:
+        """BUG(txn-split): the first half of the micro-ops now, the writes of the second half
+        after the next command (as if the transaction had been cut into two log slots)."""
+        half = len(mops) // 2
+        done = self._run_mops(mops[:half], {})
+        if done is None:
+            return error("bad_request")
+        rest = self._run_mops(mops[half:], {}, dry=True)
+        if rest is None:
+            return error("bad_request")
+        self._deferred = [m for m in mops[half:] if m[0] != "r"]
+        return ok(done + rest)
+
+    def _run_mops(self, mops: list, staged: dict, dry: bool = False) -> list | None:
+        """Run micro-ops over ``staged`` (then kv); commit staged to kv unless ``dry``.
+        None if one of them is refused (nothing changed)."""
+        out: list[list[Any]] = []
+        sizes: dict[str | None, int] = {}
+        for f, k, v in mops:
+            if f == "r":
+                out.append(["r", k, staged[k] if k in staged else self._txn_read(k)])
+                continue
+            if f == "w":
+                staged[k] = v
+                sizes.pop(k, None)
+            else:
+                cur = staged[k] if k in staged else self.kv.get(k)
+                have = sizes.get(k) if k in staged else self._sizes.get(k)
+                grown = self._grow(cur, v, have)
+                if grown is None:
+                    return None
+                staged[k], size = grown
+                if size is not None:
+                    sizes[k] = size
+            out.append([f, k, v])
+        if not dry:
+            for k, v in staged.items():
+                self.kv[k] = v
+                self._sizes.pop(k, None)
+            self._sizes.update(sizes)
+        return out
+
+    def _txn_read(self, key: str | None) -> Any:
+        """A transaction's read of a key it has not written (the committed value)."""
+        if "txn-stale-read" in self.txn_bugs:  # BUG(txn-stale-read): an old snapshot
+            return self._stale.get(key)
+        return self.kv.get(key)
 
     def _append(self, key: str | None, value: Any) -> Result:
         """Strings concatenate, lists extend (a scalar is appended as one element)."""
-        cur = self.kv.get(key)
+        grown = self._grow(self.kv.get(key), value, self._sizes.get(key))
+        if grown is None:
+            return error("bad_request")
+        self.kv[key], size = grown
+        if size is not None:
+            self._sizes[key] = size
+        return ok(None)
+
+    def _grow(self, cur: Any, value: Any, have: int | None) -> tuple[Any, int | None] | None:
+        """``cur`` with ``value`` appended and its encoded size (None: not tracked), or None
+        if the types do not combine or the value would outgrow max_value_bytes. ``have`` is
+        the encoded size of ``cur`` if known."""
         if cur is None:
             cur = "" if isinstance(value, str) else []
         if isinstance(cur, str) and isinstance(value, str):
@@ -105,19 +200,17 @@ class StateMachine:
             add = value if isinstance(value, list) else [value]
             new = cur + add
         else:
-            return error("bad_request")
-        if self.max_value_bytes is not None:
-            size = self._grown_size(key, cur, add)
-            if size > self.max_value_bytes:
-                return error("bad_request")
-            self._sizes[key] = size
-        self.kv[key] = new
-        return ok(None)
+            return None
+        if self.max_value_bytes is None:
+            return new, None
+        size = self._grown_size(have, cur, add)
+        if size > self.max_value_bytes:
+            return None
+        return new, size
 
-    def _grown_size(self, key: str | None, cur: Any, add: Any) -> int:
+    def _grown_size(self, have: int | None, cur: Any, add: Any) -> int:
         """Encoded size of ``cur`` + ``add`` without encoding the whole value each time
         (exact: a string's escapes are per character; lists join with one comma)."""
-        have = self._sizes.get(key)
         if have is None:
             have = encoded_size(cur)
         extra = encoded_size(add)
@@ -144,3 +237,16 @@ class StateMachine:
         sm.kv = {k: v for k, v in d.get("kv", [])}  # values are never changed in place
         sm.table = dict(d.get("dedup", {}))
         return sm
+
+
+def valid_mops(mops: Any) -> bool:
+    """A transaction's value: a non-empty list of ``[f, key, value]`` with f in TXN_FS and
+    key a string (reads carry null)."""
+    return (
+        isinstance(mops, list)
+        and len(mops) > 0
+        and all(
+            isinstance(m, list) and len(m) == 3 and m[0] in TXN_FS and isinstance(m[1], str)
+            for m in mops
+        )
+    )

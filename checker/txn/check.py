@@ -49,11 +49,15 @@ def _cycles(g: Graph, realtime: bool) -> list[dict]:
         searches += [(name + "-realtime", (*kinds, "rt"), "rt",
                       lambda c, a=accept: c["rt"] >= 1 and a(c), {**cap, "rt": 1})
                      for name, kinds, _seed, accept, cap in _SEARCHES]  # fmt: skip
+    # every cycle lies inside a component of the graph of all the kinds searched, so one
+    # pass over the whole graph bounds the others (a valid history: that one pass only)
+    widest = tuple(sorted({k for _, kinds, *_ in searches for k in kinds}))
+    inside = {v for comp in sccs(g, widest) for v in comp}
     for name, kinds, seed, accept, cap in searches:
         if name.removesuffix("-realtime") in seen:
             continue  # the plain class was found: its realtime variant adds nothing
         if kinds not in comps:
-            comps[kinds] = sccs(g, kinds)
+            comps[kinds] = sccs(g, kinds, inside) if inside else []
         for comp in comps[kinds]:
             cyc = shortest_cycle(g, set(comp), kinds, seed, accept, cap)
             if cyc:

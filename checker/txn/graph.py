@@ -82,11 +82,19 @@ def add_realtime(g: Graph, txns: list[Txn]) -> None:
             frontier.add(i)
 
 
-def sccs(g: Graph, kinds: Iterable[str] = TYPES) -> list[list[int]]:
+def sccs(g: Graph, kinds: Iterable[str] = TYPES, within: set[int] | None = None) -> list[list[int]]:
     """Strongly connected components of more than one node (iterative Tarjan), over the
-    edges of the given kinds."""
+    edges of the given kinds; only among the nodes ``within`` if given (a cycle over some
+    kinds is a cycle over more kinds too, so the components of a subset of kinds lie
+    inside those of the whole set: searching only there skips the acyclic bulk)."""
     mask = sum(BIT[k] for k in set(kinds))
-    adj = {a: [b for b, m in d.items() if m & mask] for a, d in g.out.items()}
+    if within is None:
+        adj = {a: [b for b, m in d.items() if m & mask] for a, d in g.out.items()}
+    else:
+        out_ = g.out
+        adj = {
+            a: [b for b, m in out_.get(a, {}).items() if m & mask and b in within] for a in within
+        }
     index: dict[int, int] = {}
     low: dict[int, int] = {}
     on: set[int] = set()

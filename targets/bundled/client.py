@@ -28,7 +28,8 @@ def _error_code(e: Exception) -> str:
 
 
 class StoreClient:
-    """Maps read/write/cas/append/add operations onto a connection; ``add`` appends ``[value]``."""
+    """Maps read/write/cas/append/add/txn operations onto a connection; ``add`` appends
+    ``[value]``."""
 
     def __init__(self, conn: Any, node: int | None = None) -> None:
         self.conn = conn
@@ -50,6 +51,11 @@ class StoreClient:
                 await self.conn.append(key, value)
             elif f == "add":
                 await self.conn.append(key, [value])
+            elif f == "txn":  # micro-ops; the reply carries them with the reads filled in
+                txn = getattr(self.conn, "txn", None)
+                if txn is None:  # a target's client without transactions: never sent
+                    return {"type": "fail", "error": "this target's client has no transactions"}
+                return {"type": "ok", "value": await txn(value)}
             else:
                 return {"type": "fail", "error": f"unknown operation {f}"}
             return {"type": "ok", "value": value}

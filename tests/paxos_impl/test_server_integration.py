@@ -141,6 +141,25 @@ def test_cli_commands_and_exit_codes(servers):
     assert cli(servers, "get", "j").stdout == "7\n"
 
 
+@pytest.mark.timeout(90)
+def test_txn_through_real_nodes_is_atomic_and_fills_in_reads(servers):
+    servers.start_all()
+    servers.wait_for_leader()
+    r = cli(servers, "txn", '[["append","x",1],["w","y",5],["r","x",null]]')
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout) == [["append", "x", 1], ["w", "y", 5], ["r", "x", [1]]]
+    # through another node, it sees the first one whole
+    r = cli(servers, "txn", '[["r","x",null],["r","y",null],["append","x",2]]', node=2)
+    assert json.loads(r.stdout) == [["r", "x", [1]], ["r", "y", 5], ["append", "x", 2]]
+    # a refused micro-op (y holds an int: nothing appends to it) refuses the whole txn
+    r = cli(servers, "txn", '[["append","x",3],["append","y",1]]')
+    assert r.returncode == 1 and "malformed" in r.stderr
+    assert cli(servers, "get", "x").stdout == "[1, 2]\n"
+    for bad in ('[["x","k",1]]', "not json", "[]"):
+        r = cli(servers, "txn", bad)
+        assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1, r.stderr
+
+
 def run_server(*args, cwd=None):
     return subprocess.run(
         [sys.executable, "-m", "paxos_impl.server", *args],

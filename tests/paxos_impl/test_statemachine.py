@@ -90,3 +90,59 @@ def test_dump_and_load_round_trip_through_json_including_null_key():
 def test_unknown_op_is_a_bad_request():
     sm = StateMachine()
     assert sm.apply(cmd("delete", "k"))["error"] == "bad_request"
+
+
+def _txn(sm, mops, seq=1, cid="c"):
+    return sm.apply({"op": "txn", "key": None, "value": mops, "client_id": cid, "seq": seq})
+
+
+def test_txn_reads_see_own_writes_and_are_filled_in_on_the_reply():
+    sm = StateMachine()
+    sm.kv["y"] = 7
+    r = _txn(sm, [["append", "x", 1], ["r", "x", None], ["r", "y", None], ["w", "y", 8]])
+    assert r == {"ok": True, "value": [["append", "x", 1], ["r", "x", [1]], ["r", "y", 7],
+                                       ["w", "y", 8]]}  # fmt: skip
+    assert sm.kv == {"x": [1], "y": 8}
+
+
+def test_txn_is_all_or_nothing_when_one_micro_op_is_refused():
+    sm = StateMachine()
+    sm.max_value_bytes = 50
+    sm.kv["s"] = "text"
+    r = _txn(sm, [["append", "x", 1], ["append", "s", [1]]])  # a string cannot take a list
+    assert r["ok"] is False and r["error"] == "bad_request"
+    r = _txn(sm, [["w", "y", 1], ["append", "x", "a" * 60]], seq=2)  # would outgrow the limit
+    assert r["ok"] is False
+    assert sm.kv == {"s": "text"}
+
+
+def test_txn_is_deduplicated_like_any_command():
+    sm = StateMachine()
+    first = _txn(sm, [["append", "x", 1], ["r", "x", None]])
+    again = _txn(sm, [["append", "x", 1], ["r", "x", None]])
+    assert again == first and sm.kv["x"] == [1]
+
+
+def test_malformed_txn_is_a_bad_request():
+    sm = StateMachine()
+    for bad in ([], [["x", "k", 1]], [["r", None, None]], [["w", "k"]], "r k", None):
+        assert _txn(sm, bad)["error"] == "bad_request", bad
+    assert sm.kv == {}
+
+
+def test_bug_txn_split_lets_the_next_command_see_half_a_transaction():
+    sm = StateMachine()
+    sm.txn_bugs = frozenset({"txn-split"})
+    _txn(sm, [["append", "x", 1], ["append", "y", 1]])
+    seen = sm.apply({"op": "read", "key": "y", "value": None, "client_id": "d", "seq": 1})
+    assert sm.kv["x"] == [1] and seen["value"] is None  # x applied, y owed
+    assert sm.kv["y"] == [1]  # and landed after the read
+
+
+def test_bug_txn_stale_read_misses_committed_writes_in_transactions_only():
+    sm = StateMachine()
+    sm.txn_bugs = frozenset({"txn-stale-read"})
+    sm.apply({"op": "write", "key": "x", "value": 1, "client_id": "d", "seq": 1})
+    assert _txn(sm, [["r", "x", None]])["value"] == [["r", "x", None]]  # stale
+    assert sm.apply({"op": "read", "key": "x", "value": None, "client_id": "d", "seq": 2}) == {
+        "ok": True, "value": 1}  # fmt: skip
