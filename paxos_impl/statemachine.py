@@ -165,6 +165,11 @@ class StateMachine:
                 if size is not None:
                     sizes[k] = size
             out.append([f, k, v])
+        # The reply must fit in a frame like any value (several reads of big values could
+        # outgrow it, and an answer that cannot be sent would be a lie: "unavailable" for a
+        # transaction that took effect). Refused whole, the same on every replica.
+        if self.max_value_bytes is not None and encoded_size(out) > self.max_value_bytes:
+            return None
         if not dry:
             for k, v in staged.items():
                 self.kv[k] = v

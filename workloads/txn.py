@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from checker.history import HistoryError
-from checker.txn.check import check_txns
+from checker.txn.check import check_txns, summary
 from checker.txn.history import read_txns
 from generator import Context, Generator, const, each_worker, fn, then, until_ok
 from workloads.base import Checker, CheckInput, Counter, KeyPool, Workload, stats_checker
@@ -85,6 +85,8 @@ def txn_checker(model: str, consistency: str) -> Checker:
             return {"valid": "unknown", "error": str(e)}
         if not any(t.type == "ok" for t in txns):
             return {"valid": "unknown", "error": "no transaction succeeded", "model": model}
-        return check_txns(txns, model, consistency)
+        r = check_txns(txns, model, consistency)
+        r["verdict"] = summary(r)  # one line for the report's checker table
+        return r
 
     return check

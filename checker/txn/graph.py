@@ -28,8 +28,11 @@ class Graph:
     def __init__(self) -> None:
         self.out: dict[int, dict[int, int]] = {}  # a -> b -> the kinds' bits
         self.reasons: dict[tuple[int, int, str], Why] = {}
+        self.rt_edges = 0  # realtime edges (their reason is implied: not in ``reasons``)
 
     def why(self, a: int, b: int, kind: str) -> str:
+        if kind == "rt":  # one reason for every realtime edge: not stored per edge
+            return f"T{a} completed before T{b} was invoked"
         w = self.reasons[(a, b, kind)]
         return w if isinstance(w, str) else w[0].format(*w[1])
 
@@ -49,6 +52,19 @@ class Graph:
             d[b] = m | bit
             self.reasons[(a, b, kind)] = why
 
+    def add_realtime_edges(self, preds: Iterable[int], b: int) -> int:
+        """``p rt b`` for every ``p`` (the reason is implied by the kind); how many were new."""
+        out, bit, added = self.out, BIT["rt"], 0
+        for a in preds:
+            d = out.get(a)
+            if d is None:
+                d = out[a] = {}
+            m = d.get(b, 0)
+            if not m & bit:
+                d[b] = m | bit
+                added += 1
+        return added
+
     def nodes(self) -> set[int]:
         ns = set(self.out)
         for d in self.out.values():
@@ -56,7 +72,7 @@ class Graph:
         return ns
 
     def edge_count(self) -> int:
-        return len(self.reasons)
+        return len(self.reasons) + self.rt_edges
 
 
 def add_realtime(g: Graph, txns: list[Txn]) -> None:
@@ -75,8 +91,7 @@ def add_realtime(g: Graph, txns: list[Txn]) -> None:
     for _, kind, i in events:
         if kind == 1:
             preds[i] = tuple(frontier)
-            for p in frontier:
-                g.add(p, i, "rt", ("T{} completed before T{} was invoked", (p, i)))
+            g.rt_edges += g.add_realtime_edges(preds[i], i)
         else:
             frontier.difference_update(preds.get(i, ()))
             frontier.add(i)

@@ -134,6 +134,9 @@ def test_stale_read_is_serializable_but_not_strict() -> None:
     assert r["anomaly_types"] == ["G-single-realtime"]
     kinds = [s["type"] for s in r["anomalies"][0]["cycle"]]
     assert sorted(kinds) == ["rt", "rw"]
+    rt = next(s for s in r["anomalies"][0]["cycle"] if s["type"] == "rt")
+    assert rt["why"] == f"T{rt['from']} completed before T{rt['to']} was invoked"
+    assert r["edges"] == 2  # T0 -rt-> T1 (counted, though its reason is not stored), T1 -rw-> T0
     assert serializable(h, "list-append", realtime=True) is False
     assert serializable(h, "list-append", realtime=False) is True
     concurrent = txns(STALE, sequential=False)  # overlapping: the stale read is allowed

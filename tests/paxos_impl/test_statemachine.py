@@ -116,6 +116,15 @@ def test_txn_is_all_or_nothing_when_one_micro_op_is_refused():
     assert sm.kv == {"s": "text"}
 
 
+def test_txn_whose_reply_would_outgrow_the_value_limit_is_refused_whole():
+    sm = StateMachine()
+    sm.max_value_bytes = 60
+    sm.kv["x"] = list(range(15))  # 36 bytes encoded: one read fits, two do not
+    assert _txn(sm, [["r", "x", None]])["ok"] is True
+    r = _txn(sm, [["w", "y", 1], ["r", "x", None], ["r", "x", None]], seq=2)
+    assert r["ok"] is False and r["error"] == "bad_request" and "y" not in sm.kv
+
+
 def test_txn_is_deduplicated_like_any_command():
     sm = StateMachine()
     first = _txn(sm, [["append", "x", 1], ["r", "x", None]])

@@ -87,6 +87,7 @@ def test_simulated_run_under_partitions_is_checked_and_valid(tmp_path, capsys, w
     assert rc == 0 and res["valid"] is True and c["valid"] is True, c
     if workload in ("list-append", "rw-register"):
         assert c["consistency"] == "strict-serializable" and c["ops"]["ok"] > 50
+        assert c["verdict"].startswith(f"{workload} strict-serializable: valid")
     else:
         assert c["reads"] > 20
 
@@ -98,6 +99,8 @@ def test_transaction_bugs_are_found(tmp_path, capsys, workload, bug):
     rc, res = _run(tmp_path, capsys, workload, nemesis="none", bug=bug)
     c = res["checkers"][CHECKER[workload]]
     assert rc == 1 and res["valid"] is False and c["valid"] is False
+    if workload == "list-append":
+        assert c["verdict"].startswith("list-append NOT strict-serializable: ")
     rc, res = _run(tmp_path, capsys, workload, nemesis="none")  # same seed, no bug
     assert rc == 0 and res["checkers"][CHECKER[workload]]["valid"] is True
 
