@@ -40,6 +40,7 @@ from controller.interpreter import Env, Live, ProcessIds, nemesis_step, run_neme
 from controller.progress import show_progress
 from controller.spec import TestSpec
 from controller.store import RunDir, create_run
+from controller.traces import TRACE_FILE, write_trace
 from nemesis.combined import coverage
 from targets.base import Target, TargetClient
 from workloads.base import CheckInput
@@ -433,6 +434,10 @@ class Run:
         errors = [e for e in await asyncio.gather(*(one(n) for n in self.cluster.nodes)) if e]
         if errors:
             self.results["collect_errors"] = errors
+        trace = getattr(self.cluster, "message_trace", None)  # the simulator records them all
+        if callable(trace):
+            path = self.run_dir.path / TRACE_FILE
+            self.results["messages"] = write_trace(path, trace(self.run_t0))
 
     # -- the target, from the controller's side -------------------------------------------
     def _client(self, node: str, process: int) -> TargetClient:

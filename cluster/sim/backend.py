@@ -28,6 +28,7 @@ from cluster.base import Cluster, ClusterError, node_name, store_id
 from cluster.sim.network import LinkModel
 from cluster.sim.runtime import Netem, RuntimeWorld
 from cluster.sim.store_client import SimStoreClient
+from cluster.sim.trace import SimTrace
 from paxos_impl.config import Config, ConfigError, Timeouts, local_config
 from paxos_impl.storage import StorageError
 
@@ -111,6 +112,7 @@ class SimCluster(Cluster):
             return
         self.world = RuntimeWorld(self.config, self.seed, self.link, self.fsync_latency)  # type: ignore[arg-type]
         self.world.on_crash = self._on_crash
+        self.world.trace = SimTrace()  # the simulator sees every message: always recorded
         self._attach()
 
     def teardown(self) -> None:
@@ -318,6 +320,12 @@ class SimCluster(Cluster):
     def run_for(self, seconds: float) -> None:
         """Drive the world without an event loop (unit tests, scripts)."""
         self._world().run_for(seconds)
+
+    def message_trace(self, run_t0: float = 0.0) -> list[dict]:
+        """Every message sent and delivered (and each slot learned and applied), ``t`` in ns
+        since ``run_t0`` (the history's clock); see cluster.sim.trace."""
+        w = self.world
+        return w.trace.records(run_t0) if w is not None and w.trace is not None else []
 
     @property
     def violations(self) -> list[str]:
