@@ -30,6 +30,7 @@ from checker.timeline import assign_lanes
 
 MAX_MESSAGES = 60_000
 CLIENT = re.compile(r"-p(-?\d+)$")  # the controller's client ids: s<seed>-p<process>
+CLIENT_TYPES = ("request", "reply")
 MARGIN_NS = 300_000_000  # the default view: the anomaly's operations and this much around
 JS = (Path(__file__).parent / "templates" / "lamport.js").read_text(encoding="utf-8")
 
@@ -93,13 +94,14 @@ def op_slots(ops: Iterable[Operation], messages: list[dict]) -> dict[int, list[i
 
 
 def _focus(d: Digest, marked: list[int], messages: list[dict]) -> tuple[int, int]:
-    """The default view (ns): the marked operations and a margin, else the run's start."""
+    """The default view (ns): the first operation in question (the failing one if any)
+    and a margin around it, else the run's start."""
     ops = {o.index: o for o in d.ops}
-    spans = [(ops[i].start, ops[i].end or d.end_time) for i in marked if i in ops]
-    if spans:
-        lo = min(s for s, _ in spans) - MARGIN_NS
-        hi = max(e for _, e in spans) + MARGIN_NS
-        return lo, hi
+    for i in marked:
+        if i in ops:
+            o = ops[i]
+            end = o.end if o.end is not None else o.start + MARGIN_NS
+            return o.start - MARGIN_NS, end + MARGIN_NS
     t0 = messages[0]["t"] if messages else 0
     return t0, t0 + 2 * MARGIN_NS
 
@@ -124,9 +126,10 @@ def lamport_data(
     lo, hi = _focus(d, ([failing] if failing is not None else []) + marked, messages)
     messages, cut = _nearest(messages, lo, hi, MAX_MESSAGES)
     lane_of, proc_lanes = assign_lanes(d)
+    peer = [m for m in messages if m.get("type") not in CLIENT_TYPES]  # between nodes only
     nodes = sorted(
-        {m["from"] for m in messages if process_of(m["from"]) is None}
-        | {m["to"] for m in messages if process_of(m["to"]) is None}
+        {m["from"] for m in peer}
+        | {m["to"] for m in peer}
         | {r["node"] for r in trace if "node" in r},
         key=lambda n: (len(n), n),
     )
@@ -226,6 +229,7 @@ def render_lamport(d: Digest, trace: list[dict], marked: list[int], failing: int
         '<label><input type="checkbox" id="lp-beats"> heartbeats</label>'
         f'<span class="tl-hint">{n:,} messages{cut} · wheel to zoom, drag to pan, '
         "click an operation for the messages that served it</span></div>"
+        '<div class="lp-legend" id="lamport-legend"></div>'
         '<div class="lp-scroll"><canvas id="lamport-canvas"></canvas></div>'
         '<div class="tl-tip" id="lamport-tip" hidden></div>'
         '<div class="tl-selected" id="lamport-selected"></div>'
@@ -235,6 +239,27 @@ def render_lamport(d: Digest, trace: list[dict], marked: list[int], failing: int
     )
 
 
+def writers_of(d: Digest, index: int | None) -> list[int]:
+    """The operations that wrote (or appended, or cas'ed in) the value a read returned: a
+    stale read's story is in the slots of those writes (empty unless ``index`` is a read)."""
+    by_index = {o.index: o for o in d.ops}
+    r = by_index.get(index) if index is not None else None
+    if r is None or r.f != "read" or r.type != "ok":
+        return []
+    out = []
+    for o in d.ops:
+        if o.key != r.key or o.index == r.index or o.type == "fail":
+            continue
+        wrote = (
+            o.value[1]
+            if o.f == "cas" and isinstance(o.value, list) and len(o.value) == 2
+            else o.value
+        )
+        if o.f in ("write", "cas") and wrote == r.result:
+            out.append(o.index)
+    return out
+
+
 def slot_links(slots_by_op: dict[int, list[int]], ops: list[int], d: Digest) -> str:
     """The anomaly's operations and links to the stories of the slots that served them."""
     by_index = {o.index: o for o in d.ops}
@@ -242,10 +267,15 @@ def slot_links(slots_by_op: dict[int, list[int]], ops: list[int], d: Digest) -> 
     for i in ops:
         slots = slots_by_op.get(i)
         o = by_index.get(i)
-        if not slots or o is None:
+        if o is None:
+            continue
+        what = html.escape(f"op {i} (process {o.process}, {o.f} {_val(o.value)}")
+        what += html.escape(f" → {_val(o.result)})" if o.type == "ok" and o.f == "read" else ")")
+        if not slots:
+            if o.f == "read" and o.type == "ok":  # a read answered without the log
+                rows.append(f"<li>{what}: served by no log slot</li>")
             continue
         links = ", ".join(f'<a href="#slot-{s}" class="slot-link">slot {s}</a>' for s in slots)
-        what = html.escape(f"op {i} (process {o.process}, {o.f} {o.value!r})")
         rows.append(f"<li>{what}: {links}</li>")
     if not rows:
         return ""
@@ -253,6 +283,10 @@ def slot_links(slots_by_op: dict[int, list[int]], ops: list[int], d: Digest) -> 
         '<div id="anomaly-slots"><p>The log slots that carried these operations (each link '
         "opens the slot's story under the message diagram):</p><ul>" + "".join(rows) + "</ul></div>"
     )
+
+
+def _val(v: object) -> str:
+    return json.dumps(v, default=str)[:40]
 
 
 LAMPORT_CSS = """

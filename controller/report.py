@@ -524,7 +524,14 @@ def render(run_dir: Path) -> str:
     from checker.perf import render_perf
     from checker.timeline import TIMELINE_CSS, render_timeline
     from controller.explain import render_explanations
-    from controller.lamport import LAMPORT_CSS, op_slots, pair_messages, render_lamport, slot_links
+    from controller.lamport import (
+        LAMPORT_CSS,
+        op_slots,
+        pair_messages,
+        render_lamport,
+        slot_links,
+        writers_of,
+    )
     from controller.traces import TRACE_FILE, read_trace
 
     problems: list[str] = []
@@ -565,7 +572,7 @@ def render(run_dir: Path) -> str:
     trace = read_trace(run_dir / TRACE_FILE, problems)
     slots_by_op: dict[int, list[int]] = {}
     if trace and anomalies:
-        in_question = sorted(set(highlight))
+        in_question = sorted(set(highlight) | set(writers_of(d, failing)))
         slots_by_op = op_slots(
             [o for o in d.ops if o.index in set(in_question)], pair_messages(trace)
         )

@@ -358,6 +358,12 @@
       return r;
     }
   };
+  var legend = document.getElementById("lamport-legend");  // message types, in their colour
+  D.types.forEach(function (t, k) {
+    var s = document.createElement("span"), i = document.createElement("i");
+    s.className = "tl-key"; i.style.background = TYC[k % TYC.length];
+    s.appendChild(i); s.appendChild(document.createTextNode(t)); legend.appendChild(s);
+  });
   window.paxlabLamport = api;
   draw();
   onHash();

@@ -1,0 +1,96 @@
+"""The report's message diagram and slot stories, on traces whose answer is known by
+construction, and on a real simulated run with a deliberate bug."""
+
+from __future__ import annotations
+
+from checker.stats import digest
+from controller.lamport import lamport_data, op_slots, pair_messages, process_of, slot_links
+from controller.traces import read_trace, write_trace
+
+MS = 1_000_000
+
+
+def _send(mid, t, a, b, typ, slots=(), cmds=(), ballot=(1, 0)):
+    return {"t": t, "clock": t / 1e9, "dir": "send", "id": mid, "from": a, "to": b,
+            "type": typ, "ballot": list(ballot) if ballot else None, "slots": list(slots),
+            "cmds": list(cmds), "size": 40}  # fmt: skip
+
+
+def _recv(s, t):
+    return {**s, "dir": "recv", "t": t}
+
+
+def _trace() -> tuple[list[dict], list[dict]]:
+    """Process 3 writes 1 (slot 4, chosen by n1+n2; n3's accept is lost); process 5 reads
+    (slot 5). History and trace agree by construction."""
+    req = _send(1, 10 * MS, "s0-p3", "n1", "request", cmds=["s0-p3:1"], ballot=None)
+    acc2 = _send(2, 11 * MS, "n1", "n2", "accept", [4], ["s0-p3:1@4"])
+    acc3 = _send(3, 11 * MS, "n1", "n3", "accept", [4], ["s0-p3:1@4"])  # never delivered
+    ok2 = _send(4, 12 * MS, "n2", "n1", "accepted", [4])
+    rep = _send(5, 13 * MS, "n1", "s0-p3", "reply", ballot=None)
+    req5 = _send(6, 20 * MS, "s0-p5", "n1", "request", cmds=["s0-p5:1"], ballot=None)
+    acc5 = _send(7, 21 * MS, "n1", "n2", "accept", [5], ["s0-p5:1@5"])
+    trace = [req, _recv(req, 10 * MS + 500), acc2, acc3, _recv(acc2, 11 * MS + 400), ok2,
+             _recv(ok2, 12 * MS + 300), rep, _recv(rep, 13 * MS + 200), req5,
+             _recv(req5, 20 * MS + 100), acc5, _recv(acc5, 21 * MS + 100),
+             {"t": 12 * MS + 300, "clock": 0.0, "dir": "chosen", "node": "n1", "slot": 4},
+             {"t": 12 * MS + 400, "clock": 0.0, "dir": "apply", "node": "n1", "slot": 4}]  # fmt: skip
+    history = [
+        {"index": 0, "time": 9 * MS, "process": 3, "type": "invoke", "f": "write", "key": None, "value": 1},
+        {"index": 1, "time": 19 * MS, "process": 5, "type": "invoke", "f": "read", "key": None, "value": None},
+        {"index": 2, "time": 14 * MS, "process": 3, "type": "ok", "f": "write", "key": None, "value": 1},
+        {"index": 3, "time": 22 * MS, "process": 5, "type": "ok", "f": "read", "key": None, "value": 1},
+    ]  # fmt: skip
+    history.sort(key=lambda e: e["time"])
+    for k, e in enumerate(history):
+        e["index"] = k
+    return trace, history
+
+
+def test_pairing_keeps_every_delivery_and_marks_a_lost_send():
+    trace, _ = _trace()
+    msgs = pair_messages(trace)
+    assert len(msgs) == 7  # six deliveries and one send that never arrived
+    lost = [m for m in msgs if m["recv"] is None]
+    assert [(m["from"], m["to"], m["type"]) for m in lost] == [("n1", "n3", "accept")]
+    assert [m["t"] for m in msgs] == sorted(m["t"] for m in msgs)
+    dup = trace + [_recv(trace[2], 11 * MS + 900)]  # a duplicated accept is two arrows
+    assert len(pair_messages(dup)) == 8
+
+
+def test_each_operation_maps_to_the_slots_its_commands_went_into():
+    trace, history = _trace()
+    d = digest(history)
+    got = op_slots(d.ops, pair_messages(trace))
+    by_proc = {o.process: o.index for o in d.ops}
+    assert got == {by_proc[3]: [4], by_proc[5]: [5]}
+    assert process_of("s12-p7") == 7 and process_of("s1-p-1") == -1 and process_of("n1") is None
+
+
+def test_diagram_data_has_node_and_process_lanes_and_opens_on_the_operation_in_question():
+    trace, history = _trace()
+    d = digest(history)
+    read = next(o for o in d.ops if o.f == "read")
+    data = lamport_data(d, trace, [read.index], None)
+    assert data["lanes"][: data["nodes"]] == ["n1", "n2", "n3"]
+    assert data["lanes"][-1] == "other clients" and data["quorum"] == 2
+    lo, hi = data["view"]
+    assert lo * 1000 < read.start and read.end < hi * 1000
+    m = data["msgs"]
+    assert m["r"].count(None) == 1 and len(m["s"]) == 7
+    assert data["types"][m["y"][0]] == "request" and m["a"][0] >= data["nodes"]
+    assert lamport_data(d, [], [], None) is None
+    links = slot_links(op_slots(d.ops, pair_messages(trace)), [read.index], d)
+    assert 'href="#slot-5"' in links and "slot-4" not in links
+
+
+def test_the_trace_file_round_trips_and_skips_bad_lines(tmp_path):
+    trace, _ = _trace()
+    p = tmp_path / "messages.jsonl"
+    assert write_trace(p, trace) == len(trace)
+    with open(p, "a") as f:
+        f.write("{not json\n[1]\n")
+    problems: list[str] = []
+    assert read_trace(p, problems) == trace
+    assert problems == ["messages.jsonl: 2 unreadable line(s) skipped"]
+    assert read_trace(tmp_path / "none.jsonl") == []
