@@ -10,6 +10,7 @@ verdict, it never makes one).
 
 from __future__ import annotations
 
+import collections
 import json
 import os
 from pathlib import Path
@@ -47,4 +48,42 @@ def read_trace(path: Path, problems: list[str] | None = None) -> list[dict]:
                 bad += 1
     if bad and problems is not None:
         problems.append(f"{path.name}: {bad} unreadable line(s) skipped")
+    return out
+
+
+def _key(r: dict) -> tuple:
+    return (r.get("type"), str(r.get("ballot")), str(r.get("slots")))
+
+
+def merge_node_traces(nodes_dir: Path, wall_t0_ns: int) -> list[dict]:
+    """Real nodes' traces (``nodes/<n>/messages.jsonl`` and its rotated ``.1``, written by
+    ``paxos_impl.trace.MessageLog``) as one trace: node ids as names, ``t`` since the run
+    began, and each delivery paired with its send. Peers talk over TCP, so what one node
+    sent another receives in order: a delivery is paired with the oldest unpaired send on
+    that link with the same type, ballot and slots (a send that found none never arrived)."""
+    recs: list[dict] = []
+    for f in sorted(nodes_dir.glob("*/messages.jsonl*")):
+        for r in read_trace(f):
+            for k in ("from", "to"):
+                if isinstance(r.get(k), int):
+                    r[k] = f"n{r[k] + 1}"
+            r["t"] -= wall_t0_ns
+            recs.append(r)
+    recs.sort(key=lambda r: r["t"])
+    waiting: dict[tuple, collections.deque] = collections.defaultdict(collections.deque)
+    out = []
+    for mid, r in enumerate(recs, 1):
+        link = (r.get("from"), r.get("to"), _key(r))
+        if r["dir"] == "send":
+            r["id"] = mid
+            waiting[link].append(r)
+        elif r["dir"] == "recv" and r.get("type") == "request":  # only the node's side
+            r["id"] = mid  # is recorded: the arrow starts and ends as the node took it
+            out.append({**r, "dir": "send"})
+        elif r["dir"] == "recv":
+            if not waiting[link]:
+                continue  # its send fell out of the sender's cap (or clocks disagree)
+            s = waiting[link].popleft()
+            r["id"], r["size"] = s["id"], s.get("size")
+        out.append(r)
     return out

@@ -7,11 +7,25 @@ and the client commands it carries (``client_id:seq@slot``, so a client's operat
 followed to the slots that served it), not its payload. :func:`summarize` reads those off
 any message of :mod:`paxos_impl.messages` (and a client request or reply) without
 trusting its shape: a trace must never fail on a malformed message, it only records less.
+
+A real node records on request (``trace_messages_bytes`` in its config) through
+:class:`MessageLog`, which the node runtime calls for every peer message it steps and every
+one it sends (``NodeRuntime.trace``). It costs an encode per message for its size and one
+buffered write per batch; the file is capped: past half the cap it becomes
+``messages.jsonl.1`` (replacing the previous one) and a new one starts, so at most the cap
+is on disk and the newest half at least is kept.
 """
 
 from __future__ import annotations
 
+import json
+import os
+import time
+from collections.abc import Callable
+from pathlib import Path
 from typing import Any
+
+from paxos_impl.limits import encoded_size
 
 MAX_SLOTS = 64  # a promise or learn may carry hundreds; the first ones say enough
 MAX_CMDS = 64
@@ -74,3 +88,71 @@ def summarize(msg: Any) -> dict:
     if not (isinstance(ballot, list) and len(ballot) == 2):
         ballot = None
     return {"type": str(mtype), "ballot": ballot, "slots": slots, "cmds": cmds}
+
+
+class MessageLog:
+    """A real node's bounded message trace (JSON lines; see the module docstring).
+
+    ``t`` is ns of the host's wall clock (``time.time_ns``), ``clock`` the node's own clock
+    (seconds): a reader aligns nodes by ``t`` and sees each node's view in ``clock``."""
+
+    def __init__(
+        self,
+        path: str | Path,
+        node: int,
+        max_bytes: int,
+        wall: Callable[[], int] = time.time_ns,
+    ) -> None:
+        self.path = Path(path)
+        self.node = node
+        self.half = max(max_bytes // 2, 4096)
+        self.wall = wall
+        self.f = open(self.path, "a", encoding="utf-8")  # noqa: SIM115 (kept open: a log)
+        self.written = self.f.tell()
+
+    def recv(self, src: int, msg: Any, now: float) -> None:
+        self._write("recv", src, self.node, msg, now, None)
+
+    def request(self, req: Any, now: float) -> None:
+        """A client request this node starts on (from its ``client_id``)."""
+        cid = req.get("client_id") if isinstance(req, dict) else None
+        self._write("recv", cid if isinstance(cid, str) else "client", self.node, req, now, None)
+
+    def sends(self, messages: list[tuple[int, dict]], now: float) -> None:
+        sizes: dict[int, int] = {}  # a broadcast is one dict: sized once
+        for dst, m in messages:
+            size = sizes.get(id(m))
+            if size is None:
+                try:
+                    size = encoded_size(m)
+                except (ValueError, TypeError, RecursionError):
+                    size = -1
+                sizes[id(m)] = size
+            self._write("send", self.node, dst, m, now, size)
+        self.flush()
+
+    def _write(self, d: str, src: int, dst: int, m: Any, now: float, size: int | None) -> None:
+        rec = {"t": self.wall(), "clock": now, "dir": d, "from": src, "to": dst, **summarize(m)}
+        if size is not None:
+            rec["size"] = size
+        line = json.dumps(rec, separators=(",", ":")) + "\n"
+        self.f.write(line)
+        self.written += len(line)
+        if self.written > self.half:
+            self._rotate()
+
+    def _rotate(self) -> None:
+        self.f.close()
+        os.replace(self.path, self.path.with_name(self.path.name + ".1"))
+        self.f = open(self.path, "a", encoding="utf-8")  # noqa: SIM115
+        self.written = 0
+
+    def flush(self) -> None:
+        try:
+            self.f.flush()
+        except OSError:  # a full disk costs the trace, never the node
+            pass
+
+    def close(self) -> None:
+        self.flush()
+        self.f.close()

@@ -94,3 +94,30 @@ def test_the_trace_file_round_trips_and_skips_bad_lines(tmp_path):
     assert read_trace(p, problems) == trace
     assert problems == ["messages.jsonl: 2 unreadable line(s) skipped"]
     assert read_trace(tmp_path / "none.jsonl") == []
+
+
+def test_real_nodes_traces_merge_into_one_with_each_delivery_paired_in_link_order(tmp_path):
+    from controller.traces import merge_node_traces
+
+    def rec(t, d, a, b, typ, ballot=(1, 0), slots=(3,)):
+        return {"t": t, "clock": 0.0, "dir": d, "from": a, "to": b, "type": typ,
+                "ballot": ballot and list(ballot), "slots": list(slots), "cmds": [], "size": 9}  # fmt: skip
+
+    n1 = [rec(100, "send", 0, 1, "accept"), rec(101, "send", 0, 2, "accept"),
+          rec(200, "send", 0, 1, "accept"), rec(400, "recv", 1, 0, "accepted")]  # fmt: skip
+    n2 = [rec(150, "recv", 0, 1, "accept"), rec(250, "recv", 0, 1, "accept"),
+          rec(300, "send", 1, 0, "accepted"),
+          {**rec(50, "recv", "s0-p2", 1, "request", None, ()), "cmds": ["s0-p2:1"]}]  # fmt: skip
+    for name, recs in (("n1", n1), ("n2", n2)):
+        (tmp_path / name).mkdir()
+        write_trace(tmp_path / name / "messages.jsonl", recs)
+    merged = merge_node_traces(tmp_path, wall_t0_ns=40)
+    pairs = pair_messages(merged)
+    got = sorted((m["from"], m["to"], m["type"], m["t"], m["recv"]) for m in pairs)
+    assert got == [
+        ("n1", "n2", "accept", 60, 110),  # the first send on the link, the first delivery
+        ("n1", "n2", "accept", 160, 210),
+        ("n1", "n3", "accept", 61, None),  # never delivered
+        ("n2", "n1", "accepted", 260, 360),
+        ("s0-p2", "n2", "request", 10, 10),  # the node's side only
+    ]

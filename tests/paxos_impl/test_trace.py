@@ -59,3 +59,82 @@ def test_a_huge_learn_is_cut_to_a_bounded_summary():
     entries = [[s, [_cmd("c", s)]] for s in range(1, 500)]
     s = summarize(msg("learn", entries=entries, commit=499))
     assert len(s["slots"]) == MAX_SLOTS and len(s["cmds"]) <= 64
+
+
+# -- a real node's bounded log, fed by the node runtime ------------------------------------
+def _rt_with_log(tmp_path, max_bytes=1_000_000):
+    import random
+
+    from paxos_impl.config import local_config
+    from paxos_impl.core import ProtocolError, Replica
+    from paxos_impl.runtime import NodeRuntime
+    from paxos_impl.trace import MessageLog
+
+    class IO:
+        sent: list = []
+
+        def send(self, messages):
+            self.sent += messages
+
+        def reply(self, replies):
+            pass
+
+        def live(self, handle):
+            return True
+
+        def arm(self, at):
+            pass
+
+        def later(self, delay, fn, arg):
+            return None
+
+    cfg = local_config(3)
+    rt = NodeRuntime(
+        Replica(0, cfg, random.Random(1)), lambda: 5.0, IO(), IO(), protocol_error=ProtocolError
+    )
+    rt.trace = MessageLog(tmp_path / "messages.jsonl", 0, max_bytes, wall=lambda: 7)
+    return rt
+
+
+def test_the_runtime_records_what_it_steps_and_sends_in_a_real_nodes_log(tmp_path):
+    import json
+
+    rt = _rt_with_log(tmp_path)
+    rt.finish(rt.step(("start",)))
+    rt.finish(rt.step(("tick", 100.0)))  # past the election timeout: a prepare to each peer
+    rt.finish(rt.step(("peer", 1, msg("heartbeat", ballot=(9, 1), commit=0, round=0))))
+    rt.finish(
+        rt.step(
+            (
+                "client",
+                "h",
+                {"op": "read", "key": None, "value": None, "client_id": "s0-p4", "seq": 1},
+            )
+        )
+    )
+    rt.trace.close()
+    recs = [json.loads(x) for x in (tmp_path / "messages.jsonl").read_text().splitlines()]
+    prepares = [r for r in recs if r["dir"] == "send" and r["type"] == "prepare"]
+    assert {r["to"] for r in prepares} == {1, 2} and all(r["size"] > 0 for r in prepares)
+    assert {
+        "t": 7,
+        "clock": 5.0,
+        "dir": "recv",
+        "from": 1,
+        "to": 0,
+        "type": "heartbeat",
+    }.items() <= next(r for r in recs if r["type"] == "heartbeat").items()
+    assert any(
+        r["type"] == "request" and r["from"] == "s0-p4" and r["cmds"] == ["s0-p4:1"] for r in recs
+    )
+
+
+def test_the_log_never_holds_more_than_its_cap(tmp_path):
+    rt = _rt_with_log(tmp_path, max_bytes=10_000)
+    for k in range(400):
+        rt.step(("peer", 1, msg("heartbeat", ballot=(k + 1, 1), commit=0, round=0)))
+    rt.trace.close()
+    files = sorted(tmp_path.glob("messages.jsonl*"))
+    assert [f.name for f in files] == ["messages.jsonl", "messages.jsonl.1"]
+    assert sum(f.stat().st_size for f in files) <= 10_000 + 400
+    assert '"ballot":[400,1]' in files[0].read_text()  # the newest entries are kept
