@@ -439,7 +439,9 @@ class Run:
         path = self.run_dir.path / TRACE_FILE
         trace = getattr(self.cluster, "message_trace", None)  # the simulator records them all
         if callable(trace):
-            self.results["messages"] = write_trace(path, trace(self.run_t0))
+            recs = trace(self.run_t0)
+            if recs:
+                self.results["messages"] = write_trace(path, recs)
         elif any(self.run_dir.path.glob("nodes/*/messages.jsonl")):  # real nodes, on request
             merged = merge_node_traces(self.run_dir.path / "nodes", self.wall_t0_ns)
             self.results["messages"] = write_trace(path, merged)

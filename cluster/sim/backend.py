@@ -84,6 +84,8 @@ class SimCluster(Cluster):
         self.power_loss = power_loss
         self.clock_drift = clock_drift
         self.world: RuntimeWorld | None = None
+        # every message into a trace (cluster.sim.trace); off only for runs nobody keeps
+        self.record_messages = True
         self.clients: dict[str, SimStoreClient] = {}
         self._client_ids = 0
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -112,7 +114,8 @@ class SimCluster(Cluster):
             return
         self.world = RuntimeWorld(self.config, self.seed, self.link, self.fsync_latency)  # type: ignore[arg-type]
         self.world.on_crash = self._on_crash
-        self.world.trace = SimTrace()  # the simulator sees every message: always recorded
+        if self.record_messages:  # the simulator sees every message: it records them all
+            self.world.trace = SimTrace()
         self._attach()
 
     def teardown(self) -> None:
