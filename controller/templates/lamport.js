@@ -24,7 +24,8 @@
     if (e > tMax) tMax = e;
   }
   D.ops.forEach(function (o) { if (o[2] > tMax) tMax = o[2]; });
-  var v0 = D.view[0], v1 = D.view[1];
+  var v0 = D.view[0], v1 = D.view[1], MARKED = {};
+  D.marked.forEach(function (i) { MARKED[i] = 1; });  // the operations in question
   var filt = {type: "", node: "", slot: null, ballot: "", beats: false};
   var hi = null, hiOp = null, drawn = 0;
   var cmdSlots = {};  // client_id:seq -> {slot: 1}
@@ -103,7 +104,7 @@
       ctx.globalAlpha = hiOp === null || hiOp === o[5] ? 0.75 : 0.25;
       ctx.fillRect(x1, y - laneH * 0.35, Math.max(x2 - x1, 2), laneH * 0.7);
       ctx.globalAlpha = 1;
-      if (o[5] === D.failing || o[5] === hiOp) {
+      if (o[5] === D.failing || o[5] === hiOp || MARKED[o[5]]) {
         ctx.strokeStyle = "#000"; ctx.lineWidth = 2;
         ctx.strokeRect(x1, y - laneH * 0.35, Math.max(x2 - x1, 2), laneH * 0.7);
       }
