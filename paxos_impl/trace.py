@@ -64,20 +64,16 @@ def summarize(msg: Any) -> dict:
                 cmds.append(f"{msg['client_id']}:{msg['seq']}")
         else:
             mtype = "reply"
-    entries = msg.get("entries")
-    if isinstance(entries, list):
-        for e in entries:
+    for field, carries in (("entries", True), ("chosen", False)):  # (a promise's chosen
+        listed = msg.get(field)  # slots only say which: their commands were placed before)
+        if not isinstance(listed, list):
+            continue
+        for e in listed:
             s = _slot_of(e)
             if s is not None and len(slots) < MAX_SLOTS:
                 slots.append(s)
-            if isinstance(e, list) and e:
+            if carries and isinstance(e, list) and e:
                 _cmds_of(e[-1], s, cmds)  # [slot, batch] or [slot, ballot, batch]
-    chosen = msg.get("chosen")
-    if isinstance(chosen, list):
-        for e in chosen:
-            s = _slot_of(e)
-            if s is not None and len(slots) < MAX_SLOTS:
-                slots.append(s)
     raw = msg.get("slots")
     if isinstance(raw, list):
         slots += [s for s in raw[:MAX_SLOTS] if type(s) is int]

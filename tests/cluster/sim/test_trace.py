@@ -2,22 +2,12 @@
 
 from __future__ import annotations
 
-from cluster import make_cluster
-from cluster.sim.backend import SimCluster
 from cluster.sim.trace import SimTrace
-
-
-def _booted() -> SimCluster:
-    c = make_cluster("sim", "t", 3, seed=5)
-    assert isinstance(c, SimCluster)
-    c.setup()
-    c.start_all()
-    c.run_for(2.0)
-    return c
+from tests.support.sim.booted import booted
 
 
 def test_every_delivery_repeats_an_earlier_send_and_a_partition_swallows_messages():
-    c = _booted()
+    c = booted()
     leader = c.world.leaders()[0]
     other = next(i for i in range(3) if i != leader)
     c.partition({f"n{other + 1}": {f"n{leader + 1}"}})  # `other` drops what the leader sends
@@ -46,7 +36,7 @@ def test_every_delivery_repeats_an_earlier_send_and_a_partition_swallows_message
 
 
 def test_learning_and_applying_a_slot_are_recorded_per_node():
-    c = _booted()
+    c = booted()
     w = c.world
     replies: list[dict] = []
     w.client_inbox["cl"] = replies.append
