@@ -51,3 +51,16 @@ def test_paxlab_explain_prints_each_bug_and_refuses_an_unknown_one(capsys):
     assert main(["explain", "nope"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "unknown bug 'nope'" in err[0]
+
+
+def test_validate_summary_on_a_terminal_names_the_explain_command(capsys):
+    from controller.validate_cli import print_tables
+
+    bug = {"name": "early-ack", "status": "found", "found_by": "history checkers", "runs": 1,
+           "budget_runs": 10, "seconds": 1.0, "nemesis": ["partition"], "workload": "set",
+           "seed": 1, "report": None, "run": None, "reason": None, "control": None}  # fmt: skip
+    summary = {"backend": "sim", "bugs": [bug], "clean": [], "valid": True, "bugs_found": 1,
+               "bugs_expected": 1, "false_positives": 0, "clean_runs": 0, "undecided": 0,
+               "store_violations": 0, "duration_s": 1.0}  # fmt: skip
+    print_tables(summary)
+    assert "paxlab explain early-ack" in capsys.readouterr().out.replace("\n", " ")
