@@ -43,13 +43,44 @@ def read_trace(path: Path, problems: list[str] | None = None) -> list[dict]:
             except ValueError:
                 bad += 1
                 continue
-            if isinstance(r, dict) and isinstance(r.get("t"), int) and "dir" in r:
+            r = _clean(r)
+            if r is not None:
                 out.append(r)
             else:
                 bad += 1
     if bad and problems is not None:
         problems.append(f"{path.name}: {bad} unreadable line(s) skipped")
     return out
+
+
+def _int(v: object) -> bool:
+    return type(v) is int
+
+
+def _clean(r: object) -> dict | None:
+    """The record with every field of the type its readers expect, or None. A trace comes
+    from disk: a hand-edited or truncated one must cost its own bad lines, never the report."""
+    if not isinstance(r, dict) or not _int(r.get("t")):
+        return None
+    d = r.get("dir")
+    if d in ("chosen", "apply"):
+        ok = isinstance(r.get("node"), str) and _int(r.get("slot"))
+        return r if ok else None
+    if d not in ("send", "recv"):
+        return None
+    if not all(_int(r.get(k)) or isinstance(r.get(k), str) for k in ("from", "to")):
+        return None  # (a name, or a node id in a real node's own log)
+    if not _int(r.get("id")):  # (a real node's own log has none: the merge numbers them)
+        r["id"] = None
+    b = r.get("ballot")
+    r["ballot"] = b if isinstance(b, list) and len(b) == 2 and all(map(_int, b)) else None
+    r["type"] = str(r.get("type"))
+    slots, cmds = r.get("slots"), r.get("cmds")
+    r["slots"] = [x for x in slots if _int(x)] if isinstance(slots, list) else []
+    r["cmds"] = [x for x in cmds if isinstance(x, str)] if isinstance(cmds, list) else []
+    if not _int(r.get("size")):
+        r["size"] = None
+    return r
 
 
 def _key(r: dict) -> tuple:

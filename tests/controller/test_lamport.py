@@ -121,3 +121,30 @@ def test_real_nodes_traces_merge_into_one_with_each_delivery_paired_in_link_orde
         ("n2", "n1", "accepted", 260, 360),
         ("s0-p2", "n2", "request", 10, 10),  # the node's side only
     ]
+
+
+def test_a_hostile_trace_costs_its_bad_lines_never_the_report(tmp_path):
+    from controller.report import build_report
+    from tests.support.runs import make_run
+
+    run = make_run(tmp_path, test_name="reg-bad", stamp="20260101T110000", n_ops=60, invalid=True)
+    trace, _ = _trace()
+    hostile = [
+        {"t": 5, "dir": "send", "id": [1], "from": ["x"], "to": "n1"},  # from: not a name
+        {"t": 6, "dir": "send", "id": {"a": 1}, "from": "n1", "to": "n2", "ballot": 7,
+         "slots": "abc", "cmds": [1, "s0-p1:1@2"], "size": "big", "type": ["accept"]},
+        {"t": 7, "dir": "recv", "id": [2], "from": "n1", "to": "n2"},
+        {"t": 8, "dir": "chosen", "node": ["n1"], "slot": 3},
+        {"t": "9", "dir": "send"},
+        {"t": 10, "dir": "bogus"},
+    ]  # fmt: skip
+    write_trace(run / "messages.jsonl", trace + hostile)
+    problems: list[str] = []
+    kept = read_trace(run / "messages.jsonl", problems)
+    assert len(kept) == len(trace) + 2 and problems == [
+        "messages.jsonl: 4 unreadable line(s) skipped"
+    ]
+    odd = kept[len(trace)]
+    assert odd["ballot"] is None and odd["slots"] == [] and odd["cmds"] == ["s0-p1:1@2"]
+    page = build_report(run).read_text()
+    assert 'id="lamport-data"' in page and "4 unreadable line(s)" in page
