@@ -116,11 +116,33 @@ def _nearest(messages: list[dict], lo: int, hi: int, cap: int) -> tuple[list[dic
     return [messages[k] for k in keep], len(messages) - cap
 
 
-def lamport_data(
-    d: Digest, trace: list[dict], marked: list[int], failing: int | None
-) -> dict | None:
-    """The diagram's columns (µs), or None when the run has no trace."""
+def render_trace(
+    d: Digest, trace: list[dict], highlight: list[int], failing: int | None, anomaly: bool
+) -> tuple[str, str]:
+    """For the report: the anomaly's links to its slots' stories ('' without an anomaly)
+    and the diagram ('' without a trace)."""
+    if not trace:
+        return "", ""
     messages = pair_messages(trace)
+    links = ""
+    if anomaly:
+        in_question = sorted(set(highlight) | set(writers_of(d, failing)))
+        wanted = set(in_question)
+        by_op = op_slots([o for o in d.ops if o.index in wanted], messages)
+        links = slot_links(by_op, in_question, d)
+    return links, render_lamport(d, trace, sorted(set(highlight)), failing, messages)
+
+
+def lamport_data(
+    d: Digest,
+    trace: list[dict],
+    marked: list[int],
+    failing: int | None,
+    messages: list[dict] | None = None,
+) -> dict | None:
+    """The diagram's columns (µs), or None when the run has no trace (``messages``: the
+    trace already paired, when the caller has it)."""
+    messages = pair_messages(trace) if messages is None else messages
     if not messages:
         return None
     lo, hi = _focus(d, ([failing] if failing is not None else []) + marked, messages)
@@ -200,9 +222,15 @@ def lamport_data(
     }
 
 
-def render_lamport(d: Digest, trace: list[dict], marked: list[int], failing: int | None) -> str:
+def render_lamport(
+    d: Digest,
+    trace: list[dict],
+    marked: list[int],
+    failing: int | None,
+    messages: list[dict] | None = None,
+) -> str:
     """The diagram and slot-story panel as an HTML fragment ('' when there is no trace)."""
-    data = lamport_data(d, trace, marked, failing)
+    data = lamport_data(d, trace, marked, failing, messages)
     if data is None:
         return ""
     blob = json.dumps(data, separators=(",", ":")).replace("</", "<\\/")

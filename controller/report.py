@@ -524,14 +524,7 @@ def render(run_dir: Path) -> str:
     from checker.perf import render_perf
     from checker.timeline import TIMELINE_CSS, render_timeline
     from controller.explain import render_explanations
-    from controller.lamport import (
-        LAMPORT_CSS,
-        op_slots,
-        pair_messages,
-        render_lamport,
-        slot_links,
-        writers_of,
-    )
+    from controller.lamport import LAMPORT_CSS, render_trace
     from controller.traces import TRACE_FILE, read_trace
 
     problems: list[str] = []
@@ -570,16 +563,9 @@ def render(run_dir: Path) -> str:
         anomalies.append({"name": name, "kind": kind, "html": Markup(body)})
 
     trace = read_trace(run_dir / TRACE_FILE, problems)
-    slots_by_op: dict[int, list[int]] = {}
-    if trace and anomalies:
-        in_question = sorted(set(highlight) | set(writers_of(d, failing)))
-        slots_by_op = op_slots(
-            [o for o in d.ops if o.index in set(in_question)], pair_messages(trace)
-        )
-        links = slot_links(slots_by_op, in_question, d)
-        if links:
-            anomalies.append({"name": "log slots", "kind": "slots", "html": Markup(links)})
-    lamport = render_lamport(d, trace, sorted(set(highlight)), failing) if trace else ""
+    links, lamport = render_trace(d, trace, highlight, failing, bool(anomalies))
+    if links:
+        anomalies.append({"name": "log slots", "kind": "slots", "html": Markup(links)})
 
     cls, verdict = _verdict(results)
     test_name = (results or {}).get("test") or spec.get("name") or run_dir.parent.name
