@@ -442,6 +442,9 @@ class Run:
             recs = trace(self.run_t0)
             if recs:
                 self.results["messages"] = write_trace(path, recs)
+                dropped = getattr(self.cluster, "messages_dropped", 0)
+                if dropped:  # a long run: the oldest went (the report says so)
+                    self.results["messages_dropped"] = dropped
         elif any(self.run_dir.path.glob("nodes/*/messages.jsonl")):  # real nodes, on request
             merged = merge_node_traces(self.run_dir.path / "nodes", self.wall_t0_ns)
             self.results["messages"] = write_trace(path, merged)

@@ -331,6 +331,12 @@ class SimCluster(Cluster):
         return w.trace.records(run_t0) if w is not None and w.trace is not None else []
 
     @property
+    def messages_dropped(self) -> int:
+        """Trace entries the simulator's ring let go (the oldest; cluster.sim.trace)."""
+        w = self.world
+        return w.trace.dropped if w is not None and w.trace is not None else 0
+
+    @property
     def violations(self) -> list[str]:
         """Safety violations the world saw inside the cores (two values for one slot, ...)."""
         return list(self.world.violations) if self.world else []

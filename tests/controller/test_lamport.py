@@ -3,6 +3,8 @@ construction, and on a real simulated run with a deliberate bug."""
 
 from __future__ import annotations
 
+import json
+
 from checker.stats import digest
 from controller.lamport import lamport_data, op_slots, pair_messages, process_of, slot_links
 from controller.traces import read_trace, write_trace
@@ -148,3 +150,16 @@ def test_a_hostile_trace_costs_its_bad_lines_never_the_report(tmp_path):
     assert odd["ballot"] is None and odd["slots"] == [] and odd["cmds"] == ["s0-p1:1@2"]
     page = build_report(run).read_text()
     assert 'id="lamport-data"' in page and "4 unreadable line(s)" in page
+
+
+def test_the_report_says_when_the_trace_lost_its_oldest_entries(tmp_path):
+    from controller.report import build_report
+    from tests.support.runs import make_run
+
+    run = make_run(tmp_path, test_name="reg", stamp="20260101T110000", n_ops=40)
+    write_trace(run / "messages.jsonl", _trace()[0])
+    results = json.loads((run / "results.json").read_text())
+    assert 'id="messages-dropped"' not in build_report(run).read_text()
+    (run / "results.json").write_text(json.dumps({**results, "messages_dropped": 1234}))
+    page = build_report(run).read_text()
+    assert 'id="messages-dropped"' in page and "the first 1234 of the run" in page

@@ -75,3 +75,11 @@ def test_an_undecodable_payload_is_recorded_as_unknown():
     t.received(0.001, 0.001, 0, 1, mid)
     recs = t.records()
     assert recs[0]["type"] == "?" and recs[1]["type"] == "?"
+
+
+def test_the_cluster_reports_what_its_ring_let_go():
+    c = booted()
+    assert c.messages_dropped == 0
+    c.world.trace.entries = type(c.world.trace.entries)(c.world.trace.entries, maxlen=50)
+    c.run_for(1.0)
+    assert c.messages_dropped > 0 and len(c.message_trace()) == 50
