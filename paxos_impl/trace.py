@@ -19,6 +19,7 @@ is on disk and the newest half at least is kept.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import time
 from collections.abc import Callable
@@ -105,6 +106,7 @@ class MessageLog:
         self.wall = wall
         self.f = open(self.path, "a", encoding="utf-8")  # noqa: SIM115 (kept open: a log)
         self.written = self.f.tell()
+        self.broken = False  # a write failed (a full disk): the trace stops, the node goes on
 
     def recv(self, src: int, msg: Any, now: float) -> None:
         self._write("recv", src, self.node, msg, now, None)
@@ -128,14 +130,27 @@ class MessageLog:
         self.flush()
 
     def _write(self, d: str, src: int, dst: int, m: Any, now: float, size: int | None) -> None:
+        if self.broken:
+            return
         rec = {"t": self.wall(), "clock": now, "dir": d, "from": src, "to": dst, **summarize(m)}
         if size is not None:
             rec["size"] = size
         line = json.dumps(rec, separators=(",", ":")) + "\n"
-        self.f.write(line)
-        self.written += len(line)
-        if self.written > self.half:
-            self._rotate()
+        try:
+            self.f.write(line)
+            self.written += len(line)
+            if self.written > self.half:
+                self._rotate()
+        except (OSError, ValueError) as e:  # a full disk costs the trace, never the node
+            self._give_up(e)
+
+    def _give_up(self, e: Exception) -> None:
+        self.broken = True
+        logging.getLogger("paxos.node").error("message trace stopped: %s", e)
+        try:
+            self.f.close()
+        except (OSError, ValueError):
+            pass
 
     def _rotate(self) -> None:
         self.f.close()
@@ -144,11 +159,15 @@ class MessageLog:
         self.written = 0
 
     def flush(self) -> None:
+        if self.broken:
+            return
         try:
             self.f.flush()
-        except OSError:  # a full disk costs the trace, never the node
-            pass
+        except (OSError, ValueError) as e:
+            self._give_up(e)
 
     def close(self) -> None:
         self.flush()
-        self.f.close()
+        if not self.broken:
+            self.f.close()
+            self.broken = True

@@ -71,7 +71,8 @@ def _rt_with_log(tmp_path, max_bytes=1_000_000):
     from paxos_impl.trace import MessageLog
 
     class IO:
-        sent: list = []
+        def __init__(self) -> None:
+            self.sent: list = []
 
         def send(self, messages):
             self.sent += messages
@@ -138,3 +139,21 @@ def test_the_log_never_holds_more_than_its_cap(tmp_path):
     assert [f.name for f in files] == ["messages.jsonl", "messages.jsonl.1"]
     assert sum(f.stat().st_size for f in files) <= 10_000 + 400
     assert '"ballot":[400,1]' in files[0].read_text()  # the newest entries are kept
+
+
+def test_a_trace_that_cannot_be_written_stops_and_the_node_goes_on(tmp_path):
+    rt = _rt_with_log(tmp_path)
+
+    class Full:
+        def write(self, *_):
+            raise OSError(28, "No space left on device")
+
+        flush = close = write
+
+    rt.trace.f = Full()
+    rt.finish(rt.step(("start",)))
+    batch = rt.step(("tick", 100.0))  # a prepare to each peer: sent although the trace failed
+    rt.finish(batch)
+    assert rt.trace.broken and [m["type"] for _, m in rt.transport.sent[-2:]] == ["prepare"] * 2
+    rt.step(("peer", 1, msg("heartbeat", ballot=(9, 1), commit=0, round=0)))  # no raise
+    rt.trace.close()
