@@ -241,7 +241,7 @@
       var acc = {};
       rows.forEach(function (k) { if (D.types[M.y[k]] === "accepted" && ballot(k) === b) acc[D.lanes[M.a[k]]] = 1; });
       lines.push("ballot " + b + ": accepted by " + (Object.keys(acc).join(", ") || "nobody") +
-        (at !== null ? "; a quorum (" + who.join(", ") + ") reached " + prop + " at " + fmt(at)
+        (at !== null ? "; accepted messages from a quorum (" + who.join(", ") + ") had reached " + prop + " by " + fmt(at)
           : "; no quorum of accepted reached a proposer in this trace"));
     });
     var learned = D.learned.filter(function (e) { return e[2] === slot; });

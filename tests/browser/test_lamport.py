@@ -49,6 +49,7 @@ def test_early_ack_diagram_slot_story_and_the_messages_of_an_operation(browser, 
     assert story["slot"] == slot and story["messages"] > 0 and story["learned"] > 0
     text = browser.find_element("id", "slot-story").text
     assert f"Slot {slot}'s story" in text and "learned chosen by" in text and "accept" in text
+    assert "accepted by nobody" in text and "accepted messages from a quorum (" in text
     browser.save_screenshot(str(tmp_path / "lamport-story.png"))
 
     # click the first operation in question on the canvas
