@@ -561,6 +561,11 @@ class DockerCluster(Cluster):
                 self.get_file(node, f"{NODE_ROOT}/{name}", dest / name)
             except ClusterError:
                 (dest / name).write_text("(not written)\n")
+        for name in ("messages.jsonl", "messages.jsonl.1"):  # a message trace, if asked for
+            try:
+                self.get_file(node, f"{NODE_ROOT}/{name}", dest / name)
+            except ClusterError:
+                pass
         listing = self.agent(node, "ls-data")
         lines = [f"{e['size']:>12}  {e['path']}" for e in listing["entries"]]
         (dest / "data-listing.txt").write_text(

@@ -14,7 +14,8 @@ class PaxosServer:
 
     install = Install(python_packages=("paxos_impl",))
     data_dir = "data"
-    log_files: tuple[str, ...] = ("store.log",)
+    # (messages.jsonl: the node's message trace, when its config asks for one)
+    log_files: tuple[str, ...] = ("store.log", "messages.jsonl", "messages.jsonl.1")
 
     def command(self, launch: Launch) -> list[str]:
         cmd = [launch.python, "-m", "paxos_impl.server", str(store_id(launch.node))]

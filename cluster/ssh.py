@@ -531,6 +531,11 @@ class SSHCluster(StartsAndWaits, Cluster):
                 self.get_file(node, name, dest / name)
             except ClusterError as e:
                 (dest / name).write_text(f"(not collected: {e})\n")
+        for name in ("messages.jsonl", "messages.jsonl.1"):  # a message trace, if asked for
+            try:
+                self.get_file(node, name, dest / name)
+            except ClusterError:
+                pass
         try:
             listing = self._agent_json(node, "ls-data")
             text = format_listing(listing)

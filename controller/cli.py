@@ -19,6 +19,10 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "test": ("controller.run_cli", "run a Jepsen-style test against a cluster"),
     "sim": ("controller.sim_cli", "sweep many seeds of a simulated test"),
     "validate": ("controller.validate_cli", "prove the suite finds every bug and no false alarm"),
+    "explain": (
+        "controller.explain_cli",
+        "why a deliberate bug breaks Paxos and how small it gets",
+    ),
     "check": ("checker.cli", "check history files for linearizability"),
     "report": ("controller.report_cli", "(re)build a run's HTML report"),
     "serve": ("controller.serve", "browse results/ over HTTP (localhost only by default)"),

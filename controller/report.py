@@ -526,6 +526,9 @@ def render(run_dir: Path) -> str:
 
     from checker.perf import render_perf
     from checker.timeline import TIMELINE_CSS, render_timeline
+    from controller.explain import render_explanations
+    from controller.lamport import LAMPORT_CSS, render_trace
+    from controller.traces import TRACE_FILE, read_trace
 
     problems: list[str] = []
     spec = _load_json(run_dir / "test.json", problems) or {}
@@ -567,6 +570,11 @@ def render(run_dir: Path) -> str:
             body = f"<p{anchor}><strong>{html.escape(name)}</strong> reported the history invalid; see its result above.</p>"
         anomalies.append({"name": name, "kind": kind, "html": Markup(body)})
 
+    trace = read_trace(run_dir / TRACE_FILE, problems)
+    links, lamport = render_trace(d, trace, highlight, failing, bool(anomalies))
+    if links:
+        anomalies.append({"name": "log slots", "kind": "slots", "html": Markup(links)})
+
     cls, verdict = _verdict(results)
     test_name = (results or {}).get("test") or spec.get("name") or run_dir.parent.name
     env = jinja2.Environment(
@@ -597,7 +605,9 @@ def render(run_dir: Path) -> str:
         faults=(results or {}).get("faults") or None,
         perf=Markup(render_perf(d)),
         timeline=Markup(render_timeline(d, highlight, failing)),
-        timeline_css=Markup(TIMELINE_CSS),
+        timeline_css=Markup(TIMELINE_CSS + LAMPORT_CSS),
+        lamport=Markup(lamport),
+        explanations=Markup(render_explanations(spec.get("bugs") or [])),
         anomalies=anomalies,
         nodes=_node_listing(run_dir),
         problems=problems,

@@ -40,6 +40,7 @@ from controller.interpreter import Env, Live, ProcessIds, nemesis_step, run_neme
 from controller.progress import show_progress
 from controller.spec import TestSpec
 from controller.store import RunDir, create_run
+from controller.traces import TRACE_FILE, merge_node_traces, write_trace
 from nemesis.combined import coverage
 from targets.base import Target, TargetClient
 from workloads.base import CheckInput
@@ -159,6 +160,7 @@ class Run:
         self.started_run = False
         self.build_report = True
         self.run_t0 = 0.0  # the cluster's clock when the run phase began
+        self.wall_t0_ns = time.time_ns()
         self.wall0 = time.monotonic()
         self.results: dict[str, Any] = {
             "valid": "unknown",
@@ -250,6 +252,7 @@ class Run:
             await self._phase("setup", self._setup())
             self.env.restart_clock()
             self.run_t0 = self.cluster.now()
+            self.wall_t0_ns = time.time_ns()  # real nodes' traces are stamped by wall clock
             self.started_run = True
             await self._phase("run", self._run())
         except Interrupted as e:
@@ -433,6 +436,18 @@ class Run:
         errors = [e for e in await asyncio.gather(*(one(n) for n in self.cluster.nodes)) if e]
         if errors:
             self.results["collect_errors"] = errors
+        path = self.run_dir.path / TRACE_FILE
+        trace = getattr(self.cluster, "message_trace", None)  # the simulator records them all
+        if callable(trace):
+            recs = trace(self.run_t0)
+            if recs:
+                self.results["messages"] = write_trace(path, recs)
+                dropped = getattr(self.cluster, "messages_dropped", 0)
+                if dropped:  # a long run: the oldest went (the report says so)
+                    self.results["messages_dropped"] = dropped
+        elif any(self.run_dir.path.glob("nodes/*/messages.jsonl")):  # real nodes, on request
+            merged = merge_node_traces(self.run_dir.path / "nodes", self.wall_t0_ns)
+            self.results["messages"] = write_trace(path, merged)
 
     # -- the target, from the controller's side -------------------------------------------
     def _client(self, node: str, process: int) -> TargetClient:

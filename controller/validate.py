@@ -406,6 +406,8 @@ def render_summary(summary: dict[str, Any]) -> str:
     for b in summary["bugs"]:
         link = _link(b.get("report") or b.get("run"), "report" if b.get("report") else "run")
         where = link if b.get("run") else ""
+        if b.get("report"):  # the run's message diagram, opened on the anomaly
+            where += " " + _link(f"{b['report']}#messages", "diagram")
         control = b.get("control")
         ctl = ""
         if control:
@@ -436,6 +438,14 @@ def render_summary(summary: dict[str, Any]) -> str:
             f"<td>{len(c['undecided'])} {und}</td><td>{c['seconds']:.1f} s</td></tr>"
         )
     verdict = "INTERRUPTED (partial)" if summary.get("interrupted") else "PASS" if ok else "FAIL"
+    explained = ""
+    if summary.get("target", "bundled") == "bundled":
+        from controller.explain import render_explanations
+
+        names = sorted({b["name"] for b in summary["bugs"]})
+        explained = render_explanations(names)
+        if explained:
+            explained = "<h2 id=bugs>Why each bug breaks Paxos</h2>" + explained
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>{e(summary["test"])} {e(summary["start"])}</title>
 <style>{_CSS}</style></head><body>
@@ -451,6 +461,7 @@ undecided {summary["undecided"]}, simulator-seen store violations in clean runs
 <table><tr><th>bug</th><th>status</th><th>found by</th><th>same seed, no bug</th><th>runs / budget</th><th>time</th><th>workload</th>
 <th>nemesis</th><th>read mode</th><th>seed</th><th>showed it</th><th>rule it breaks</th></tr>
 {"".join(rows)}</table>
+{explained}
 <h2>The correct store: false positives</h2>
 <table><tr><th>nemesis</th><th>workload</th><th>runs</th><th>valid</th><th>false positives</th>
 <th>undecided</th><th>time</th></tr>

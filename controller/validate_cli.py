@@ -145,6 +145,13 @@ def print_tables(summary: dict[str, Any]) -> None:
         )
     if summary["bugs"]:
         console.print(bugs)
+        if target == "bundled":
+            names = " ".join(b["name"] for b in summary["bugs"])
+            console.print(
+                f"Why each bug breaks Paxos, its lines, its smallest failure: paxlab explain {names}",
+                markup=False,
+                highlight=False,
+            )
     correct = "correct store" if target == "bundled" else f"{target}, default settings"
     clean = Table(title=f"{correct}: false positives")
     for col in ("nemesis", "workload", "runs", "valid", "false positives", "undecided", "time"):

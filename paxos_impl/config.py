@@ -81,6 +81,9 @@ class Config:
     max_client_conns: int = 1024  # open client connections per node; more are refused
     max_buffered_bytes: int = 64 * 1024 * 1024  # partial client frames held at once, per node
     data_dir: str | None = None  # default: ./node<id>.paxos
+    # record every protocol message sent and received in messages.jsonl beside the data
+    # directory, at most this many bytes (the oldest half goes first); 0: off (trace.py)
+    trace_messages_bytes: int = 0
     # Permit phase-1 and phase-2 quorums that need not meet (Q1 + Q2 <= N): unsafe, for
     # watching on purpose what the intersection rule protects.
     unsafe_quorums: bool = False
@@ -173,6 +176,8 @@ class Config:
             )
         if not 1 <= self.max_value_depth <= 500:
             raise ConfigError(f"max_value_depth must be within 1..500, got {self.max_value_depth}")
+        if self.trace_messages_bytes < 0:
+            raise ConfigError(f"trace_messages_bytes must be >= 0, got {self.trace_messages_bytes}")
         if self.max_client_conns < 1:
             raise ConfigError(f"max_client_conns must be at least 1, got {self.max_client_conns}")
         if self.max_buffered_bytes < self.max_frame_bytes:

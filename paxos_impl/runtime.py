@@ -123,6 +123,9 @@ class NodeRuntime:
         self.max_events = max_events
         self.request_s = request_s
         self.events: collections.deque[Event] = collections.deque()
+        # a host that records messages sets this (paxos_impl.trace.MessageLog): every peer
+        # message stepped and every one sent goes through it; None (the default): nothing
+        self.trace: Any = None
 
     def push(self, event: Event) -> None:
         self.events.append(event)
@@ -172,6 +175,8 @@ class NodeRuntime:
             kind = event[0]
             try:
                 if kind == "peer":
+                    if self.trace is not None:
+                        self.trace.recv(event[1], event[2], clock())
                     ready = r.on_message(event[1], event[2], clock())
                 elif kind == "tick":
                     now = clock()
@@ -181,6 +186,8 @@ class NodeRuntime:
                 elif kind == "client":
                     if not self.transport.live(event[1]):  # answered "timeout": don't start it
                         continue
+                    if self.trace is not None:
+                        self.trace.request(event[2], clock())
                     ready = r.on_client_request(event[1], event[2], clock())
                 else:
                     ready = r.start(clock())
@@ -214,6 +221,8 @@ class NodeRuntime:
     def finish(self, batch: Batch) -> None:
         """The batch's writes are durable: send its messages, then answer its clients."""
         if batch.messages:
+            if self.trace is not None:
+                self.trace.sends(batch.messages, self.clock())
             self.transport.send(batch.messages)
         if batch.replies:
             self.transport.reply(batch.replies)

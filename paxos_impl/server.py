@@ -21,6 +21,7 @@ from .config import KNOWN_BUGS, Config, ConfigError, load_config
 from .node import Node
 from .storage import Storage, StorageError
 from .tls import TlsError, describe
+from .trace import MessageLog
 
 EXIT_OK, EXIT_FATAL, EXIT_USAGE = 0, 1, 2
 
@@ -131,6 +132,12 @@ def main(argv: list[str] | None = None) -> int:
     except TlsError as e:
         storage.close()
         return _fail(str(e))
+    if config.trace_messages_bytes:
+        trace_path = data_dir.parent / "messages.jsonl"
+        try:
+            node.runtime.trace = MessageLog(trace_path, args.node_id, config.trace_messages_bytes)
+        except OSError as e:  # the trace is an aid: without it the node serves all the same
+            logging.getLogger("paxos.server").error("no message trace at %s: %s", trace_path, e)
     me = config.node(args.node_id)
     summary = (
         f"node {args.node_id} of {config.n}: peers on {me.host}:{me.peer_port}, clients on "
@@ -160,6 +167,8 @@ async def _serve(node: Node, summary: str) -> int:
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, node.stop)
     await node.run()
+    if node.runtime.trace is not None:
+        node.runtime.trace.close()
     log = logging.getLogger("paxos.server")
     if node.fatal:
         log.error("stopped: %s", node.fatal)

@@ -28,6 +28,7 @@ from cluster.base import Cluster, ClusterError, node_name, store_id
 from cluster.sim.network import LinkModel
 from cluster.sim.runtime import Netem, RuntimeWorld
 from cluster.sim.store_client import SimStoreClient
+from cluster.sim.trace import SimTrace
 from paxos_impl.config import Config, ConfigError, Timeouts, local_config
 from paxos_impl.storage import StorageError
 
@@ -83,6 +84,8 @@ class SimCluster(Cluster):
         self.power_loss = power_loss
         self.clock_drift = clock_drift
         self.world: RuntimeWorld | None = None
+        # every message into a trace (cluster.sim.trace); off only for runs nobody keeps
+        self.record_messages = True
         self.clients: dict[str, SimStoreClient] = {}
         self._client_ids = 0
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -111,6 +114,8 @@ class SimCluster(Cluster):
             return
         self.world = RuntimeWorld(self.config, self.seed, self.link, self.fsync_latency)  # type: ignore[arg-type]
         self.world.on_crash = self._on_crash
+        if self.record_messages:  # the simulator sees every message: it records them all
+            self.world.trace = SimTrace()
         self._attach()
 
     def teardown(self) -> None:
@@ -318,6 +323,18 @@ class SimCluster(Cluster):
     def run_for(self, seconds: float) -> None:
         """Drive the world without an event loop (unit tests, scripts)."""
         self._world().run_for(seconds)
+
+    def message_trace(self, run_t0: float = 0.0) -> list[dict]:
+        """Every message sent and delivered (and each slot learned and applied), ``t`` in ns
+        since ``run_t0`` (the history's clock); see cluster.sim.trace."""
+        w = self.world
+        return w.trace.records(run_t0) if w is not None and w.trace is not None else []
+
+    @property
+    def messages_dropped(self) -> int:
+        """Trace entries the simulator's ring let go (the oldest; cluster.sim.trace)."""
+        w = self.world
+        return w.trace.dropped if w is not None and w.trace is not None else 0
 
     @property
     def violations(self) -> list[str]:

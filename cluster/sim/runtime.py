@@ -174,11 +174,13 @@ class RuntimeWorld(World):
     # -- the runtime's IO: persist -> fsync -> send -------------------------------------------
     # These run for every event of a simulation: they are written out (no helper per
     # message, no closure) because the glue around a core step cost as much as the step.
-    def _deliver(self, src: int, dst: int, data: bytes | str, inc: int) -> None:
+    def _deliver(self, src: int, dst: int, data: bytes | str, inc: int, mid: int = 0) -> None:
         n = self.nodes[dst]
         rt = n.rt
         if rt is None or n.incarnation != inc:  # sent to an incarnation that has died
             return
+        if self.trace is not None:
+            self.trace.received(self.now, self.node_time(dst), src, dst, mid)
         if n.paused or n.syncing or rt.events:
             rt.events.append(("peer", src, decode(data)))
             return
@@ -257,6 +259,9 @@ class RuntimeWorld(World):
         now = self.now
         last: dict | None = None
         data: bytes | str = ""
+        tr = self.trace
+        clock = self.node_time(i) if tr is not None else 0.0
+        mid = 0
         for dst, m in messages:
             if m is not last:
                 last, data = m, encode(m)
@@ -265,8 +270,11 @@ class RuntimeWorld(World):
                         f"t={self.now:.3f} node {i} sent {m['type']} {m['ballot']} before its "
                         "disk held it (persist-then-send)"
                     )
+            if tr is not None:
+                mid = tr.sent(now, clock, i, dst, data)
             for d in delays(i, dst):
                 self._seq += 1
                 heappush(
-                    events, (now + d, self._seq, deliver, (i, dst, data, nodes[dst].incarnation))
+                    events,
+                    (now + d, self._seq, deliver, (i, dst, data, nodes[dst].incarnation, mid)),
                 )

@@ -26,6 +26,7 @@ from typing import Any
 from cluster.sim.codec import copy as _copy
 from cluster.sim.codec import decode, encode
 from cluster.sim.network import LinkModel, Network
+from cluster.sim.trace import SimTrace
 from paxos_impl.config import Config
 from paxos_impl.core import ProtocolError, Replica
 from paxos_impl.runtime import Batch, NodeRuntime
@@ -171,6 +172,8 @@ class World:
         self.client_inbox: dict[object, Callable[[dict], None]] = {}
         self.poked = False  # a client callback ran: whoever drives us may have work now
         self.steps = 0
+        # every message and learning, for the report's diagram (cluster.sim.trace); None: off
+        self.trace: SimTrace | None = None
         for i in self.nodes:
             self.restart(i)
 
@@ -387,14 +390,18 @@ class World:
 
     def _send(self, src: int, dst: int, m: dict) -> None:
         data = encode(m)
+        tr = self.trace
+        mid = 0 if tr is None else tr.sent(self.now, self.node_time(src), src, dst, data)
         for d in self.net.delays(src, dst):
             inc = self.nodes[dst].incarnation
-            self.after(d, self._deliver, src, dst, data, inc)
+            self.after(d, self._deliver, src, dst, data, inc, mid)
 
-    def _deliver(self, src: int, dst: int, data: str, inc: int) -> None:
+    def _deliver(self, src: int, dst: int, data: str, inc: int, mid: int = 0) -> None:
         n = self.nodes[dst]
         if not n.up or n.incarnation != inc:  # sent to an incarnation that has died
             return
+        if self.trace is not None:
+            self.trace.received(self.now, self.node_time(dst), src, dst, mid)
         self._push(dst, ("peer", src, decode(data)))
 
     # -- clients --------------------------------------------------------------------------------
@@ -403,17 +410,26 @@ class World:
         way to ``self.client_inbox[client]``."""
         delays = self.net.delays(client, node)
         data = encode(req)
+        mid, tr = 0, self.trace
+        if tr is not None:
+            if isinstance(req, dict) and isinstance(req.get("client_id"), str):
+                tr.clients[client] = req["client_id"]
+            mid = tr.sent(self.now, None, client, node, data)
         for d in delays:
             inc = self.nodes[node].incarnation
-            self.after(d, self._deliver_request, node, handle, data, inc)
+            self.after(d, self._deliver_request, node, handle, data, inc, mid)
 
-    def _deliver_request(self, node: int, handle: object, data: str, inc: int) -> None:
+    def _deliver_request(
+        self, node: int, handle: object, data: str, inc: int, mid: int = 0
+    ) -> None:
         n = self.nodes[node]
         if not n.up or n.incarnation != inc:
             return
         rt = n.rt
         if rt is None:
             return
+        if self.trace is not None:
+            self.trace.received(self.now, self.node_time(node), handle[0], node, mid)  # type: ignore[index]
         rt.admit(handle, decode(data))
         if not n.paused and not n.syncing:
             self._run(n, node)
@@ -421,11 +437,15 @@ class World:
     def _reply(self, node: int, handle: object, rep: dict) -> None:
         client = handle[0]  # type: ignore[index]
         data = encode(rep)
+        tr = self.trace
+        mid = 0 if tr is None else tr.sent(self.now, self.node_time(node), node, client, data)
         for d in self.net.delays(node, client):
-            self.after(d, self._deliver_reply, handle, data)
+            self.after(d, self._deliver_reply, handle, data, mid)
 
-    def _deliver_reply(self, handle: object, data: str) -> None:
+    def _deliver_reply(self, handle: object, data: str, mid: int = 0) -> None:
         cb = self.client_inbox.get(handle[0])  # type: ignore[index]
+        if self.trace is not None:
+            self.trace.received(self.now, None, None, handle[0], mid)  # type: ignore[index]
         if cb is not None:
             self.poked = True
             cb(dict(decode(data), _handle=handle))
@@ -435,6 +455,8 @@ class World:
         n = self.nodes[i]
 
         def observe(kind: str, slot: int, value: Any) -> None:
+            if self.trace is not None and kind in ("chosen", "apply"):
+                self.trace.learned(kind, self.now, self.node_time(i), i, slot)
             if kind == "conflict":
                 self.violations.append(
                     f"t={self.now:.3f} node {i}: slot {slot} learned twice: {value}"

@@ -107,6 +107,9 @@ def test_cli_json_results_and_summary_page_link_the_report(tmp_path, capsys):
     assert report and (vdir / report).is_file()  # relative to the validation folder
     page = (vdir / "summary.html").read_text()
     assert f'href="{report}"' in page and "local-read" in page and "PASS" in page
+    assert f'href="{report}#messages"' in page  # the run's message diagram
+    assert 'id="bug-local-read"' in page and "has_bug(&quot;local-read&quot;)" in page
+    assert 'id="lamport-data"' in (vdir / report).read_text()  # the validate run kept its trace
     assert "http://" not in page and "https://" not in page and "<script" not in page
 
 

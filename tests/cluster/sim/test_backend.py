@@ -18,6 +18,7 @@ from controller.spec import TestSpec
 from controller.virtual_loop import run_virtual
 from paxos_impl.client import DefiniteFailure, Indeterminate
 from paxos_impl.storage import encode_record
+from tests.support.sim.booted import booted
 
 
 # -- the disk -------------------------------------------------------------------------------------
@@ -76,12 +77,7 @@ def test_a_snapshot_replaces_the_log_only_once_synced():
 
 # -- the cluster, driven without an event loop ---------------------------------------------------
 def _booted(n: int = 3, **kw) -> SimCluster:
-    c = make_cluster("sim", "t", n, seed=5, **kw)
-    assert isinstance(c, SimCluster)
-    c.setup()
-    c.start_all()
-    c.run_for(2.0)
-    return c
+    return booted(n, **kw)
 
 
 def test_make_cluster_registers_the_backend_and_a_leader_is_elected():
