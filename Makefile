@@ -38,6 +38,10 @@ $(VENV)/.installed: pyproject.toml
 	$(PY) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e '.[dev,dask]'
+	@# Bytecode now, not at each run: where PYTHONDONTWRITEBYTECODE is set, Python never
+	@# writes it and compiles every module on each start (20 ms more on each `paxlab check`).
+	$(BIN)/python -m compileall -q -j 0 paxos_impl generator targets cluster nemesis \
+	    workloads checker controller > /dev/null
 	touch $@
 
 lint: install

@@ -18,7 +18,6 @@ transaction histories, judged by the Elle-style checker in checker.txn against
 from __future__ import annotations
 
 import argparse
-import html
 import json
 import sys
 import time
@@ -326,6 +325,8 @@ def run(args: argparse.Namespace) -> int:
             if worst != 1:
                 worst = 2
             if args.report:
+                import html  # only for a report: each import is start-up time of every check
+
                 sections.append(f"<section><h2>{html.escape(path)}</h2>"
                                 f"<p>not checked: {html.escape(msg)}</p></section>")  # fmt: skip
             continue
@@ -366,6 +367,8 @@ def _section(path: str, r: dict, evs: Any, args: argparse.Namespace) -> str:
     from checker.models import get_model
 
     if r.get("model") in (*EVENT_MODELS, *TXN_MODELS):
+        import html
+
         body = html.escape(json.dumps(_json_safe(r), indent=1, default=str)[:20000])
         return f"<section><h2>{html.escape(path)}</h2><pre>{body}</pre></section>"
     model = get_model(r["model"])

@@ -14,13 +14,9 @@ from __future__ import annotations
 import io
 import json
 import math
-from collections.abc import Iterable, Iterator
+import os
+from collections.abc import Callable, Iterable, Iterator
 from functools import partial
-
-try:  # several times faster than json on big histories; json is the fall-back
-    from orjson import loads as _loads
-except ImportError:  # pragma: no cover
-    _loads = json.loads
 from pathlib import Path
 from typing import Any
 
@@ -87,6 +83,36 @@ def _parse_constant(s: str) -> Any:
 _DECODER = json.JSONDecoder(
     parse_int=_parse_int, parse_float=_parse_float, parse_constant=_parse_constant
 )
+
+# orjson parses a history line about 4 times faster than json, but importing it costs about
+# 9 ms (it imports dataclasses, uuid, platform): more than it saves on a file of fewer than
+# some 5,000 lines, where `paxlab check`'s start-up is most of its time. So a file smaller
+# than this is parsed with the strict decoder above, a larger one (or a stream) with orjson.
+ORJSON_MIN_BYTES = 1 << 20
+
+
+def _strict_loads(text: str | bytes) -> Any:
+    """The fast path's parser for small files: `_DECODER`, which is also the slow path's,
+    so both accept the same lines; None for what only the slow path may explain."""
+    try:
+        return _DECODER.decode(text.decode("utf-8") if text.__class__ is bytes else text)
+    except (_Refused, RecursionError):
+        return None
+
+
+def _loads_for(source: Any) -> Callable[[Any], Any]:
+    """The line parser for ``source``: see `ORJSON_MIN_BYTES`."""
+    if isinstance(source, (str, Path)):
+        try:
+            if os.path.getsize(source) < ORJSON_MIN_BYTES:
+                return _strict_loads
+        except OSError:
+            pass  # not a regular file (a pipe): its size says nothing; errors come later
+    try:
+        from orjson import loads
+    except ImportError:  # pragma: no cover - orjson is a dependency; json is the fall-back
+        return _strict_loads
+    return loads
 
 
 def depth_error(value: Any, limit: int = MAX_DEPTH, start: int = 1) -> str | None:
@@ -304,7 +330,7 @@ def iter_events(source: str | Path | Iterable[str]) -> Iterator[tuple[int, dict]
     The common case is one C call to parse and a few type checks; anything unusual goes
     through `parse_event` for a precise message. Indices, when present, must count 0, 1,
     2, ... (a duplicate or a gap means lines were lost, repeated or reordered)."""
-    loads = _loads
+    loads = _loads_for(source)
     n = 0
     indexed = None
     types = TYPES  # a tuple: "in" must not hash an unhashable type value

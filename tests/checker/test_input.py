@@ -73,8 +73,21 @@ BAD = {
 }
 
 
+@pytest.fixture(params=["json", "orjson"])
+def parser(request, monkeypatch):
+    """Both line parsers: small files are read with the strict json decoder, large ones
+    with orjson (`ORJSON_MIN_BYTES`); each must refuse and accept exactly the same."""
+    import checker.history
+
+    if request.param == "orjson":
+        monkeypatch.setattr(checker.history, "ORJSON_MIN_BYTES", 0)
+    else:
+        monkeypatch.setattr(checker.history, "ORJSON_MIN_BYTES", 1 << 40)
+    return request.param
+
+
 @pytest.mark.parametrize("name", sorted(BAD))
-def test_bad_input_is_exit_2_and_one_line_naming_file_and_line(tmp_path, name):
+def test_bad_input_is_exit_2_and_one_line_naming_file_and_line(tmp_path, name, parser):
     content, line, word = BAD[name]
     path = tmp_path / f"{name}.jsonl"
     if name == "binary":
@@ -93,7 +106,7 @@ def test_bad_input_is_exit_2_and_one_line_naming_file_and_line(tmp_path, name):
     assert r.stdout == ""
 
 
-def test_a_30_digit_integer_is_not_silently_rounded(tmp_path):
+def test_a_30_digit_integer_is_not_silently_rounded(tmp_path, parser):
     """orjson reads integers past 64 bits as floats: two different 30-digit values became
     equal and a stale read passed as linearizable. Now such integers are refused."""
     path = tmp_path / "h.jsonl"
@@ -108,7 +121,7 @@ def test_a_30_digit_integer_is_not_silently_rounded(tmp_path):
     assert paxlab(path).returncode == 0
 
 
-def test_floats_and_nesting_within_bounds_are_exact(tmp_path):
+def test_floats_and_nesting_within_bounds_are_exact(tmp_path, parser):
     path = tmp_path / "h.jsonl"
     path.write_text(write_then_read("0.5", "0.5"))
     assert paxlab(path).returncode == 0
@@ -168,7 +181,7 @@ def test_the_real_cli_never_prints_a_traceback(tmp_path):
     assert len(r.stderr.strip().splitlines()) == 3
 
 
-def test_library_loading_refuses_the_same(tmp_path):
+def test_library_loading_refuses_the_same(tmp_path, parser):
     path = tmp_path / "h.jsonl"
     path.write_text(BAD["duplicate-index"][0])
     with pytest.raises(HistoryError, match="line 2"):
