@@ -17,7 +17,6 @@ import math
 import os
 from collections.abc import Callable, Iterable, Iterator
 from functools import partial
-from pathlib import Path
 from typing import Any
 
 TYPES = ("invoke", "ok", "fail", "info")
@@ -102,7 +101,7 @@ def _strict_loads(text: str | bytes) -> Any:
 
 def _loads_for(source: Any) -> Callable[[Any], Any]:
     """The line parser for ``source``: see `ORJSON_MIN_BYTES`."""
-    if isinstance(source, (str, Path)):
+    if isinstance(source, (str, os.PathLike)):
         try:
             if os.path.getsize(source) < ORJSON_MIN_BYTES:
                 return _strict_loads
@@ -277,8 +276,8 @@ def check_event(ev: dict, lineno: int) -> dict:
     return ev
 
 
-def _lines(source: str | Path | Iterable[str]) -> Iterator[str | bytes]:
-    if isinstance(source, (str, Path)):
+def _lines(source: str | os.PathLike | Iterable[str]) -> Iterator[str | bytes]:
+    if isinstance(source, (str, os.PathLike)):
         try:
             fh = open(source, "rb")  # noqa: SIM115  (orjson validates UTF-8 itself)
         except OSError as e:
@@ -324,7 +323,7 @@ def checked_indices(events: Iterable[tuple[int, dict]]) -> Iterator[tuple[int, d
         yield lineno, ev
 
 
-def iter_events(source: str | Path | Iterable[str]) -> Iterator[tuple[int, dict]]:
+def iter_events(source: str | os.PathLike | Iterable[str]) -> Iterator[tuple[int, dict]]:
     """(line number, event) for every non-blank line; raises HistoryError on bad lines.
 
     The common case is one C call to parse and a few type checks; anything unusual goes
@@ -467,6 +466,6 @@ def ops_from(source: Any, include_nemesis: bool = False) -> list[Op]:
     return ops
 
 
-def load(path: str | Path, include_nemesis: bool = False) -> list[Op]:
+def load(path: str | os.PathLike, include_nemesis: bool = False) -> list[Op]:
     """All client operations of a history file, in invocation order."""
-    return ops_from(Path(path), include_nemesis=include_nemesis)
+    return ops_from(os.fspath(path), include_nemesis=include_nemesis)
