@@ -84,10 +84,13 @@ _DECODER = json.JSONDecoder(
 )
 
 # orjson parses a history line about 4 times faster than json, but importing it costs about
-# 9 ms (it imports dataclasses, uuid, platform): more than it saves on a file of fewer than
-# some 5,000 lines, where `paxlab check`'s start-up is most of its time. So a file smaller
-# than this is parsed with the strict decoder above, a larger one (or a stream) with orjson.
+# 9 ms (it imports dataclasses, uuid, platform): more than it saves on fewer than some 5,000
+# lines, and for one small file `paxlab check`'s start-up is most of its time. So files are
+# parsed with the strict decoder above until this process has read this many bytes (this
+# file included) with it; from then on, and for streams, with orjson.
 ORJSON_MIN_BYTES = 1 << 20
+_strict_bytes = 0  # bytes this process has parsed with the strict decoder
+_orjson_loads: Callable[[Any], Any] | None = None
 
 
 def _strict_loads(text: str | bytes) -> Any:
@@ -101,17 +104,22 @@ def _strict_loads(text: str | bytes) -> Any:
 
 def _loads_for(source: Any) -> Callable[[Any], Any]:
     """The line parser for ``source``: see `ORJSON_MIN_BYTES`."""
-    if isinstance(source, (str, os.PathLike)):
+    global _strict_bytes, _orjson_loads
+    if _orjson_loads is None and isinstance(source, (str, os.PathLike)):
         try:
-            if os.path.getsize(source) < ORJSON_MIN_BYTES:
-                return _strict_loads
+            size = os.path.getsize(source)
         except OSError:
-            pass  # not a regular file (a pipe): its size says nothing; errors come later
-    try:
-        from orjson import loads
-    except ImportError:  # pragma: no cover - orjson is a dependency; json is the fall-back
-        return _strict_loads
-    return loads
+            size = ORJSON_MIN_BYTES  # not a regular file: its size says nothing
+        if _strict_bytes + size < ORJSON_MIN_BYTES:
+            _strict_bytes += size
+            return _strict_loads
+    if _orjson_loads is None:
+        try:
+            from orjson import loads
+        except ImportError:  # pragma: no cover - a dependency; json is the fall-back
+            return _strict_loads
+        _orjson_loads = loads
+    return _orjson_loads
 
 
 def depth_error(value: Any, limit: int = MAX_DEPTH, start: int = 1) -> str | None:

@@ -79,10 +79,11 @@ def parser(request, monkeypatch):
     with orjson (`ORJSON_MIN_BYTES`); each must refuse and accept exactly the same."""
     import checker.history
 
-    if request.param == "orjson":
-        monkeypatch.setattr(checker.history, "ORJSON_MIN_BYTES", 0)
-    else:
-        monkeypatch.setattr(checker.history, "ORJSON_MIN_BYTES", 1 << 40)
+    json_only = request.param == "json"
+    monkeypatch.setattr(checker.history, "ORJSON_MIN_BYTES", 1 << 40 if json_only else 0)
+    monkeypatch.setattr(checker.history, "_strict_bytes", 0)
+    if json_only:
+        monkeypatch.setattr(checker.history, "_orjson_loads", None)
     return request.param
 
 
@@ -220,3 +221,20 @@ def test_a_file_without_newlines_is_not_read_whole(fmt):
     assert r.returncode == 2
     (line,) = r.stderr.strip().splitlines()
     assert "/dev/zero: line 1:" in line
+
+
+def test_files_are_parsed_with_orjson_once_the_process_has_read_enough(tmp_path, monkeypatch):
+    """The strict decoder for the first bytes a process reads (orjson's import would cost
+    more), orjson once they add up to `ORJSON_MIN_BYTES`, and for streams."""
+    import checker.history as h
+
+    path = tmp_path / "h.jsonl"
+    path.write_text(GOOD)
+    monkeypatch.setattr(h, "ORJSON_MIN_BYTES", 2 * len(GOOD) + 1)
+    monkeypatch.setattr(h, "_strict_bytes", 0)
+    monkeypatch.setattr(h, "_orjson_loads", None)
+    assert h._loads_for(path) is h._strict_loads
+    assert h._loads_for(str(path)) is h._strict_loads
+    assert h._loads_for(path) is not h._strict_loads  # the third file crosses the threshold
+    monkeypatch.setattr(h, "_orjson_loads", None)
+    assert h._loads_for(GOOD.splitlines()) is not h._strict_loads
