@@ -21,7 +21,10 @@ import argparse
 import json
 import sys
 import time
-from typing import Any, TextIO
+
+TYPE_CHECKING = False  # not `typing`'s: importing typing is start-up time of every check
+if TYPE_CHECKING:
+    from typing import Any, TextIO
 
 PROGRESS_AFTER_S = 2.0
 FORMATS = ("auto", "jsonl", "edn", "jepsen-log")

@@ -17,7 +17,10 @@ import math
 import os
 from collections.abc import Callable, Iterable, Iterator
 from functools import partial
-from typing import Any
+
+TYPE_CHECKING = False  # not `typing`'s: importing typing is start-up time of every check
+if TYPE_CHECKING:
+    from typing import Any
 
 TYPES = ("invoke", "ok", "fail", "info")
 COMPLETIONS = ("ok", "fail", "info")

@@ -48,10 +48,13 @@ import time
 from bisect import bisect_left, bisect_right
 from collections import deque
 from collections.abc import Callable, Generator, Iterable
-from typing import Any
 
 from checker.history import HistoryError, Op, iter_events, iter_ops, ops_from
 from checker.models import ANYTHING, ILLEGAL, NOCHECK, NOTHING, Model, freeze, get_model, thaw
+
+TYPE_CHECKING = False  # not `typing`'s: importing typing is start-up time of every check
+if TYPE_CHECKING:
+    from typing import Any
 
 PARALLEL_MIN_OPS = 40_000  # below this a process pool costs more than it saves
 SPILL_MIN_BYTES = 64 << 20  # files above this are split by key through temporary buckets
