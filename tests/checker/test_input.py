@@ -238,3 +238,24 @@ def test_files_are_parsed_with_orjson_once_the_process_has_read_enough(tmp_path,
     assert h._loads_for(path) is not h._strict_loads  # the third file crosses the threshold
     monkeypatch.setattr(h, "_orjson_loads", None)
     assert h._loads_for(GOOD.splitlines()) is not h._strict_loads
+
+
+@pytest.mark.parametrize(
+    "line",
+    [W1, W1 + "\n", W1 + "\r\n", "  " + W1, W1 + " x", W1 + "\u00a0", W1 + W1, W1[:-1],
+     '{"value": NaN}', '{"value": 1e999}', '{"value": ' + "9" * 30 + "}", "", "\n", "[1]"],
+)  # fmt: skip
+def test_the_small_file_parser_takes_only_what_the_strict_decoder_takes(line):
+    """The fast parser is the strict decoder's scanner: whatever it returns is what
+    `_DECODER` returns for the line; whatever it cannot take (None) goes to the slow path,
+    which gives the precise error or, for leading whitespace, the same value."""
+    import checker.history as h
+
+    got = h._strict_loads(line.encode())
+    try:
+        want = h._DECODER.decode(line)
+    except (ValueError, h._Refused):
+        want = None
+    assert got is None or got == want
+    if want is not None and not line.startswith(" "):
+        assert got == want
