@@ -18,11 +18,13 @@ transaction histories, judged by the Elle-style checker in checker.txn against
 from __future__ import annotations
 
 import argparse
-import html
 import json
 import sys
 import time
-from typing import Any, TextIO
+
+TYPE_CHECKING = False  # not `typing`'s: importing typing is start-up time of every check
+if TYPE_CHECKING:
+    from typing import Any, TextIO
 
 PROGRESS_AFTER_S = 2.0
 FORMATS = ("auto", "jsonl", "edn", "jepsen-log")
@@ -326,6 +328,8 @@ def run(args: argparse.Namespace) -> int:
             if worst != 1:
                 worst = 2
             if args.report:
+                import html  # only for a report: each import is start-up time of every check
+
                 sections.append(f"<section><h2>{html.escape(path)}</h2>"
                                 f"<p>not checked: {html.escape(msg)}</p></section>")  # fmt: skip
             continue
@@ -370,6 +374,8 @@ def _section(path: str, r: dict, evs: Any, args: argparse.Namespace) -> str:
 
         return f"<section>{render_txn_anomalies(r, path)}</section>"
     if r.get("model") in (*EVENT_MODELS, *TXN_MODELS):
+        import html
+
         body = html.escape(json.dumps(_json_safe(r), indent=1, default=str)[:20000])
         return f"<section><h2>{html.escape(path)}</h2><pre>{body}</pre></section>"
     model = get_model(r["model"])

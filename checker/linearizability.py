@@ -48,11 +48,13 @@ import time
 from bisect import bisect_left, bisect_right
 from collections import deque
 from collections.abc import Callable, Generator, Iterable
-from pathlib import Path
-from typing import Any
 
 from checker.history import HistoryError, Op, iter_events, iter_ops, ops_from
 from checker.models import ANYTHING, ILLEGAL, NOCHECK, NOTHING, Model, freeze, get_model, thaw
+
+TYPE_CHECKING = False  # not `typing`'s: importing typing is start-up time of every check
+if TYPE_CHECKING:
+    from typing import Any
 
 PARALLEL_MIN_OPS = 40_000  # below this a process pool costs more than it saves
 SPILL_MIN_BYTES = 64 << 20  # files above this are split by key through temporary buckets
@@ -1112,7 +1114,7 @@ def _run_parallel(parts: dict, mdl: Model, initial: Any, deadline: float | None,
 
 
 def check_file(
-    path: str | Path,
+    path: str | os.PathLike,
     model: str | Model = "register",
     initial: Any = None,
     time_limit: float | None = None,
@@ -1130,11 +1132,11 @@ def check_file(
         raise HistoryError(f"cannot read {path}: {e.strerror}") from None
     if type(mdl).split_key is Model.split_key or size < spill_min_bytes:
         return check(path, mdl, initial, time_limit, full, progress, jobs)
-    return _check_spilled(Path(path), mdl, freeze(initial), time_limit, full, progress,
+    return _check_spilled(os.fspath(path), mdl, freeze(initial), time_limit, full, progress,
                           jobs, size)  # fmt: skip
 
 
-def _check_spilled(path: Path, mdl: Model, initial: Any, time_limit: float | None, full: bool,
+def _check_spilled(path: str, mdl: Model, initial: Any, time_limit: float | None, full: bool,
                    progress: Progress | None, jobs: int | None, size: int) -> dict:  # fmt: skip
     import pickle  # here, not at the top: only large files are spilled (start-up time)
     import tempfile

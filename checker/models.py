@@ -34,9 +34,12 @@ from __future__ import annotations
 import json
 from bisect import bisect_left
 from collections.abc import Callable, Iterable
-from typing import Any
 
 from checker.history import Op
+
+TYPE_CHECKING = False  # not `typing`'s: importing typing is start-up time of every check
+if TYPE_CHECKING:
+    from typing import Any
 
 
 class _Marker:

@@ -193,14 +193,17 @@ def test_load_errors_name_the_line(tmp_path):
 def test_check_imports_only_what_it_needs(files):
     """A user's `paxlab check FILE.jsonl` pays for the checker alone: not for the other
     sub-commands' modules (the simulator, the report server, the store's client), not for
-    the EDN library, not for the spill machinery. They were most of its wall time."""
+    the EDN library, not for the spill machinery. They were most of its wall time. Nor,
+    for a file under `ORJSON_MIN_BYTES`, for orjson (its import outweighs its speed there),
+    nor for the HTML escaping only a report needs, nor for typing, nor for shutil (which
+    argparse imports for the terminal's width)."""
     probe = (
         "import sys\n"
         "from controller.cli import main\n"
         f"rc = main(['check', '--quiet', {str(files / 'good.jsonl')!r}])\n"
         "heavy = ['controller.sim_cli', 'controller.run_cli', 'controller.serve',"
         " 'controller.bench_cli', 'paxos_impl.client', 'multiprocessing', 'edn_format',"
-        " 'checker.edn', 'tempfile', 'pickle']\n"
+        " 'checker.edn', 'tempfile', 'pickle', 'orjson', 'html', 'typing', 'shutil']\n"
         "print(rc, [m for m in heavy if m in sys.modules])\n"
     )
     p = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120)

@@ -73,8 +73,22 @@ BAD = {
 }
 
 
+@pytest.fixture(params=["json", "orjson"])
+def parser(request, monkeypatch):
+    """Both line parsers: small files are read with the strict json decoder, large ones
+    with orjson (`ORJSON_MIN_BYTES`); each must refuse and accept exactly the same."""
+    import checker.history
+
+    json_only = request.param == "json"
+    monkeypatch.setattr(checker.history, "ORJSON_MIN_BYTES", 1 << 40 if json_only else 0)
+    monkeypatch.setattr(checker.history, "_strict_bytes", 0)
+    if json_only:
+        monkeypatch.setattr(checker.history, "_orjson_loads", None)
+    return request.param
+
+
 @pytest.mark.parametrize("name", sorted(BAD))
-def test_bad_input_is_exit_2_and_one_line_naming_file_and_line(tmp_path, name):
+def test_bad_input_is_exit_2_and_one_line_naming_file_and_line(tmp_path, name, parser):
     content, line, word = BAD[name]
     path = tmp_path / f"{name}.jsonl"
     if name == "binary":
@@ -93,7 +107,7 @@ def test_bad_input_is_exit_2_and_one_line_naming_file_and_line(tmp_path, name):
     assert r.stdout == ""
 
 
-def test_a_30_digit_integer_is_not_silently_rounded(tmp_path):
+def test_a_30_digit_integer_is_not_silently_rounded(tmp_path, parser):
     """orjson reads integers past 64 bits as floats: two different 30-digit values became
     equal and a stale read passed as linearizable. Now such integers are refused."""
     path = tmp_path / "h.jsonl"
@@ -108,7 +122,7 @@ def test_a_30_digit_integer_is_not_silently_rounded(tmp_path):
     assert paxlab(path).returncode == 0
 
 
-def test_floats_and_nesting_within_bounds_are_exact(tmp_path):
+def test_floats_and_nesting_within_bounds_are_exact(tmp_path, parser):
     path = tmp_path / "h.jsonl"
     path.write_text(write_then_read("0.5", "0.5"))
     assert paxlab(path).returncode == 0
@@ -168,7 +182,7 @@ def test_the_real_cli_never_prints_a_traceback(tmp_path):
     assert len(r.stderr.strip().splitlines()) == 3
 
 
-def test_library_loading_refuses_the_same(tmp_path):
+def test_library_loading_refuses_the_same(tmp_path, parser):
     path = tmp_path / "h.jsonl"
     path.write_text(BAD["duplicate-index"][0])
     with pytest.raises(HistoryError, match="line 2"):
@@ -207,3 +221,41 @@ def test_a_file_without_newlines_is_not_read_whole(fmt):
     assert r.returncode == 2
     (line,) = r.stderr.strip().splitlines()
     assert "/dev/zero: line 1:" in line
+
+
+def test_files_are_parsed_with_orjson_once_the_process_has_read_enough(tmp_path, monkeypatch):
+    """The strict decoder for the first bytes a process reads (orjson's import would cost
+    more), orjson once they add up to `ORJSON_MIN_BYTES`, and for streams."""
+    import checker.history as h
+
+    path = tmp_path / "h.jsonl"
+    path.write_text(GOOD)
+    monkeypatch.setattr(h, "ORJSON_MIN_BYTES", 2 * len(GOOD) + 1)
+    monkeypatch.setattr(h, "_strict_bytes", 0)
+    monkeypatch.setattr(h, "_orjson_loads", None)
+    assert h._loads_for(path) is h._strict_loads
+    assert h._loads_for(str(path)) is h._strict_loads
+    assert h._loads_for(path) is not h._strict_loads  # the third file crosses the threshold
+    monkeypatch.setattr(h, "_orjson_loads", None)
+    assert h._loads_for(GOOD.splitlines()) is not h._strict_loads
+
+
+@pytest.mark.parametrize(
+    "line",
+    [W1, W1 + "\n", W1 + "\r\n", "  " + W1, W1 + " x", W1 + "\u00a0", W1 + W1, W1[:-1],
+     '{"value": NaN}', '{"value": 1e999}', '{"value": ' + "9" * 30 + "}", "", "\n", "[1]"],
+)  # fmt: skip
+def test_the_small_file_parser_takes_only_what_the_strict_decoder_takes(line):
+    """The fast parser is the strict decoder's scanner: whatever it returns is what
+    `_DECODER` returns for the line; whatever it cannot take (None) goes to the slow path,
+    which gives the precise error or, for leading whitespace, the same value."""
+    import checker.history as h
+
+    got = h._strict_loads(line.encode())
+    try:
+        want = h._DECODER.decode(line)
+    except (ValueError, h._Refused):
+        want = None
+    assert got is None or got == want
+    if want is not None and not line.startswith(" "):
+        assert got == want
