@@ -28,6 +28,8 @@ SHRUNK: dict[str, tuple[int, int, int, int, int]] = {
     "accept-lower-ballot": (0, 390, 268, 10, 1),
     "commit-other-ballot": (0, 361, 124, 10, 2),
     "quorum-off-by-one": (1, 406, 32, 5, 1),
+    "txn-split": (0, 334, 12, 0, 0),
+    "txn-stale-read": (0, 334, 12, 0, 0),
 }
 
 

@@ -56,6 +56,10 @@ class StateMachine:
         self._stale: dict[str | None, Any] = {}  # txn-stale-read: an old copy of kv
         self._applied = 0
 
+    def has_bug(self, name: str) -> bool:
+        """Is deliberate bug ``name`` on (the marked lines test it by name, as the core's do)?"""
+        return name in self.txn_bugs
+
     # -- de-duplication -----------------------------------------------------------------
     def lookup(self, client_id: str | None, seq: int | None) -> Result | None:
         """The recorded result if this (client_id, seq) was applied already (or is stale)."""
@@ -90,7 +94,7 @@ class StateMachine:
     def _note_applied(self) -> None:
         """BUG(txn-stale-read): refresh the stale copy of kv every STALE_EVERY commands."""
         self._applied += 1
-        if "txn-stale-read" in self.txn_bugs and self._applied % STALE_EVERY == 0:
+        if self.has_bug("txn-stale-read") and self._applied % STALE_EVERY == 0:
             self._stale = dict(self.kv)
 
     def execute(self, cmd: dict) -> Result:
@@ -124,7 +128,7 @@ class StateMachine:
         reply is the micro-ops with the reads filled in."""
         if not valid_mops(mops):
             return error("bad_request")
-        if "txn-split" in self.txn_bugs and len(mops) > 1:
+        if self.has_bug("txn-split") and len(mops) > 1:
             return self._txn_split(mops)
         staged: dict[str | None, Any] = {}
         done = self._run_mops(mops, staged)
@@ -179,7 +183,7 @@ class StateMachine:
 
     def _txn_read(self, key: str | None) -> Any:
         """A transaction's read of a key it has not written (the committed value)."""
-        if "txn-stale-read" in self.txn_bugs:  # BUG(txn-stale-read): an old snapshot
+        if self.has_bug("txn-stale-read"):  # BUG(txn-stale-read): an old snapshot
             return self._stale.get(key)
         return self.kv.get(key)
 
