@@ -182,6 +182,7 @@ class RuntimeWorld(World):
         if n.paused or n.syncing or rt.events:
             rt.events.append(("peer", src, decode(data)))
             return
+        n.commit_before = n.replica.commit_index  # type: ignore[union-attr]
         batch = rt.step(("peer", src, decode(data)))  # idle: a batch of one (World._push)
         self.steps += 1
         if batch.writes:
@@ -214,6 +215,8 @@ class RuntimeWorld(World):
                 rt.finish(batch)
                 self._run(n, i)
             return
+        if k == 0:
+            self._send_early(n, i, batch)
         records, snapshot = batch.writes[k]
         try:
             n.disk.write(records, snapshot)  # type: ignore[attr-defined]
