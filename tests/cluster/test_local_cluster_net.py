@@ -51,13 +51,19 @@ def _iptables_output() -> str:
     return subprocess.run(["iptables", "-w", "-S", "OUTPUT"], capture_output=True, text=True).stdout
 
 
-@pytest.fixture
-def net_cluster():
-    c = LocalCluster("paxlab-test-lonet", 3, faketime=False)
+def _set_up(name: str, **opts) -> LocalCluster:
+    """A local cluster whose partitions work here (else the test is skipped, with why)."""
+    c = LocalCluster(name, 3, faketime=False, **opts)
     if "partition" not in c.capabilities():
         c.teardown()
         pytest.skip(local.probe_iptables() or "no partition capability")
     c.setup()
+    return c
+
+
+@pytest.fixture
+def net_cluster():
+    c = _set_up("paxlab-test-lonet")
     with ExitStack() as stack:
         listeners = {}
         for node in c.nodes:
@@ -201,11 +207,7 @@ for spec in sys.argv[1:]:
 
 @pytest.mark.timeout(60)
 def test_over_udp_a_grudge_drops_datagrams_one_way_and_heals():
-    c = LocalCluster("paxlab-test-loudpnet", 3, faketime=False, transport="udp")
-    if "partition" not in c.capabilities():
-        c.teardown()
-        pytest.skip(local.probe_iptables() or "no partition capability")
-    c.setup()
+    c = _set_up("paxlab-test-loudpnet", transport="udp")
     with ExitStack() as stack:
         inbox = {}
         for node in c.nodes:
