@@ -143,6 +143,7 @@ class Validation:
                 "nemesis": self.nemeses,
                 "time_limit": opts.time_limit,
                 "max_runs": opts.max_runs,
+                "target_opts": opts.target_opts,
                 "seed": opts.seed,
                 "argv": opts.argv,
             }
