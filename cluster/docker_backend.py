@@ -161,6 +161,8 @@ class DockerCluster(Cluster):
         self.image = image
         self.code_dir = Path(code_dir) if code_dir else Path(__file__).resolve().parent.parent
         self._config_opts = config_opts
+        if config_opts.get("transport") == "udp":
+            tls = False  # datagrams carry no TLS: peers over UDP make a cluster without it
         self.certs = certs.ClusterCerts(certs.default_dir(self.name)) if tls else None
         self.addresses: dict[str, str] = {}
         self.config = self._make_config(["127.0.0.1"] * n)  # real addresses at setup()

@@ -286,8 +286,8 @@ class LocalCluster(StartsAndWaits, Cluster):
         kw = dict(self._config_kw)
         if isinstance(kw.get("timeouts"), dict):
             kw["timeouts"] = Timeouts(**kw["timeouts"])
-        if self._tls:
-            from cluster import certs
+        if self._tls and kw.get("transport") != "udp":  # datagrams carry no TLS: peers
+            from cluster import certs  # over UDP make a cluster without it (docs/transport.md)
 
             kw["tls"] = certs.ClusterCerts(self.run_dir / "tls").settings()
         nodes = []
@@ -614,6 +614,15 @@ class LocalCluster(StartsAndWaits, Cluster):
                         f"-A {self._chain} -o lo -d {r.host}/32 -p tcp --dport {r.peer_port}"
                         f" -m owner --gid-owner {self.gid(sender)} -j DROP"
                     ] = None
+                if self.config.transport != "udp":
+                    continue
+                # peers over UDP: datagrams have no connection, so the grudge is exactly
+                # one way: what src sends to dst's peer port
+                r = self.config.node(store_id(dst))
+                rules[
+                    f"-A {self._chain} -o lo -d {r.host}/32 -p udp --dport {r.peer_port}"
+                    f" -m owner --gid-owner {self.gid(src)} -j DROP"
+                ] = None
         return list(rules)
 
     def _iptables(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
@@ -692,6 +701,11 @@ class LocalCluster(StartsAndWaits, Cluster):
                 f"-A {self._loss_chain} -o lo -d {a.host}/32 -p tcp -m multiport"
                 f" --dports {a.peer_port},{a.client_port} {stat}"
             )
+            if self.config.transport == "udp":  # datagrams from its peers
+                rules.append(
+                    f"-A {self._loss_chain} -o lo -d {a.host}/32 -p udp"
+                    f" --dport {a.peer_port} {stat}"
+                )
         return rules
 
     def netem(self, node: str, delay_ms: float = 0, jitter_ms: float = 0, loss: float = 0) -> None:

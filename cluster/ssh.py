@@ -287,6 +287,8 @@ class SSHCluster(StartsAndWaits, Cluster):
         kw = dict(config_kw)
         if isinstance(kw.get("timeouts"), dict):
             kw["timeouts"] = Timeouts(**kw["timeouts"])
+        if kw.get("transport") == "udp":
+            tls = False  # datagrams carry no TLS: peers over UDP make a cluster without it
         self.certs = certs.ClusterCerts(certs.default_dir(name)) if tls else None
         if self.certs is not None:
             kw["tls"] = certs.client_only(self.certs.settings())

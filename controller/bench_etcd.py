@@ -28,7 +28,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from controller.bench_cli import bench_store, load
+from controller.bench_cli import bench_store, cpu_text, load
+from controller.bench_cpu import CpuMeter
 
 CLIENT_COUNTS = (1, 8, 32, 128, 256)
 
@@ -58,9 +59,13 @@ def bench_etcd(nodes: int, clients: int, seconds: float, keys: int = 100) -> dic
                 if not leader:
                     raise RuntimeError("etcd elected no leader to benchmark")
                 url = urls[leader[0]]
+                meter = CpuMeter({n: cluster.pid(n) or -1 for n in cluster.nodes})
+                meter.start()
                 result = asyncio.run(
                     load(lambda w: EtcdClient(url, timeout=5.0), clients, seconds, keys)
                 )
+                meter.stop()
+                result["cpu_us_per_write"] = meter.per_write(result["writes"], leader[0])
             finally:
                 cluster.teardown()
         except ClusterError as e:
@@ -82,17 +87,24 @@ def compare(
     nodes: int = 3,
     keys: int = 100,
     progress: Callable[[str], None] = lambda _m: None,
+    transports: tuple[str, ...] = ("tcp",),
 ) -> dict[str, Any]:
-    """Both targets at each client count (store first, then etcd); rows and ratios."""
+    """Both targets at each client count (the store over each transport, then etcd); rows
+    and ratios. The first transport's figures are the row's ``store``; each one's are in
+    ``stores`` (with its own ``ratio``)."""
     rows = []
     for c in client_counts:
-        progress(f"store, {c} clients ...")
-        store = bench_store(nodes, c, seconds, fsync=True, keys=keys)
+        stores = {}
+        for t in transports:
+            progress(f"store ({t}), {c} clients ...")
+            stores[t] = _figures(bench_store(nodes, c, seconds, fsync=True, keys=keys, transport=t))
         progress(f"etcd, {c} clients ...")
-        etcd = bench_etcd(nodes, c, seconds, keys)
-        ratio = store["ops_per_s"] / etcd["ops_per_s"] if etcd["ops_per_s"] else None
+        etcd = _figures(bench_etcd(nodes, c, seconds, keys))
+        for f in stores.values():
+            f["ratio"] = f["ops_per_s"] / etcd["ops_per_s"] if etcd["ops_per_s"] else None
+        store = stores[transports[0]]
         rows.append(
-            {"clients": c, "store": _figures(store), "etcd": _figures(etcd), "ratio": ratio}
+            {"clients": c, "store": store, "stores": stores, "etcd": etcd, "ratio": store["ratio"]}
         )
     from targets.etcd.program import etcd_version
 
@@ -102,30 +114,54 @@ def compare(
         "keys": keys,
         "cpus": os.cpu_count(),
         "etcd_version": etcd_version(),
+        "transports": list(transports),
         "rows": rows,
     }
 
 
 def _figures(r: dict) -> dict:
     keep = ("ops_per_s", "p50_ms", "p99_ms", "ok", "fail", "info")
-    return {k: round(r[k], 2) if isinstance(r[k], float) else r[k] for k in keep}
+    out = {k: round(r[k], 2) if isinstance(r[k], float) else r[k] for k in keep}
+    cpu = r.get("cpu_us_per_write") or {}
+    out["cpu_us_per_write"] = {k: None if v is None else round(v) for k, v in cpu.items()}
+    return out
+
+
+def _cpu(f: dict) -> str:
+    """Leader/follower µs of CPU per write, e.g. '310/150'."""
+    cpu = f.get("cpu_us_per_write") or {}
+    return "/".join("-" if cpu.get(k) is None else f"{cpu[k]:.0f}" for k in ("leader", "follower"))
 
 
 def table(r: dict[str, Any]) -> str:
-    """The side-by-side table a person reads."""
+    """The side-by-side table a person reads: per point writes/s, p50, p99 and CPU µs per
+    write (leader/follower) of the store over each transport, then etcd's, then the ratios
+    of writes/s (store / etcd)."""
+    transports = r.get("transports") or ["tcp"]
     head = (
-        f"store vs etcd {r['etcd_version']}: {r['nodes']} nodes each, fsync on, "
-        f"{r['seconds']:.0f} s per point, {r['cpus']} CPUs"
+        f"store ({', '.join(transports)}) vs etcd {r['etcd_version']}: {r['nodes']} nodes "
+        f"each, fsync on, {r['seconds']:.0f} s per point, {r['cpus']} CPUs; "
+        "cpu = µs of CPU per write, leader/follower"
     )
-    cols = f"{'clients':>7} | {'store w/s':>9} {'p50 ms':>7} {'p99 ms':>7} | "
-    cols += f"{'etcd w/s':>9} {'p50 ms':>7} {'p99 ms':>7} | {'store/etcd':>10}"
+
+    def cells(f: dict) -> str:
+        return f"{f['ops_per_s']:>8.0f} {f['p50_ms']:>6.1f} {f['p99_ms']:>6.1f} {_cpu(f):>9}"
+
+    names = [f"store {t}" for t in transports] + ["etcd"]
+    cols = f"{'clients':>7} | " + " | ".join(
+        f"{n + ' w/s':>8} {'p50':>6} {'p99':>6} {'cpu':>9}" for n in names
+    )
+    cols += " | " + " ".join(f"{'ratio ' + t:>9}" for t in transports)
     lines = [head, cols, "-" * len(cols)]
     for row in r["rows"]:
-        s, e = row["store"], row["etcd"]
-        ratio = f"{row['ratio']:.2f}" if row["ratio"] is not None else "n/a"
+        stores = row.get("stores") or {transports[0]: {**row["store"], "ratio": row["ratio"]}}
+        sides = [stores[t] for t in transports] + [row["etcd"]]
+        ratios = " ".join(
+            f"{stores[t]['ratio']:>9.2f}" if stores[t].get("ratio") is not None else f"{'n/a':>9}"
+            for t in transports
+        )
         lines.append(
-            f"{row['clients']:>7} | {s['ops_per_s']:>9.0f} {s['p50_ms']:>7.1f} {s['p99_ms']:>7.1f} | "
-            f"{e['ops_per_s']:>9.0f} {e['p50_ms']:>7.1f} {e['p99_ms']:>7.1f} | {ratio:>10}"
+            f"{row['clients']:>7} | " + " | ".join(cells(f) for f in sides) + " | " + ratios
         )
     return "\n".join(lines)
 
@@ -190,7 +226,7 @@ def run(args: Any) -> int:
     if getattr(args, "compare", None):
         counts = tuple(args.client_counts) if args.client_counts else CLIENT_COUNTS
         try:
-            r = compare(counts, args.seconds, args.nodes, args.keys, _say)
+            r = compare(counts, args.seconds, args.nodes, args.keys, _say, tuple(args.transport))
         except RuntimeError as e:
             sys.stderr.write(f"paxlab bench: {e}\n")
             return 2
@@ -213,7 +249,8 @@ def run(args: Any) -> int:
         f"{r['elapsed_s']:.1f} s, fsync on ({os.cpu_count()} CPUs)\n"
         f"  throughput  {r['ops_per_s']:.0f} writes/s  (ok {r['ok']}, fail {r['fail']}, "
         f"unknown {r['info']})\n"
-        f"  latency     p50 {r['p50_ms']:.1f} ms  p99 {r['p99_ms']:.1f} ms  max {r['max_ms']:.1f} ms"
+        f"  latency     p50 {r['p50_ms']:.1f} ms  p99 {r['p99_ms']:.1f} ms  max {r['max_ms']:.1f} ms\n"
+        f"  cpu/write   {cpu_text(r['cpu_us_per_write'])}"
     )
     return 0
 

@@ -107,6 +107,7 @@ class Options:
     reports: bool = True  # build report.html for the runs that found a bug or a false alarm
     results_root: str | Path | None = None
     argv: list[str] | None = None
+    target_opts: dict[str, Any] = field(default_factory=dict)  # every run's (transport=udp)
 
 
 class Validation:
@@ -142,6 +143,7 @@ class Validation:
                 "nemesis": self.nemeses,
                 "time_limit": opts.time_limit,
                 "max_runs": opts.max_runs,
+                "target_opts": opts.target_opts,
                 "seed": opts.seed,
                 "argv": opts.argv,
             }
@@ -266,6 +268,8 @@ class Validation:
 
         spec = ex.spec(self.opts.backend, seed, bug, name, self.opts.time_limit)
         spec.argv = None
+        if self.opts.target_opts:
+            spec.target_opts = {**spec.target_opts, **self.opts.target_opts}
         t0 = time.monotonic()
         try:
             cluster = make_cluster_for(spec)

@@ -45,6 +45,14 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--max-runs", type=int, default=None, help="runs per bug (default: the catalogue's budget)"
     )
+    p.add_argument(
+        "--target-opt",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="a setting for every run, bug hunts and clean runs alike, e.g. transport=udp "
+        "(repeatable; as paxlab test's)",
+    )
     p.add_argument("--seed", type=int, default=1, help="first seed (attempt i uses seed + i)")
     p.add_argument("--results-dir", default=None, help="where runs go (default: ./results)")
     p.add_argument("--json", action="store_true", help="print the summary as one JSON object")
@@ -84,7 +92,9 @@ def options_from_args(args: argparse.Namespace):
         raise UsageError(f"--time-limit must be positive, got {args.time_limit}")
     if args.max_runs is not None and args.max_runs < 1:
         raise UsageError(f"--max-runs must be at least 1, got {args.max_runs}")
+    target_opts = _target_opts(args.target, getattr(args, "target_opt", []))
     return Options(
+        target_opts=target_opts,
         backend=backend,
         target=args.target,
         runs=args.runs,
@@ -96,6 +106,20 @@ def options_from_args(args: argparse.Namespace):
         results_root=args.results_dir,
         argv=["paxlab", *sys.argv[1:]],
     )
+
+
+def _target_opts(target: str, items: list[str]) -> dict[str, Any]:
+    """--target-opt KEY=VALUE, checked as paxlab test checks them (one line if refused)."""
+    import targets
+    from controller.cli import UsageError
+    from controller.spec import SpecError, TestSpec
+
+    try:
+        opts = targets.parse_opts(items)
+        TestSpec(target=target, target_opts=opts).make_target()
+    except (targets.TargetError, SpecError) as e:
+        raise UsageError(str(e)) from None
+    return opts
 
 
 def run(args: argparse.Namespace) -> int:

@@ -16,6 +16,7 @@ from .tls import TlsError, TlsSettings
 
 MODES = ("leader", "masterless")
 READ_MODES = ("log", "quorum", "lease")
+TRANSPORTS = ("tcp", "udp")  # between peers; clients always use TCP
 KNOWN_BUGS = (
     "skip-phase1-adopt",
     "early-ack",
@@ -71,6 +72,7 @@ class Config:
     phase2_quorum: int = 0
     max_clock_drift_ms: int = 100  # the lease read route assumes drift below this bound
     fsync: bool = True
+    transport: str = "tcp"  # peer messages: "tcp" streams or "udp" datagrams (paxos_impl/udp.py)
     snapshot_every: int = 1000  # applied slots between snapshots (then the log is compacted)
     max_batch: int = 64  # client commands per accept round
     max_inflight: int = 256  # slots in phase 2 at once
@@ -136,6 +138,13 @@ class Config:
             raise ConfigError(
                 f"read_mode must be one of {', '.join(READ_MODES)}, got {self.read_mode!r}"
             )
+        if self.transport not in TRANSPORTS:
+            raise ConfigError(
+                f"transport must be one of {', '.join(TRANSPORTS)}, got {self.transport!r}"
+            )
+        if self.transport == "udp" and self.tls.enabled:
+            # UDP datagrams carry no TLS: peers authenticated by certificate need TCP
+            raise ConfigError('transport = "udp" cannot be combined with TLS (use tcp)')
         for b in self.bugs:
             if b not in KNOWN_BUGS:
                 raise ConfigError(f"unknown bug {b!r}; known: {', '.join(KNOWN_BUGS)}")

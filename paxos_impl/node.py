@@ -42,9 +42,9 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from . import tls, wire
+from . import tls, udp, wire
 from .config import Config
-from .runtime import MAX_EVENTS_PER_BATCH, Fatal, NodeRuntime
+from .runtime import MAX_EVENTS_PER_BATCH, Fatal, NodeRuntime, early_types
 from .storage import Storage, encode_record
 
 log = logging.getLogger("paxos.node")
@@ -116,10 +116,22 @@ class _PeerLink:
         self.max_bytes = PEER_QUEUE_FRAMES * node.max_frame
         self.wakeup = asyncio.Event()
         self.connected = False
+        self.writer: asyncio.StreamWriter | None = None  # while connected
 
     def send(self, frame: bytes) -> None:
-        """Queue a frame; beyond the bounds the oldest go (Paxos survives lost messages,
-        and whatever matters is retransmitted or fetched again by catch-up)."""
+        """Write a frame at once when the link is up and keeping up (the common case: no
+        task switch between the core's step and the socket), else queue it for the pump;
+        beyond the bounds the oldest queued go (Paxos survives lost messages, and whatever
+        matters is retransmitted or fetched again by catch-up)."""
+        w = self.writer
+        if (
+            w is not None
+            and not self.queue
+            and not w.is_closing()
+            and w.transport.get_write_buffer_size() < self.max_bytes
+        ):
+            w.write(frame)
+            return
         self.queue.append(frame)
         self.queued_bytes += len(frame)
         while len(self.queue) > MAX_QUEUED_PER_PEER or self.queued_bytes > self.max_bytes:
@@ -175,6 +187,14 @@ class _PeerLink:
 
     async def _pump(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         writer.write(wire.encode({"type": "hello", "from": self.node.id}))
+        try:
+            await self._pump_frames(reader, writer)
+        finally:
+            self.writer = None
+
+    async def _pump_frames(
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+    ) -> None:
         while True:
             if reader.at_eof() or writer.is_closing():
                 raise ConnectionError("closed by peer")
@@ -184,6 +204,7 @@ class _PeerLink:
                 self.queued_bytes = 0
                 writer.writelines(frames)
             await writer.drain()
+            self.writer = writer  # drained: send() may write directly until the next stall
             self.wakeup.clear()
             if not self.queue:
                 try:
@@ -225,10 +246,15 @@ class Node:
             protocol_error,
             MAX_EVENTS_PER_BATCH,
             config.timeouts.request_ms / 1000,
+            early_types(config.mode),
         )
         self._has_events = asyncio.Event()
         self._tick: asyncio.TimerHandle | None = None
         self._links: dict[int, _PeerLink] = {}
+        # transport = "udp": one datagram socket for every peer instead of the links above
+        self._udp = (
+            udp.UdpPeers(config, node_id, self._on_datagram) if config.transport == "udp" else None
+        )
         self._servers: list[asyncio.base_events.Server] = []
         self._tasks: list[asyncio.Task] = []
         self._conns: set[asyncio.StreamWriter] = set()
@@ -247,10 +273,16 @@ class Node:
     async def listen(self) -> None:
         """Bind both ports (OSError if one is taken) before the node starts acting."""
         me = self.config.node(self.id)
-        for port, handler in (
-            (me.peer_port, self._serve_peer),
-            (me.client_port, self._serve_client),
-        ):
+        ports = [(me.client_port, self._serve_client)]
+        if self._udp is None:
+            ports.insert(0, (me.peer_port, self._serve_peer))
+        else:
+            try:
+                await self._udp.open()
+            except OSError as e:
+                why = os.strerror(e.errno) if e.errno else str(e)
+                raise OSError(f"cannot bind udp {me.host}:{me.peer_port}: {why}") from None
+        for port, handler in ports:
             try:
                 server = await asyncio.start_server(
                     handler, me.host, port, reuse_address=True, **self.tls_listen[port]
@@ -265,7 +297,7 @@ class Node:
         if not self._servers:
             await self.listen()
         for peer in self.config.ids():
-            if peer != self.id:
+            if peer != self.id and self._udp is None:
                 link = _PeerLink(self, peer)
                 self._links[peer] = link
                 self._tasks.append(asyncio.create_task(link.run()))
@@ -288,6 +320,8 @@ class Node:
             self._tick.cancel()
         for s in self._servers:
             s.close()
+        if self._udp is not None:
+            self._udp.close()
         for t in [*self._tasks, *tasks]:
             t.cancel()
         for w in list(self._conns):
@@ -317,6 +351,8 @@ class Node:
                 continue
             try:
                 batch = rt.next_batch()
+                if batch.writes:  # the leader's accepts go now: its fsync and theirs overlap
+                    rt.send_early(batch)
                 for records, snapshot in batch.writes:
                     await self._persist(records)
                     if snapshot is not None:
@@ -355,18 +391,33 @@ class Node:
                 self._enqueue(("peer", self.id, msg))
                 continue
             link = self._links.get(dest)
-            if link is None:
+            if link is None and (self._udp is None or dest not in self._udp.resolved_at):
                 log.error("core sent a message to unknown node %r", dest)
                 continue
             frame = encoded.get(id(msg))
             if frame is None:
-                try:
-                    frame = wire.encode(msg, self.max_frame)
+                try:  # a datagram carries its own length: the body alone
+                    frame = (wire.encode if link else wire.encode_body)(msg, self.max_frame)
                 except wire.FrameError as e:
                     log.error("cannot send %s to node %d: %s", msg.get("type"), dest, e)
                     continue
                 encoded[id(msg)] = frame
-            link.send(frame)
+            if link is not None:
+                link.send(frame)
+            else:
+                self._udp.send(dest, frame)  # type: ignore[union-attr]
+
+    def _on_datagram(self, src: int, body: bytes) -> None:
+        """A whole message from peer ``src`` over UDP (paxos_impl.udp checked the sender)."""
+        try:
+            msg = wire.decode_body(body)
+        except wire.FrameError as e:
+            log.warning("udp: dropped a message from node %d: %s", src, e)
+            return
+        if not isinstance(msg.get("type"), str):
+            log.warning("dropped message without a type from node %d", src)
+            return
+        self._enqueue(("peer", src, msg))
 
     def reply(self, replies: list[tuple[object, dict]]) -> None:
         for handle, reply in replies:
@@ -520,11 +571,18 @@ class Node:
         s.update(
             time=time.time(),
             pid=os.getpid(),
-            peers_connected=sorted(p for p, link in self._links.items() if link.connected),
+            peers_connected=(
+                self._udp.connected_peers()
+                if self._udp is not None
+                else sorted(p for p, link in self._links.items() if link.connected)
+            ),
+            transport=self.config.transport,
             storage={"segment": self.storage.segment, "syncs": self.storage.syncs},
             batches=self.batches,
             events=self.events_handled,
         )
+        if self._udp is not None:
+            s["udp"] = dict(self._udp.stats, reassembly_dropped=self._udp.reassembler.dropped)
         return s
 
 

@@ -22,6 +22,21 @@ steps all of them (at most ``MAX_EVENTS_PER_BATCH``) and writes what they produc
 fsync. A timer that fired meanwhile goes after the messages that arrived with it, once: a
 leader's heartbeat that is already here must count before an election timeout is judged.
 
+**What may leave before the fsync.** A batch's messages wait for its writes, with one
+exception, as in etcd-raft (a leader may send its entries to followers before it has
+written them itself, because its own vote counts only once durable): the leader's phase-2
+requests, ``accept`` messages (:data:`EARLY_TYPES`; :meth:`send_early`). An accept asks the
+follower to vote; it claims nothing about the sender's disk. The one field of it that reports
+the leader's state, ``commit``, may only count votes that are already durable, and it does:
+the leader's own vote for a slot is counted in the batch that proposes it, and a follower's
+vote for that slot can only arrive after the accept went out, so in a later batch, which
+the runtime steps after this batch's writes are durable. So every commit index an early
+accept carries rests on votes on disk. Everything else of the batch (promises, accepted
+answers, heartbeats, learns, replies to clients) still waits for the fsync. Only the leader
+mode sends early (:func:`early_types`); the simulator checks both halves of the rule
+(cluster.sim: persist-then-send for promises and acceptances, and that an early accept's
+commit index is one the node had before the batch).
+
 **Faults stay with their event.** A malformed message (``ProtocolError``) is logged and
 dropped; a malformed client request is answered ``bad_request``; a record that cannot be
 encoded refuses its event alone (nothing of it is persisted, sent or answered). Anything
@@ -40,6 +55,8 @@ from typing import Any, Protocol
 log = logging.getLogger("paxos.node")
 
 MAX_EVENTS_PER_BATCH = 4096
+# message types a host may send before the batch's writes are durable (see the docstring)
+EARLY_TYPES = frozenset({"accept"})
 BAD_REQUEST = {"ok": False, "error": "bad_request", "leader": None}
 TIMEOUT = {"ok": False, "error": "timeout", "leader": None}
 
@@ -100,6 +117,12 @@ def _keep(record: dict) -> dict:
     return record
 
 
+def early_types(mode: str) -> frozenset[str]:
+    """The message types a node in this proposer mode sends before its fsync: the stable
+    leader's accepts; none in the other modes (whose commit rules were not argued for it)."""
+    return EARLY_TYPES if mode == "leader" else frozenset()
+
+
 class NodeRuntime:
     """One node's replica and its queue of events (see the module docstring)."""
 
@@ -113,6 +136,7 @@ class NodeRuntime:
         protocol_error: type[Exception] = ValueError,
         max_events: int = MAX_EVENTS_PER_BATCH,
         request_s: float | None = None,
+        early: frozenset[str] = frozenset(),
     ) -> None:
         self.replica = replica
         self.clock = clock
@@ -122,6 +146,7 @@ class NodeRuntime:
         self.protocol_error = protocol_error
         self.max_events = max_events
         self.request_s = request_s
+        self.early = early
         self.events: collections.deque[Event] = collections.deque()
         # a host that records messages sets this (paxos_impl.trace.MessageLog): every peer
         # message stepped and every one sent goes through it; None (the default): nothing
@@ -217,6 +242,19 @@ class NodeRuntime:
         if records:
             batch.writes.append((records, None))
         return batch
+
+    def send_early(self, batch: Batch) -> list[tuple[int, dict]]:
+        """Send the batch's messages that may go before its writes are durable (the host
+        calls this once, after :meth:`next_batch` and before writing); the rest stay for
+        :meth:`finish`. What it sent."""
+        early = self.early
+        if not early or not batch.writes or not batch.messages:
+            return []
+        now = [dm for dm in batch.messages if dm[1].get("type") in early]
+        if now:
+            batch.messages = [dm for dm in batch.messages if dm[1].get("type") not in early]
+            self.transport.send(now)
+        return now
 
     def finish(self, batch: Batch) -> None:
         """The batch's writes are durable: send its messages, then answer its clients."""

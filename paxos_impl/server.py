@@ -140,7 +140,8 @@ def main(argv: list[str] | None = None) -> int:
             logging.getLogger("paxos.server").error("no message trace at %s: %s", trace_path, e)
     me = config.node(args.node_id)
     summary = (
-        f"node {args.node_id} of {config.n}: peers on {me.host}:{me.peer_port}, clients on "
+        f"node {args.node_id} of {config.n}: peers on {config.transport} "
+        f"{me.host}:{me.peer_port}, clients on "
         f"{me.host}:{me.client_port}; mode {config.mode}, read_mode {config.read_mode}, "
         f"data {data_dir}, fsync {'on' if config.fsync else 'off'}"
         + (f", bugs {','.join(config.bugs)}" if config.bugs else "")

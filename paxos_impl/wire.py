@@ -34,6 +34,13 @@ def _reject_constant(name: str) -> Any:
 
 def encode(obj: dict, max_bytes: int = DEFAULT_MAX_FRAME) -> bytes:
     """Serialise one message as a frame; refuse what the other side would refuse."""
+    body = encode_body(obj, max_bytes)
+    return LENGTH.pack(len(body)) + body
+
+
+def encode_body(obj: dict, max_bytes: int = DEFAULT_MAX_FRAME) -> bytes:
+    """A frame's body alone (UTF-8 JSON object), for a transport that carries the length
+    itself (datagrams, paxos_impl.udp); FrameError as :func:`encode`."""
     if not isinstance(obj, dict):
         raise FrameError(f"a frame must hold a JSON object, not {type(obj).__name__}")
     try:
@@ -42,7 +49,7 @@ def encode(obj: dict, max_bytes: int = DEFAULT_MAX_FRAME) -> bytes:
         raise FrameError(f"cannot encode message as JSON: {e}") from None
     if len(body) > max_bytes:
         raise FrameError(f"frame of {len(body)} bytes exceeds the limit of {max_bytes}")
-    return LENGTH.pack(len(body)) + body
+    return body
 
 
 def check_length(length: int, max_bytes: int) -> None:

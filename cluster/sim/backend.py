@@ -37,6 +37,9 @@ from paxos_impl.storage import StorageError
 # catch-up by snapshot at all; every few seconds they do. It also bounds what a restart
 # replays, which is most of what a kill costs a simulation (faulty runs ~10% faster).
 SIM_SNAPSHOT_EVERY = 256
+# (drop, dup) of each peer message over UDP unless the backend is told otherwise: datagrams
+# are lost and duplicated now and then even on a healthy network
+UDP_LINK = (0.01, 0.01)
 
 
 class SimCluster(Cluster):
@@ -53,8 +56,8 @@ class SimCluster(Cluster):
         read_mode: str = "log",
         mode: str = "leader",
         delay: tuple[float, float] = (0.0005, 0.003),
-        drop: float = 0.0,
-        dup: float = 0.0,
+        drop: float | None = None,
+        dup: float | None = None,
         fsync_latency: tuple[float, float] = (0.0005, 0.002),
         power_loss: float = 0.0,
         clock_drift: float = 0.0,
@@ -79,6 +82,11 @@ class SimCluster(Cluster):
         self.name = name
         self.nodes = [node_name(i) for i in range(n)]
         self.seed = seed
+        # unset: what the peers' transport sees on a healthy network (UDP_LINK for UDP, so
+        # its runs exercise the protocol's retransmission; nothing for TCP)
+        lossy = self.config.transport == "udp"
+        drop = (UDP_LINK[0] if lossy else 0.0) if drop is None else drop
+        dup = (UDP_LINK[1] if lossy else 0.0) if dup is None else dup
         self.link = LinkModel(delay[0], delay[1], drop, dup)
         self.fsync_latency = tuple(fsync_latency)
         self.power_loss = power_loss

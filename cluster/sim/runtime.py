@@ -10,9 +10,14 @@ and it is the same runtime code that decides what waits for it. Time
 on a node is ``t + offset + (t - anchor) * rate``: an offset the clock nemesis sets and a
 drift rate, so a lease's assumption of bounded drift can be put to the test.
 
-:class:`SimNetwork` decides delivery per message: node-to-node traffic may be dropped,
-duplicated and reordered, blocked one way (a grudge), slowed and thinned by netem; client
-connections are TCP, so netem loss there costs a retransmission timeout, never the message.
+:class:`SimNetwork` decides delivery per message, as the peers' transport
+(``Config.transport``) would: over **UDP** node-to-node messages may be dropped, duplicated
+and reordered (independent delays), blocked one way (a grudge), slowed and thinned by netem;
+over **TCP** each link keeps its order (a message never overtakes an earlier one on the same
+link), is never duplicated, and loses nothing but to a reset: a lost segment (the link's
+``drop``, netem loss) costs retransmission timeouts, and only a partition (a connection
+that cannot get through) or a crash (messages to a dead incarnation) loses messages. Client
+connections are TCP either way.
 """
 
 from __future__ import annotations
@@ -44,9 +49,18 @@ class Netem:
 class SimNetwork(Network):
     """Delivery decisions; nodes are ints, client connections are named by strings."""
 
-    def __init__(self, rng: random.Random, default: LinkModel | None = None) -> None:
+    def __init__(
+        self,
+        rng: random.Random,
+        default: LinkModel | None = None,
+        transport: str = "udp",
+        clock: Callable[[], float] = lambda: 0.0,
+    ) -> None:
         super().__init__(rng, default)
         self.netem: dict[object, Netem] = {}
+        self.tcp = transport == "tcp"
+        self.clock = clock  # the world's time: a TCP link delivers in order from now on
+        self.last_arrival: dict[tuple[object, object], float] = {}  # TCP: per link
 
     def delays(self, src: object, dst: object) -> list[float]:
         self.sent += 1
@@ -66,6 +80,8 @@ class SimNetwork(Network):
         if (src, dst) in self.blocked:
             self.dropped += 1
             return []
+        if self.tcp:
+            return [self._tcp_delay(src, dst, m, base, shape)]
         if (m.drop and rng.random() < m.drop) or (
             shape is not None and shape.loss and rng.random() < shape.loss
         ):
@@ -76,6 +92,31 @@ class SimNetwork(Network):
         if m.dup and rng.random() < m.dup:
             out.append(m.delay_min + (m.delay_max * 3 - m.delay_min) * rng.random() + extra)
         return out
+
+    def _tcp_delay(
+        self, src: object, dst: object, m: LinkModel, base: float, shape: Netem | None
+    ) -> float:
+        """A peer message over TCP: a lost segment is sent again after a retransmission
+        timeout (doubling), and the message arrives no earlier than the one before it on
+        this link (one connection, one byte stream)."""
+        rng = self.rng
+        d = base
+        loss = m.drop
+        if shape is not None:
+            d += self._netem_delay(shape)
+            loss = 1 - (1 - loss) * (1 - shape.loss)
+        rto = TCP_RTO
+        while loss and rng.random() < loss and rto < 10:
+            d += rto
+            rto *= 2
+        now = self.clock()
+        key = (src, dst)
+        at = now + d
+        last = self.last_arrival.get(key, 0.0)
+        if at <= last:
+            at = last + 1e-9
+        self.last_arrival[key] = at
+        return at - now
 
     def _netem_delay(self, shape: Netem) -> float:
         if not shape.delay and not shape.jitter:
@@ -98,7 +139,7 @@ class RuntimeWorld(World):
         self.on_crash: Callable[[int], None] | None = None
         super().__init__(config, seed, link)
         self._booting = False
-        self.net = SimNetwork(self.net.rng, self.net.default)
+        self.net = SimNetwork(self.net.rng, self.net.default, config.transport, lambda: self.now)
         self.disk_rng = random.Random(self.rng.random())
         self.node_configs: dict[int, Config] = {}
         for i, n in self.nodes.items():
@@ -184,6 +225,7 @@ class RuntimeWorld(World):
         if n.paused or n.syncing or rt.events:
             rt.events.append(("peer", src, decode(data)))
             return
+        n.commit_before = n.replica.commit_index  # type: ignore[union-attr]
         batch = rt.step(("peer", src, decode(data)))  # idle: a batch of one (World._push)
         self.steps += 1
         if batch.writes:
@@ -216,6 +258,8 @@ class RuntimeWorld(World):
                 rt.finish(batch)
                 self._run(n, i)
             return
+        if k == 0:
+            self._send_early(n, i, batch)
         records, snapshot = batch.writes[k]
         try:
             n.disk.write(records, snapshot)  # type: ignore[attr-defined]

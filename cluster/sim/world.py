@@ -29,7 +29,7 @@ from cluster.sim.network import LinkModel, Network
 from cluster.sim.trace import SimTrace
 from paxos_impl.config import Config
 from paxos_impl.core import ProtocolError, Replica
-from paxos_impl.runtime import Batch, NodeRuntime
+from paxos_impl.runtime import Batch, NodeRuntime, early_types
 
 
 @dataclass
@@ -108,6 +108,7 @@ class SimNode:
     want_not_before: float = float("-inf")
     applied_upto: int = 0  # per incarnation: the last slot applied (or installed)
     storm: int = 0  # consecutive ticks requested for "now"
+    commit_before: int = 0  # the replica's commit index before its current batch was stepped
     durable: DurableView = field(default_factory=lambda: DurableView())
     checked_slot: int = 0  # the observer's last comparison (an applied slot is usually the
     checked: Any = None  # one just learned: same object, no second deep comparison)
@@ -245,7 +246,13 @@ class World:
         io = SimIO(self, i)
         request_s = self.config.timeouts.request_ms / 1000
         n.rt = NodeRuntime(
-            n.replica, io.now, io, io, protocol_error=ProtocolError, request_s=request_s
+            n.replica,
+            io.now,
+            io,
+            io,
+            protocol_error=ProtocolError,
+            request_s=request_s,
+            early=early_types(self.config.mode),
         )
         self._push(i, ("start",))
 
@@ -277,6 +284,7 @@ class World:
         if n.paused or n.syncing or rt.events:
             rt.events.append(event)
             return
+        n.commit_before = n.replica.commit_index  # type: ignore[union-attr]
         batch = rt.step(event)  # idle: a batch of one, without the queue
         self.steps += 1
         if batch.writes:
@@ -290,6 +298,7 @@ class World:
         """Run batches while the node may: each one's writes, then its messages."""
         rt = n.rt
         while rt is not None and rt.events and not n.paused and not n.syncing and n.rt is rt:
+            n.commit_before = n.replica.commit_index  # type: ignore[union-attr]
             batch = rt.next_batch()
             self.steps += batch.events
             if batch.writes:
@@ -299,6 +308,8 @@ class World:
 
     def _write_from(self, n: SimNode, i: int, batch: Batch, k: int) -> None:
         """Make writes k.. of the batch durable, then release the batch. Here at once."""
+        if k == 0:
+            self._send_early(n, i, batch)
         disk = n.disk
         for records, snapshot in batch.writes[k:]:
             if records:
@@ -312,6 +323,35 @@ class World:
                 n.durable.snapshot(snapshot)
         if n.rt is not None:
             n.rt.finish(batch)
+
+    def _send_early(self, n: SimNode, i: int, batch: Batch) -> None:
+        """The messages the runtime lets go before the batch's writes (the leader's accepts),
+        checked: the commit index an accept carries may only count votes already on disk
+        (paxos_impl.runtime, "what may leave before the fsync"). A slot the node learned in
+        this very batch must be held durably by a phase-2 quorum of acceptors now; if the
+        node's own vote, not yet written, made up the quorum, that is a violation."""
+        if n.rt is None:
+            return
+        last = n.commit_before  # slots up to here rested on durable votes (checked before)
+        for _, m in n.rt.send_early(batch):
+            commit = m.get("commit", 0)
+            if commit > last:
+                slot = self._undurable_slot(last + 1, commit)
+                if slot is not None:
+                    self.violations.append(
+                        f"t={self.now:.3f} node {i} sent accept with commit {commit} before "
+                        f"its fsync, but slot {slot} was on disk at fewer than a quorum"
+                    )
+                last = commit
+
+    def _undurable_slot(self, lo: int, hi: int) -> int | None:
+        """The first slot in lo..hi that fewer than a phase-2 quorum hold on disk, if any."""
+        views = [n.durable for n in self.nodes.values()]
+        need = self.config.q2
+        for s in range(lo, hi + 1):
+            if sum(s <= v.floor or s in v.accepted for v in views) < need:
+                return s
+        return None
 
     def _emit(self, i: int, messages: list[tuple[int, dict]]) -> None:
         n = self.nodes[i]

@@ -51,13 +51,19 @@ def _iptables_output() -> str:
     return subprocess.run(["iptables", "-w", "-S", "OUTPUT"], capture_output=True, text=True).stdout
 
 
-@pytest.fixture
-def net_cluster():
-    c = LocalCluster("paxlab-test-lonet", 3, faketime=False)
+def _set_up(name: str, **opts) -> LocalCluster:
+    """A local cluster whose partitions work here (else the test is skipped, with why)."""
+    c = LocalCluster(name, 3, faketime=False, **opts)
     if "partition" not in c.capabilities():
         c.teardown()
         pytest.skip(local.probe_iptables() or "no partition capability")
     c.setup()
+    return c
+
+
+@pytest.fixture
+def net_cluster():
+    c = _set_up("paxlab-test-lonet")
     with ExitStack() as stack:
         listeners = {}
         for node in c.nodes:
@@ -156,6 +162,22 @@ def test_partition_rules_name_only_this_clusters_addresses_and_ports():
         c.teardown()
 
 
+def test_partition_rules_over_udp_also_drop_datagrams_one_way():
+    c = LocalCluster("paxlab-test-loudp", 3, faketime=False, transport="udp")
+    try:
+        rules = c._partition_rules({"n1": {"n2"}})
+        a = c.config.node(0)
+        udp = [r for r in rules if "-p udp" in r]
+        assert udp == [  # n1 drops what n2 sends it, and nothing else of UDP
+            f"-A {c._chain} -o lo -d {a.host}/32 -p udp --dport {a.peer_port}"
+            f" -m owner --gid-owner {c.gid('n2')} -j DROP"
+        ]
+        c._loss = {"n1": 0.5}
+        assert any("-p udp" in r and str(a.peer_port) in r for r in c._loss_rules())
+    finally:
+        c.teardown()
+
+
 def test_without_iptables_partition_is_refused_up_front(monkeypatch):
     monkeypatch.setitem(local._probe_cache, "iptables", "partitions on the local backend need root")
     c = LocalCluster("paxlab-test-lonoroot", 3, faketime=False)
@@ -169,3 +191,51 @@ def test_without_iptables_partition_is_refused_up_front(monkeypatch):
             c.require("partition")
     finally:
         c.teardown()
+
+
+UDP_PROBE = """
+import socket, sys
+for spec in sys.argv[1:]:
+    host, port = spec.rsplit(":", 1)
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        try:
+            s.sendto(b"probe", (host, int(port)))
+        except PermissionError:  # the DROP rule refuses a local sender at once
+            pass
+"""
+
+
+@pytest.mark.timeout(60)
+def test_over_udp_a_grudge_drops_datagrams_one_way_and_heals():
+    c = _set_up("paxlab-test-loudpnet", transport="udp")
+    with ExitStack() as stack:
+        inbox = {}
+        for node in c.nodes:
+            s = stack.enter_context(socket.socket(socket.AF_INET, socket.SOCK_DGRAM))
+            s.bind(_peer(c, node))
+            s.settimeout(0.3)
+            inbox[node] = s
+
+        def arrives(sender: str, *dsts: str) -> list[bool]:
+            subprocess.run(
+                [sys.executable, "-c", UDP_PROBE, *(f"{h}:{p}" for h, p in map(
+                    lambda d: _peer(c, d), dsts))],
+                group=c.gid(sender), extra_groups=[], check=True, timeout=30,
+            )  # fmt: skip
+            got = []
+            for d in dsts:
+                try:
+                    got.append(inbox[d].recv(64) == b"probe")
+                except TimeoutError:
+                    got.append(False)
+            return got
+
+        try:
+            assert arrives("n2", "n1", "n3") == [True, True]
+            c.partition({"n1": {"n2"}})  # n1 drops what n2 sends it; n1 -> n2 still flows
+            assert arrives("n2", "n1", "n3") == [False, True]
+            assert arrives("n1", "n2", "n3") == [True, True]
+            c.heal_network()
+            assert arrives("n2", "n1", "n3") == [True, True]
+        finally:
+            c.teardown()

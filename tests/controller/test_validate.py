@@ -113,9 +113,25 @@ def test_cli_json_results_and_summary_page_link_the_report(tmp_path, capsys):
     assert "http://" not in page and "https://" not in page and "<script" not in page
 
 
+def test_target_opt_reaches_every_run_so_udp_is_validated_too(tmp_path, capsys):
+    rc = main(
+        ["validate", "--bugs", "early-ack", "--nemeses", "partition", "--runs", "1",
+         "--target-opt", "transport=udp", "--results-dir", str(tmp_path), "--json", "--quiet"]
+    )  # fmt: skip
+    out = json.loads(capsys.readouterr().out)
+    assert rc == 0 and out["valid"] is True and out["bugs_found"] == 1
+    vdir = Path(out["dir"])
+    assert json.loads((vdir / "test.json").read_text())["target_opts"] == {"transport": "udp"}
+    runs = [json.loads(p.read_text()) for p in (vdir / "runs").rglob("test.json")]
+    assert {r["name"].split("-")[0] for r in runs} >= {"bug", "clean"}  # hunt, clean run
+    assert all(r["target_opts"]["transport"] == "udp" for r in runs)
+
+
 @pytest.mark.parametrize(
     "argv, msg",
     [
+        (["--target-opt", "transport=quic"], "transport must be one of tcp, udp"),
+        (["--target-opt", "nosuch=1"], "unknown store setting 'nosuch'"),
         (["--bugs", "no-such-bug"], "unknown bug 'no-such-bug'"),
         (["--nemeses", "flood"], "unknown nemesis 'flood'"),
         (["--runs", "-1"], "--runs must be 0 or more"),

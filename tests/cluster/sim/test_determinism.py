@@ -16,8 +16,9 @@ from controller.spec import TestSpec
 ALL_FAULTS = ["partition", "kill", "pause", "clock", "netem"]
 
 
-def _spec(seed: int) -> TestSpec:
+def _spec(seed: int, transport: str = "tcp") -> TestSpec:
     return TestSpec(
+        target_opts={"transport": transport},
         workload="kv",
         nemesis=ALL_FAULTS,
         nodes=5,
@@ -32,8 +33,8 @@ def _spec(seed: int) -> TestSpec:
     )
 
 
-def _history(tmp: Path, seed: int) -> bytes:
-    out = run_test(_spec(seed), results_root=tmp, progress=False, report=False)
+def _history(tmp: Path, seed: int, transport: str = "tcp") -> bytes:
+    out = run_test(_spec(seed, transport), results_root=tmp, progress=False, report=False)
     assert out.results["phase"] == "check", out.results
     return (out.run_dir / "history.jsonl").read_bytes()
 
@@ -46,6 +47,14 @@ def test_same_seed_same_bytes_other_seed_other_history(tmp_path):
     assert a == b
     assert a != c
     assert a.count(b'"process": "nemesis"') >= 8  # the faults really ran
+    assert a.count(b'"type": "ok"') > 50
+
+
+@pytest.mark.timeout(120)
+def test_over_udp_too_one_seed_is_one_history_and_not_the_tcp_one(tmp_path):
+    a = _history(tmp_path / "a", 42, "udp")
+    assert a == _history(tmp_path / "b", 42, "udp")
+    assert a != _history(tmp_path / "c", 42, "tcp")  # the transports are modelled apart
     assert a.count(b'"type": "ok"') > 50
 
 
