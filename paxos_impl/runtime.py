@@ -253,6 +253,8 @@ class NodeRuntime:
         now = [dm for dm in batch.messages if dm[1].get("type") in early]
         if now:
             batch.messages = [dm for dm in batch.messages if dm[1].get("type") not in early]
+            if self.trace is not None:
+                self.trace.sends(now, self.clock())
             self.transport.send(now)
         return now
 
