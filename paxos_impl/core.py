@@ -512,6 +512,15 @@ class Replica:
         later = [c.start for c in m.confs if c.start > self.applied_index + 1]
         self._next_conf_start = min(later, default=-1)
 
+    def learn_addresses(self, nodes: dict) -> None:
+        """Addresses of nodes a joining replica will hear from before its log names them
+        (from a running node's ``members`` answer). Addresses only: who votes is decided
+        by the log alone."""
+        for k, a in nodes.items():
+            if str(k).isdigit() and int(k) not in self.members.addrs:
+                self.members.addrs[int(k)] = list(a)
+        self._refresh_members()
+
     def answer(self, cid: str | None, seq: int | None, res: dict) -> None:
         handles = self.waiting.pop((cid, seq), None)  # type: ignore[arg-type]
         if handles:

@@ -83,6 +83,17 @@ def is_address(a: Any) -> bool:
     )
 
 
+def parse_address(text: str) -> Address | None:
+    """``HOST:PEER_PORT:CLIENT_PORT`` as ``[host, peer_port, client_port]`` (None: not one)."""
+    rest, _, client = text.rpartition(":")
+    host, _, peer = rest.rpartition(":")
+    try:
+        addr = [host, int(peer), int(client)]
+    except ValueError:
+        return None
+    return addr if is_address(addr) else None
+
+
 def _nat(v: Any) -> bool:
     return isinstance(v, int) and not isinstance(v, bool) and v >= 0
 
