@@ -150,6 +150,7 @@ class Leader:
         now = self.r.now
         if self.role == "leader":
             if now >= self.next_hb:
+                self.asked = set()  # voters that have not promised yet are asked again
                 if (
                     self.accepts_since_hb
                     and len(self.answered_since_hb) == len(self.r.peers)
