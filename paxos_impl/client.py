@@ -217,6 +217,12 @@ class _Base:
     def _addr(self, node: int) -> tuple[str, int]:
         return self.addrs[node]
 
+    def add_address(self, node: int, host: str, client_port: int) -> None:
+        """Where a node the config file does not name listens (one that joined later)."""
+        self.addrs[node] = (host, client_port)
+        if node not in self.ids:
+            self.ids = sorted([*self.ids, node])
+
     def learn_members(self, view: dict) -> dict:
         """Take a node's ``members`` answer as the membership to use from now on."""
         for k, a in view.get("nodes", {}).items():

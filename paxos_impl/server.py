@@ -83,8 +83,6 @@ def joining_address(args: argparse.Namespace, config: Config) -> NodeAddress | N
         return None
     if args.node_id in config.ids():
         raise ConfigError(f"node {args.node_id} is in the config file: start it without --join")
-    if config.tls.enabled:
-        raise ConfigError("--join does not work with TLS yet (certificates name config nodes)")
     a = parse_address(args.join)
     if a is None:
         raise ConfigError(f"--join {args.join!r} is not HOST:PEER_PORT:CLIENT_PORT")
