@@ -100,9 +100,9 @@ test-pause: $(NODE_DEPS)
 test-netem: $(NODE_DEPS)
 	$(PAXLAB) test $(RUN_ARGS) --nemesis netem
 
-# Membership changes need a backend that can add and remove hosts: so far the simulator
-# only. Without an explicit BACKEND this target runs there (an explicit docker, local or ssh
-# says in one line that it cannot).
+# Membership changes need a backend that can add and remove hosts: the simulator and local
+# processes, not docker yet. Without an explicit BACKEND this target runs on the simulator
+# (BACKEND=local: real processes; docker or ssh say in one line that they cannot).
 ifeq ($(origin BACKEND),file)
 MEMBERSHIP_ARGS = $(subst --backend $(BACKEND),--backend sim,$(RUN_ARGS))
 MEMBERSHIP_DEPS := install

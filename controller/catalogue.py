@@ -425,8 +425,9 @@ CLEAN["together"] = Exposure(
     nemesis_schedule="mixed",
 )
 # Membership changes alone, and mixed with the faults that matter most to them. The hosts
-# come and go through the backend's membership capability, which only the simulator has so
-# far: these plans run there only (SIM_ONLY_CLEAN).
+# come and go through the backend's membership capability, which the simulator and the
+# local backend have and docker has not yet: validate runs these plans on the simulator
+# only (SIM_ONLY_CLEAN), where the fast tier checks them.
 CLEAN["membership"] = Exposure(
     workload="set",
     nemesis=("membership",),
