@@ -79,3 +79,22 @@ def test_grow_to_five_remove_the_leader_kill_all_and_recover(tmp_path) -> None:
         assert len(acked) >= 14
     finally:
         servers.close()
+
+
+def test_join_mistakes_are_one_line_errors(capsys, tmp_path) -> None:
+    from paxos_impl import server
+    from paxos_impl.config import local_config
+
+    cfg = local_config(3, base_port=1)  # nothing listens on ports 1..3 and 101..103
+    path = tmp_path / "c.toml"
+    cfg.save(path)
+    cases = [
+        (["1", "--join", "127.0.0.1:7001:7002"], "is in the config file"),
+        (["5", "--join", "127.0.0.1:7001"], "is not HOST:PEER_PORT:CLIENT_PORT"),
+        (["5", "--join", "127.0.0.1:7001:70000"], "is not HOST:PEER_PORT:CLIENT_PORT"),
+        (["5", "--join", "127.0.0.1:7001:7002"], "no node of the cluster answered"),
+    ]
+    for args, why in cases:
+        rc = server.main([*args, "--config", str(path), "--data-dir", str(tmp_path / "d")])
+        err = capsys.readouterr().err.strip().splitlines()
+        assert rc == 2 and len(err) == 1 and why in err[0], (args, err)
