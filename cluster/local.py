@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import atexit
 import hashlib
+import json
 import os
 import shutil
 import signal
@@ -262,6 +263,7 @@ class LocalCluster(StartsAndWaits, Cluster):
             raise ClusterError(f"data_tmpfs_mb must be within 16..4096, not {data_tmpfs_mb}")
         self.data_tmpfs_mb = int(data_tmpfs_mb) if data_tmpfs_mb is not None else None
         self.config = self._load_or_make_config()
+        self._load_membership()  # nodes added and removed by an earlier handle on this run
         if cleanup_at_exit:
             _live.add(self)
 
@@ -332,7 +334,27 @@ class LocalCluster(StartsAndWaits, Cluster):
             (d / self.program.data_dir).mkdir(parents=True, exist_ok=True)
             if self._faketime_lib:
                 write_offset_file(d / node_agent.CLOCK_FILE, 0)
+            self._save_membership()
             return node
+
+    @property
+    def _membership_file(self) -> Path:
+        return self.run_dir / "membership.json"
+
+    def _save_membership(self) -> None:
+        """Nodes added and removed, for another handle on this run (`paxlab cluster`)."""
+        added = {n: [a.id, a.host, a.peer_port, a.client_port] for n, a in self._added.items()}
+        self._membership_file.write_text(json.dumps({"added": added, "gone": self._gone}))
+
+    def _load_membership(self) -> None:
+        try:
+            d = json.loads(self._membership_file.read_text())
+        except (OSError, ValueError):
+            return
+        self._added = {n: NodeAddress(*a) for n, a in d.get("added", {}).items()}
+        self._gone = list(d.get("gone", []))
+        self.nodes = [n for n in self.nodes if n not in self._gone]
+        self.nodes += [n for n in self._added if n not in self._gone and n not in self.nodes]
 
     def config_nodes(self) -> list[str]:
         return [node_name(i) for i in self.config.ids()]
@@ -348,6 +370,7 @@ class LocalCluster(StartsAndWaits, Cluster):
         self._signal_and_reap(node, signal.SIGKILL, wait=5.0)
         self.nodes.remove(node)
         self._gone.append(node)
+        self._save_membership()
 
     def _check_node(self, node: str) -> None:
         if node not in self.nodes:

@@ -69,13 +69,13 @@ class MembershipNemesis(Nemesis):
                     self.learners.append(new)
                 out["learners"] = list(self.learners)
             elif kind == "grow":
-                out.update(await self._grow(fx, target, grow, replace=None))
+                out.update(await self.grow(fx, target, grow, replace=None))
             elif kind == "shrink":
                 victim = await self._victim(fx, leader=False)
-                out.update(await self._remove(fx, target, grow, victim))
+                out.update(await self.remove(fx, target, grow, victim))
             else:
                 victim = await self._victim(fx, leader=kind == "replace-leader")
-                out.update(await self._grow(fx, target, grow, replace=victim))
+                out.update(await self.grow(fx, target, grow, replace=victim))
         except ReconfigError as e:
             out["error"] = getattr(e, "error", None) or "failed"
             out["reason"] = str(e)[:200]
@@ -134,11 +134,12 @@ class MembershipNemesis(Nemesis):
         others = [n for n in voters if n != found] or voters
         return fx.rng.choice(others)
 
-    async def _grow(
+    async def grow(
         self, fx: FaultContext, target: Reconfigurable, grow: Grow, replace: str | None
     ) -> dict[str, Any]:
         """A new host, its node started and added as a learner, then promoted (or swapped
-        for ``replace``, whose host goes once the store let it go)."""
+        for ``replace``, whose host goes once the store let it go). Also what `paxlab
+        cluster add-node` does."""
         new = await self._add(fx, target, grow)
         out: dict[str, Any] = {"added": new}
         waited = 0.0
@@ -173,9 +174,10 @@ class MembershipNemesis(Nemesis):
         self.pending.remove(new)
         return new
 
-    async def _remove(
+    async def remove(
         self, fx: FaultContext, target: Reconfigurable, grow: Grow, victim: str
     ) -> dict[str, Any]:
+        """``victim`` leaves the store, then its host goes (also `paxlab cluster remove-node`)."""
         await target.reconfigure(fx.cluster, "remove", victim)
         await self._let_go(fx, victim)
         return {"removed": victim}

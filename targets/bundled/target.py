@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Mapping
 from typing import Any
 
 from cluster.base import Cluster, store_id
+from cluster.capabilities import InProcessClients
 from cluster.program import PaxosServer
 from paxos_impl.client import DefiniteFailure, PaxosError
 from paxos_impl.config import KNOWN_BUGS
@@ -86,7 +88,11 @@ class BundledTarget(PaxosServer):
     def _admin(self, cluster: Cluster, timeout: float) -> Any:
         """A fresh client (its own id: changes are de-duplicated per client) to any node."""
         self._admins = getattr(self, "_admins", 0) + 1
-        return connect(cluster, cluster.nodes[0], f"paxlab-admin-{self._admins}", timeout)
+        # unique across processes (the store de-duplicates by client id and sequence, so a
+        # second `paxlab cluster add-node` must not look like a retry of the first); in the
+        # simulator one run is one process and the id stays deterministic
+        tag = "" if isinstance(cluster, InProcessClients) else f"{uuid.uuid4().hex[:12]}-"
+        return connect(cluster, cluster.nodes[0], f"paxlab-admin-{tag}{self._admins}", timeout)
 
 
 def _reconfig_error(e: PaxosError) -> ReconfigError:
