@@ -90,3 +90,10 @@ def test_sim_hosts_come_first_and_go_last():
     assert c.add_node() == "n5"  # ids are never reused
     with pytest.raises(ClusterError, match="no node 'n4'"):
         c.kill("n4")
+
+
+@pytest.mark.timeout(120)
+def test_a_seed_with_membership_changes_replays_exactly(tmp_path):
+    runs = [_run(tmp_path / str(k), 7, ["membership", "kill"])[0] for k in range(2)]
+    a, b = ((r.run_dir / "history.jsonl").read_text() for r in runs)
+    assert '"start-membership"' in a and a == b
