@@ -33,7 +33,14 @@ them invisible to any client, so no test could ever "find" them (measured on the
 - a leader that does not persist its own promise: 0/20 under kill:leader, 0/20 under
   partition + kill (set workload). Its own accept of every value it proposes is persisted in
   the same step, so a restart cannot reuse its ballot with a new value, and an accept at an
-  older ballot can only reach it from a leader deposed long before.
+  older ballot can only reach it from a leader deposed long before;
+- two membership mistakes (simulator, set workload, 10 s runs): a leader that counts any
+  promises toward a new configuration's phase-1 quorum instead of its voters' (0/30 seeds
+  under membership + partition + kill, faults every 0.5 s), and snapshots that leave the
+  membership out, so a restarted node falls back to the first configuration (0/20 invalid
+  under membership + kill, 3 undecided: the store stalls; 0/20 invalid, 4 undecided, with
+  partitions and a snapshot every 20 slots). In both the acceptors' promises still fence the
+  stale proposer off, so what a client sees is lost availability, not a wrong answer.
 """
 
 from __future__ import annotations
