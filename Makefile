@@ -100,20 +100,10 @@ test-pause: $(NODE_DEPS)
 test-netem: $(NODE_DEPS)
 	$(PAXLAB) test $(RUN_ARGS) --nemesis netem
 
-# Membership changes need a backend that can add and remove hosts: the simulator and local
-# processes, not docker yet. Without an explicit BACKEND this target runs on the simulator
-# (BACKEND=local: real processes; docker or ssh say in one line that they cannot).
-ifeq ($(origin BACKEND),file)
-MEMBERSHIP_ARGS = $(subst --backend $(BACKEND),--backend sim,$(RUN_ARGS))
-MEMBERSHIP_DEPS := install
-else
-MEMBERSHIP_ARGS = $(RUN_ARGS)
-MEMBERSHIP_DEPS := $(NODE_DEPS)
-endif
-
-test-membership: $(MEMBERSHIP_DEPS)
-	$(PAXLAB) test $(MEMBERSHIP_ARGS) --nemesis membership
-	$(PAXLAB) test $(MEMBERSHIP_ARGS) --nemesis membership,partition,kill
+# Nodes join, leave and replace the leader (docker, local and sim can add hosts; ssh not).
+test-membership: $(NODE_DEPS)
+	$(PAXLAB) test $(RUN_ARGS) --nemesis membership
+	$(PAXLAB) test $(RUN_ARGS) --nemesis membership,partition,kill
 
 test-all: $(NODE_DEPS)
 	$(PAXLAB) test $(RUN_ARGS) --nemesis partition
