@@ -62,6 +62,11 @@ class MembershipNemesis(Nemesis):
         elif kind == "shrink" and size <= lo:
             kind = "grow"
         out: dict[str, Any] = {"kind": kind, "size_before": size}
+        if await find_leader(fx) is None:
+            # nothing can be chosen now (a majority down or cut off): a change would only
+            # hold up the other nemeses' steps, which run one after the other
+            out["skipped"] = "no leader"
+            return out
         try:
             if kind == "learners":
                 while len(fx.cluster.nodes) < hi:

@@ -98,5 +98,5 @@ class Reconfigurable(Protocol):
         node: str,
         addr: list | None = None,
         with_: str | None = None,
-        timeout: float = 10.0,
+        timeout: float = 5.0,
     ) -> dict[str, Any]: ...

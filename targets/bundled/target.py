@@ -73,7 +73,7 @@ class BundledTarget(PaxosServer):
         node: str,
         addr: list | None = None,
         with_: str | None = None,
-        timeout: float = 10.0,
+        timeout: float = 5.0,
     ) -> dict[str, Any]:
         """One membership change through the store's client (it finds the leader)."""
         conn = self._admin(cluster, timeout)
