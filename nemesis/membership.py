@@ -62,7 +62,7 @@ class MembershipNemesis(Nemesis):
         elif kind == "shrink" and size <= lo:
             kind = "grow"
         out: dict[str, Any] = {"kind": kind, "size_before": size}
-        if await find_leader(fx) is None:
+        if kind != "learners" and await find_leader(fx) is None:
             # nothing can be chosen now (a majority down or cut off): a change would only
             # hold up the other nemeses' steps, which run one after the other
             out["skipped"] = "no leader"
