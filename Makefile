@@ -29,7 +29,8 @@ RUN_ARGS = --workload $(WORKLOAD) --nodes $(NODES) --concurrency $(CONCURRENCY) 
            $(TARGET_OPT_ARG)
 
 .PHONY: install test test-fast test-docker lint format image cluster-up cluster-down \
-        test-partition test-kill test-clock test-pause test-netem test-all serve bench \
+        test-partition test-kill test-clock test-pause test-netem test-membership test-all \
+        serve bench \
         bench-checker bench-etcd validate clean browser-deps etcd-deps
 
 install: $(VENV)/.installed
@@ -112,6 +113,11 @@ test-pause: $(NODE_DEPS)
 
 test-netem: $(NODE_DEPS)
 	$(PAXLAB) test $(RUN_ARGS) --nemesis netem
+
+# Nodes join, leave and replace the leader (docker, local and sim can add hosts; ssh not).
+test-membership: $(NODE_DEPS)
+	$(PAXLAB) test $(RUN_ARGS) --nemesis membership
+	$(PAXLAB) test $(RUN_ARGS) --nemesis membership,partition,kill
 
 test-all: $(NODE_DEPS)
 	$(PAXLAB) test $(RUN_ARGS) --nemesis partition

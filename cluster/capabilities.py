@@ -73,6 +73,20 @@ class Netem(Protocol):
 
 
 @runtime_checkable
+class Grow(Protocol):
+    """Create and delete node hosts while the cluster runs (the membership nemesis). The
+    host comes first and goes last: ``add_node`` makes a host the store does not know yet
+    (``start`` then runs the node program on it, joining), and ``remove_node`` deletes one
+    only once the store has let the node go."""
+
+    def add_node(self) -> str: ...
+
+    def node_address(self, node: str) -> list: ...  # [host, peer_port, client_port]
+
+    def remove_node(self, node: str) -> None: ...
+
+
+@runtime_checkable
 class Exec(Protocol):
     """Run a command on a node."""
 

@@ -60,7 +60,18 @@ CLIENT_PORT = 7200
 # Candidate subnets: 10.<A>.<B>.0/24 in a block we hope nobody else uses; we still check.
 _SUBNET_BLOCKS = ("10.199.0.0/16", "10.198.0.0/16", "172.29.0.0/16")
 _NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,40}$")
-_BASE_CAPS = {"kill", "pause", "partition", "clock", "netem-loss", "exec", "files", "disk"}
+_BASE_CAPS = {
+    "kill",
+    "pause",
+    "partition",
+    "clock",
+    "netem-loss",
+    "exec",
+    "files",
+    "disk",
+    "membership",
+}
+GROW_RESERVE = 16  # nodes the membership nemesis may add (certificates are made up front)
 
 T = TypeVar("T")
 
@@ -278,7 +289,10 @@ class DockerCluster(Cluster):
             raise ClusterError(f"cannot create containers: {_one_line(e)}") from None
         self._ids = dict(zip(self.nodes, ids, strict=True))
         if self.certs is not None:
-            certs.generate(self.certs.dir, [store_id(n) for n in self.nodes], self.name)
+            # and for the nodes the membership nemesis may add (GROW_RESERVE)
+            ids = [store_id(n) for n in self.nodes]
+            ids += range(len(ids), len(ids) + GROW_RESERVE)
+            certs.generate(self.certs.dir, ids, self.name)
         archive = self._code_archive()
         _parallel(
             lambda node: self.client.api.put_archive(self._ids[node], "/", archive), self.nodes
@@ -365,15 +379,56 @@ class DockerCluster(Cluster):
             _add_bytes(tar, CONFIG_PATH[1:], self._node_config().to_toml().encode())
         return buf.getvalue()
 
-    def _tls_archive(self, node: str) -> bytes:
-        """The CA and this node's own pair (no other node's key), for TLS_DIR."""
+    def _tls_archive(self, node: str, client: bool = False) -> bytes:
+        """The CA and this node's own pair (no other node's key), for TLS_DIR; ``client``
+        adds the client pair (a joining node asks a running one for the membership)."""
         assert self.certs is not None
         buf = io.BytesIO()
+        extra = [self.certs.client_cert, self.certs.client_key] if client else []
         with tarfile.open(fileobj=buf, mode="w") as tar:
-            for f in self.certs.node_files(store_id(node)):
+            for f in [*self.certs.node_files(store_id(node)), *extra]:
                 mode = 0o600 if f.suffix == ".key" else 0o644
                 _add_bytes(tar, f"{TLS_DIR[1:]}/{f.name}", f.read_bytes(), mode)
         return buf.getvalue()
+
+    # -- membership (cluster.capabilities.Grow) ----------------------------------------------
+    def add_node(self) -> str:
+        """A new container on the cluster's network (the code and its certificate in place,
+        the store not started): node nK at the subnet's host 10 + K - 1, like the others."""
+        from docker.errors import APIError
+
+        if not self._ids:
+            raise ClusterError(f"cluster {self.name} is not set up")
+        known = [store_id(n) for n in self.addresses]
+        i = max(known) + 1  # ids are never reused: a removed node's messages may linger
+        if i >= len(self.config.ids()) + GROW_RESERVE:
+            raise ClusterError(f"the docker backend adds at most {GROW_RESERVE} nodes")
+        node = node_name(i)
+        first = ipaddress.ip_address(self.addresses[node_name(min(known))]) - min(known)
+        self.addresses[node] = str(first + i)
+        try:
+            self._ids[node] = self._create_container(node)
+        except APIError as e:
+            raise ClusterError(f"cannot create a container for {node}: {_one_line(e)}") from None
+        self.nodes.append(node)
+        self.client.api.put_archive(self._ids[node], "/", self._code_archive())
+        if self.certs is not None:  # with the client pair: it asks the cluster who is in
+            self.client.api.put_archive(self._ids[node], "/", self._tls_archive(node, True))
+        return node
+
+    def node_address(self, node: str) -> list:
+        return [self.addresses[node], PEER_PORT, CLIENT_PORT]
+
+    def remove_node(self, node: str) -> None:
+        """Delete the node's container (the store let it go before)."""
+        cid = self._cid(node)
+        try:
+            self.client.api.remove_container(cid, force=True)
+        except Exception as e:  # noqa: BLE001 - already gone is fine; say anything else
+            if "No such container" not in str(e):
+                raise ClusterError(f"cannot remove {node}: {_one_line(e)}") from None
+        self.nodes.remove(node)
+        self._ids.pop(node, None)
 
     def attach(self) -> DockerCluster:
         """Take over a running cluster of this name (made by another process)."""
@@ -432,6 +487,8 @@ class DockerCluster(Cluster):
             args += ["--pythonpath", CODE_DIR, "--require-faketime"]
             for b in bugs or []:
                 args += ["--bug", b]
+            if store_id(node) not in self.config.ids():  # added later: it joins
+                args += ["--join", f"{self.addresses[node]}:{PEER_PORT}:{CLIENT_PORT}"]
             self.agent(node, *args)
         if wait:
             self.wait_serving(node)

@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import atexit
 import hashlib
+import json
 import os
 import shutil
 import signal
@@ -64,6 +65,7 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 LOOPBACK_BASE = 10  # node nK listens on 127.0.0.(LOOPBACK_BASE + K)
 STOP_TIMEOUT_S = 10.0
 MARK_MASK = 0xFF000000  # the connmark bits the partition rules use (node id + 1, shifted)
+GROW_RESERVE = 16  # nodes the membership nemesis may add (certificates are made up front)
 GID_BASE = 2_000_000_000  # store processes run with group ids from here (root only)
 
 
@@ -199,7 +201,9 @@ class StartsAndWaits:
     def wait_serving(self, node: str, timeout: float = 15) -> None:
         """Until node's client port accepts connections; ClusterError if it died or time ran out."""
         running = lambda: self.is_running(node)  # type: ignore[attr-defined]  # noqa: E731
-        wait_serving(node, self.config, running, self._log_tail, timeout)  # type: ignore[attr-defined]
+        addr = getattr(self, "node_addr", None)
+        where = addr(node) if addr is not None else None
+        wait_serving(node, self.config, running, self._log_tail, timeout, where)  # type: ignore[attr-defined]
 
 
 class LocalCluster(StartsAndWaits, Cluster):
@@ -253,10 +257,13 @@ class LocalCluster(StartsAndWaits, Cluster):
         self._loss: dict[str, float] = {}
         self._config_kw = dict(config_kw)
         self._tls = tls
+        self._added: dict[str, NodeAddress] = {}  # nodes added since the config was written
+        self._gone: list[str] = []  # nodes removed (their processes are reaped at teardown)
         if data_tmpfs_mb is not None and not 16 <= int(data_tmpfs_mb) <= 4096:
             raise ClusterError(f"data_tmpfs_mb must be within 16..4096, not {data_tmpfs_mb}")
         self.data_tmpfs_mb = int(data_tmpfs_mb) if data_tmpfs_mb is not None else None
         self.config = self._load_or_make_config()
+        self._load_membership()  # nodes added and removed by an earlier handle on this run
         if cleanup_at_exit:
             _live.add(self)
 
@@ -266,7 +273,8 @@ class LocalCluster(StartsAndWaits, Cluster):
         return self.run_dir / "cluster.toml"
 
     def node_dir(self, node: str) -> Path:
-        self._check_node(node)
+        if node not in self._gone:  # a removed node's directory stays until teardown
+            self._check_node(node)
         return self.run_dir / "nodes" / node
 
     def address(self, node: str) -> str:
@@ -306,6 +314,64 @@ class LocalCluster(StartsAndWaits, Cluster):
         except (ConfigError, TypeError) as e:
             raise ClusterError(f"bad cluster configuration: {e}") from None
 
+    def node_addr(self, node: str) -> NodeAddress:
+        """Where node listens: the config file's nodes, then those added since."""
+        added = self._added.get(node)
+        return added if added is not None else self.config.node(store_id(node))
+
+    # -- membership (cluster.capabilities.Grow) ----------------------------------------------
+    def add_node(self) -> str:
+        """A new node directory and ports; its store joins the running cluster when started."""
+        with self._lock:
+            i = max(store_id(n) for n in [*self.config_nodes(), *self._added]) + 1
+            if i >= self.config.n + GROW_RESERVE:
+                raise ClusterError(f"the local backend adds at most {GROW_RESERVE} nodes")
+            node = node_name(i)
+            host = self.address(node)
+            self._added[node] = NodeAddress(i, host, free_port(host), free_port(host))
+            self.nodes.append(node)
+            d = self.node_dir(node)
+            (d / self.program.data_dir).mkdir(parents=True, exist_ok=True)
+            if self._faketime_lib:
+                write_offset_file(d / node_agent.CLOCK_FILE, 0)
+            self._save_membership()
+            return node
+
+    @property
+    def _membership_file(self) -> Path:
+        return self.run_dir / "membership.json"
+
+    def _save_membership(self) -> None:
+        """Nodes added and removed, for another handle on this run (`paxlab cluster`)."""
+        added = {n: [a.id, a.host, a.peer_port, a.client_port] for n, a in self._added.items()}
+        self._membership_file.write_text(json.dumps({"added": added, "gone": self._gone}))
+
+    def _load_membership(self) -> None:
+        try:
+            d = json.loads(self._membership_file.read_text())
+        except (OSError, ValueError):
+            return
+        self._added = {n: NodeAddress(*a) for n, a in d.get("added", {}).items()}
+        self._gone = list(d.get("gone", []))
+        self.nodes = [n for n in self.nodes if n not in self._gone]
+        self.nodes += [n for n in self._added if n not in self._gone and n not in self.nodes]
+
+    def config_nodes(self) -> list[str]:
+        return [node_name(i) for i in self.config.ids()]
+
+    def node_address(self, node: str) -> list:
+        a = self.node_addr(node)
+        return [a.host, a.peer_port, a.client_port]
+
+    def remove_node(self, node: str) -> None:
+        """Stop the node (the store let it go before) and forget it; its directory stays
+        until teardown, for the logs."""
+        self._check_node(node)
+        self._signal_and_reap(node, signal.SIGKILL, wait=5.0)
+        self.nodes.remove(node)
+        self._gone.append(node)
+        self._save_membership()
+
     def _check_node(self, node: str) -> None:
         if node not in self.nodes:
             raise ClusterError(
@@ -314,7 +380,7 @@ class LocalCluster(StartsAndWaits, Cluster):
 
     # -- capabilities ------------------------------------------------------------------------
     def capabilities(self) -> set[str]:
-        caps = {"kill", "pause", "exec", "files", "disk"}
+        caps = {"kill", "pause", "exec", "files", "disk", "membership"}
         if self.data_tmpfs_mb is not None:
             caps.add("disk-full")
         if probe_iptables() is None:
@@ -329,7 +395,10 @@ class LocalCluster(StartsAndWaits, Cluster):
         if self.config.tls.enabled and not Path(self.config.tls.ca).exists():
             from cluster import certs  # needs cryptography: only where TLS is on
 
-            certs.generate(Path(self.config.tls.ca).parent, self.config.ids(), self.name)
+            # certificates for the nodes the membership nemesis may add, too (GROW_RESERVE)
+            n = self.config.n
+            ids = [*self.config.ids(), *range(n, n + GROW_RESERVE)]
+            certs.generate(Path(self.config.tls.ca).parent, ids, self.name)
         if not self.config_path.exists():
             self.config.save(self.config_path)
         for node in self.nodes:
@@ -349,7 +418,7 @@ class LocalCluster(StartsAndWaits, Cluster):
         """Kill every store process, remove the iptables chain, delete a temp run dir. Safe to
         call twice and on a half set-up cluster."""
         errors = []
-        for node in self.nodes:
+        for node in [*self.nodes, *self._gone]:
             try:
                 self._signal_and_reap(node, signal.SIGKILL, wait=5.0)
             except Exception as e:  # noqa: BLE001 - keep tearing down
@@ -382,6 +451,10 @@ class LocalCluster(StartsAndWaits, Cluster):
             raise ClusterError(f"data_tmpfs_mb: cannot mount a tmpfs on {data} (root?): {why}")
 
     # -- the store process ---------------------------------------------------------------------
+    def _join_extra(self, node: str) -> dict[str, Any]:
+        a = self._added.get(node)
+        return {} if a is None else {"join": f"{a.host}:{a.peer_port}:{a.client_port}"}
+
     def _pid_file(self, node: str) -> Path:
         return self.node_dir(node) / "server.pid"
 
@@ -430,6 +503,7 @@ class LocalCluster(StartsAndWaits, Cluster):
                     config_path=str(self.config_path),
                     python=self.python,
                     bugs=tuple(bugs or ()),
+                    extra=self._join_extra(node),
                 )
             )
             env = dict(os.environ)
@@ -609,7 +683,7 @@ class LocalCluster(StartsAndWaits, Cluster):
                 if src == dst:
                     continue
                 for sender, receiver in ((src, dst), (dst, src)):
-                    r = self.config.node(store_id(receiver))
+                    r = self.node_addr(receiver)
                     rules[
                         f"-A {self._chain} -o lo -d {r.host}/32 -p tcp --dport {r.peer_port}"
                         f" -m owner --gid-owner {self.gid(sender)} -j DROP"
@@ -692,7 +766,7 @@ class LocalCluster(StartsAndWaits, Cluster):
         its probability (iptables' statistic match)."""
         rules = []
         for node, p in sorted(self._loss.items()):
-            a = self.config.node(store_id(node))
+            a = self.node_addr(node)
             stat = f"-m statistic --mode random --probability {p:.6f} -j DROP"
             rules.append(
                 f"-A {self._loss_chain} -o lo -m owner --gid-owner {self.gid(node)} {stat}"
@@ -764,9 +838,11 @@ def wait_serving(
     running: Callable[[], bool],
     log_tail: Callable[[str], str],
     timeout: float = 15,
+    where: NodeAddress | None = None,
 ) -> None:
-    """Poll node's client port until it accepts a connection (shared with the ssh backend)."""
-    a = config.node(store_id(node))
+    """Poll node's client port until it accepts a connection (shared with the ssh backend);
+    ``where`` is the node's address when the config file does not have it (added later)."""
+    a = where or config.node(store_id(node))
     deadline = time.monotonic() + timeout
     next_check = time.monotonic() + 0.5  # asking whether it died may cost an SSH round trip
     while True:

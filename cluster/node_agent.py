@@ -148,6 +148,8 @@ def store_command(args: argparse.Namespace, root: Path) -> list[str]:
     cmd += ["--data-dir", str(root / DATA_DIR)]
     for b in args.bug or []:
         cmd += ["--bug", b]
+    if getattr(args, "join", None):  # a node added while the cluster runs (membership)
+        cmd += ["--join", args.join]
     return cmd
 
 
@@ -359,6 +361,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--id", type=int, help="the store's node id")
     s.add_argument("--config", default="/etc/paxlab/config.toml")
     s.add_argument("--bug", action="append", help="a deliberate bug to turn on (repeatable)")
+    s.add_argument("--join", help="HOST:PEER_PORT:CLIENT_PORT of a node not in the config")
     s.add_argument("--python", default="python3")
     s.add_argument("--pythonpath", help="PYTHONPATH for the store (where paxos_impl is)")
     s.add_argument("--command", dest="command_override", help="run this shell command instead")

@@ -24,6 +24,8 @@ class PaxosServer:
         cmd += ["--data-dir", f"{launch.node_dir}/{self.data_dir}"]
         for b in launch.bugs:
             cmd += ["--bug", b]
+        if launch.extra.get("join"):  # a node added while the cluster runs (membership)
+            cmd += ["--join", launch.extra["join"]]
         return cmd
 
 

@@ -1,4 +1,4 @@
-"""`paxlab cluster up|status|down`: a cluster left running for manual work.
+"""`paxlab cluster up|status|down|add-node|remove-node`: a cluster left running for manual work.
 
 Why a state file: `up` returns while the nodes keep running, and a later `status` or
 `down` (another process, maybe another shell) must find them again. Each cluster made by
@@ -27,7 +27,7 @@ def state_dir() -> Path:
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    sub = p.add_subparsers(dest="cluster_command", metavar="up|status|down")
+    sub = p.add_subparsers(dest="cluster_command", metavar="up|status|down|add-node|remove-node")
     sub.required = True
     up = sub.add_parser(
         "up",
@@ -52,6 +52,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     status = sub.add_parser("status", help="each node's state, role and address")
     status.add_argument("--json", action="store_true", help="print one JSON object")
     sub.add_parser("down", help="remove everything `up` made")
+    sub.add_parser(
+        "add-node",
+        help="a new node (host first): it joins as a learner and is promoted once caught up",
+    )
+    rm = sub.add_parser("remove-node", help="a node leaves the store, then its host goes")
+    rm.add_argument("node", metavar="NODE", help="e.g. n2")
     for sp in sub.choices.values():
         sp.add_argument(
             "--name", default=DEFAULT_NAME, help=f"cluster name (default {DEFAULT_NAME})"
@@ -63,7 +69,9 @@ def run(args: argparse.Namespace) -> int:
     from paxos_impl.config import ConfigError
 
     try:
-        return {"up": _up, "status": _status, "down": _down}[args.cluster_command](args)
+        commands = {"up": _up, "status": _status, "down": _down}
+        commands.update({"add-node": _add_node, "remove-node": _remove_node})
+        return commands[args.cluster_command](args)
     except (ClusterError, ConfigError) as e:
         sys.stderr.write(f"paxlab cluster: {e}\n")
         return 2
@@ -192,12 +200,18 @@ def _status(args: argparse.Namespace) -> int:
 
 def _node_row(cluster: Any, i: int, node: str) -> dict[str, Any]:
     """One node: is its store running, and what role does the store itself say it has?"""
-    from cluster.base import ClusterError
+    from cluster.base import ClusterError, store_id
+    from cluster.capabilities import Grow
 
-    a = cluster.config.node(i)
+    i = store_id(node)  # nodes added later come after the config file's, ids never reused
+    if isinstance(cluster, Grow):
+        host, _, port = cluster.node_address(node)
+    else:
+        a = cluster.config.node(i)
+        host, port = a.host, a.client_port
     row: dict[str, Any] = {
         "node": node,
-        "address": f"{a.host}:{a.client_port}",
+        "address": f"{host}:{port}",
         "state": "?",
         "role": "-",
         "leader": None,
@@ -211,14 +225,15 @@ def _node_row(cluster: Any, i: int, node: str) -> dict[str, Any]:
     except ClusterError as e:
         row["state"] = f"error: {e}"
     if row["state"] == "running":
-        row.update(_store_role(cluster.config, i))
+        row.update(_store_role(cluster.config, i, (host, port)))
     return row
 
 
-def _store_role(config: Any, i: int) -> dict[str, Any]:
+def _store_role(config: Any, i: int, where: tuple[str, int]) -> dict[str, Any]:
     from paxos_impl.client import Client, PaxosError
 
-    client = Client(config, node=i, timeout=2.0, follow_redirects=False)
+    client = Client(config, node=config.ids()[0], timeout=2.0, follow_redirects=False)
+    client.add_address(i, *where)
     try:
         st = client.status(i)
         return {"role": st.get("role", "?"), "leader": st.get("leader")}
@@ -262,3 +277,51 @@ def _down_leftovers(name: str) -> int:
         f"removed leftovers of cluster {name}: {', '.join(gone['containers'] + gone['networks'])}"
     )
     return 0
+
+
+# -- membership: the store's own change, around the backend's hosts ------------------------
+def _add_node(args: argparse.Namespace) -> int:
+    out = _membership(args.name, None)
+    print(f"{out['added']} joined" + (" as a voter" if out.get("voter") else " as a learner"))
+    return 0
+
+
+def _remove_node(args: argparse.Namespace) -> int:
+    out = _membership(args.name, args.node)
+    print(f"{out['removed']} left; its host is gone")
+    return 0
+
+
+def _membership(name: str, remove: str | None) -> dict[str, Any]:
+    """One change done as the membership nemesis does it (nemesis.membership), on the
+    cluster `up` left running; ClusterError (one line) if the store refused it."""
+    import asyncio
+    import random
+
+    from cluster.base import ClusterError
+    from cluster.capabilities import Grow, need
+    from nemesis.base import FaultContext
+    from nemesis.membership import MembershipNemesis
+    from targets.base import ReconfigError
+    from targets.bundled.target import BundledTarget
+
+    state = _load_state(name)
+    cluster = _reattach(state)
+    grow = need(cluster, Grow)
+    if remove is not None and remove not in cluster.nodes:
+        raise ClusterError(f"no node {remove!r} in cluster {name} ({', '.join(cluster.nodes)})")
+
+    async def call(fn: Any, *a: Any, **kw: Any) -> Any:
+        return fn(*a, **kw)
+
+    target = BundledTarget(nodes=len(cluster.nodes))
+    fx = FaultContext(cluster=cluster, call=call, rng=random.Random(), target=target)
+    nem = MembershipNemesis()
+    try:
+        if remove is None:
+            return asyncio.run(nem.grow(fx, target, grow, replace=None))
+        return asyncio.run(nem.remove(fx, target, grow, remove))
+    except ReconfigError as e:
+        for node in nem.pending:  # a host the store never took in
+            grow.remove_node(node)
+        raise ClusterError(f"the store refused: {e}") from None

@@ -405,6 +405,7 @@ FAULT_COLOURS = {
     "pause": "#17becf",
     "clock": "#bcbd22",
     "netem": "#9467bd",
+    "membership": "#2ca02c",
 }
 BAND_W, BAND_H, BAND_LEFT = 900, 18, 80
 

@@ -31,6 +31,7 @@ from typing import Any
 from cluster.capabilities import Inspect
 from controller.catalogue import (
     SIM,
+    SIM_ONLY_CLEAN,
     BugEntry,
     Exposure,
     catalogue_of,
@@ -118,7 +119,12 @@ class Validation:
         self.progress = progress or (lambda _msg: None)
         catalogue, clean = catalogue_of(opts.target), clean_plans(opts.target)
         self.entries = [b for b in catalogue if opts.bugs is None or b.id in opts.bugs]
-        self.nemeses = [n for n in clean if opts.nemeses is None or n in opts.nemeses]
+        self.nemeses = [
+            n
+            for n in clean
+            if (opts.nemeses is None or n in opts.nemeses)
+            and (opts.backend == SIM or n not in SIM_ONLY_CLEAN)
+        ]
         self._clean_order = list(clean)
         folder = "validate-" + ("" if opts.target == "bundled" else f"{opts.target}-")
         self.run_dir = create_run(folder + opts.backend, opts.results_root)

@@ -29,6 +29,7 @@ from nemesis.base import FaultContext, Nemesis, NemesisError
 from nemesis.clock import ClockNemesis
 from nemesis.disk import DiskNemesis
 from nemesis.kill import KillNemesis
+from nemesis.membership import MembershipNemesis
 from nemesis.netem import NetemNemesis
 from nemesis.partition import PartitionNemesis
 from nemesis.pause import PauseNemesis
@@ -42,6 +43,7 @@ REGISTRY: dict[str, type[Nemesis]] = {
         ClockNemesis,
         NetemNemesis,
         DiskNemesis,
+        MembershipNemesis,
     )
 }
 
@@ -317,6 +319,9 @@ CONFLICTS: tuple[tuple[tuple[str, str], tuple[str, str]], ...] = (
     (("pause", "*"), ("kill", "all-leader-last")),
     (("kill", "all-leader-last"), ("partition", "*")),
     (("partition", "*"), ("kill", "all-leader-last")),
+    # a paused node cannot be removed cleanly (nor resumed once its host is gone)
+    (("membership", "*"), ("pause", "*")),
+    (("pause", "*"), ("membership", "*")),
 )
 
 

@@ -92,6 +92,8 @@ class KillNemesis(Nemesis):
         if self.cut:
             await fx.call(fx.can(Partition).heal_network)
             self.cut = False
+        restarted = [n for n in restarted if n in fx.cluster.nodes]  # (membership removes)
+        out["restarted"] = restarted
         first = [n for n in restarted if n != last]
         await on_each(fx, fx.cluster.start, first, list(fx.bugs))
         if last in restarted:

@@ -30,7 +30,9 @@ from .config import Config
 
 RETRY_PAUSE = 0.05  # between rounds of retries when no node knows a leader
 CONNECT_TIMEOUT = 1.0
-DEFINITE_ERRORS = {"not_leader", "unavailable", "bad_request", "mismatch"}
+# a membership change the store refused (paxos_impl.membership): certainly not made
+REFUSALS = {"reconfig_in_progress", "no_quorum", "not_caught_up", "unsupported"}
+DEFINITE_ERRORS = {"not_leader", "unavailable", "bad_request", "mismatch", *REFUSALS}
 
 
 class PaxosError(Exception):
@@ -66,14 +68,17 @@ class _Command:
     def __init__(
         self,
         req: dict,
-        n: int,
+        n: int | list[int],
         node: int,
         timeout: float,
         follow_redirects: bool,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.req = req
-        self.n = n
+        # the node ids to try (a count n means 0..n-1): the client's view of the membership
+        self.ids = list(range(n)) if isinstance(n, int) else list(n) or [node]
+        self.n = len(self.ids)
+        self.unknown_leader = False  # a hint named a node we have no address for
         self.target = node
         self.clock = clock  # the driver's (a simulated client's is its event loop's)
         self.deadline = clock() + timeout
@@ -90,7 +95,8 @@ class _Command:
         return self.deadline - self.clock()
 
     def _next_node(self) -> int:
-        return (self.target + 1) % self.n
+        later = [i for i in self.ids if i > self.target]
+        return later[0] if later else self.ids[0]
 
     def _retry(self, node: int, delay: float) -> _Retry:
         if self.remaining() <= delay:
@@ -114,14 +120,20 @@ class _Command:
             return reply.get("value")
         code = reply.get("error")
         leader = reply.get("leader")
-        leader = leader if isinstance(leader, int) and 0 <= leader < self.n else None
+        if isinstance(leader, int) and not isinstance(leader, bool) and leader not in self.ids:
+            self.unknown_leader = True  # the membership changed: the driver asks for it
+        leader = leader if isinstance(leader, int) and leader in self.ids else None
         node = self.target
         self.last = (str(code), f"node {node} answered {code!r}", leader)
         self.unreachable_in_a_row = 0
         if code == "mismatch":
             raise CasMismatch("cas saw another value", "mismatch", leader)
         if code == "bad_request":
-            raise DefiniteFailure(f"node {node} rejected the request as malformed", code, None)
+            why = reply.get("reason")
+            why = f": {why}" if isinstance(why, str) else " as malformed"
+            raise DefiniteFailure(f"node {node} rejected the request{why}", code, None)
+        if code in REFUSALS:  # a membership change refused: nothing changed
+            raise DefiniteFailure(f"node {node} refused: {reply.get('reason', code)}", code, None)
         if code == "not_leader":
             if not self.follow:
                 raise self.give_up()
@@ -170,8 +182,13 @@ class _Base:
         timeout: float = 5.0,
         follow_redirects: bool = True,
     ) -> None:
-        config.node(node)  # ConfigError for a node that is not there
         self.config = config
+        # the membership as this client knows it: from the config file, then from the store
+        # (members()), so a client follows nodes that joined and stops using removed ones
+        self.ids = config.ids()
+        self.addrs = {a.id: (a.host, a.client_port) for a in config.nodes}
+        if node not in self.addrs:
+            config.node(node)  # ConfigError for a node that is not there
         self.node = node
         self.client_id = client_id or f"c-{uuid.uuid4().hex[:16]}"
         self.timeout = timeout
@@ -194,12 +211,42 @@ class _Base:
         except wire.FrameError as e:  # not JSON, or too big: it never leaves this process
             raise DefiniteFailure(f"cannot send {op}: {e}", "bad_request") from None
         return _Command(
-            req, self.config.n, self.preferred, self.timeout, self.follow_redirects, self.clock
+            req, self.ids, self.preferred, self.timeout, self.follow_redirects, self.clock
         )
 
     def _addr(self, node: int) -> tuple[str, int]:
-        a = self.config.node(node)
-        return a.host, a.client_port
+        return self.addrs[node]
+
+    def add_address(self, node: int, host: str, client_port: int) -> None:
+        """Where a node the config file does not name listens (one that joined later)."""
+        self.addrs[node] = (host, client_port)
+        if node not in self.ids:
+            self.ids = sorted([*self.ids, node])
+
+    def learn_members(self, view: dict) -> dict:
+        """Take a node's ``members`` answer as the membership to use from now on."""
+        for k, a in view.get("nodes", {}).items():
+            self.addrs[int(k)] = (a[0], a[2])
+        ids = sorted({*view.get("voters", []), *view.get("learners", [])})
+        if ids:
+            self.ids = ids
+            if self.preferred not in ids:
+                self.preferred = ids[0]
+        return view
+
+    def _members_order(self, node: int | None) -> list[int]:
+        """Whom to ask for the membership: the given node, else the preferred one first."""
+        if node is not None:
+            return [node]
+        return [self.preferred] + [i for i in self.ids if i != self.preferred]
+
+    def _reconfig(self, action: str, node: int, addr: list | None, with_: int | None) -> Any:
+        value: dict[str, Any] = {"action": action, "node": node}
+        if addr is not None:
+            value["addr"] = list(addr)
+        if with_ is not None:
+            value["with"] = with_
+        return self._command("reconfig", None, value)
 
 
 class Client(_Base):
@@ -226,9 +273,32 @@ class Client(_Base):
         returns them with the reads filled in."""
         return self._run(self._command("txn", None, mops))
 
+    def members(self, node: int | None = None) -> dict:
+        """The membership as a node sees it (the first that answers); the client uses it
+        from now on. ``{"voters", "learners", "nodes": {id: [host, peer, client]}, "leader"}``"""
+        err: PaxosError | None = None
+        for i in self._members_order(node):
+            try:
+                return self.learn_members(self._local(i, "members"))
+            except PaxosError as e:
+                err = e
+        assert err is not None
+        raise err
+
+    def reconfig(
+        self, action: str, node: int, addr: list | None = None, with_: int | None = None
+    ) -> dict:
+        """Ask for a membership change (add NODE ADDR | remove | promote | replace NODE
+        with_); the new membership once it is chosen. Refusals are DefiniteFailure."""
+        view = self._run(self._reconfig(action, node, addr, with_))
+        return self.learn_members(view)
+
     def status(self, node: int | None = None) -> dict:
-        node = self.node if node is None else node
-        cmd = _Command({"op": "status"}, self.config.n, node, self.timeout, False)
+        return self._local(self.node if node is None else node, "status")
+
+    def _local(self, node: int, op: str) -> dict:
+        """One request that the node answers itself (status, members): no redirects."""
+        cmd = _Command({"op": op}, self.ids, node, self.timeout, False)
         try:
             sock = self._connect(node, cmd)
         except OSError as e:
@@ -260,6 +330,13 @@ class Client(_Base):
     # -- I/O --------------------------------------------------------------------------------
     def _run(self, cmd: _Command) -> Any:
         while True:
+            if cmd.unknown_leader:  # a leader we have no address for: learn who is in
+                cmd.unknown_leader = False
+                try:
+                    self.members()
+                    cmd.ids = self.ids
+                except PaxosError:
+                    pass
             node = cmd.target
             try:
                 sock = self._connect(node, cmd)
@@ -375,9 +452,27 @@ class AsyncClient(_Base):
         """Client.txn as a coroutine."""
         return await self._run(self._command("txn", None, mops))
 
+    async def members(self, node: int | None = None) -> dict:
+        err: PaxosError | None = None
+        for i in self._members_order(node):
+            try:
+                return self.learn_members(await self._local(i, "members"))
+            except PaxosError as e:
+                err = e
+        assert err is not None
+        raise err
+
+    async def reconfig(
+        self, action: str, node: int, addr: list | None = None, with_: int | None = None
+    ) -> dict:
+        view = await self._run(self._reconfig(action, node, addr, with_))
+        return self.learn_members(view)
+
     async def status(self, node: int | None = None) -> dict:
-        node = self.node if node is None else node
-        cmd = _Command({"op": "status"}, self.config.n, node, self.timeout, False)
+        return await self._local(self.node if node is None else node, "status")
+
+    async def _local(self, node: int, op: str) -> dict:
+        cmd = _Command({"op": op}, self.ids, node, self.timeout, False)
         try:
             reader, writer = await self._connect(node, cmd)
             wire.write_frame(writer, cmd.req, self.config.max_frame_bytes)
@@ -412,6 +507,13 @@ class AsyncClient(_Base):
     async def _run(self, cmd: _Command) -> Any:
         """Drive the retry policy: one exchange per attempt until it gives an answer."""
         while True:
+            if cmd.unknown_leader:
+                cmd.unknown_leader = False
+                try:
+                    await self.members()
+                    cmd.ids = self.ids
+                except PaxosError:
+                    pass
             step = await self._exchange(cmd.target, cmd)
             if not isinstance(step, _Retry):
                 self._succeeded(cmd)

@@ -16,6 +16,7 @@ from typing import Any
 
 from .client import CasMismatch, Client, DefiniteFailure, Indeterminate
 from .config import ConfigError, load_config
+from .membership import parse_address
 from .statemachine import valid_mops
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_UNKNOWN = 0, 1, 2, 3
@@ -78,7 +79,29 @@ def build_parser() -> argparse.ArgumentParser:
     add("append", "append VALUE to KEY (strings concatenate, lists extend)", "KEY", "VALUE")
     add("txn", 'run micro-ops atomically, e.g. \'[["append","x",1],["r","y",null]]\'', "MOPS")
     add("status", "print a node's status as JSON")
+    add("members", "print the membership (voters, learners, addresses, leader) as JSON")
+    rc = sub.add_parser(
+        "reconfig", help="change the membership (add, remove, promote, replace)", parents=[common]
+    )
+    acts = rc.add_subparsers(dest="action", metavar="ACTION", parser_class=_Parser)
+    acts.required = True
+    a = acts.add_parser("add", help="NODE joins as a learner", parents=[common])
+    a.add_argument("NODE", type=int)
+    a.add_argument("ADDR", type=_address, help="HOST:PEER_PORT:CLIENT_PORT")
+    for name, help_ in (("remove", "NODE leaves"), ("promote", "learner NODE becomes a voter")):
+        acts.add_parser(name, help=help_, parents=[common]).add_argument("NODE", type=int)
+    r = acts.add_parser("replace", help="learner NEW takes voter OLD's place", parents=[common])
+    r.add_argument("NODE", type=int, metavar="OLD")
+    r.add_argument("NEW", type=int)
     return p
+
+
+def _address(text: str) -> list:
+    """HOST:PEER_PORT:CLIENT_PORT as the store's [host, peer_port, client_port]."""
+    addr = parse_address(text)
+    if addr is None:
+        raise argparse.ArgumentTypeError(f"{text!r} is not HOST:PEER_PORT:CLIENT_PORT")
+    return addr
 
 
 def run(args: argparse.Namespace, client: Client) -> int:
@@ -97,6 +120,12 @@ def run(args: argparse.Namespace, client: Client) -> int:
         print(json.dumps(client.txn(_mops(args.MOPS))))
     elif cmd == "status":
         print(json.dumps(client.status(), indent=2, sort_keys=True))
+    elif cmd == "members":
+        print(json.dumps(client.members(), indent=2, sort_keys=True))
+    elif cmd == "reconfig":
+        addr = getattr(args, "ADDR", None)
+        view = client.reconfig(args.action, args.NODE, addr, getattr(args, "NEW", None))
+        print(json.dumps(view, indent=2, sort_keys=True))
     return EXIT_OK
 
 
@@ -119,13 +148,21 @@ def _main(argv: list[str] | None) -> int:
     args = build_parser().parse_args(argv)
     try:
         config = load_config(getattr(args, "config", None))
-        client = Client(
-            config, node=getattr(args, "node", 0), timeout=getattr(args, "timeout", 5.0)
-        )
+        node = getattr(args, "node", 0)
+        client = Client(config, node=node if node in config.ids() else config.ids()[0])
+        client.timeout = getattr(args, "timeout", 5.0)
     except ConfigError as e:
         sys.stderr.write(f"paxos-client: {e}\n")
         return EXIT_USAGE
     try:
+        if node not in config.ids():  # a node that joined later: ask the others for it
+            client.members()
+            if node not in client.addrs:
+                sys.stderr.write(
+                    f"paxos-client: node {node} is not in the configuration {client.ids}\n"
+                )
+                return EXIT_USAGE
+            client.node = client.preferred = node
         return run(args, client)
     except UsageError as e:
         sys.stderr.write(f"paxos-client: {e}\n")

@@ -28,6 +28,7 @@ KNOWN_BUGS = (
     "quorum-off-by-one",
     "txn-split",
     "txn-stale-read",
+    "learner-quorum",
 )
 
 

@@ -24,7 +24,10 @@ raised before the message touches any state.
 Durable records (``Ready.persist``), besides the acceptor's ``promise`` and ``accept``:
 ``{"t": "chosen", "entries": [[slot, batch], ...]}`` -- slots this replica learned are chosen
 (written lazily: with the next record that must be synced anyway, or on a tick).
-A snapshot is ``{"applied", "sm", "acceptor", "chosen"}``: it replaces every record before it.
+A snapshot is ``{"applied", "sm", "members", "acceptor", "chosen"}``: it replaces every record
+before it. Membership changes are log commands (``op: "reconfig"``) applied to
+:class:`~paxos_impl.membership.Membership`, never to the state machine; see that module for
+the scheme (Lamport's alpha window).
 """
 
 from __future__ import annotations
@@ -41,6 +44,7 @@ from paxos_impl.acceptor import Acceptor
 from paxos_impl.config import Config
 from paxos_impl.leader import Leader
 from paxos_impl.masterless import Masterless
+from paxos_impl.membership import Membership, is_dump
 from paxos_impl.messages import ZERO, Ballot, ProtocolError
 from paxos_impl.proposer import Handler, Proposer, ProposerHost, RequestKey
 from paxos_impl.statemachine import StateMachine, error, ok
@@ -89,8 +93,18 @@ class Replica:
         self.cfg = config
         self.rng = rng
         self.observer = observer
-        self.ids = config.ids()
-        self.peers = [i for i in self.ids if i != node_id]
+        # who votes for which slot (paxos_impl.membership); ids and peers follow it
+        self.members = Membership(
+            config.ids(),
+            config.max_inflight,
+            {a.id: [a.host, a.peer_port, a.client_port] for a in config.nodes},
+            (config.phase1_quorum, config.phase2_quorum),
+        )
+        self._members_seen = -1
+        self.ids: list[int] = []  # every node we know (a message from another is refused)
+        self.reach: list[int] = []  # the nodes this replica's broadcasts go to
+        self.peers: list[int] = []  # reach without ourselves
+        self._next_conf_start = -1  # the next slot whose configuration differs (-1: none)
         t = config.timeouts
         self.hb_s = t.heartbeat_ms / 1000
         self.req_s = t.request_ms / 1000
@@ -110,7 +124,7 @@ class Replica:
         self.catchup_next = 0.0
         # a snapshot too big for one frame: the parts received so far (src, applied, parts...)
         self._snap_in: dict | None = None
-        self._snap_out: tuple[int, list[dict]] | None = None  # the parts we serve, by applied
+        self._snap_out: tuple[int, list[dict], dict] | None = None  # the parts we serve, by applied
         # client bookkeeping (volatile)
         self.waiting: dict[tuple[str, int], list[object]] = {}
         self.deadlines: list[tuple[float, int, tuple[str, int] | None, object]] = []
@@ -125,6 +139,7 @@ class Replica:
         self._recovering = True
         self._recover(snapshot, records)
         self._recovering = False
+        self._refresh_members()
         self.max_round = self.acc.max_round()
         self.p: Proposer = self._proposer()
         self._snapshot_every = max(1, config.snapshot_every)
@@ -251,7 +266,7 @@ class Replica:
             self._ready.messages.append((dst, m))
 
     def broadcast(self, m: dict, include_self: bool = False) -> None:
-        for i in self.ids:
+        for i in self.reach:
             if i != self.id or include_self:
                 self.send(i, m)
 
@@ -469,14 +484,43 @@ class Replica:
         while self.applied_index < self.commit_index:
             s = self.applied_index + 1
             batch = self.chosen[s]
-            results = [self.sm.apply(cmd) for cmd in batch]
+            results = [self._apply(s, cmd) for cmd in batch]
             self.applied_index = s
+            if self.members.version != self._members_seen or s + 1 == self._next_conf_start:
+                self._refresh_members()
             self._observe("apply", s, batch)
             if not self._recovering:
                 for cmd, res in zip(batch, results, strict=True):
                     self.answer(cmd.get("client_id"), cmd.get("seq"), res)
         if not self._recovering:
             self.p.after_apply()
+
+    def _apply(self, slot: int, cmd: dict) -> dict:
+        """A membership change goes to the membership, everything else to the state machine
+        (which never sees a reconfig command: a user machine cannot break membership)."""
+        if cmd["op"] == "reconfig":
+            return self.members.apply(slot, cmd)
+        return self.sm.apply(cmd)
+
+    def _refresh_members(self) -> None:
+        """Recompute whom we talk to after a change was applied or came into effect."""
+        m = self.members
+        m.compact(self.applied_index)
+        self._members_seen = m.version
+        self.ids = sorted(m.known() | {self.id})
+        self.reach = m.reach(self.applied_index)
+        self.peers = [i for i in self.reach if i != self.id]
+        later = [c.start for c in m.confs if c.start > self.applied_index + 1]
+        self._next_conf_start = min(later, default=-1)
+
+    def learn_addresses(self, nodes: dict) -> None:
+        """Addresses of nodes a joining replica will hear from before its log names them
+        (from a running node's ``members`` answer). Addresses only: who votes is decided
+        by the log alone."""
+        for k, a in nodes.items():
+            if str(k).isdigit() and int(k) not in self.members.addrs:
+                self.members.addrs[int(k)] = list(a)
+        self._refresh_members()
 
     def answer(self, cid: str | None, seq: int | None, res: dict) -> None:
         handles = self.waiting.pop((cid, seq), None)  # type: ignore[arg-type]
@@ -530,9 +574,11 @@ class Replica:
         ):
             want = cursor[1]
         else:
-            self._snap_out = (self.applied_index, self._cut_state())
-        applied, parts = self._snap_out
+            self._snap_out = (self.applied_index, self._cut_state(), self.members.dump())
+        applied, parts, members = self._snap_out
         snap = {"applied": applied, "sm": parts[want]}
+        if want == 0:  # the membership rides in the first part (it is small)
+            snap["members"] = members
         self.send(src, M.msg("snapshot", snap=snap, part=want, parts=len(parts)))
 
     def _cut_state(self) -> list[dict]:
@@ -558,7 +604,8 @@ class Replica:
             if snap["applied"] <= self.applied_index:
                 return None
             s = self._snap_in = {"src": src, "applied": snap["applied"], "parts": parts,
-                                 "next": 0, "kv": [], "dedup": {}, "retries": 0}  # fmt: skip
+                                 "next": 0, "kv": [], "dedup": {}, "retries": 0,
+                                 "members": snap.get("members")}  # fmt: skip
         if s is None or (src, snap["applied"], parts, part) != (
             s["src"],
             s["applied"],
@@ -575,7 +622,11 @@ class Replica:
             self._ask_snapshot_part()
             return None
         self._snap_in = None
-        return {"applied": s["applied"], "sm": {"kv": s["kv"], "dedup": s["dedup"]}}
+        return {
+            "applied": s["applied"],
+            "sm": {"kv": s["kv"], "dedup": s["dedup"]},
+            "members": s["members"],
+        }
 
     def _on_learn(self, src: int, m: dict) -> None:
         before = self.commit_index
@@ -597,7 +648,10 @@ class Replica:
         if snap["applied"] <= self.applied_index:
             return
         self.sm = self._new_sm(snap["sm"])
+        if is_dump(snap.get("members")):
+            self.members.load(snap["members"])
         self._install_prefix(snap["applied"])
+        self._refresh_members()
         self._want_snapshot = True  # our own snapshot must now cover the installed prefix
         self._observe("install", snap["applied"], None)
         for (cid, seq), _ in list(self.waiting.items()):
@@ -631,6 +685,7 @@ class Replica:
         self._ready.snapshot = {
             "applied": upto,
             "sm": self.sm.dump(),
+            "members": self.members.dump(),
             "acceptor": self.acc.dump(),
             "chosen": [[s, v] for s, v in sorted(self.chosen.items())],
         }
@@ -639,6 +694,8 @@ class Replica:
         self.sm = self._new_sm()
         if snapshot:
             self.sm = self._new_sm(snapshot["sm"])
+            if "members" in snapshot:
+                self.members.load(snapshot["members"])
             self.acc = Acceptor.load(snapshot.get("acceptor", {}))
             a = snapshot["applied"]
             self.snap_index = self.commit_index = self.applied_index = a
@@ -667,6 +724,12 @@ class Replica:
         if req["op"] == "status":
             self.reply(handle, ok(self.status()))
             return
+        if req["op"] == "members":
+            self.reply(handle, ok(dict(self.members.view(), leader=self.p.role_and_leader()[1])))
+            return
+        if req["op"] == "reconfig" and not hasattr(self.p, "reconfig_refusal"):
+            self.reply(handle, dict(error("unsupported"), reason=f"mode {self.cfg.mode}"))
+            return
         why, size = M.request_limits(req, self.cfg.max_value_depth, self.cfg.max_command_bytes)
         if why is not None:
             self.reply(handle, dict(error("bad_request"), reason=why))
@@ -674,7 +737,8 @@ class Replica:
         if req["op"] == "read" and self.cfg.has_bug("local-read"):
             self.reply(handle, ok(self.sm.read(req.get("key"))))  # BUG(local-read): stale
             return
-        done = self.sm.lookup(req["client_id"], req["seq"])
+        table = self.members if req["op"] == "reconfig" else self.sm
+        done = table.lookup(req["client_id"], req["seq"])
         if done is not None:
             self.reply(handle, done)
             return

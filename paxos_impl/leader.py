@@ -16,6 +16,15 @@ pending quorum read), so a steady write load on a healthy cluster costs one mess
 peer per round instead of two. While any peer is silent the heartbeats go out as usual: they
 are also how acceptors that promised a higher ballot tell a deposed leader so (a nack), and
 skipping them then hid a deliberate bug (accept-lower-ballot) from the docker tests.
+
+Membership (:mod:`paxos_impl.membership`, Lamport's alpha window): every slot has one
+configuration, and the leader opens slot ``t`` only when it knows that configuration (slot
+``t - alpha`` is applied) and holds promises, at its ballot, from a phase-1 quorum of its
+voters; a configuration that comes into the window with voters that have not promised yet
+is asked with a ``prepare`` from ``t`` first, and what they report is adopted for the slots
+not yet opened. A slot is chosen by a phase-2 quorum of *its* voters (learners' answers never
+count). Only voters campaign. A leader that is not a voter of the next slot finishes the
+slots it opened, steps down and tells the most up-to-date new voter to campaign at once.
 """
 
 from __future__ import annotations
@@ -24,6 +33,7 @@ from dataclasses import dataclass, field
 
 from paxos_impl import limits
 from paxos_impl import messages as M
+from paxos_impl.membership import Conf, refusal
 from paxos_impl.messages import ZERO, Ballot, ballot_of
 from paxos_impl.phase1 import adopt
 from paxos_impl.proposer import Handler, ProposerHost
@@ -71,6 +81,11 @@ class Leader:
         self.p1_top = 0  # highest slot phase 1 had to settle
         # phase 2
         self.next_slot = 1
+        self.plan: dict[int, list] = {}  # phase 1's slots to (re)propose, up to plan_top
+        self.plan_top = 0
+        self.fill_to = 0  # no-ops up to here put a chosen membership change in effect
+        self.asked: set[Conf] = set()  # configurations whose voters we sent a prepare
+        self.peer_commit: dict[int, int] = {}  # commit index each peer last told us
         self.inflight: dict[int, Proposal] = {}
         self.queue: list[dict] = []
         self.queue_sizes: list[int] = []  # encoded bytes of each queued command
@@ -91,7 +106,6 @@ class Leader:
         self.lease_until = 0.0  # leader: may answer reads locally until then (own clock)
         self.grant_until = 0.0  # acceptor: promised no other candidate until then
         self.grant_to: int | None = None
-        self.confirm_need = cfg.n - cfg.q1 + 1  # meets every phase-1 quorum
         self.heard: dict[int, float] = {}
         self.leader_since = 0.0
         self.max_silence = cfg.timeouts.election_max_ms / 1000
@@ -102,6 +116,7 @@ class Leader:
             "heartbeat": self._on_heartbeat,
             "heartbeat_ok": self._on_heartbeat_ok,
             "nack": self._on_nack,
+            "campaign": self._on_campaign,
         }
 
     # -- status ---------------------------------------------------------------------------
@@ -135,6 +150,7 @@ class Leader:
         now = self.r.now
         if self.role == "leader":
             if now >= self.next_hb:
+                self.asked = set()  # voters that have not promised yet are asked again
                 if (
                     self.accepts_since_hb
                     and len(self.answered_since_hb) == len(self.r.peers)
@@ -149,7 +165,10 @@ class Leader:
                     self._heartbeat(retransmit=True)
             self._check_quorum()
         elif now >= self.election_deadline:
-            self._campaign()
+            if self._voter():
+                self._campaign()
+            else:  # learners and removed nodes never run
+                self._reset_election()
 
     def _check_quorum(self) -> None:
         """Step down when too few peers answered lately to ever reach a phase-2 quorum, so
@@ -157,13 +176,24 @@ class Leader:
         now = self.r.now
         if now - self.leader_since <= self.max_silence:
             return
-        alive = 1 + sum(
-            1
-            for p in self.r.peers
-            if now - self.heard.get(p, self.leader_since) <= self.max_silence
-        )
-        if alive < self.r.cfg.q2:
+        r = self.r
+        conf = r.members.at(r.commit_index + 1)
+        alive = self._alive(conf.voters)
+        if alive < r.members.quorums(conf)[1]:
             self._step_down(None)
+
+    def _alive(self, ids: tuple[int, ...]) -> int:
+        """How many of ``ids`` answered lately (ourselves included)."""
+        r, now = self.r, self.r.now
+        return sum(
+            1
+            for p in ids
+            if p == r.id or now - self.heard.get(p, self.leader_since) <= self.max_silence
+        )
+
+    def _voter(self) -> bool:
+        r = self.r
+        return r.id in r.members.at(r.commit_index + 1).voters
 
     # -- election (phase 1) -----------------------------------------------------------------
     def _campaign(self) -> None:
@@ -173,6 +203,7 @@ class Leader:
         self.ballot = r.next_ballot()
         self.role, self.leader = "candidate", None
         self.promises, self.pages, self.p1_need = {}, {}, 0
+        self.asked = set()
         self.election_deadline = r.now + r.election_timeout()
         first = r.commit_index + 1
         r.broadcast(M.msg("prepare", ballot=self.ballot, to=None, **{"from": first}), True)
@@ -192,7 +223,7 @@ class Leader:
 
     def _on_promise(self, src: int, m: dict) -> None:
         r = self.r
-        if self.role != "candidate" or ballot_of(m) != self.ballot:
+        if self.role == "follower" or ballot_of(m) != self.ballot:
             return
         if m.get("more") is not None:
             # the acceptor cut its accepted entries to fit a frame: keep this part, ask for
@@ -211,11 +242,28 @@ class Leader:
             r.fetch_from(src, max(m["commit"], m["snap"]), at_once=True)
         for s, v in m["chosen"]:
             r.learn(s, v)
+        if self.role == "leader" and src in self.promises:
+            # a voter of a configuration that came into our window: what it accepted in
+            # slots we have not opened yet joins the plan (the highest ballot of every
+            # promise at our ballot, a superset of a quorum, is still the safe choice)
+            reported = adopt(self.promises.values(), self.next_slot - 1, r.cfg)
+            for s, v in reported.items():
+                if s not in r.chosen:
+                    self.plan[s] = v
+                    self.plan_top = max(self.plan_top, s)
+            return
         self._try_finish_phase1()
+
+    def _promised_quorum(self, conf: Conf) -> bool:
+        r = self.r
+        q1 = r.members.quorums(conf)[0]
+        return sum(1 for v in conf.voters if v in self.promises) >= q1
 
     def _try_finish_phase1(self) -> None:
         r = self.r
-        if self.role != "candidate" or len(self.promises) < r.cfg.q1:
+        if self.role != "candidate":
+            return
+        if not self._promised_quorum(r.members.at(r.commit_index + 1)):
             return
         if r.commit_index < self.p1_need:
             return  # a promiser knows chosen slots we lack: catch up first
@@ -223,16 +271,103 @@ class Leader:
         top = max([r.commit_index, *reported, *r.chosen])
         self.role, self.leader = "leader", r.id
         self.p1_top = top
-        self.next_slot = top + 1
+        self.next_slot = r.commit_index + 1
+        self.plan = {s: reported.get(s, []) for s in range(self.next_slot, top + 1)}
+        self.plan_top = top
         self.inflight, self.queue, self.queue_sizes, self.active = {}, [], [], set()
         self.heard, self.leader_since = {}, r.now
         self.lease_until = 0.0
-        entries = []
-        for s in range(r.commit_index + 1, top + 1):
-            if s not in r.chosen:
-                entries.append([s, reported.get(s, [])])
-        self._propose(entries)
+        self._open_plan()
         self._heartbeat(retransmit=False)
+
+    # -- membership: which slots the leader may open --------------------------------------
+    def _may_open(self, slot: int) -> bool:
+        """Slot's configuration is known and a phase-1 quorum of its voters promised us."""
+        r = self.r
+        m = r.members
+        if slot - m.alpha > r.applied_index or r.commit_index < self.p1_need:
+            return False
+        conf = m.at(slot)
+        if r.id not in conf.voters:
+            self._hand_over(conf)
+            return False
+        if self._promised_quorum(conf):
+            return True
+        if conf not in self.asked:  # its voters have not all promised: ask them
+            self.asked.add(conf)
+            for v in conf.voters:
+                if v not in self.promises:
+                    r.send(v, M.msg("prepare", ballot=self.ballot, to=None, **{"from": slot}))
+        return False
+
+    def _open_plan(self) -> None:
+        """Propose phase 1's slots (re-proposals and no-op fills) as far as the window lets."""
+        r = self.r
+        entries = []
+        while self.next_slot <= self.plan_top:
+            s = self.next_slot
+            if s in r.chosen:
+                self.plan.pop(s, None)
+            elif self._may_open(s):
+                entries.append([s, self.plan.pop(s, [])])
+            else:
+                break
+            self.next_slot += 1
+        self._propose(entries)
+
+    def _fill(self) -> None:
+        """After a membership change was chosen, no-ops up to the slot it governs from, so
+        it takes effect now rather than after alpha more commands."""
+        entries = []
+        while self.next_slot <= self.fill_to and len(self.inflight) + len(entries) < (
+            self.r.cfg.max_inflight
+        ):
+            if not self._may_open(self.next_slot):
+                break
+            entries.append([self.next_slot, []])
+            self.next_slot += 1
+        self._propose(entries)
+
+    def _hand_over(self, conf: Conf) -> None:
+        """We are not a voter of the next slot: once the slots we opened are settled, step
+        down and ask the new voter that is furthest along to campaign right away."""
+        if self.inflight or self.role != "leader":
+            return
+        best = max(conf.voters, key=lambda v: (self.peer_commit.get(v, -1), -v))
+        self._step_down(None)
+        self.r.send(best, M.msg("campaign"))
+
+    def _on_campaign(self, src: int, m: dict) -> None:
+        if self.role == "follower" and self._voter():
+            self._campaign()
+
+    def reconfig_refusal(self, req: dict) -> dict | None:
+        """Why this leader refuses a membership change now (None: propose it). The same
+        rules are applied again when it is chosen; these are the ones only a leader can see
+        (a change in flight, live quorums, a learner that has not caught up)."""
+        r = self.r
+        m = r.members
+        busy = any(c["op"] == "reconfig" for c in self.queue) or any(
+            c["op"] == "reconfig" for p in self.inflight.values() for c in p.value
+        )
+        if busy or m.pending(r.applied_index):
+            return refusal("reconfig_in_progress", "another membership change is in flight")
+        why = m.refuse(req["value"], r.applied_index)
+        if why is not None:
+            return why
+        v = req["value"]
+        voters = set(m.latest.voters)
+        if v["action"] == "remove":
+            voters.discard(v["node"])
+        elif v["action"] in ("promote", "replace"):
+            new = v["node"] if v["action"] == "promote" else v["with"]
+            voters.add(new)
+            voters.discard(v["node"] if v["action"] == "replace" else -1)
+            if self.peer_commit.get(new, -1) < r.commit_index - m.alpha or not self._alive((new,)):
+                return refusal("not_caught_up", f"node {new} has not caught up with the log")
+        if self._alive(tuple(voters)) < len(voters) // 2 + 1:
+            return refusal("no_quorum", "the new voters would not have a live quorum")
+        return None
 
     # -- roles ------------------------------------------------------------------------------
     def _follow(self, b: Ballot) -> None:
@@ -244,6 +379,7 @@ class Leader:
     def _step_down(self, leader: int | None) -> None:
         r = self.r
         if self.role == "leader":
+            self.plan, self.plan_top, self.fill_to = {}, 0, 0
             self.sent_keys &= set(r.waiting)
             for cmd in self.queue:  # never proposed: certainly not executed
                 key = (cmd["client_id"], cmd["seq"])
@@ -292,7 +428,9 @@ class Leader:
         eager = min(cfg.max_inflight, EAGER_SLOTS)
         entries: list[list] = []
         sizes: list[int] = []
-        while self.queue:
+        while self.queue and self.next_slot > self.plan_top:
+            if not self._may_open(self.next_slot):
+                break
             busy = len(self.inflight) + len(entries)
             if busy >= cfg.max_inflight or (busy >= eager and len(self.queue) < cfg.max_batch):
                 break
@@ -330,14 +468,17 @@ class Leader:
         self.heard[src] = r.now
         if src != r.id:
             self.answered_since_hb.add(src)
-        need = r.cfg.q2
-        if r.cfg.has_bug("quorum-off-by-one"):
-            need -= 1  # BUG(quorum-off-by-one): phase-2 quorums must meet every phase-1 one
+        members = r.members
+        off = 1 if r.cfg.has_bug("quorum-off-by-one") else 0
         for s in m["slots"]:
             p = self.inflight.get(s)
             if p is None or src in p.acks:
                 continue
-            p.acks.add(src)
+            conf = members.at(s)
+            # BUG(quorum-off-by-one): phase-2 quorums must meet every phase-1 one
+            need = members.quorums(conf)[1] - off
+            if src in conf.voters or r.cfg.has_bug("learner-quorum"):
+                p.acks.add(src)  # BUG(learner-quorum): only the slot's voters may count
             if len(p.acks) >= need:
                 del self.inflight[s]
                 r.learn(s, p.value)
@@ -345,6 +486,7 @@ class Leader:
 
     def _note_commit(self, src: int, commit: int) -> None:
         r = self.r
+        self.peer_commit[src] = commit
         r.note_commit(commit, src)
 
     def on_chosen(self, slot: int, batch: list) -> None:
@@ -366,11 +508,17 @@ class Leader:
             self._step_down(None)
         if self.next_slot <= upto:
             self.next_slot = upto + 1
+        for s in [s for s in self.plan if s <= upto]:
+            del self.plan[s]
 
     def before_finish(self) -> None:
         if self.role != "leader":
             return
+        self._open_plan()
         self._propose_queue()
+        self._fill()
+        if not self.queue and not self.inflight:
+            self._may_open(self.next_slot)  # idle: hand over, or get the next voters' promises
         if self.reads and self.reads[-1].round > self.hb_round:
             # reads wait for a round sent after they arrived; one round at a time serves
             # all the reads that arrive meanwhile (the periodic heartbeat keeps it moving)
@@ -380,6 +528,9 @@ class Leader:
         self._check_reads()
 
     def after_apply(self) -> None:
+        r = self.r
+        if self.role == "leader" and r.members.latest.start - 1 > r.applied_index:
+            self.fill_to = max(self.fill_to, r.members.latest.start - 1)
         self._check_reads()
         self._try_finish_phase1()
 
@@ -455,7 +606,7 @@ class Leader:
         self._note_commit(src, m["commit"])
 
     def _confirm(self, rnd: int) -> None:
-        if len(self.hb_acks.get(rnd, ())) < self.confirm_need or rnd <= self.confirmed:
+        if rnd <= self.confirmed or not self._meets_every_phase1(self.hb_acks.get(rnd, set())):
             return
         self.confirmed = rnd
         if self.lease:
@@ -463,6 +614,19 @@ class Leader:
                 self.lease_until, self.hb_sent[rnd] + self.lease_s - self.drift_s
             )
         self._check_reads()
+
+    def _meets_every_phase1(self, acks: set[int]) -> bool:
+        """``acks`` meet every phase-1 quorum of every configuration from the next slot on
+        (so no other leader can have been elected for those slots without them)."""
+        r = self.r
+        m = r.members
+        first = m.at(r.commit_index + 1).start
+        for conf in m.confs:
+            if conf.start >= first:
+                voters = conf.voters
+                if sum(1 for v in voters if v in acks) < len(voters) - m.quorums(conf)[0] + 1:
+                    return False
+        return True
 
     def _on_nack(self, src: int, m: dict) -> None:
         b = ballot_of(m)
@@ -476,6 +640,11 @@ class Leader:
         if self.role != "leader":
             r.reply(handle, error("not_leader", self.leader))
             return
+        if req["op"] == "reconfig":
+            why = self.reconfig_refusal(req)
+            if why is not None:
+                r.reply(handle, why)
+                return
         if req["op"] == "read" and r.cfg.read_mode != "log":
             self._read(handle, req)
             return

@@ -23,8 +23,10 @@ Message types (fields besides ``type``):
 ``heartbeat_ok`` ballot, round, commit, lease (bool: the follower granted a lease)
 ``catchup``      from, snap (optional [applied, part]: the next part of that snapshot)
 ``learn``        entries [[slot, batch]], commit                  chosen values
-``snapshot``     snap {applied, sm}       the sender's state machine, for a compacted prefix;
-                 part, parts (optional): one part of a snapshot too big for one frame
+``snapshot``     snap {applied, sm, members}   the sender's state machine and membership, for
+                 a compacted prefix; part, parts (optional): one part of a snapshot too big
+                 for one frame
+``campaign``     (no fields)   a leader no longer among the voters asks a voter to run now
 """
 
 from __future__ import annotations
@@ -32,11 +34,14 @@ from __future__ import annotations
 from typing import Any
 
 from paxos_impl.limits import encoded_size, value_problem
+from paxos_impl.membership import check_value, is_dump
 from paxos_impl.statemachine import valid_mops
 
 Ballot = tuple[int, int]
 ZERO: Ballot = (0, -1)
-CLIENT_OPS = ("read", "write", "cas", "append", "txn", "status")
+CLIENT_OPS = ("read", "write", "cas", "append", "txn", "status", "members", "reconfig")
+# answered by the node that receives them, never logged
+LOCAL_OPS = ("status", "members")
 # The deepest value a peer may send: the most any config allows clients (Config.validate),
 # and far enough below the JSON codecs' recursion limits that no encoder on our write or
 # send path can fail on it.
@@ -101,7 +106,7 @@ def is_command(c: Any) -> bool:
         isinstance(c, dict)
         and c.keys() == COMMAND_KEYS
         and c["op"] in CLIENT_OPS
-        and c["op"] != "status"
+        and c["op"] not in LOCAL_OPS
         and (c["key"] is None or isinstance(c["key"], str))
         and isinstance(c["client_id"], str)
         and isinstance(c["seq"], int)
@@ -174,6 +179,8 @@ def _snap(m: dict) -> None:
         and all(isinstance(k, str) and _dedup_entry(e) for k, e in sm.get("dedup", {}).items())
     ):
         raise _fail("snapshot", "snap must be {applied, sm: {kv: [[key, value]], dedup}}")
+    if "members" in s and s["members"] is not None and not is_dump(s["members"]):
+        raise _fail("snapshot", "snap members must be a membership dump")
     # a snapshot too big for one frame travels in parts (see Replica._on_catchup)
     if "parts" in m or "part" in m:
         _int(m, "parts", 1)
@@ -208,6 +215,7 @@ _CHECKS: dict[str, Any] = {
     "catchup": lambda m: (_int(m, "from", 1), _snap_cursor(m)),
     "learn": lambda m: (_list(m, "entries", _slot_batch), _int(m, "commit")),
     "snapshot": _snap,
+    "campaign": lambda m: None,  # a leader that leaves the voters hands over: run now
 }
 TYPES = tuple(_CHECKS)
 
@@ -222,7 +230,7 @@ def _plain_nat(v: Any) -> bool:
     return type(v) is int and v >= 0
 
 
-_LOGGED_OPS = frozenset(op for op in CLIENT_OPS if op != "status")
+_LOGGED_OPS = frozenset(op for op in CLIENT_OPS if op not in LOCAL_OPS)
 
 
 _SCALARS = (int, str, bool, type(None))
@@ -313,7 +321,7 @@ def check_request(req: Any) -> str | None:
     op = req.get("op")
     if op not in CLIENT_OPS:
         return f"unknown op {op!r}"
-    if op == "status":
+    if op in LOCAL_OPS:
         return None
     if not (req.get("key") is None or isinstance(req.get("key"), str)):
         return "key must be a string or null"
@@ -326,6 +334,8 @@ def check_request(req: Any) -> str | None:
         return "cas value must be [expected, new]"
     if op == "txn" and not valid_mops(req.get("value")):
         return 'txn value must be a non-empty list of ["r"|"w"|"append", key, value]'
+    if op == "reconfig":
+        return check_value(req.get("value"))
     return None
 
 

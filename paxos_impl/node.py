@@ -43,7 +43,7 @@ from collections.abc import Callable
 from typing import Any
 
 from . import tls, udp, wire
-from .config import Config
+from .config import Config, ConfigError, NodeAddress
 from .runtime import MAX_EVENTS_PER_BATCH, Fatal, NodeRuntime, early_types
 from .storage import Storage, encode_record
 
@@ -142,14 +142,14 @@ class _PeerLink:
         t = self.node.config.timeouts
         backoff_min, backoff_max = t.connect_backoff_min_ms / 1000, t.connect_backoff_max_ms / 1000
         backoff = backoff_min
-        addr = self.node.config.node(self.peer_id)
+        host, port = self.node.peer_address(self.peer_id)
         failures = 0
         while True:
             try:
                 # asyncio.timeout, not wait_for: on 3.11 wait_for can swallow a cancellation
                 # that races with the connect failing, and shutdown would then hang
                 async with asyncio.timeout(max(backoff_max, 1.0)):
-                    reader, writer = await asyncio.open_connection(addr.host, addr.peer_port)
+                    reader, writer = await asyncio.open_connection(host, port)
                 if self.node.tls_connect:  # TLS over it; the peer must be the node we meant
                     await self._start_tls(writer)
             except (OSError, TimeoutError) as e:
@@ -163,7 +163,7 @@ class _PeerLink:
             failures = 0
             backoff = backoff_min
             self.connected = True
-            log.info("connected to peer %d at %s:%d", self.peer_id, addr.host, addr.peer_port)
+            log.info("connected to peer %d at %s:%d", self.peer_id, host, port)
             try:
                 await self._pump(reader, writer)
             except (OSError, ConnectionError) as e:
@@ -226,16 +226,20 @@ class Node:
         protocol_error: type[Exception] = ValueError,
         rng: random.Random | None = None,
         clock: Callable[[], float] = time.time,
+        me: NodeAddress | None = None,
     ) -> None:
         self.id = node_id
         self.config = config
+        # where we listen: from the config file, or given (a node that joins a running
+        # cluster is not in the file; see paxos_impl.membership)
+        self.me = me or config.node(node_id)
         self.storage = storage
         self.replica = replica
         self.protocol_error = protocol_error
         self.rng = rng or random.Random()
         self.clock = clock
         self.max_frame = config.max_frame_bytes
-        self.tls_listen, self.tls_connect = _tls_options(config, node_id)
+        self.tls_listen, self.tls_connect = _tls_options(config, node_id, self.me)
         # the one consumer of the core's Ready hand-offs; this node is its transport and timer
         self.runtime = NodeRuntime(
             replica,
@@ -253,7 +257,9 @@ class Node:
         self._links: dict[int, _PeerLink] = {}
         # transport = "udp": one datagram socket for every peer instead of the links above
         self._udp = (
-            udp.UdpPeers(config, node_id, self._on_datagram) if config.transport == "udp" else None
+            udp.UdpPeers(config, node_id, self._on_datagram, self.peer_address, self.me)
+            if config.transport == "udp"
+            else None
         )
         self._servers: list[asyncio.base_events.Server] = []
         self._tasks: list[asyncio.Task] = []
@@ -272,7 +278,7 @@ class Node:
     # -- life cycle ---------------------------------------------------------------------------
     async def listen(self) -> None:
         """Bind both ports (OSError if one is taken) before the node starts acting."""
-        me = self.config.node(self.id)
+        me = self.me
         ports = [(me.client_port, self._serve_client)]
         if self._udp is None:
             ports.insert(0, (me.peer_port, self._serve_peer))
@@ -296,11 +302,9 @@ class Node:
         """Serve until stop() or a fatal error (then ``self.fatal`` says why)."""
         if not self._servers:
             await self.listen()
-        for peer in self.config.ids():
-            if peer != self.id and self._udp is None:
-                link = _PeerLink(self, peer)
-                self._links[peer] = link
-                self._tasks.append(asyncio.create_task(link.run()))
+        for peer in self._known_ids():
+            if peer != self.id:
+                self._open_link(peer)
         self.runtime.push(("start",))
         self._has_events.set()
         driver = asyncio.create_task(self._drive())
@@ -314,6 +318,32 @@ class Node:
 
     def stop(self) -> None:
         self._stopped.set()
+
+    # -- peers: the membership decides who they are -----------------------------------------
+    def _known_ids(self) -> list[int]:
+        """Every node the core knows (the config file's, then those added through the log)."""
+        return list(getattr(self.replica, "ids", None) or self.config.ids())
+
+    def peer_address(self, peer: int) -> tuple[str, int]:
+        members = getattr(self.replica, "members", None)
+        if members is not None and peer in members.addrs:
+            a = members.addrs[peer]
+            return a[0], a[1]
+        a = self.config.node(peer)
+        return a.host, a.peer_port
+
+    def _open_link(self, peer: int) -> _PeerLink | None:
+        """A link to a peer the core now knows (None: it has no address for it, or the peers
+        speak UDP, where one socket serves every peer and needs no link)."""
+        if self._udp is not None:
+            return None
+        try:
+            self.peer_address(peer)
+        except ConfigError:
+            return None
+        link = self._links[peer] = _PeerLink(self, peer)
+        self._tasks.append(asyncio.create_task(link.run()))
+        return link
 
     async def _shutdown(self, *tasks: asyncio.Task) -> None:
         if self._tick is not None:
@@ -390,8 +420,8 @@ class Node:
             if dest == self.id:
                 self._enqueue(("peer", self.id, msg))
                 continue
-            link = self._links.get(dest)
-            if link is None and (self._udp is None or dest not in self._udp.resolved_at):
+            link = None if self._udp is not None else self._links.get(dest) or self._open_link(dest)
+            if link is None and (self._udp is None or not self._udp.knows(dest)):
                 log.error("core sent a message to unknown node %r", dest)
                 continue
             frame = encoded.get(id(msg))
@@ -471,7 +501,7 @@ class Node:
             src = hello.get("from")
             if hello.get("type") != "hello" or not isinstance(src, int) or src == self.id:
                 raise wire.FrameError(f"expected a hello from a peer, got {_brief(hello)}")
-            if src not in self.config.ids():
+            if src not in self._known_ids():
                 raise wire.FrameError(f"hello from unknown node {src!r}")
             if self.tls_connect:  # TLS on: the certificate must name the node the hello claims
                 try:
@@ -586,11 +616,12 @@ class Node:
         return s
 
 
-def _tls_options(config: Config, node_id: int) -> tuple[dict[int, dict], dict[str, Any]]:
+def _tls_options(
+    config: Config, node_id: int, me: NodeAddress
+) -> tuple[dict[int, dict], dict[str, Any]]:
     """asyncio keyword arguments for each listening port and for outbound peer links.
 
     Empty when TLS is off. tls.TlsError (one line) if a certificate cannot be loaded."""
-    me = config.node(node_id)
     if not config.tls.enabled:
         return {me.peer_port: {}, me.client_port: {}}, {}
     s = config.tls

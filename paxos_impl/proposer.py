@@ -28,6 +28,7 @@ from collections.abc import Callable, Mapping
 from typing import Protocol
 
 from paxos_impl.config import Config
+from paxos_impl.membership import Membership
 from paxos_impl.messages import Ballot
 
 Handler = Callable[[int, dict], None]  # (sender id, validated message)
@@ -75,6 +76,10 @@ class ProposerHost(Protocol):
     @property
     def promised(self) -> Ballot:
         """The highest ballot this node's acceptor promised."""
+
+    @property
+    def members(self) -> Membership:
+        """Who votes for which slot (changes only when a chosen reconfig is applied)."""
 
     # -- actions: each lands in the current step's Ready --------------------------------------
     def send(self, dst: int, m: dict) -> None: ...

@@ -17,7 +17,8 @@ import sys
 import traceback
 from pathlib import Path
 
-from .config import KNOWN_BUGS, Config, ConfigError, load_config
+from .config import KNOWN_BUGS, Config, ConfigError, NodeAddress, load_config
+from .membership import parse_address
 from .node import Node
 from .storage import Storage, StorageError
 from .tls import TlsError, describe
@@ -67,8 +68,38 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="NAME",
         help=f"turn on a deliberate bug ({', '.join(KNOWN_BUGS)}); repeatable",
     )
+    p.add_argument(
+        "--join",
+        metavar="HOST:PEER_PORT:CLIENT_PORT",
+        help="this node is not in the config file: listen here and join the running cluster "
+        "(then add it: paxos-client reconfig add NODE_ID HOST:PEER_PORT:CLIENT_PORT)",
+    )
     p.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
     return p
+
+
+def joining_address(args: argparse.Namespace, config: Config) -> NodeAddress | None:
+    """The address --join gives (None without it); ConfigError if it cannot be used."""
+    if args.join is None:
+        return None
+    if args.node_id in config.ids():
+        raise ConfigError(f"node {args.node_id} is in the config file: start it without --join")
+    a = parse_address(args.join)
+    if a is None:
+        raise ConfigError(f"--join {args.join!r} is not HOST:PEER_PORT:CLIENT_PORT")
+    addr = NodeAddress(args.node_id, a[0], a[1], a[2])
+    return addr
+
+
+def ask_members(config: Config) -> dict | None:
+    """The running cluster's membership (its nodes' addresses), or None if none answers."""
+    from .client import Client, PaxosError
+
+    with Client(config, timeout=2.0) as c:
+        try:
+            return c.members()
+        except PaxosError:
+            return None
 
 
 def load(args: argparse.Namespace) -> tuple[Config, Path]:
@@ -78,7 +109,8 @@ def load(args: argparse.Namespace) -> tuple[Config, Path]:
         if bug not in config.bugs:
             config.bugs.append(bug)
     config.validate()
-    config.node(args.node_id)
+    if args.join is None:
+        config.node(args.node_id)
     data_dir = Path(args.data_dir) if args.data_dir else config.data_dir_for(args.node_id)
     return config, data_dir
 
@@ -110,6 +142,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         config, data_dir = load(args)
+        me = joining_address(args, config) or config.node(args.node_id)
     except ConfigError as e:
         return _fail(str(e))
     setup_logging(args.node_id, args.log_level)
@@ -126,9 +159,15 @@ def main(argv: list[str] | None = None) -> int:
     except (ProtocolError, ValueError, KeyError, TypeError) as e:
         storage.close()
         return _fail(f"{data_dir}: cannot recover state from the log: {e!r}")
+    if args.join is not None:  # learn the addresses of the nodes that joined before us
+        view = ask_members(config)
+        if view is None and snapshot is None and not records:
+            storage.close()
+            return _fail("--join: no node of the cluster answered (is it running?)")
+        replica.learn_addresses((view or {}).get("nodes", {}))
     open_files = raise_open_file_limit()
     try:
-        node = Node(args.node_id, config, storage, replica, protocol_error=ProtocolError)
+        node = Node(args.node_id, config, storage, replica, protocol_error=ProtocolError, me=me)
     except TlsError as e:
         storage.close()
         return _fail(str(e))
@@ -138,7 +177,6 @@ def main(argv: list[str] | None = None) -> int:
             node.runtime.trace = MessageLog(trace_path, args.node_id, config.trace_messages_bytes)
         except OSError as e:  # the trace is an aid: without it the node serves all the same
             logging.getLogger("paxos.server").error("no message trace at %s: %s", trace_path, e)
-    me = config.node(args.node_id)
     summary = (
         f"node {args.node_id} of {config.n}: peers on {config.transport} "
         f"{me.host}:{me.peer_port}, clients on "

@@ -36,7 +36,7 @@ import struct
 import time
 from collections.abc import Callable
 
-from .config import Config
+from .config import Config, ConfigError, NodeAddress
 
 log = logging.getLogger("paxos.node")
 
@@ -147,13 +147,33 @@ class Reassembler:
         self.dropped += drop
 
 
+def _configured(config: Config) -> Callable[[int], tuple[str, int]]:
+    """A peer's address from the config file alone (ConfigError for a node it lacks)."""
+
+    def address_of(peer: int) -> tuple[str, int]:
+        a = config.node(peer)
+        return a.host, a.peer_port
+
+    return address_of
+
+
 class UdpPeers(asyncio.DatagramProtocol):
     """One node's UDP socket for all its peers: ``send(peer, body)`` out, whole messages in
     through ``deliver(src, body)`` (only from the peer's configured address)."""
 
-    def __init__(self, config: Config, node_id: int, deliver: Callable[[int, bytes], None]) -> None:
+    def __init__(
+        self,
+        config: Config,
+        node_id: int,
+        deliver: Callable[[int, bytes], None],
+        address_of: Callable[[int], tuple[str, int]] | None = None,
+        me: NodeAddress | None = None,
+    ) -> None:
         self.config = config
         self.id = node_id
+        # where a peer is: the config file's, or (membership changes) what the log says
+        self.address_of = address_of or _configured(config)
+        self.me = me or config.node(node_id)
         self.deliver = deliver
         self.reassembler = Reassembler(config.max_frame_bytes)
         self.transport: asyncio.DatagramTransport | None = None
@@ -169,7 +189,7 @@ class UdpPeers(asyncio.DatagramProtocol):
 
     async def open(self) -> None:
         """Bind the node's peer address (OSError, one line, if it is taken)."""
-        me = self.config.node(self.id)
+        me = self.me
         loop = asyncio.get_running_loop()
         family = socket.AF_INET6 if ":" in me.host else socket.AF_INET
         sock = socket.socket(family, socket.SOCK_DGRAM)
@@ -191,24 +211,38 @@ class UdpPeers(asyncio.DatagramProtocol):
             self.transport.close()
 
     # -- addresses ------------------------------------------------------------------------------
+    def knows(self, peer: int) -> bool:
+        """Is ``peer`` a node we have (or can find) an address for?"""
+        if peer not in self.resolved_at:
+            self._resolve(peer)
+        return peer in self.resolved_at
+
     def _resolve(self, peer: int) -> None:
-        """Where ``peer`` is: the address we send to, the ones we accept it from."""
-        a = self.config.node(peer)
+        """Where ``peer`` is: the address we send to, the ones we accept it from. A node
+        neither the config nor the log names is nobody: nothing is remembered of it (a
+        forged sender id costs no memory)."""
+        try:
+            host, port = self.address_of(peer)
+        except (ConfigError, KeyError, ValueError):
+            return
         self.resolved_at[peer] = time.monotonic()
         try:
-            infos = socket.getaddrinfo(a.host, a.peer_port, type=socket.SOCK_DGRAM)
+            infos = socket.getaddrinfo(host, port, type=socket.SOCK_DGRAM)
         except OSError as e:
-            log.info("peer %d: cannot resolve %s: %s", peer, a.host, e)
+            log.info("peer %d: cannot resolve %s: %s", peer, host, e)
             return
-        found = {(str(info[4][0]), a.peer_port) for info in infos}
+        found = {(str(info[4][0]), port) for info in infos}
         if found:
             self.allowed[peer] = found
             v4 = sorted(x for x in found if ":" not in x[0])
             self.addrs[peer] = (v4 or sorted(found))[0]
 
     def _from_peer(self, sender: int, addr: tuple) -> bool:
-        if sender == self.id or sender not in self.resolved_at:
+        if sender == self.id:
             return False
+        if sender not in self.resolved_at:  # a node the log added since: look it up once
+            self._resolve(sender)
+            return (str(addr[0]), addr[1]) in self.allowed.get(sender, ())
         source = (str(addr[0]), addr[1])
         if source in self.allowed.get(sender, ()):
             return True

@@ -29,6 +29,15 @@ Completion = dict[str, Any]  # {"type": "ok"|"fail"|"info", "value": ..., "error
 OPERATIONS = ("read", "write", "cas", "append", "add")
 
 
+class ReconfigError(Exception):
+    """A membership change that failed: ``definite`` if it certainly was not made; ``error``
+    is the store's code (``not_caught_up``, ``reconfig_in_progress``, ``no_quorum``...)."""
+
+    def __init__(self, message: str, error: str, definite: bool) -> None:
+        super().__init__(message)
+        self.error, self.definite = error, definite
+
+
 class TargetError(ValueError):
     """A target that does not exist or options it cannot take; one line for a person."""
 
@@ -72,3 +81,22 @@ class Primaries(Protocol):
     """Optional: who leads right now, best guess first (empty when nobody knows)."""
 
     async def primaries(self, cluster: Cluster, timeout: float = 1.0) -> list[str]: ...
+
+
+@runtime_checkable
+class Reconfigurable(Protocol):
+    """A target whose membership can change while it serves (the membership nemesis).
+
+    Both raise :class:`ReconfigError` when the store refused or could not be asked."""
+
+    async def members(self, cluster: Cluster, timeout: float = 5.0) -> dict[str, Any]: ...
+
+    async def reconfigure(
+        self,
+        cluster: Cluster,
+        action: str,
+        node: str,
+        addr: list | None = None,
+        with_: str | None = None,
+        timeout: float = 5.0,
+    ) -> dict[str, Any]: ...

@@ -114,6 +114,7 @@ class SimCluster(Cluster):
             "netem-loss",
             "disk",
             "disk-full",
+            "membership",
         }
 
     # -- life cycle ------------------------------------------------------------------------------
@@ -151,10 +152,40 @@ class SimCluster(Cluster):
             except StorageError as e:  # a damaged disk: the node refuses to start, as a real one
                 self._log(node, f"refused to start: {e}")
                 raise ClusterError(f"{node}: refused to start: {e}") from None
+            # a node added later learns where every host is, as --join tells a real one
+            w.nodes[i].replica.learn_addresses(  # type: ignore[union-attr]
+                {str(j): self._address(j) for j in w.nodes}
+            )
             self._log(node, "start" + (f" bugs={','.join(cfg.bugs)}" if cfg.bugs else ""))
 
     def stop(self, node: str) -> None:
         self.crash(node, lose_unsynced=False)  # a clean stop leaves the same disk as kill -9
+
+    # -- membership (cluster.capabilities.Grow) ---------------------------------------------------
+    def add_node(self) -> str:
+        """A new simulated host, not running yet and unknown to the store."""
+        w = self._world()
+        i = max(w.nodes) + 1  # ids are never reused: a removed node's messages may linger
+        name = node_name(i)
+        with self._stepping():
+            w.add_node(i)
+        self.nodes.append(name)
+        self.events[name] = []
+        self._log(name, "host created")
+        return name
+
+    def node_address(self, node: str) -> list:
+        return self._address(self._id(node))
+
+    @staticmethod
+    def _address(i: int) -> list:
+        return [node_name(i), 7100 + i % 50000, 7200 + i % 50000]  # names only: no sockets
+
+    def remove_node(self, node: str) -> None:
+        """Stop the node and delete its host (the store let it go before)."""
+        self.crash(node, lose_unsynced=False)
+        self.nodes.remove(node)
+        self._log(node, "host removed")
 
     def kill(self, node: str) -> None:
         w = self._world()
@@ -293,8 +324,12 @@ class SimCluster(Cluster):
     # -- clients ---------------------------------------------------------------------------------
     def async_client(self, node: str, client_id: str, timeout: float = 5.0) -> SimStoreClient:
         """The workload client hook (workloads.client.store_connector looks for it)."""
-        self._world()
-        return SimStoreClient(self, self._id(node), client_id, timeout)
+        w = self._world()
+        # a worker may still be bound to a node the membership nemesis removed: its client
+        # finds that node refusing and goes to the members it learns, as a real one would
+        gone = node not in self.nodes and node in self.events  # a host this cluster had
+        i = store_id(node) if gone and store_id(node) in w.nodes else None
+        return SimStoreClient(self, self._id(node) if i is None else i, client_id, timeout)
 
     def register_client(self, c: SimStoreClient) -> str:
         self._client_ids += 1

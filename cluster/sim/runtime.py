@@ -145,6 +145,13 @@ class RuntimeWorld(World):
         for i, n in self.nodes.items():
             n.disk = SimDisk(f"n{i + 1}")  # type: ignore[assignment]
 
+    def add_node(self, i: int) -> None:
+        """A new host with an empty disk (the membership nemesis grows the cluster)."""
+        if i in self.nodes:
+            raise ValueError(f"node {i} exists")
+        self.nodes[i] = SimNode(i)
+        self.nodes[i].disk = SimDisk(f"n{i + 1}")  # type: ignore[assignment]
+
     def next_event_time(self) -> float | None:
         return self._events[0][0] if self._events else None
 

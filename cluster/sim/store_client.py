@@ -46,9 +46,13 @@ class SimStoreClient(AsyncClient):
     bounded = True  # every attempt waits on a timer and the retry policy has a deadline
 
     def __init__(self, cluster: SimCluster, node: int, client_id: str, timeout: float) -> None:
-        super().__init__(cluster.config, node=node, client_id=client_id, timeout=timeout)
+        first = cluster.config.ids()[0]  # a node added later is not in the config file
+        super().__init__(cluster.config, node=first, client_id=client_id, timeout=timeout)
+        if node not in self.addrs:
+            self.addrs[node] = ("sim", 0)
+            self.ids = sorted({*self.ids, node})
+        self.node = self.preferred = node
         self.cluster = cluster
-        self.n = cluster.config.n
         self.name = cluster.register_client(self)  # our end of the simulated connections
         self.pending: dict[tuple, tuple[asyncio.Future, int]] = {}
         self._attempts = 0
@@ -57,11 +61,11 @@ class SimStoreClient(AsyncClient):
         self.clock = loop.time if loop is not None else _running_loop_time
         self._owed = 0.0  # refused connections' round trips not yet slept
 
-    async def status(self, node: int | None = None) -> dict:
-        node = self.node if node is None else node
-        cmd = _Command({"op": "status"}, self.n, node, self.timeout, False, self.clock)
+    async def _local(self, node: int, op: str) -> dict:
+        """status / members: answered by ``node`` itself, no redirects."""
+        cmd = _Command({"op": op}, self.ids, node, self.timeout, False, self.clock)
         try:
-            reply = await self._attempt(node, {"op": "status"}, cmd.remaining())
+            reply = await self._attempt(node, {"op": op}, cmd.remaining())
         except ConnectionRefusedError:
             raise DefiniteFailure(f"node {node} unreachable: refused", "unavailable") from None
         except (ConnectionResetError, TimeoutError):

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from cluster.base import Cluster, store_id
-from cluster.capabilities import InProcessClients
+from cluster.capabilities import Grow, InProcessClients
 from paxos_impl.client import AsyncClient, CasMismatch, DefiniteFailure, Indeterminate
 
 
@@ -19,7 +19,15 @@ def connect(cluster: Cluster, node: str, client_id: str, timeout: float) -> Any:
     itself (the simulator), else over TCP with the cluster's client configuration."""
     if isinstance(cluster, InProcessClients):
         return cluster.async_client(node, client_id=client_id, timeout=timeout)
-    return AsyncClient(cluster.config, node=store_id(node), client_id=client_id, timeout=timeout)
+    i, ids = store_id(node), cluster.config.ids()
+    if i in ids or not isinstance(cluster, Grow):
+        return AsyncClient(cluster.config, node=i, client_id=client_id, timeout=timeout)
+    # a node added while the cluster runs: not in its config file, the backend knows where
+    c = AsyncClient(cluster.config, node=ids[0], client_id=client_id, timeout=timeout)
+    host, _, client_port = cluster.node_address(node)
+    c.add_address(i, host, client_port)
+    c.node = c.preferred = i
+    return c
 
 
 def _error_code(e: Exception) -> str:

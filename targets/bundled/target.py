@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Mapping
 from typing import Any
 
 from cluster.base import Cluster, store_id
+from cluster.capabilities import InProcessClients
 from cluster.program import PaxosServer
+from paxos_impl.client import DefiniteFailure, PaxosError
 from paxos_impl.config import KNOWN_BUGS
-from targets.base import TargetError
+from targets.base import ReconfigError, TargetError
 from targets.bundled import leader
 from targets.bundled.client import StoreClient, connect
 from targets.bundled.settings import SettingError, check, config_kwargs
@@ -51,3 +54,46 @@ class BundledTarget(PaxosServer):
                 await c.close()
 
         return await leader.primaries(list(cluster.nodes), status, timeout)
+
+    # -- membership (targets.base.Reconfigurable) ---------------------------------------------
+    async def members(self, cluster: Cluster, timeout: float = 5.0) -> dict[str, Any]:
+        """The membership as the first node that answers sees it (with the leader it knows)."""
+        conn = self._admin(cluster, timeout)
+        try:
+            return await conn.members()
+        except PaxosError as e:
+            raise _reconfig_error(e) from None
+        finally:
+            await conn.close()
+
+    async def reconfigure(
+        self,
+        cluster: Cluster,
+        action: str,
+        node: str,
+        addr: list | None = None,
+        with_: str | None = None,
+        timeout: float = 5.0,
+    ) -> dict[str, Any]:
+        """One membership change through the store's client (it finds the leader)."""
+        conn = self._admin(cluster, timeout)
+        try:
+            other = None if with_ is None else store_id(with_)
+            return await conn.reconfig(action, store_id(node), addr, other)
+        except PaxosError as e:
+            raise _reconfig_error(e) from None
+        finally:
+            await conn.close()
+
+    def _admin(self, cluster: Cluster, timeout: float) -> Any:
+        """A fresh client (its own id: changes are de-duplicated per client) to any node."""
+        self._admins = getattr(self, "_admins", 0) + 1
+        # unique across processes (the store de-duplicates by client id and sequence, so a
+        # second `paxlab cluster add-node` must not look like a retry of the first); in the
+        # simulator one run is one process and the id stays deterministic
+        tag = "" if isinstance(cluster, InProcessClients) else f"{uuid.uuid4().hex[:12]}-"
+        return connect(cluster, cluster.nodes[0], f"paxlab-admin-{tag}{self._admins}", timeout)
+
+
+def _reconfig_error(e: PaxosError) -> ReconfigError:
+    return ReconfigError(str(e), e.error or "failed", isinstance(e, DefiniteFailure))

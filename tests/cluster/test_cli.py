@@ -86,6 +86,30 @@ def test_local_backend_up_status_down_leaves_nothing(tmp_path):
     assert _processes_mentioning(str(run_dir)) == []
 
 
+@pytest.mark.timeout(180)
+def test_local_add_node_then_remove_the_first_and_status_follows(tmp_path):
+    assert paxlab(tmp_path, "up", "--backend", "local", "--name", "grow").returncode == 0
+    try:
+        r = paxlab(tmp_path, "add-node", "--name", "grow")
+        assert r.returncode == 0 and "n4 joined as a voter" in r.stdout, r.stderr
+        r = paxlab(tmp_path, "remove-node", "n1", "--name", "grow")
+        assert r.returncode == 0 and "n1 left" in r.stdout, r.stderr
+        st = json.loads(paxlab(tmp_path, "status", "--name", "grow", "--json").stdout)
+        assert [row["node"] for row in st["nodes"]] == ["n2", "n3", "n4"]
+        assert all(row["state"] == "running" for row in st["nodes"])
+        assert one_line_error(paxlab(tmp_path, "remove-node", "n9", "--name", "grow"))
+        config = tmp_path / "clusters" / "grow.toml"
+        members = subprocess.run(
+            [str(Path(sys.executable).parent / "paxos-client"), "--config", str(config),
+             "members"], capture_output=True, text=True, timeout=30,
+        )  # fmt: skip
+        assert json.loads(members.stdout)["voters"] == [1, 2, 3], members.stderr
+    finally:
+        run_dir = tmp_path / "clusters" / "grow-nodes"
+        assert paxlab(tmp_path, "down", "--name", "grow").returncode == 0
+        assert _processes_mentioning(str(run_dir)) == []
+
+
 @pytest.mark.docker
 @pytest.mark.timeout(240)
 def test_up_status_client_down(tmp_path, node_image, docker_client):

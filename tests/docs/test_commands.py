@@ -46,7 +46,15 @@ from tests.support.ports import free_port
 DOCS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
 PROGRAMS = ("paxlab", "paxos-server", "paxos-client", "make")
 SCRIPT_LANGS = {"", "sh", "shell", "bash", "console"}
-RUN_TARGETS = {"test-partition", "test-kill", "test-clock", "test-pause", "test-netem", "test-all"}
+RUN_TARGETS = {
+    "test-partition",
+    "test-kill",
+    "test-clock",
+    "test-pause",
+    "test-netem",
+    "test-membership",
+    "test-all",
+}
 SHORT_S = "2"  # seconds of a real run
 SHORT_SIM_S = "10"  # simulated seconds (virtual time: about a second of wall time)
 SHORT_ETCD_S = "8"  # etcd members elect and answer later: a 2 s kill run can see no ok at all

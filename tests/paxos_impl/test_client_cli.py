@@ -53,3 +53,17 @@ def test_nobody_listening_is_exit_1(capsys, tmp_path):
     cfg.save(path)
     assert client_cli.main(["--config", str(path), "--timeout", "0.3", "put", "k", "v"]) == 1
     assert "unreachable" in capsys.readouterr().err
+
+
+def test_reconfig_takes_an_address_and_a_bad_one_is_a_usage_error(capsys):
+    p = client_cli.build_parser()
+    a = p.parse_args(["reconfig", "add", "3", "127.0.0.1:7103:7203"])
+    assert (a.action, a.NODE, a.ADDR) == ("add", 3, ["127.0.0.1", 7103, 7203])
+    a = p.parse_args(["reconfig", "replace", "0", "3"])
+    assert (a.action, a.NODE, a.NEW) == ("replace", 0, 3)
+    for bad in (["reconfig", "add", "3", "host:1"], ["reconfig", "add", "3", "h:0:99999"],
+                ["reconfig", "frobnicate", "3"], ["reconfig", "promote"]):  # fmt: skip
+        with pytest.raises(SystemExit) as e:
+            client_cli.main(bad)
+        assert e.value.code == 2
+        assert len(capsys.readouterr().err.strip().splitlines()) == 1, bad

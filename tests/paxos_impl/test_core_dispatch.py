@@ -27,7 +27,7 @@ def test_the_core_routes_every_wire_type_of_leader_mode() -> None:
     r = _replica()
     assert set(r._handlers) == {
         "prepare", "accept", "catchup", "learn", "snapshot",
-        "promise", "accepted", "nack", "heartbeat", "heartbeat_ok",
+        "promise", "accepted", "nack", "heartbeat", "heartbeat_ok", "campaign",
     }  # fmt: skip
 
 

@@ -1,0 +1,198 @@
+"""Membership changes while the store serves: grow, shrink, replace a node, replace the leader.
+
+Each fault is one change of the store's membership, done the way an operator would: the
+backend creates the new host first (``cluster.capabilities.Grow``), the node program starts
+on it and joins, the store adds it as a learner and promotes it (or lets it take a voter's
+place) once it has caught up; a node leaves the store first and its host is deleted only
+after the store has let it go (the removal chosen, and the node no longer leading). The
+cluster's size moves between ``min_size`` and ``max_size`` (by default one below and two
+above the size the run started with): a kind that would cross a bound does the opposite
+change instead, so every fault is a real change.
+
+A change the store refuses (another one in flight, no live quorum, a learner not caught up)
+is recorded as such with its error; one whose outcome is unknown is looked up in the
+store's membership afterwards. The changes are permanent: ``stop`` only closes the band in
+the report, and ``heal`` deletes hosts the store never took in.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from cluster.base import store_id
+from cluster.capabilities import Grow
+from nemesis.base import FaultContext, Nemesis, NemesisError, find_leader, on_each
+from targets.base import ReconfigError, Reconfigurable
+
+CATCH_UP_S = 15.0  # a learner gets this long to catch up before it is promoted
+LET_GO_S = 5.0  # a removed leader gets this long to hand over before its host goes
+
+
+class MembershipNemesis(Nemesis):
+    name = "membership"
+    KINDS = ("grow", "shrink", "replace", "replace-leader")
+    # run only when named: learners (up to max_size) for the fault's length, removed at stop
+    EXTRA_KINDS = ("learners",)
+    CAPABILITY = "membership"
+
+    def __init__(
+        self, kinds: list[str] | None = None, min_size: int = 0, max_size: int = 0
+    ) -> None:
+        super().__init__(kinds)
+        self.min_size, self.max_size = min_size, max_size
+        self.pending: list[str] = []  # hosts created that the store has not taken in yet
+        self.learners: list[str] = []  # the learners kind's nodes, removed at stop
+
+    def _bounds(self, fx: FaultContext) -> tuple[int, int]:
+        if not self.max_size:  # first fault: bounds around the size the run started with
+            n = len(fx.cluster.nodes)
+            self.min_size = self.min_size or max(1, n - 1)
+            self.max_size = max(n + 2, self.min_size)
+        return self.min_size, self.max_size
+
+    async def start(self, kind: str, fx: FaultContext) -> dict[str, Any]:
+        target = fx.target
+        if not isinstance(target, Reconfigurable):
+            raise NemesisError("the target cannot change its membership")
+        grow = fx.can(Grow)
+        lo, hi = self._bounds(fx)
+        size = len(fx.cluster.nodes)
+        if kind == "grow" and size >= hi:
+            kind = "shrink"
+        elif kind == "shrink" and size <= lo:
+            kind = "grow"
+        out: dict[str, Any] = {"kind": kind, "size_before": size}
+        if kind != "learners" and await find_leader(fx) is None:
+            # nothing can be chosen now (a majority down or cut off): a change would only
+            # hold up the other nemeses' steps, which run one after the other
+            out["skipped"] = "no leader"
+            return out
+        try:
+            if kind == "learners":
+                while len(fx.cluster.nodes) < hi:
+                    new = await self._add(fx, target, grow)
+                    self.learners.append(new)
+                out["learners"] = list(self.learners)
+            elif kind == "grow":
+                out.update(await self.grow(fx, target, grow, replace=None))
+            elif kind == "shrink":
+                victim = await self._victim(fx, leader=False)
+                out.update(await self.remove(fx, target, grow, victim))
+            else:
+                victim = await self._victim(fx, leader=kind == "replace-leader")
+                out.update(await self.grow(fx, target, grow, replace=victim))
+        except ReconfigError as e:
+            out["error"] = getattr(e, "error", None) or "failed"
+            out["reason"] = str(e)[:200]
+        out["size_after"] = len(fx.cluster.nodes)
+        return out
+
+    async def stop(self, fx: FaultContext) -> dict[str, Any]:
+        """Only the learners kind has something to undo: its learners leave."""
+        out: dict[str, Any] = {}
+        target = fx.target
+        while self.learners and isinstance(target, Reconfigurable):
+            node = self.learners[0]
+            try:
+                await target.reconfigure(fx.cluster, "remove", node)
+            except ReconfigError as e:
+                if e.error != "reconfig_in_progress":
+                    out["error"] = e.error
+                    break
+                await fx.sleep(0.2)
+                continue
+            self.learners.pop(0)
+            await self._let_go(fx, node)
+            out.setdefault("removed", []).append(node)
+        return out
+
+    async def heal(self, fx: FaultContext) -> dict[str, Any]:
+        """Delete the hosts of nodes the store never took in (a change refused half-way)."""
+        gone = []
+        if self.pending and isinstance(fx.target, Reconfigurable):
+            try:
+                view = await fx.target.members(fx.cluster)
+            except ReconfigError:
+                return {"pending": list(self.pending)}
+            ids = {*view.get("voters", []), *view.get("learners", [])}
+            for node in list(self.pending):
+                if store_id(node) not in ids and node in fx.cluster.nodes:
+                    await fx.call(fx.can(Grow).remove_node, node)
+                    gone.append(node)
+                self.pending.remove(node)
+        return {"removed_hosts": gone}
+
+    # -- the changes ---------------------------------------------------------------------------
+    async def _victim(self, fx: FaultContext, leader: bool) -> str:
+        view = await fx.target.members(fx.cluster)  # type: ignore[union-attr]
+        running = await on_each(fx, fx.cluster.is_running, list(fx.cluster.nodes))
+        voters = [
+            n
+            for n, up in zip(fx.cluster.nodes, running, strict=True)
+            if up and store_id(n) in view.get("voters", [])
+        ]
+        if not voters:
+            raise NemesisError("no voter to remove")
+        found = await find_leader(fx)
+        if leader and found in voters:
+            return found
+        others = [n for n in voters if n != found] or voters
+        return fx.rng.choice(others)
+
+    async def grow(
+        self, fx: FaultContext, target: Reconfigurable, grow: Grow, replace: str | None
+    ) -> dict[str, Any]:
+        """A new host, its node started and added as a learner, then promoted (or swapped
+        for ``replace``, whose host goes once the store let it go). Also what `paxlab
+        cluster add-node` does."""
+        new = await self._add(fx, target, grow)
+        out: dict[str, Any] = {"added": new}
+        waited = 0.0
+        while True:
+            try:
+                if replace is None:
+                    await target.reconfigure(fx.cluster, "promote", new)
+                else:
+                    await target.reconfigure(fx.cluster, "replace", replace, with_=new)
+                break
+            except ReconfigError as e:  # not caught up yet, or a change still in flight
+                if getattr(e, "error", None) not in ("not_caught_up", "reconfig_in_progress"):
+                    raise
+                if waited >= CATCH_UP_S:
+                    out["learner"] = True  # it stays a learner: still a real change
+                    return out
+            await fx.sleep(0.2)
+            waited += 0.2
+        out["voter"] = new
+        if replace is not None:
+            out["removed"] = replace
+            await self._let_go(fx, replace)
+        return out
+
+    async def _add(self, fx: FaultContext, target: Reconfigurable, grow: Grow) -> str:
+        """A new host, its node started, then added to the store as a learner."""
+        new = await fx.call(grow.add_node)
+        self.pending.append(new)
+        await fx.call(fx.cluster.start, new, list(fx.bugs))
+        addr = await fx.call(grow.node_address, new)
+        await target.reconfigure(fx.cluster, "add", new, addr=addr)
+        self.pending.remove(new)
+        return new
+
+    async def remove(
+        self, fx: FaultContext, target: Reconfigurable, grow: Grow, victim: str
+    ) -> dict[str, Any]:
+        """``victim`` leaves the store, then its host goes (also `paxlab cluster remove-node`)."""
+        await target.reconfigure(fx.cluster, "remove", victim)
+        await self._let_go(fx, victim)
+        return {"removed": victim}
+
+    async def _let_go(self, fx: FaultContext, node: str) -> None:
+        """Delete ``node``'s host once it no longer leads (it hands over after its removal
+        takes effect), or after LET_GO_S."""
+        waited = 0.0
+        while waited < LET_GO_S and await find_leader(fx) == node:
+            await fx.sleep(0.2)
+            waited += 0.2
+        if node in fx.cluster.nodes:
+            await fx.call(fx.can(Grow).remove_node, node)
