@@ -14,7 +14,7 @@ from typing import Any
 
 from .tls import TlsError, TlsSettings
 
-MODES = ("leader", "masterless")
+MODES = ("leader", "masterless", "epaxos")
 READ_MODES = ("log", "quorum", "lease")
 KNOWN_BUGS = (
     "skip-phase1-adopt",
@@ -25,6 +25,9 @@ KNOWN_BUGS = (
     "accept-lower-ballot",
     "commit-other-ballot",
     "quorum-off-by-one",
+    "epaxos-small-fast-quorum",
+    "epaxos-execute-uncommitted",
+    "epaxos-recovery-ignores-preaccept",
 )
 
 
