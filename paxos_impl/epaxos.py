@@ -80,6 +80,7 @@ from paxos_impl.proposer import Handler, ProposerHost, QuietHooks, ignore
 Iid = tuple[int, int]  # (command leader, instance number)
 
 NONE, PREACCEPTED, ACCEPTED, COMMITTED = 0, 1, 2, 3  # instance status, in order
+MAX_RECOVERIES = 32  # explicit prepares in flight at once (a restarted node may need many)
 
 
 @dataclass
@@ -228,6 +229,8 @@ class EPaxos(QuietHooks):
         self.next_i = 1
         self.leads: dict[Iid, Lead] = {}
         self.pending: dict[Iid, float] = {}  # uncommitted instances we need -> recover at
+        # committed instances whose execution waits for an instance to commit (by that one)
+        self.blocked: dict[Iid, set[Iid]] = {}
         self.queue: list[dict] = []
         self.active: set[tuple[str, int]] = set()
         self.handlers: dict[str, Handler] = {
@@ -303,7 +306,9 @@ class EPaxos(QuietHooks):
         self.active = {k for k in self.active if r.result_of(*k) is None and k in r.waiting}
 
     def start(self) -> None:
-        self._execute()
+        self._execute(
+            [iid for iid, x in self.inst.items() if x.status == COMMITTED and not x.executed]
+        )
 
     def rebase(self, delta: float) -> None:
         for lead in self.leads.values():
@@ -327,9 +332,13 @@ class EPaxos(QuietHooks):
                 lead.fast_until = 0.0
                 if len(lead.replies) + 1 >= self.majority:
                     self._slow_path(iid, lead)
+        busy = sum(1 for lead in self.leads.values() if lead.phase == "prepare")
         for iid, due in sorted(self.pending.items()):
+            if busy >= MAX_RECOVERIES:
+                break
             if iid not in self.leads and r.now >= due:
                 self._recover(iid)
+                busy += 1
 
     def before_finish(self) -> None:
         r = self.r
@@ -532,7 +541,7 @@ class EPaxos(QuietHooks):
         self._note(iid, new)
         self.pending.pop(iid, None)
         self.leads.pop(iid, None)
-        self._execute()
+        self._execute([iid, *self.blocked.pop(iid, ())])
 
     # == explicit prepare (recovery) =========================================================
     def _recover(self, iid: Iid) -> None:
@@ -634,19 +643,21 @@ class EPaxos(QuietHooks):
         self._note(iid, new)
 
     # == execution ===========================================================================
-    def _execute(self) -> None:
-        """Execute every committed instance whose dependency graph is all committed."""
+    def _execute(self, roots: list[Iid]) -> None:
+        """Execute ``roots`` (newly committed instances, or ones that waited for one) and
+        what they depend on, once their whole dependency graph is committed. A root that
+        must wait is parked under the first instance it waits for and tried again when that
+        one commits, so no commit re-walks every waiting graph."""
         r = self.r
         skip = r.cfg.has_bug("epaxos-execute-uncommitted")
-        todo = sorted(
-            iid for iid, x in self.inst.items() if x.status == COMMITTED and not x.executed
-        )
-        for root in todo:
-            if self.inst[root].executed:
+        for root in sorted(roots):
+            inst = self.inst.get(root)
+            if inst is None or inst.status < COMMITTED or inst.executed:
                 continue
             # BUG(epaxos-execute-uncommitted): ``skip`` runs a command before its deps commit
             order, missing = execution_order(root, self._node, skip_uncommitted=skip)
             if order is None:
+                self.blocked.setdefault(missing[0], set()).add(root)
                 for w in missing:
                     self.pending.setdefault(w, r.now + self._backoff())
                 continue
