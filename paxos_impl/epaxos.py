@@ -569,7 +569,7 @@ class EPaxos(QuietHooks):
                 inst=list(iid),
                 ok=ok,
                 status=inst.status,
-                vballot=inst.vballot,
+                vballot=wire_ballot(inst.vballot),
                 cmds=inst.cmds,
                 seq=inst.seq,
                 deps=[list(d) for d in inst.deps],
