@@ -15,6 +15,7 @@ import argparse
 import asyncio
 import json
 import os
+import random
 import signal
 import socket
 import subprocess
@@ -70,6 +71,26 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         default=["tcp"],
         metavar="tcp|udp|tcp,udp",
         help="the store's peer transport; with --compare, several give one column each",
+    )
+    p.add_argument(
+        "--mode",
+        default=None,
+        metavar="MODE,MODE,...",
+        help="compare the store's protocols (leader, masterless, epaxos) on 3 and 5 nodes: "
+        "one table (controller/bench_modes.py)",
+    )
+    p.add_argument(
+        "--conflict",
+        type=float,
+        default=0.1,
+        help="with --mode: share of writes on one hot key (default 0.1)",
+    )
+    p.add_argument(
+        "--node-counts",
+        type=lambda v: [int(x) for x in v.split(",")],
+        default=None,
+        metavar="N,N,...",
+        help="with --mode: the cluster sizes (default 3,5)",
     )
     p.add_argument("--results-dir", default=None, help="where --compare's chart goes (./results)")
     p.add_argument("--case", action="append", metavar="NAME",
@@ -199,9 +220,17 @@ async def _load(config: Config, clients: int, seconds: float, keys: int) -> dict
     return await load(lambda w: AsyncClient(config, node=0, timeout=5.0), clients, seconds, keys)
 
 
-async def load(connect: Callable[[int], Any], clients: int, seconds: float, keys: int) -> dict:
+async def load(
+    connect: Callable[[int], Any],
+    clients: int,
+    seconds: float,
+    keys: int,
+    conflict: float | None = None,
+) -> dict:
     """``clients`` workers, each writing small values to ``keys`` keys back to back for
-    ``seconds``; writes/s and latency percentiles of the successful writes.
+    ``seconds``; writes/s and latency percentiles of the successful writes. With
+    ``conflict``, that share of the writes goes to one hot key and the rest to keys of
+    their own (no two writes share one), instead of the ``keys`` keys.
 
     ``connect(w)`` makes worker w's client (async ``write(key, value)`` and ``close()``,
     raising the store client's DefiniteFailure/Indeterminate): the same generator drives
@@ -212,6 +241,7 @@ async def load(connect: Callable[[int], Any], clients: int, seconds: float, keys
 
     async def worker(w: int) -> None:
         c = connect(w)
+        pick = random.Random(w)
         try:
             await c.write(f"k{w % keys}", 0)  # connect and find the leader before measuring
             warmed[0] += 1
@@ -220,8 +250,12 @@ async def load(connect: Callable[[int], Any], clients: int, seconds: float, keys
             while time.monotonic() < stop_at:
                 i += 1
                 t0 = time.monotonic()
+                if conflict is None:
+                    key = f"k{(w * 7919 + i) % keys}"
+                else:
+                    key = "hot" if pick.random() < conflict else f"w{w}-{i}"
                 try:
-                    await c.write(f"k{(w * 7919 + i) % keys}", i)
+                    await c.write(key, i)
                 except DefiniteFailure:
                     counts["fail"] += 1
                 except Indeterminate:
@@ -325,6 +359,10 @@ def run(args: argparse.Namespace) -> int:
             "paxlab bench: --nodes, --clients, --keys and --seconds must be positive\n"
         )
         return 2
+    if args.mode is not None:
+        from controller import bench_modes
+
+        return bench_modes.run(args)
     if args.compare or args.target == "etcd":
         if args.tls or args.no_fsync:
             sys.stderr.write("paxlab bench: --tls and --no-fsync are for the bundled store alone\n")

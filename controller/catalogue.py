@@ -606,3 +606,125 @@ def clean_plan(target: str, nemesis: str, backend: str) -> Exposure:
         return clean_exposure(nemesis, backend)
     ex = TARGET_CLEAN[target][nemesis]
     return replace(ex, time_limit=15.0) if backend == DOCKER else ex
+
+
+# EPaxos mode (paxos_impl/epaxos.py): its own bugs, found on the simulator; and the other
+# bugs, as far as their lines are on EPaxos's path (the state machine, the client path and
+# the records every mode persists are; the core's slot acceptor and the leader's are not).
+EPAXOS = ("mode", "epaxos")
+EPAXOS_BUGS = (
+    "epaxos-small-fast-quorum",
+    "epaxos-execute-uncommitted",
+    "epaxos-recovery-ignores-preaccept",
+)
+_EP_DOCKER = (
+    "epaxos plans are measured on the simulator only so far "
+    "(on docker: --backend-opt mode=epaxos with the same faults)"
+)
+
+
+def _epaxos(e: Exposure) -> dict[str, Exposure]:
+    return {SIM: replace(e, backend_opts=(EPAXOS, *e.backend_opts))}
+
+
+def _not_in_mode(where: str, mode: str) -> dict[str, str]:
+    why = f"its lines ({where}) never run in {mode} mode"
+    return {SIM: why, DOCKER: why}
+
+
+_EP_FAST = BugEntry(
+    name="epaxos-small-fast-quorum",
+    mode="epaxos",
+    rule="an EPaxos fast quorum must meet every other fast and slow quorum (here FQ = N - 1); "
+    "with F replicas two conflicting commands commit without seeing each other",
+    symptom="replicas execute conflicting commands in different orders: reads disagree",
+    exposures=_epaxos(
+        Exposure(
+            workload="register",
+            nemesis=("partition",),
+            aim="one hot register: every command conflicts; partitions split who sees what",
+            nodes=3,
+            nemesis_interval=1.0,
+        )
+    ),
+    not_exposable={DOCKER: _EP_DOCKER},
+)
+_EP_EXEC = BugEntry(
+    name="epaxos-execute-uncommitted",
+    mode="epaxos",
+    rule="a replica executes a command only once every command it depends on (transitively) "
+    "is committed, so every replica orders a dependency cycle the same way",
+    symptom="a command runs before a dependency that commits later: replicas diverge",
+    exposures=_epaxos(
+        Exposure(
+            workload="register",
+            nemesis=("partition",),
+            aim="one hot register; partitions delay commits behind the commands that need them",
+            nodes=3,
+            nemesis_interval=1.0,
+        )
+    ),
+    not_exposable={DOCKER: _EP_DOCKER},
+)
+_EP_RECOVER = BugEntry(
+    name="epaxos-recovery-ignores-preaccept",
+    mode="epaxos",
+    rule="explicit prepare must keep a command some replica pre-accepted (it may have been "
+    "committed on the fast path); only an instance nobody knows may become a no-op",
+    symptom="a write acknowledged on the fast path is replaced by a no-op elsewhere: "
+    "replicas disagree on a key's value",
+    exposures=_epaxos(
+        Exposure(
+            workload="kv",
+            nemesis=(),
+            aim="many keys (few conflicts: fast commits) and 30% of peer messages lost: "
+            "commits go missing and recoveries meet commands only pre-accepted",
+            nodes=3,
+            backend_opts=(("drop", 0.3),),
+        )
+    ),
+    not_exposable={DOCKER: _EP_DOCKER},
+)
+
+# bugs whose lines live in one mode's code only: other modes list them as not on their path
+BUG_HOME = {name: "epaxos" for name in EPAXOS_BUGS}
+
+CATALOGUE += (_EP_FAST, _EP_EXEC, _EP_RECOVER)
+CATALOGUE += tuple(
+    BugEntry(
+        name=name,
+        mode=mode,
+        rule=rule,
+        symptom=f"(none: the bug's lines are not on {mode}'s path)",
+        not_exposable=_not_in_mode("paxos_impl/epaxos.py", mode),
+    )
+    for mode in ("leader", "masterless")
+    for name, rule in ((b.name, b.rule) for b in (_EP_FAST, _EP_EXEC, _EP_RECOVER))
+)
+
+_EP_SAME = {  # the other bugs: their masterless plans, run in epaxos mode
+    "volatile-acceptor": "the instance records EPaxos persists go through the same path",
+    "local-read": "the core answers the read before any mode sees it",
+    "no-dedup": "the state machine is shared",
+}
+CATALOGUE += tuple(
+    replace(
+        b,
+        mode="epaxos",
+        exposures={SIM: replace(b.exposures[SIM], backend_opts=(EPAXOS,))},
+        not_exposable={DOCKER: _EP_DOCKER},
+    )
+    for b in CATALOGUE
+    if b.mode == "masterless" and b.name in _EP_SAME
+)
+CATALOGUE += tuple(
+    BugEntry(
+        name=b.name,
+        mode="epaxos",
+        rule=b.rule,
+        symptom="(none: the bug's lines are not on epaxos's path)",
+        not_exposable=_not_in_mode("the slot acceptor, phase 1 or the leader", "epaxos"),
+    )
+    for b in CATALOGUE
+    if b.mode == "leader" and b.name not in _EP_SAME and b.name not in BUG_HOME
+)

@@ -14,6 +14,9 @@ from typing import Any
 
 from controller.spec import BACKENDS, NEMESIS_SCHEDULES, READ_MODES, TARGETS, WORKLOADS
 
+# the bundled store's protocols (paxos_impl.config.MODES; the controller does not import it)
+STORE_MODES = ("leader", "masterless", "epaxos")
+
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--workload", choices=WORKLOADS, default="kv")
@@ -58,6 +61,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--bug", action="append", default=[], help="a deliberate store bug (repeatable)")
     p.add_argument("--read-mode", choices=READ_MODES, default="log")
+    p.add_argument(
+        "--mode",
+        choices=STORE_MODES,
+        default=None,
+        help="the bundled store's protocol (leader, masterless, epaxos; "
+        "the same as --backend-opt mode=MODE)",
+    )
     p.add_argument("--name", default=None, help="test name (default: WORKLOAD-NEMESIS)")
     p.add_argument("--results-dir", default=None, help="where runs go (default: ./results)")
     p.add_argument("--op-timeout", type=float, default=5.0, help="client timeout per operation")
@@ -110,6 +120,8 @@ def spec_from_args(
         seed = args.seed if args.seed is not None else secrets.randbelow(2**31)
     if backend_opts is None:
         backend_opts = parse_backend_opts(getattr(args, "backend_opt", []))
+        if getattr(args, "mode", None):
+            backend_opts = {**backend_opts, "mode": args.mode}
     backend = backend or args.backend
     try:
         target_opts = targets.parse_opts(getattr(args, "target_opt", []))

@@ -71,7 +71,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--op-timeout", type=float, default=1.0)
     p.add_argument("--read-mode", choices=READ_MODES, default="log")
     p.add_argument(
-        "--mode", choices=("leader", "masterless"), default="leader", help="the store's mode"
+        "--mode",
+        choices=("leader", "masterless", "epaxos"),
+        default="leader",
+        help="the store's mode",
     )
     p.add_argument("--power-loss", type=float, default=0.5, help="fraction of kills that cut power")
     p.add_argument(

@@ -14,7 +14,7 @@ from typing import Any
 
 from .tls import TlsError, TlsSettings
 
-MODES = ("leader", "masterless")
+MODES = ("leader", "masterless", "epaxos")
 READ_MODES = ("log", "quorum", "lease")
 TRANSPORTS = ("tcp", "udp")  # between peers; clients always use TCP
 KNOWN_BUGS = (
@@ -29,6 +29,9 @@ KNOWN_BUGS = (
     "txn-split",
     "txn-stale-read",
     "learner-quorum",
+    "epaxos-small-fast-quorum",
+    "epaxos-execute-uncommitted",
+    "epaxos-recovery-ignores-preaccept",
 )
 
 

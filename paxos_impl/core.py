@@ -42,6 +42,7 @@ from paxos_impl import limits
 from paxos_impl import messages as M
 from paxos_impl.acceptor import Acceptor
 from paxos_impl.config import Config
+from paxos_impl.epaxos import EPaxos
 from paxos_impl.leader import Leader
 from paxos_impl.masterless import Masterless
 from paxos_impl.membership import Membership, is_dump
@@ -55,6 +56,7 @@ __all__ = ["PROPOSERS", "Ready", "Replica", "ProtocolError", "ZERO"]
 PROPOSERS: dict[str, Callable[[ProposerHost], Proposer]] = {
     "leader": Leader,
     "masterless": Masterless,
+    "epaxos": EPaxos,
 }
 CATCHUP_LIMIT = 64  # chosen slots per learn or promise message (and bytes: see limits.py)
 # "chosen" records are a recovery shortcut, not a safety rule (a chosen value is durable at a
@@ -136,12 +138,17 @@ class Replica:
         self._flush_chosen = False
         self._flush_at = 0.0
         self._want_snapshot = False
+        self._mode_snap: dict | None = None  # a mode's own durable state (EPaxos)
+        self._mode_records: list[dict] = []
         self._recovering = True
         self._recover(snapshot, records)
         self._recovering = False
         self._refresh_members()
         self.max_round = self.acc.max_round()
         self.p: Proposer = self._proposer()
+        if hasattr(self.p, "restore"):
+            self.p.restore(self._mode_snap, self._mode_records)
+            self._mode_snap, self._mode_records = None, []
         self._snapshot_every = max(1, config.snapshot_every)
         # message type -> handler: the acceptor and learner here, then the proposer's
         self._handlers: dict[str, Handler] = {
@@ -279,6 +286,10 @@ class Replica:
 
     def reply(self, handle: object, rep: dict) -> None:
         self._ready.replies.append((handle, rep))
+
+    def persist(self, rec: dict) -> None:
+        """A mode's own durable record (see ProposerHost.persist)."""
+        self._persist_acceptor(rec)
 
     def read_deadline(self, handle: object) -> None:
         self._deadline(None, handle)
@@ -689,6 +700,8 @@ class Replica:
             "acceptor": self.acc.dump(),
             "chosen": [[s, v] for s, v in sorted(self.chosen.items())],
         }
+        if hasattr(self.p, "dump"):
+            self._ready.snapshot["mode"] = self.p.dump()
 
     def _recover(self, snapshot: dict | None, records: Iterable[dict]) -> None:
         self.sm = self._new_sm()
@@ -699,6 +712,7 @@ class Replica:
             self.acc = Acceptor.load(snapshot.get("acceptor", {}))
             a = snapshot["applied"]
             self.snap_index = self.commit_index = self.applied_index = a
+            self._mode_snap = snapshot.get("mode")
             self.acc.compact(a)
             for s, v in snapshot.get("chosen", []):
                 if s > a:
@@ -711,6 +725,8 @@ class Replica:
                 for s, v in rec["entries"]:
                     if s > self.snap_index:
                         self.chosen[s] = v
+            else:
+                self._mode_records.append(rec)  # a mode's own (EPaxos); others write none
         self.max_chosen = max(self.chosen, default=self.snap_index)
         self._advance()
         self.known_commit = self.commit_index

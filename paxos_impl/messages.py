@@ -220,6 +220,12 @@ _CHECKS: dict[str, Any] = {
 TYPES = tuple(_CHECKS)
 
 
+def register(checks: dict[str, Any]) -> None:
+    """Add a mode's own message types and their checks (the mode's module calls this when
+    it is imported, so the core's one validation path covers them too)."""
+    _CHECKS.update(checks)
+
+
 def _plain_ballot(b: Any) -> bool:
     """is_ballot for exact types only (what a decoded message holds): a fast yes, no proof
     of a no (int subclasses go the long way)."""

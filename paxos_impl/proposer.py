@@ -99,6 +99,10 @@ class ProposerHost(Protocol):
     def read_deadline(self, handle: object) -> None:
         """Time out a read the proposer holds unless it answers it in time."""
 
+    def persist(self, rec: dict) -> None:
+        """Make a mode's own record durable before this step's messages leave (a mode
+        whose acceptor state is not the core's: EPaxos; it gets them back in ``restore``)."""
+
     def learn(self, slot: int, batch: list) -> None:
         """``slot`` is chosen with ``batch`` (the learner applies what became contiguous)."""
 
