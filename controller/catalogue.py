@@ -677,10 +677,12 @@ _EP_RECOVER = BugEntry(
         Exposure(
             workload="kv",
             nemesis=(),
-            aim="many keys (few conflicts: fast commits) and 30% of peer messages lost: "
-            "commits go missing and recoveries meet commands only pre-accepted",
+            aim="many keys (few conflicts: fast commits) and 30% of peer messages lost, over "
+            "UDP (TCP would only delay them): commits go missing and recoveries meet "
+            "commands only pre-accepted",
             nodes=3,
             backend_opts=(("drop", 0.3),),
+            target_opts=(("transport", "udp"),),
         )
     ),
     not_exposable={DOCKER: _EP_DOCKER},

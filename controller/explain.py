@@ -36,7 +36,9 @@ SHRUNK: dict[str, tuple[int, int, int, int, int]] = {
 def entry(name: str) -> BugEntry | None:
     """The catalogue's entry for a store bug (leader mode first)."""
     found = [e for e in CATALOGUE if e.name == name and not e.setting]
-    found.sort(key=lambda e: e.mode != "leader")
+    # the entry that exposes it on the simulator, leader mode first (a mode's own bugs are
+    # "not on the path" of the others)
+    found.sort(key=lambda e: (e.exposure(SIM) is None, e.mode != "leader"))
     return found[0] if found else None
 
 
@@ -45,12 +47,18 @@ def shrink_command(e: BugEntry) -> str | None:
     ex = e.exposure(SIM)
     if ex is None or e.name not in SHRUNK:
         return None
-    argv = ["paxlab", "sim", "--workload", ex.workload, "--nemesis", ",".join(ex.nemesis)]
+    argv = ["paxlab", "sim", "--workload", ex.workload, "--nemesis", ",".join(ex.nemesis) or "none"]
     argv += ["--bug", e.name, "--nemesis-interval", f"{ex.nemesis_interval:g}"]
     argv += ["--nemesis-schedule", ex.nemesis_schedule, "--time-limit", f"{ex.time_limit:g}"]
     argv += ["--op-timeout", f"{ex.op_timeout:g}", "--shrink", str(SHRUNK[e.name][0])]
     if ex.read_mode != "log":
         argv += ["--read-mode", ex.read_mode]
+    if ex.nodes != 5:
+        argv += ["--nodes", str(ex.nodes)]
+    for k, v in ex.backend_opts:  # the simulator's settings by their sim flags
+        argv += ["--mode" if k == "mode" else "--" + k.replace("_", "-"), str(v)]
+    for k, v in ex.target_opts:
+        argv += ["--target-opt", f"{k}={v}"]
     return shlex.join(argv)
 
 

@@ -93,7 +93,7 @@ def _drop_commits(b: Bus) -> None:
     while b.net:
         src, dst, m = b.net.pop(0)
         if m["type"] != "ep_commit" and dst in b.r:
-            b.take(dst, b.r[dst].on_message(src, m, b.now))
+            b.message(dst, src, m)
 
 
 def test_replicas_that_missed_a_commit_recover_it_by_explicit_prepare():

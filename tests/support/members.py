@@ -12,7 +12,7 @@ def add_replica(bus: Bus, i: int) -> None:
     """Start replica ``i`` (not in the bus's config file) as a node that waits to be added."""
     bus.r[i] = Replica(i, bus.cfg, bus.rng(i))
     bus.disk[i], bus.snap[i] = [], None
-    bus.take(i, bus.r[i].start(bus.now))
+    bus.start(i)
 
 
 def addr(i: int) -> list:
