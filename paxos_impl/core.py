@@ -42,6 +42,7 @@ from paxos_impl.config import Config
 from paxos_impl.epaxos import EPaxos
 from paxos_impl.leader import Leader
 from paxos_impl.masterless import Masterless
+from paxos_impl.mencius import Mencius
 from paxos_impl.messages import ZERO, Ballot, ProtocolError
 from paxos_impl.proposer import Handler, Proposer, ProposerHost, RequestKey
 from paxos_impl.statemachine import StateMachine, error, ok
@@ -53,6 +54,7 @@ PROPOSERS: dict[str, Callable[[ProposerHost], Proposer]] = {
     "leader": Leader,
     "masterless": Masterless,
     "epaxos": EPaxos,
+    "mencius": Mencius,
 }
 CATCHUP_LIMIT = 64  # chosen slots per learn or promise message (and bytes: see limits.py)
 # "chosen" records are a recovery shortcut, not a safety rule (a chosen value is durable at a
@@ -428,6 +430,9 @@ class Replica:
                 self.send(src, M.msg("nack", ballot=self.acc.promise_for(first), slot=None))
         if not self.masterless:  # per-slot learners get values in "learn" messages
             self.commit_by_ballot(b, m["commit"], src)
+        seen = getattr(self.p, "on_accept_seen", None)
+        if seen is not None:  # Mencius: a higher slot in use means skip our lower ones
+            seen(src, b, m["entries"])
 
     # == learner =============================================================================
     def learn(self, slot: int, batch: list) -> None:
