@@ -125,7 +125,7 @@ class Mencius(QuietHooks):
                 top = max(top, rec["next"])
         r = self.r
         self.next_own = self._own_from(max(top, r.max_chosen + 1, r.commit_index + 1))
-        self.saved_next = self.next_own
+        self.saved_next = top  # the derived part is written with the first slot we use
         self.seen_max = r.max_chosen
 
     def dump(self) -> dict:
