@@ -7,10 +7,13 @@ ballot might have chosen (there is no lower ballot). Slots are executed in slot 
 shared learner, so one idle owner would stop everybody; two rules keep the log moving:
 
 - **skip**: a node that sees a higher slot proposed or chosen (an accept or a learn for
-  slot ``t``) gives up its own unused slots below ``t``. It declares them chosen as no-ops
-  at once (a ``learn`` with empty batches), with no quorum round. The watermark of its used
-  slots is persisted (``{"t": "mencius", "next": k}``) before the skip or the next proposal
-  leaves the node;
+  slot ``t``) gives up its own unused slots below ``t``: it proposes no-ops there at its
+  owner ballot (one accept for all of them), chosen by a Q2 quorum like any value. The
+  watermark of its used slots is persisted (``{"t": "mencius", "next": k}``) before a skip
+  or a proposal leaves the node. (The paper's skips need no quorum, since nothing but the
+  no-op can be chosen in a skipped slot; but the owner's own memory of a skip is only as
+  good as its disk, and a skip learned before the watermark is synced could be re-decided
+  after a power cut. The simulator caught that, so skips go through the acceptors);
 - **revoke**: a slot that blocks execution for ``election_min_ms`` while later slots wait
   is taken over by whoever notices: a per-slot phase 1 at a fresh ballot above round 0
   and a phase 2 of the value the promises report with the highest ballot, or a no-op if
@@ -22,13 +25,10 @@ Why no two learners ever see different values in one slot (safety):
 1. At round 0 of slot ``s`` only the owner proposes, and only once: its slots are used in
    increasing order and the watermark is durable before any message about a slot below it
    leaves, so a restarted owner never reuses a slot (one value per ballot, as Paxos needs).
-2. A skip is a no-op the owner proposes at round 0, and step 1 says it proposes nothing
-   else there. Every higher round runs phase 1 at a Q1 quorum and re-proposes the value
-   with the highest ballot reported (or a no-op when none is); by induction over ballots,
-   every value ever proposed in a skipped slot is the no-op, so "chosen as no-op" needs no
-   quorum: nothing else can be chosen.
-3. For a slot that was not skipped, revocation is single-decree Paxos at ballots above the
-   owner's: a value chosen at round 0 was accepted by a Q2 quorum, which meets the revoker's
+2. A skip is the owner's round-0 proposal of a no-op: by step 1 the owner proposes nothing
+   else there, and it is chosen by a Q2 quorum like any other value.
+3. Revocation is single-decree Paxos at ballots above the owner's (an acceptor's accepted
+   ballot counts as its promise for the slot, so it never takes a lower one after it): a value chosen at round 0 was accepted by a Q2 quorum, which meets the revoker's
    Q1 quorum, so the revoker re-proposes it (``paxos_impl.phase1.adopt``). Acceptors that
    promised the revoker refuse the owner's later accepts.
 4. Execution is in slot order (the core's learner), so every node applies the same
@@ -93,6 +93,7 @@ class Mencius(QuietHooks):
         self.suspect: set[int] = set()
         self.seen_max = 0  # the highest slot seen proposed or chosen
         self.out: list[list] = []  # [slot, batch] chosen by us this step: learn to everyone
+        self.skips: list[int] = []  # our unused slots to fill with no-ops this step
         self.gap: tuple[int, float] | None = None  # (blocking slot, since when)
         self.retry_at: float | None = None
         self.backoff_until = 0.0
@@ -187,8 +188,7 @@ class Mencius(QuietHooks):
         if t < self.next_own:
             return
         nxt = self._own_from(t + 1)
-        for s in range(self.next_own, t, self.n):
-            self.out.append([s, []])
+        self.skips.extend(range(self.next_own, t, self.n))
         self.next_own = nxt
 
     # -- timers -----------------------------------------------------------------------------------
@@ -262,6 +262,16 @@ class Mencius(QuietHooks):
             sent += out
         for part in limits.chunks(sent, r.budget, lambda e: encoded_size(e[1])):
             r.broadcast(M.msg("learn", entries=part, commit=r.commit_index))
+        if self.skips:  # no-ops at our owner ballot, chosen by a Q2 quorum like any value
+            self._save()
+            skips, self.skips = self.skips, []
+            for s in skips:
+                self.own[s] = Own([], r.now + self.attempt_s)
+            self._arm(r.now + self.attempt_s)
+            for part in limits.chunks(skips, r.budget, lambda e: 8):
+                m = M.msg("accept", ballot=self.ballot, entries=[[s, []] for s in part],
+                          commit=r.commit_index)  # fmt: skip
+                r.broadcast(m, True)
 
     def _save(self) -> None:
         if self.next_own > self.saved_next:
