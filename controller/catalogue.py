@@ -680,7 +680,7 @@ _MN_SAME = {  # the other bugs on mencius's path: their masterless plans, run in
     "volatile-acceptor": "the per-slot acceptor and the watermark records",
     "local-read": "the core answers the read before any mode sees it",
     "no-dedup": "the state machine is shared",
-    "accept-lower-ballot": "the per-slot acceptor",
+    "accept-lower-ballot": replace(_MN_PARTITIONS, nemesis_interval=0.5),
 }
 # a revocation only runs on a slot that blocks execution: lost messages make those often
 _MN_PLANS = {
@@ -689,7 +689,9 @@ _MN_PLANS = {
         nemesis=(),
         aim="drop 20% of peer messages: learns get lost, revocations race chosen slots",
         backend_opts=(("drop", 0.2),),
-    )
+    ),
+    # an acceptor takes an owner's round-0 accept after a revoker's: partitions make both
+    "accept-lower-ballot": replace(_MN_PARTITIONS, nemesis_interval=0.5),
 }
 CATALOGUE += tuple(
     replace(

@@ -412,12 +412,10 @@ class Replica:
     def _on_accept(self, src: int, m: dict) -> None:
         b: Ballot = (m["ballot"][0], m["ballot"][1])
         lower = self.cfg.has_bug("accept-lower-ballot")
-        held = self.acc.promised, self.acc.slot_promised
-        if lower:  # BUG(accept-lower-ballot): an acceptor must refuse a ballot below its promise
-            self.acc.promised, self.acc.slot_promised = ZERO, {}
-        slots, rec = self.acc.accept(b, m["entries"], raise_promise=not self.masterless)
-        if lower:  # the promise itself stands: only this accept ignored it
-            self.acc.promised, self.acc.slot_promised = max(held[0], self.acc.promised), held[1]
+        # BUG(accept-lower-ballot): an acceptor must refuse a ballot below its promise
+        slots, rec = self.acc.accept(
+            b, m["entries"], raise_promise=not self.masterless, check=not lower
+        )
         self._persist_acceptor(rec)
         if slots:
             self.p.on_accepted_from(src, b)
