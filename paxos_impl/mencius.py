@@ -49,7 +49,7 @@ from paxos_impl import messages as M
 from paxos_impl.limits import encoded_size
 from paxos_impl.messages import Ballot, ballot_of
 from paxos_impl.phase1 import adopt
-from paxos_impl.proposer import Handler, ProposerHost, QuietHooks, ignore
+from paxos_impl.proposer import CommandQueue, Handler, ProposerHost, QuietHooks, ignore
 
 REVOKE_WINDOW = 64  # slots past the execution point a suspected owner's slots are revoked in
 
@@ -75,7 +75,7 @@ class Revoke:
     acks: set[int] = field(default_factory=set)
 
 
-class Mencius(QuietHooks):
+class Mencius(CommandQueue, QuietHooks):
     """Round-robin slot owners; skips and revocation (module docstring)."""
 
     per_slot = True  # a ballot per slot: owner ballots, and per-slot revocations
@@ -169,17 +169,6 @@ class Mencius(QuietHooks):
                 self.queue.append(c)
             else:
                 self.active.discard(key)
-
-    def after_apply(self) -> None:
-        r = self.r
-        keep = []
-        for c in self.queue:
-            key = (c["client_id"], c["seq"])
-            if r.result_of(*key) is None and key in r.waiting:
-                keep.append(c)
-            else:
-                self.active.discard(key)
-        self.queue = keep
 
     def _seen(self, t: int) -> None:
         """Slot ``t`` is in use: give up our unused slots below it (a skip)."""
@@ -379,11 +368,3 @@ class Mencius(QuietHooks):
             del self.revoking[s]
         if lost:
             self.backoff_until = self.r.now + self.r.rng.uniform(0, 2 * self.backoff_s)
-
-    # -- client requests -----------------------------------------------------------------------------
-    def request(self, handle: object, req: dict, size: int) -> None:
-        key = (req["client_id"], req["seq"])
-        self.r.wait_for(key, handle)
-        if key not in self.active:
-            self.active.add(key)
-            self.queue.append(M.command(req))
