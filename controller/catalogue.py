@@ -568,14 +568,16 @@ _EP_RECOVER = BugEntry(
     mode="epaxos",
     rule="explicit prepare must keep a command some replica pre-accepted (it may have been "
     "committed on the fast path); only an instance nobody knows may become a no-op",
-    symptom="a write acknowledged on the fast path is replaced by a no-op: adds vanish",
+    symptom="a write acknowledged on the fast path is replaced by a no-op elsewhere: "
+    "replicas disagree on a key's value",
     exposures=_epaxos(
         Exposure(
-            workload="set",
+            workload="kv",
             nemesis=(),
-            aim="drop 20% of peer messages: commits get lost, recoveries race fast commits",
+            aim="many keys (few conflicts: fast commits) and 30% of peer messages lost: "
+            "commits go missing and recoveries meet commands only pre-accepted",
             nodes=3,
-            backend_opts=(("drop", 0.2),),
+            backend_opts=(("drop", 0.3),),
         )
     ),
     not_exposable={DOCKER: _EP_DOCKER},

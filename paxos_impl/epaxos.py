@@ -313,14 +313,19 @@ class EPaxos(QuietHooks):
     def rebase(self, delta: float) -> None:
         for lead in self.leads.values():
             lead.deadline += delta
-            lead.fast_until += delta
+            if lead.fast_until:
+                lead.fast_until += delta
         self.pending = {k: t + delta for k, t in self.pending.items()}
 
     def next_tick(self) -> float | None:
         ts = [lead.deadline for lead in self.leads.values()]
         ts += [lead.fast_until for lead in self.leads.values() if lead.fast_until]
-        ts += [t for k, t in self.pending.items() if k not in self.leads]
+        if self._recoveries() < MAX_RECOVERIES:  # else the next one waits for a free place
+            ts += [t for k, t in self.pending.items() if k not in self.leads]
         return min(ts, default=None)
+
+    def _recoveries(self) -> int:
+        return sum(1 for lead in self.leads.values() if lead.phase == "prepare")
 
     def tick(self) -> None:
         r = self.r
@@ -328,14 +333,18 @@ class EPaxos(QuietHooks):
             if r.now >= lead.deadline:
                 del self.leads[iid]  # lost messages or a higher ballot: recover it later
                 self.pending.setdefault(iid, r.now + self._backoff())
-            elif lead.fast_until and r.now >= lead.fast_until and lead.phase == "preaccept":
+            elif lead.fast_until and r.now >= lead.fast_until:
                 lead.fast_until = 0.0
-                if len(lead.replies) + 1 >= self.majority:
+                if lead.phase == "preaccept" and len(lead.replies) + 1 >= self.majority:
                     self._slow_path(iid, lead)
-        busy = sum(1 for lead in self.leads.values() if lead.phase == "prepare")
+        busy = self._recoveries()
         for iid, due in sorted(self.pending.items()):
             if busy >= MAX_RECOVERIES:
                 break
+            known = self.inst.get(iid)
+            if known is not None and known.status >= COMMITTED:
+                del self.pending[iid]
+                continue
             if iid not in self.leads and r.now >= due:
                 self._recover(iid)
                 busy += 1
@@ -534,6 +543,8 @@ class EPaxos(QuietHooks):
     def _committed(self, iid: Iid, cmds: list, seq: int, deps: list[Iid]) -> None:
         inst = self.inst.get(iid)
         if inst is not None and inst.status >= COMMITTED:
+            self.pending.pop(iid, None)
+            self.leads.pop(iid, None)
             return
         ballot = inst.ballot if inst is not None else (0, iid[0])
         new = Inst(ballot, COMMITTED, ballot, cmds, seq, deps)

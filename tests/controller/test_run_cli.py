@@ -88,3 +88,14 @@ def test_a_simulated_run_prints_verdict_counts_and_report(capsys, tmp_path):
     r = json.loads((tmp_path / "latest" / "results.json").read_text())
     assert r["ops"]["ok"] == ok > 0
     assert f"report: {tmp_path / 'latest'}".split("latest")[0] in out and "report.html" in out
+
+
+def test_mode_flag_runs_the_store_in_that_mode_and_records_it(capsys, tmp_path):
+    rc = main(["test", "--backend", "sim", "--mode", "epaxos", "--nodes", "3",
+               "--concurrency", "3", "--time-limit", "5", "--nemesis", "partition",
+               "--seed", "3", "--results-dir", str(tmp_path), "--no-progress"])  # fmt: skip
+    out = capsys.readouterr().out
+    assert rc == 0 and "verdict: VALID" in out, out
+    spec = json.loads((tmp_path / "latest" / "test.json").read_text())
+    assert spec["backend_opts"]["mode"] == "epaxos"
+    assert json.loads((tmp_path / "latest" / "results.json").read_text())["ops"]["ok"] > 0
