@@ -76,7 +76,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "--mode",
         default=None,
         metavar="MODE,MODE,...",
-        help="compare the store's protocols (leader, masterless, epaxos) on 3 and 5 nodes: "
+        help="compare the store's protocols (leader, masterless, epaxos, mencius; all) on 3 and 5 nodes: "
         "one table (controller/bench_modes.py)",
     )
     p.add_argument(

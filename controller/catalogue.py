@@ -730,3 +730,103 @@ CATALOGUE += tuple(
     for b in CATALOGUE
     if b.mode == "leader" and b.name not in _EP_SAME and b.name not in BUG_HOME
 )
+
+# Mencius mode (paxos_impl/mencius.py): its own bugs, found on the simulator; the other
+# bugs whose lines are on its path (the per-slot acceptor, phase 1 of a revocation, the
+# state machine, the client path) with their masterless plans; the rest are not on its path.
+MENCIUS = ("mode", "mencius")
+_MN_DOCKER = (
+    "mencius plans are measured on the simulator only so far "
+    "(on docker: --mode mencius with the same faults)"
+)
+
+
+def _mencius(e: Exposure) -> dict[str, Exposure]:
+    return {SIM: replace(e, backend_opts=(MENCIUS, *e.backend_opts))}
+
+
+def _mencius_both(e: Exposure) -> dict[str, Exposure]:
+    """Sim and docker (measured on docker: 15 s runs, found in 2 of 2 seeds each)."""
+    dock = replace(e, backend_opts=(MENCIUS, *e.backend_opts), time_limit=15.0, max_runs=4,
+                   max_seconds=300.0)  # fmt: skip
+    return {**_mencius(e), DOCKER: dock}
+
+
+_MN_PARTITIONS = Exposure(
+    workload="set",
+    nemesis=("partition",),
+    aim="every kind of partition: owners cut off with slots in flight, the rest move on",
+    nemesis_interval=1.0,
+)
+_MN_SKIP = BugEntry(
+    name="mencius-skip-unowned",
+    mode="mencius",
+    rule="only a slot's owner may skip it (declare it a no-op without a quorum); anyone "
+    "else must revoke it with phase 1, since the owner may still propose there",
+    symptom="one node applies an owner's write in a slot the others applied as a no-op: "
+    "acknowledged adds vanish from some replicas",
+    exposures=_mencius_both(_MN_PARTITIONS),
+)
+_MN_REVOKE = BugEntry(
+    name="mencius-revoke-no-phase1",
+    mode="mencius",
+    rule="a revoker must run phase 1 at a Q1 quorum on the slot and re-propose the value "
+    "reported with the highest ballot (the owner may have got it chosen)",
+    symptom="a no-op overwrites a write the owner already got chosen: adds vanish",
+    exposures=_mencius_both(_MN_PARTITIONS),
+)
+BUG_HOME.update({b.name: "mencius" for b in (_MN_SKIP, _MN_REVOKE)})
+CATALOGUE += tuple(
+    BugEntry(
+        name=b.name,
+        mode=mode,
+        rule=b.rule,
+        symptom=f"(none: the bug's lines are not on {mode}'s path)",
+        not_exposable=_not_in_mode("paxos_impl/mencius.py", mode),
+    )
+    for mode in ("leader", "masterless", "epaxos")
+    for b in (_MN_SKIP, _MN_REVOKE)
+)
+_MN_SAME = {  # the other bugs on mencius's path: their masterless plans, run in mencius mode
+    "skip-phase1-adopt": "a revocation adopts through paxos_impl.phase1",
+    "volatile-acceptor": "the per-slot acceptor and the watermark records",
+    "local-read": "the core answers the read before any mode sees it",
+    "no-dedup": "the state machine is shared",
+    "accept-lower-ballot": replace(_MN_PARTITIONS, nemesis_interval=0.5),
+}
+# a revocation only runs on a slot that blocks execution: lost messages make those often
+_MN_PLANS = {
+    "skip-phase1-adopt": Exposure(
+        workload="set",
+        nemesis=(),
+        aim="drop 20% of peer messages: learns get lost, revocations race chosen slots",
+        backend_opts=(("drop", 0.2),),
+    ),
+    # an acceptor takes an owner's round-0 accept after a revoker's: partitions make both
+    "accept-lower-ballot": replace(_MN_PARTITIONS, nemesis_interval=0.5),
+}
+CATALOGUE += tuple(
+    replace(
+        b,
+        mode="mencius",
+        exposures=_mencius(_MN_PLANS.get(b.name, replace(b.exposures[SIM], backend_opts=()))),
+        not_exposable={DOCKER: _MN_DOCKER},
+    )
+    for b in CATALOGUE
+    if b.mode == "masterless" and b.name in _MN_SAME
+)
+CATALOGUE += (_MN_SKIP, _MN_REVOKE)
+CATALOGUE += tuple(
+    BugEntry(
+        name=b.name,
+        mode="mencius",
+        rule=b.rule,
+        symptom="(none: the bug's lines are not on mencius's path)",
+        not_exposable=_not_in_mode(
+            "paxos_impl/epaxos.py" if BUG_HOME.get(b.name) == "epaxos" else "the leader",
+            "mencius",
+        ),
+    )
+    for b in CATALOGUE
+    if b.mode == "leader" and b.name not in _MN_SAME and BUG_HOME.get(b.name) != "mencius"
+)

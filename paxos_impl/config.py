@@ -14,7 +14,7 @@ from typing import Any
 
 from .tls import TlsError, TlsSettings
 
-MODES = ("leader", "masterless", "epaxos")
+MODES = ("leader", "masterless", "epaxos", "mencius")
 READ_MODES = ("log", "quorum", "lease")
 TRANSPORTS = ("tcp", "udp")  # between peers; clients always use TCP
 KNOWN_BUGS = (
@@ -32,6 +32,8 @@ KNOWN_BUGS = (
     "epaxos-small-fast-quorum",
     "epaxos-execute-uncommitted",
     "epaxos-recovery-ignores-preaccept",
+    "mencius-skip-unowned",
+    "mencius-revoke-no-phase1",
 )
 
 

@@ -46,6 +46,7 @@ from paxos_impl.epaxos import EPaxos
 from paxos_impl.leader import Leader
 from paxos_impl.masterless import Masterless
 from paxos_impl.membership import Membership, is_dump
+from paxos_impl.mencius import Mencius
 from paxos_impl.messages import ZERO, Ballot, ProtocolError
 from paxos_impl.proposer import Handler, Proposer, ProposerHost, RequestKey
 from paxos_impl.statemachine import StateMachine, error, ok
@@ -57,6 +58,7 @@ PROPOSERS: dict[str, Callable[[ProposerHost], Proposer]] = {
     "leader": Leader,
     "masterless": Masterless,
     "epaxos": EPaxos,
+    "mencius": Mencius,
 }
 CATCHUP_LIMIT = 64  # chosen slots per learn or promise message (and bytes: see limits.py)
 # "chosen" records are a recovery shortcut, not a safety rule (a chosen value is durable at a
@@ -426,12 +428,10 @@ class Replica:
     def _on_accept(self, src: int, m: dict) -> None:
         b: Ballot = (m["ballot"][0], m["ballot"][1])
         lower = self.cfg.has_bug("accept-lower-ballot")
-        held = self.acc.promised, self.acc.slot_promised
-        if lower:  # BUG(accept-lower-ballot): an acceptor must refuse a ballot below its promise
-            self.acc.promised, self.acc.slot_promised = ZERO, {}
-        slots, rec = self.acc.accept(b, m["entries"], raise_promise=not self.masterless)
-        if lower:  # the promise itself stands: only this accept ignored it
-            self.acc.promised, self.acc.slot_promised = max(held[0], self.acc.promised), held[1]
+        # BUG(accept-lower-ballot): an acceptor must refuse a ballot below its promise
+        slots, rec = self.acc.accept(
+            b, m["entries"], raise_promise=not self.masterless, check=not lower
+        )
         self._persist_acceptor(rec)
         if slots:
             self.p.on_accepted_from(src, b)
@@ -444,6 +444,9 @@ class Replica:
                 self.send(src, M.msg("nack", ballot=self.acc.promise_for(first), slot=None))
         if not self.masterless:  # per-slot learners get values in "learn" messages
             self.commit_by_ballot(b, m["commit"], src)
+        seen = getattr(self.p, "on_accept_seen", None)
+        if seen is not None:  # Mencius: a higher slot in use means skip our lower ones
+            seen(src, b, m["entries"])
 
     # == learner =============================================================================
     def learn(self, slot: int, batch: list) -> None:

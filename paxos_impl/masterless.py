@@ -19,7 +19,7 @@ from paxos_impl import messages as M
 from paxos_impl.limits import encoded_size
 from paxos_impl.messages import Ballot, ballot_of
 from paxos_impl.phase1 import adopt
-from paxos_impl.proposer import Handler, ProposerHost, QuietHooks, ignore
+from paxos_impl.proposer import CommandQueue, Handler, ProposerHost, QuietHooks, ignore
 
 
 @dataclass
@@ -34,7 +34,7 @@ class Attempt:
     acks: set[int] = field(default_factory=set)
 
 
-class Masterless(QuietHooks):
+class Masterless(CommandQueue, QuietHooks):
     """Every node proposes: one slot at a time, both phases per slot (module docstring)."""
 
     per_slot = True  # a ballot per slot (see paxos_impl.proposer)
@@ -73,17 +73,6 @@ class Masterless(QuietHooks):
     def on_compacted(self, upto: int) -> None:
         if self.cur is not None and self.cur.slot <= upto:
             self.cur = None
-
-    def after_apply(self) -> None:
-        r = self.r
-        keep = []
-        for c in self.queue:
-            key = (c["client_id"], c["seq"])
-            if r.result_of(*key) is None and key in r.waiting:
-                keep.append(c)
-            else:
-                self.active.discard(key)
-        self.queue = keep
 
     # -- timers ---------------------------------------------------------------------------------
     def start(self) -> None:
@@ -182,11 +171,3 @@ class Masterless(QuietHooks):
         if a is not None and ballot_of(m) > a.ballot and m["slot"] in (None, a.slot):
             self.cur = None
             self.backoff_until = self.r.now + self.r.rng.uniform(0, 2 * self.backoff_s)
-
-    # -- client requests --------------------------------------------------------------------------
-    def request(self, handle: object, req: dict, size: int) -> None:
-        key = (req["client_id"], req["seq"])
-        self.r.wait_for(key, handle)
-        if key not in self.active:
-            self.active.add(key)
-            self.queue.append(M.command(req))

@@ -27,6 +27,7 @@ import random
 from collections.abc import Callable, Mapping
 from typing import Protocol
 
+from paxos_impl import messages as M
 from paxos_impl.config import Config
 from paxos_impl.membership import Membership
 from paxos_impl.messages import Ballot
@@ -193,6 +194,35 @@ class QuietHooks:
 
     def drop_read(self, handle: object) -> None:
         return None
+
+
+class CommandQueue:
+    """Client commands waiting for a slot of ours, each queued once (a retry of a command
+    already queued or in flight only waits for its answer). For modes without a leader to
+    forward to; the mode sets ``r``, ``queue`` and ``active`` in its constructor."""
+
+    r: ProposerHost
+    queue: list[dict]
+    active: set[RequestKey]
+
+    def request(self, handle: object, req: dict, size: int) -> None:
+        key = (req["client_id"], req["seq"])
+        self.r.wait_for(key, handle)
+        if key not in self.active:
+            self.active.add(key)
+            self.queue.append(M.command(req))
+
+    def after_apply(self) -> None:
+        """Drop queued commands that were applied or that nobody waits for any more."""
+        r = self.r
+        keep = []
+        for c in self.queue:
+            key = (c["client_id"], c["seq"])
+            if r.result_of(*key) is None and key in r.waiting:
+                keep.append(c)
+            else:
+                self.active.discard(key)
+        self.queue = keep
 
 
 def ignore(src: int, m: dict) -> None:

@@ -84,6 +84,8 @@ class DurableView:
         if m["type"] == "promise":
             if m["to"] is None:
                 return self.promised >= b
+            if m["from"] <= self.floor:  # a slot chosen and compacted: nothing to promise
+                return True
             return max(self.promised, self.slot_promised.get(m["from"], (0, -1))) >= b
         # at least b: with group commit one batch may accept a slot at b and then at a higher
         # ballot; both answers leave after both records are on disk, and the later record

@@ -174,3 +174,12 @@ def test_recovery_from_snapshot_plus_later_records():
     assert back.applied_index == 3 and back.snap_index == 3
     assert back.acc.accepted == {4: ((1, 0), [])}
     assert back.sm.read("k") == 1
+
+
+def test_a_per_slot_accept_promises_its_ballot_so_a_lower_one_is_refused_after_it():
+    # an accept at (11, 0) overtook its prepare; the owner's (0, 2) accept comes next
+    a = Acceptor()
+    assert a.accept((11, 0), [[7, []]], raise_promise=False)[0] == [7]
+    assert a.accept((0, 2), [[7, ["x"]]], raise_promise=False)[0] == []
+    assert a.accepted[7] == ((11, 0), [])
+    assert a.prepare((5, 1), 7, 7) is None  # nor a promise below what it accepted
