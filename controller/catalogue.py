@@ -799,8 +799,10 @@ _MN_PLANS = {
     "skip-phase1-adopt": Exposure(
         workload="set",
         nemesis=(),
-        aim="drop 20% of peer messages: learns get lost, revocations race chosen slots",
+        aim="drop 20% of peer messages (over UDP: TCP would only delay them): learns get "
+        "lost, revocations race chosen slots",
         backend_opts=(("drop", 0.2),),
+        target_opts=(("transport", "udp"),),
     ),
     # an acceptor takes an owner's round-0 accept after a revoker's: partitions make both
     "accept-lower-ballot": replace(_MN_PARTITIONS, nemesis_interval=0.5),

@@ -34,6 +34,8 @@ SHRUNK: dict[str, tuple[int, int, int, int, int]] = {
     "epaxos-small-fast-quorum": (0, 76, 12, 5, 1),
     "epaxos-execute-uncommitted": (0, 94, 28, 5, 1),
     "epaxos-recovery-ignores-preaccept": (2, 69, 69, 0, 0),
+    "mencius-skip-unowned": (0, 332, 19, 5, 1),
+    "mencius-revoke-no-phase1": (0, 334, 19, 5, 1),
 }
 
 
