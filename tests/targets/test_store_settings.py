@@ -77,7 +77,7 @@ def test_a_simulated_run_uses_them(tmp_path):
         (["--target-opt", "fsync=1"], "fsync wants true or false"),
         (["--target-opt", "timeouts.heartbeat_ms=0"], "heartbeat_ms must be at least 1"),
         (["--target-opt", "timeouts.heartbeat_ms=900"], "heartbeat_ms < election_min_ms"),
-        (["--target-opt", "mode=mencius"], "mode must be one of"),
+        (["--target-opt", "mode=raft"], "mode must be one of"),
         (["--target-opt", "phase1_quorum=6"], "quorum sizes must be within 1..5"),
         (["--target-opt", "read_mode=lease"], "use --read-mode"),
         (["--target-opt", "nokey"], "--target-opt wants KEY=VALUE"),
