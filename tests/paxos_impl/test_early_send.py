@@ -8,26 +8,7 @@ to overlap with; the simulator's check of the rule is tested in tests/cluster/si
 
 from paxos_impl.core import Ready
 from paxos_impl.runtime import EARLY_TYPES, NodeRuntime, early_types
-
-
-class IO:
-    def __init__(self) -> None:
-        self.sent: list[tuple[int, dict]] = []
-
-    def send(self, messages):
-        self.sent += messages
-
-    def reply(self, replies):
-        pass
-
-    def live(self, handle):
-        return True
-
-    def arm(self, at):
-        pass
-
-    def later(self, delay, fn, arg):
-        return None
+from tests.support.runtime_io import RecordingIO
 
 
 class Core:
@@ -43,8 +24,8 @@ PROMISE = {"type": "promise", "ballot": [1, 0]}
 HEARTBEAT = {"type": "heartbeat", "ballot": [1, 0], "commit": 0, "round": 1}
 
 
-def runtime(ready: Ready, mode: str = "leader") -> tuple[NodeRuntime, IO]:
-    io = IO()
+def runtime(ready: Ready, mode: str = "leader") -> tuple[NodeRuntime, RecordingIO]:
+    io = RecordingIO()
     return NodeRuntime(Core(ready), lambda: 0.0, io, io, early=early_types(mode)), io
 
 

@@ -13,31 +13,7 @@ from paxos_impl.config import local_config
 from paxos_impl.core import ProtocolError, Ready, Replica
 from paxos_impl.runtime import BAD_REQUEST, TIMEOUT, Fatal, NodeRuntime
 from paxos_impl.storage import encode_record
-
-
-class FakeIO:
-    def __init__(self) -> None:
-        self.sent: list[tuple[int, dict]] = []
-        self.replies: list[tuple[object, dict]] = []
-        self.armed: list[float | None] = []
-        self.dead: set[object] = set()
-        self.timers: list[tuple[float, object, object]] = []
-
-    def send(self, messages):
-        self.sent += messages
-
-    def reply(self, replies):
-        self.replies += replies
-
-    def live(self, handle):
-        return handle not in self.dead
-
-    def arm(self, at):
-        self.armed.append(at)
-
-    def later(self, delay, fn, arg):
-        self.timers.append((delay, fn, arg))
-        return "timer"
+from tests.support.runtime_io import RecordingIO
 
 
 class Scripted:
@@ -76,7 +52,7 @@ def _runtime(core, io, **kw):
 
 
 def test_records_then_snapshot_then_records_and_sends_only_on_finish():
-    core, io = Scripted(), FakeIO()
+    core, io = Scripted(), RecordingIO()
     snap = {"applied": 3}
     core.out["peer"] = [
         Ready(persist=[{"t": "a"}], messages=[(1, {"type": "x"})], next_tick=7.0),
@@ -98,7 +74,7 @@ def test_records_then_snapshot_then_records_and_sends_only_on_finish():
 
 
 def test_a_tick_goes_after_the_messages_of_its_batch_and_only_once():
-    core, io = Scripted(), FakeIO()
+    core, io = Scripted(), RecordingIO()
     rt = _runtime(core, io)
     for e in [("tick",), ("peer", 1, {"type": "hb"}), ("tick", 9.0), ("peer", 2, {"type": "ok"})]:
         rt.push(e)
@@ -108,7 +84,7 @@ def test_a_tick_goes_after_the_messages_of_its_batch_and_only_once():
 
 
 def test_a_tick_is_never_told_an_earlier_time_than_it_was_armed_for():
-    core, io = Scripted(), FakeIO()
+    core, io = Scripted(), RecordingIO()
     rt = _runtime(core, io)
     rt.push(("tick", 5.5))
     rt.next_batch()
@@ -116,7 +92,7 @@ def test_a_tick_is_never_told_an_earlier_time_than_it_was_armed_for():
 
 
 def test_batches_are_bounded():
-    core, io = Scripted(), FakeIO()
+    core, io = Scripted(), RecordingIO()
     rt = _runtime(core, io, max_events=2)
     for k in range(5):
         rt.push(("peer", 1, {"type": str(k)}))
@@ -124,7 +100,7 @@ def test_batches_are_bounded():
 
 
 def test_malformed_input_is_dropped_alone_and_a_client_is_told():
-    core, io = Scripted(), FakeIO()
+    core, io = Scripted(), RecordingIO()
     core.out["peer"] = [Ready(messages=[(1, {"type": "fine"})])]
     rt = _runtime(core, io)
     rt.push(("peer", 2, {"bad": True}))
@@ -138,7 +114,7 @@ def test_malformed_input_is_dropped_alone_and_a_client_is_told():
 
 
 def test_a_record_that_cannot_be_encoded_refuses_its_own_event_only():
-    core, io = Scripted(), FakeIO()
+    core, io = Scripted(), RecordingIO()
     core.out["client"] = [
         Ready(persist=[{"t": "x", "v": float("nan")}], replies=[("h1", {"ok": True})]),
         Ready(persist=[{"t": "y"}], replies=[("h2", {"ok": True})]),
@@ -155,7 +131,7 @@ def test_a_record_that_cannot_be_encoded_refuses_its_own_event_only():
 
 
 def test_a_request_already_answered_is_not_started():
-    core, io = Scripted(), FakeIO()
+    core, io = Scripted(), RecordingIO()
     io.dead.add("late")
     rt = _runtime(core, io)
     rt.push(("client", "late", {}))
@@ -164,7 +140,7 @@ def test_a_request_already_answered_is_not_started():
 
 
 def test_any_other_core_failure_is_fatal():
-    rt = _runtime(Scripted(), FakeIO())
+    rt = _runtime(Scripted(), RecordingIO())
     rt.push(("peer", 1, {"boom": True}))
     with pytest.raises(Fatal, match="internal error in the protocol core"):
         rt.next_batch()
@@ -172,7 +148,7 @@ def test_any_other_core_failure_is_fatal():
 
 def test_the_real_core_a_single_node_commits_through_the_runtime():
     cfg = local_config(1)
-    io = FakeIO()
+    io = RecordingIO()
     rt = NodeRuntime(Replica(0, cfg, random.Random(0)), lambda: 1.0, io, io, encode_record)
     rt.push(("start",))
     rt.push(("tick",))
@@ -186,7 +162,7 @@ def test_the_real_core_a_single_node_commits_through_the_runtime():
 
 
 def test_a_request_is_answered_timeout_unless_answered_first_and_then_not_started():
-    core, io = Scripted(), FakeIO()
+    core, io = Scripted(), RecordingIO()
     rt = _runtime(core, io, request_s=3.0)
     assert rt.admit("h1", {}) == "timer" and rt.admit("h2", {}) == "timer"
     (d1, fire1, h1), (d2, fire2, h2) = io.timers
@@ -201,6 +177,6 @@ def test_a_request_is_answered_timeout_unless_answered_first_and_then_not_starte
 
 
 def test_without_a_request_timeout_no_timer_is_set():
-    io = FakeIO()
+    io = RecordingIO()
     rt = _runtime(Scripted(), io)
     assert rt.admit("h", {}) is None and io.timers == [] and rt.pending

@@ -69,29 +69,11 @@ def _rt_with_log(tmp_path, max_bytes=1_000_000):
     from paxos_impl.core import ProtocolError, Replica
     from paxos_impl.runtime import NodeRuntime
     from paxos_impl.trace import MessageLog
+    from tests.support.runtime_io import RecordingIO
 
-    class IO:
-        def __init__(self) -> None:
-            self.sent: list = []
-
-        def send(self, messages):
-            self.sent += messages
-
-        def reply(self, replies):
-            pass
-
-        def live(self, handle):
-            return True
-
-        def arm(self, at):
-            pass
-
-        def later(self, delay, fn, arg):
-            return None
-
-    cfg = local_config(3)
+    cfg, io = local_config(3), RecordingIO()
     rt = NodeRuntime(
-        Replica(0, cfg, random.Random(1)), lambda: 5.0, IO(), IO(), protocol_error=ProtocolError
+        Replica(0, cfg, random.Random(1)), lambda: 5.0, io, io, protocol_error=ProtocolError
     )
     rt.trace = MessageLog(tmp_path / "messages.jsonl", 0, max_bytes, wall=lambda: 7)
     return rt
