@@ -75,7 +75,7 @@ from paxos_impl import messages as M
 from paxos_impl.epaxos_exec import execution_order
 from paxos_impl.limits import encoded_size
 from paxos_impl.messages import Ballot, ballot_of, wire_ballot
-from paxos_impl.proposer import Handler, ProposerHost, QuietHooks, ignore
+from paxos_impl.proposer import CommandQueue, Handler, ProposerHost, QuietHooks, ignore
 
 Iid = tuple[int, int]  # (command leader, instance number)
 
@@ -208,7 +208,7 @@ def fast_quorum(n: int, bugged: bool = False) -> int:
     return max(n - 1, n // 2 + 1)
 
 
-class EPaxos(QuietHooks):
+class EPaxos(CommandQueue, QuietHooks):
     """Every node leads its own clients' batches; agreement is on their dependencies."""
 
     per_slot = True  # the core's acceptor and its slot commit are not used by this mode
@@ -302,6 +302,8 @@ class EPaxos(QuietHooks):
         return None
 
     def after_apply(self) -> None:
+        """Unlike CommandQueue's: ``active`` also holds commands already in an instance (the
+        queue empties at every step), so a retry of one in flight is not proposed again."""
         r = self.r
         self.active = {k for k in self.active if r.result_of(*k) is None and k in r.waiting}
 
@@ -356,13 +358,6 @@ class EPaxos(QuietHooks):
             k = limits.take_batch(self.queue, r.cfg.max_batch, budget, encoded_size)
             batch, self.queue = self.queue[:k], self.queue[k:]
             self._propose(batch)
-
-    def request(self, handle: object, req: dict, size: int) -> None:
-        key = (req["client_id"], req["seq"])
-        self.r.wait_for(key, handle)
-        if key not in self.active:
-            self.active.add(key)
-            self.queue.append(M.command(req))
 
     # == attributes ==========================================================================
     def _note(self, iid: Iid, inst: Inst) -> None:
