@@ -12,6 +12,7 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+from .machine import check_spec
 from .tls import TlsError, TlsSettings
 
 MODES = ("leader", "masterless", "epaxos", "mencius")
@@ -34,6 +35,8 @@ KNOWN_BUGS = (
     "epaxos-recovery-ignores-preaccept",
     "mencius-skip-unowned",
     "mencius-revoke-no-phase1",
+    "sm-nondeterministic",
+    "sm-async-early-answer",
 )
 
 
@@ -74,6 +77,9 @@ class Config:
     nodes: list[NodeAddress]
     mode: str = "leader"
     read_mode: str = "log"
+    # the replicated state machine: "kv" (the bundled key-value map), "register", or a
+    # user's "module:Class" (paxos_impl.machine; the module must be on the nodes' path)
+    state_machine: str = "kv"
     phase1_quorum: int = 0
     phase2_quorum: int = 0
     max_clock_drift_ms: int = 100  # the lease read route assumes drift below this bound
@@ -151,6 +157,9 @@ class Config:
         if self.transport == "udp" and self.tls.enabled:
             # UDP datagrams carry no TLS: peers authenticated by certificate need TCP
             raise ConfigError('transport = "udp" cannot be combined with TLS (use tcp)')
+        why = check_spec(self.state_machine)
+        if why is not None:
+            raise ConfigError(why)
         for b in self.bugs:
             if b not in KNOWN_BUGS:
                 raise ConfigError(f"unknown bug {b!r}; known: {', '.join(KNOWN_BUGS)}")

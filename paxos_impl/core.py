@@ -9,8 +9,12 @@ failing schedule from its seed).
 
 Layers inside one replica:
 - the :class:`~paxos_impl.acceptor.Acceptor` (promises, accepted values; durable);
-- the learner (chosen slots, commit index, in-order apply to the
-  :class:`~paxos_impl.statemachine.StateMachine`, snapshots, catch-up) -- this module;
+- the learner (chosen slots, commit index, in-order apply to the state machine, client
+  de-duplication, snapshots, catch-up) -- this module. The machine is whatever
+  ``config.state_machine`` names (:mod:`paxos_impl.machine`): the core sees only its
+  :class:`~paxos_impl.machine.Hosted` face, and de-duplicates for it (:mod:`paxos_impl.dedup`).
+  An asynchronous machine's commands leave in ``Ready.applies``; the runtime awaits them in
+  log order and steps the results back in (:meth:`Replica.on_applied`);
 - a proposer: the stable leader of :mod:`paxos_impl.leader` or the per-slot proposer of
   :mod:`paxos_impl.masterless`, selected by ``config.mode`` from :data:`PROPOSERS`. The
   seam between them is :mod:`paxos_impl.proposer`: the replica is the proposer's
@@ -24,8 +28,8 @@ raised before the message touches any state.
 Durable records (``Ready.persist``), besides the acceptor's ``promise`` and ``accept``:
 ``{"t": "chosen", "entries": [[slot, batch], ...]}`` -- slots this replica learned are chosen
 (written lazily: with the next record that must be synced anyway, or on a tick).
-A snapshot is ``{"applied", "sm", "members", "acceptor", "chosen"}``: it replaces every record
-before it. Membership changes are log commands (``op: "reconfig"``) applied to
+A snapshot is ``{"applied", "sm", "members", "acceptor", "chosen"}``, ``sm`` being
+``{"state": <the machine's snapshot>, "dedup": {...}}``: it replaces every record before it. Membership changes are log commands (``op: "reconfig"``) applied to
 :class:`~paxos_impl.membership.Membership`, never to the state machine; see that module for
 the scheme (Lamport's alpha window).
 """
@@ -33,6 +37,7 @@ the scheme (Lamport's alpha window).
 from __future__ import annotations
 
 import heapq
+import json
 import random
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -42,14 +47,16 @@ from paxos_impl import limits
 from paxos_impl import messages as M
 from paxos_impl.acceptor import Acceptor
 from paxos_impl.config import Config
+from paxos_impl.dedup import PENDING, Dedup
 from paxos_impl.epaxos import EPaxos
 from paxos_impl.leader import Leader
+from paxos_impl.machine import Hosted, build_user, error, ok
 from paxos_impl.masterless import Masterless
 from paxos_impl.membership import Membership, is_dump
 from paxos_impl.mencius import Mencius
 from paxos_impl.messages import ZERO, Ballot, ProtocolError
 from paxos_impl.proposer import Handler, Proposer, ProposerHost, RequestKey
-from paxos_impl.statemachine import StateMachine, error, ok
+from paxos_impl.statemachine import KeyValue, Register
 
 __all__ = ["PROPOSERS", "Ready", "Replica", "ProtocolError", "ZERO"]
 
@@ -78,6 +85,9 @@ class Ready:
     messages: list[tuple[int, dict]] = field(default_factory=list)
     replies: list[tuple[object, dict]] = field(default_factory=list)
     next_tick: float | None = None
+    # an asynchronous machine's commands, in log order: (token, machine, command) for the
+    # runtime to await one by one and step back in with Replica.on_applied(token, reply)
+    applies: list[tuple[tuple, Hosted, dict]] = field(default_factory=list)
 
 
 class Replica:
@@ -117,7 +127,13 @@ class Replica:
         self.now = 0.0
         # durable parts, rebuilt below
         self.acc = Acceptor()
-        self.sm = self._new_sm()
+        self.dedup = Dedup(enabled=not config.has_bug("no-dedup"))
+        self.sm: Hosted = self._new_sm()
+        # asynchronous machine: the generation of self.sm (a snapshot install replaces it,
+        # and late replies for the old one are dropped), replies still owed, work to hand out
+        self._gen = 0
+        self._pending = 0
+        self._machine_out: list[tuple[tuple, Hosted, dict]] = []
         self.chosen: dict[int, list] = {}  # slot -> batch, for slots > snap_index
         self.max_chosen = 0  # highest slot known chosen (a hole below it: catch up / fill)
         self.snap_index = 0
@@ -179,6 +195,10 @@ class Replica:
     def on_tick(self, now: float) -> Ready:
         return self._step(now, self._on_tick)
 
+    def on_applied(self, token: tuple, reply: dict, now: float) -> Ready:
+        """An asynchronous machine's reply to a command of ``Ready.applies``."""
+        return self._step(now, self._on_applied, token, reply)
+
     def status(self) -> dict:
         role, leader = self.p.role_and_leader()
         return {
@@ -193,12 +213,32 @@ class Replica:
             "read_mode": self.cfg.read_mode,
         }
 
-    def _new_sm(self, dump: dict | None = None) -> StateMachine:
-        dedup = not self.cfg.has_bug("no-dedup")
-        sm = StateMachine(dedup=dedup) if dump is None else StateMachine.load(dump, dedup=dedup)
-        sm.max_value_bytes = self.cfg.max_command_bytes  # appends must not outgrow a frame
-        sm.txn_bugs = frozenset(b for b in ("txn-split", "txn-stale-read") if self.cfg.has_bug(b))
+    def _new_sm(self, state: Any = None) -> Hosted:
+        """A fresh machine of the configured kind, restored from ``state`` if given (which
+        raises ValueError, TypeError or KeyError if the state is not one of its own)."""
+        spec = self.cfg.state_machine
+        sm: Hosted
+        if spec == "kv" or spec == "register":
+            kv = KeyValue() if spec == "kv" else Register()
+            kv.max_value_bytes = self.cfg.max_command_bytes  # appends must not outgrow a frame
+            kv.txn_bugs = frozenset(
+                b for b in ("txn-split", "txn-stale-read") if self.cfg.has_bug(b)
+            )
+            sm = kv
+        else:
+            sm = build_user(spec, self.cfg.bugs, self.id)
+        if state is not None:
+            sm.restore(state)
         return sm
+
+    def _load_sm(self, d: dict) -> tuple[Hosted, Dedup]:
+        """The machine and de-duplication table of a snapshot's ``sm`` (a snapshot written
+        before machines were pluggable holds the key-value pairs themselves)."""
+        state = d["state"] if "state" in d else {"kv": d.get("kv", [])}
+        return self._new_sm(state), Dedup(self.dedup.enabled, dict(d.get("dedup", {})))
+
+    def _dump_sm(self) -> dict:
+        return {"state": self.sm.snapshot(), "dedup": self.dedup.dump()}
 
     def _proposer(self) -> Proposer:
         make = PROPOSERS.get(self.cfg.mode)
@@ -222,6 +262,8 @@ class Replica:
         self._finish()
         ready, self._ready = self._ready, None
         ready.next_tick = self._next_tick()
+        if self._machine_out:
+            ready.applies, self._machine_out = self._machine_out, []
         return ready
 
     def _clock_went_back(self, delta: float) -> None:
@@ -242,7 +284,9 @@ class Replica:
     def _finish(self) -> None:
         self.p.before_finish()
         self._drain()
-        if self._want_snapshot or self.applied_index - self.snap_index >= self._snapshot_every:
+        if (
+            self._want_snapshot or self.applied_index - self.snap_index >= self._snapshot_every
+        ) and not self._pending:  # (an asynchronous machine: only at a point it has reached)
             self._take_snapshot()
             self._chosen_buf = []  # the snapshot holds them
         elif self._chosen_buf and (
@@ -333,11 +377,18 @@ class Replica:
         self.max_round += 1
         return (self.max_round, self.id)
 
-    def read(self, key: str | None) -> object:
-        return self.sm.read(key)
+    def read(self, req: dict) -> dict:
+        return self.sm.query(req)
 
     def result_of(self, cid: str, seq: int) -> dict | None:
-        return self.sm.lookup(cid, seq)
+        return self.dedup.lookup(cid, seq)
+
+    @property
+    def local_reads(self) -> tuple[str, ...]:
+        """Ops a leader may answer from local state once its reads are confirmed (quorum
+        and lease routes). An asynchronous machine's state lags the applied index, so its
+        queries always go through the log."""
+        return ("read",) if self.sm.is_async else ("read", "query")
 
     def election_timeout(self) -> float:
         t = self.cfg.timeouts
@@ -505,16 +556,43 @@ class Replica:
             self._observe("apply", s, batch)
             if not self._recovering:
                 for cmd, res in zip(batch, results, strict=True):
-                    self.answer(cmd.get("client_id"), cmd.get("seq"), res)
+                    if res is not PENDING:
+                        self.answer(cmd.get("client_id"), cmd.get("seq"), res)
         if not self._recovering:
             self.p.after_apply()
 
     def _apply(self, slot: int, cmd: dict) -> dict:
         """A membership change goes to the membership, everything else to the state machine
-        (which never sees a reconfig command: a user machine cannot break membership)."""
+        (which never sees a reconfig command: a user machine cannot break membership), at
+        most once per (client_id, seq). An asynchronous machine's command is handed to the
+        runtime: its reply is PENDING until :meth:`on_applied`."""
         if cmd["op"] == "reconfig":
             return self.members.apply(slot, cmd)
-        return self.sm.apply(cmd)
+        cid, seq = cmd.get("client_id"), cmd.get("seq")
+        done = self.dedup.lookup(cid, seq)
+        if done is not None:
+            return done
+        sm = self.sm
+        if sm.is_async:
+            self._pending += 1
+            self._machine_out.append(((self._gen, cid, seq), sm, cmd))
+            res = PENDING
+        elif cmd["op"] in sm.ops:
+            res = sm.apply(cmd)
+        else:  # logged before the machine changed (a restart with another state_machine)
+            res = error("bad_request")
+        self.dedup.record(cid, seq, res)
+        return res
+
+    def _on_applied(self, token: tuple, reply: dict) -> None:
+        gen, cid, seq = token
+        if gen != self._gen:  # for a machine a snapshot install replaced: the snapshot has it
+            return
+        self._pending -= 1
+        self.dedup.fill(cid, seq, reply)
+        if not self._recovering:
+            self.answer(cid, seq, reply)
+            self.p.after_apply()
 
     def _refresh_members(self) -> None:
         """Recompute whom we talk to after a change was applied or came into effect."""
@@ -588,6 +666,8 @@ class Replica:
         ):
             want = cursor[1]
         else:
+            if self._pending:  # the machine has not reached applied_index: asked again later
+                return
             self._snap_out = (self.applied_index, self._cut_state(), self.members.dump())
         applied, parts, members = self._snap_out
         snap = {"applied": applied, "sm": parts[want]}
@@ -596,13 +676,15 @@ class Replica:
         self.send(src, M.msg("snapshot", snap=snap, part=want, parts=len(parts)))
 
     def _cut_state(self) -> list[dict]:
-        dump = self.sm.dump()
-        size = limits.encoded_size
-        kv = limits.chunks(dump["kv"], self.budget, size)
-        dedup = limits.chunks(dump["dedup"].items(), self.budget, size)
-        parts = [{"kv": c, "dedup": {}} for c in kv]
-        parts += [{"kv": [], "dedup": dict(c)} for c in dedup]
-        return parts or [{"kv": [], "dedup": {}}]
+        """The machine's state as JSON text cut into pieces (any machine's state splits the
+        same way), then the de-duplication table in whole entries. A piece is at most half
+        the budget in characters: escaped inside a JSON string it at most doubles."""
+        text = json.dumps(self.sm.snapshot(), separators=(",", ":"))
+        step = max(1, self.budget // 2)
+        parts = [{"text": text[i : i + step], "dedup": {}} for i in range(0, len(text), step)]
+        dedup = limits.chunks(self.dedup.table.items(), self.budget, limits.encoded_size)
+        parts += [{"text": "", "dedup": dict(c)} for c in dedup]
+        return parts
 
     def _ask_snapshot_part(self) -> None:
         s = self._snap_in
@@ -618,7 +700,7 @@ class Replica:
             if snap["applied"] <= self.applied_index:
                 return None
             s = self._snap_in = {"src": src, "applied": snap["applied"], "parts": parts,
-                                 "next": 0, "kv": [], "dedup": {}, "retries": 0,
+                                 "next": 0, "text": [], "dedup": {}, "retries": 0,
                                  "members": snap.get("members")}  # fmt: skip
         if s is None or (src, snap["applied"], parts, part) != (
             s["src"],
@@ -627,7 +709,7 @@ class Replica:
             s["next"],
         ):
             return None  # a stale or repeated part: the next catch-up asks again
-        s["kv"].extend(snap["sm"].get("kv", []))
+        s["text"].append(snap["sm"].get("text", ""))
         s["dedup"].update(snap["sm"].get("dedup", {}))
         s["next"] += 1
         s["retries"] = 0
@@ -638,7 +720,7 @@ class Replica:
         self._snap_in = None
         return {
             "applied": s["applied"],
-            "sm": {"kv": s["kv"], "dedup": s["dedup"]},
+            "sm": {"text": "".join(s["text"]), "dedup": s["dedup"]},
             "members": s["members"],
         }
 
@@ -661,7 +743,15 @@ class Replica:
                 return
         if snap["applied"] <= self.applied_index:
             return
-        self.sm = self._new_sm(snap["sm"])
+        sm = snap["sm"]
+        try:  # restored into a fresh machine: a state it refuses changes nothing here
+            if "text" in sm:
+                sm = dict(sm, state=json.loads(sm["text"]))
+            self.sm, self.dedup = self._load_sm(sm)
+        except (ValueError, TypeError, KeyError, AttributeError) as e:
+            raise ProtocolError(f"snapshot state refused by the machine: {str(e)[:80]}") from e
+        self._gen += 1  # late replies of the replaced machine are dropped
+        self._pending = 0
         if is_dump(snap.get("members")):
             self.members.load(snap["members"])
         self._install_prefix(snap["applied"])
@@ -669,8 +759,8 @@ class Replica:
         self._want_snapshot = True  # our own snapshot must now cover the installed prefix
         self._observe("install", snap["applied"], None)
         for (cid, seq), _ in list(self.waiting.items()):
-            res = self.sm.lookup(cid, seq)
-            if res is not None:
+            res = self.dedup.lookup(cid, seq)
+            if res is not None and res is not PENDING:
                 self.answer(cid, seq, res)
         if self.known_commit < snap["applied"]:
             self.known_commit = snap["applied"]
@@ -698,7 +788,7 @@ class Replica:
         self.p.on_compacted(upto)
         self._ready.snapshot = {
             "applied": upto,
-            "sm": self.sm.dump(),
+            "sm": self._dump_sm(),
             "members": self.members.dump(),
             "acceptor": self.acc.dump(),
             "chosen": [[s, v] for s, v in sorted(self.chosen.items())],
@@ -707,9 +797,8 @@ class Replica:
             self._ready.snapshot["mode"] = self.p.dump()
 
     def _recover(self, snapshot: dict | None, records: Iterable[dict]) -> None:
-        self.sm = self._new_sm()
         if snapshot:
-            self.sm = self._new_sm(snapshot["sm"])
+            self.sm, self.dedup = self._load_sm(snapshot["sm"])
             if "members" in snapshot:
                 self.members.load(snapshot["members"])
             self.acc = Acceptor.load(snapshot.get("acceptor", {}))
@@ -753,12 +842,16 @@ class Replica:
         if why is not None:
             self.reply(handle, dict(error("bad_request"), reason=why))
             return
-        if req["op"] == "read" and self.cfg.has_bug("local-read"):
-            self.reply(handle, ok(self.sm.read(req.get("key"))))  # BUG(local-read): stale
+        if req["op"] != "reconfig" and req["op"] not in self.sm.ops:
+            why = f"the state machine ({self.cfg.state_machine}) does not take op {req['op']!r}"
+            self.reply(handle, dict(error("bad_request"), reason=why))
             return
-        table = self.members if req["op"] == "reconfig" else self.sm
+        if req["op"] == "read" and self.cfg.has_bug("local-read"):
+            self.reply(handle, self.sm.query(req))  # BUG(local-read): stale
+            return
+        table = self.members if req["op"] == "reconfig" else self.dedup
         done = table.lookup(req["client_id"], req["seq"])
-        if done is not None:
+        if done is not None and done is not PENDING:
             self.reply(handle, done)
             return
         self.p.request(handle, req, size)

@@ -57,7 +57,7 @@ class Proposal:
 @dataclass
 class PendingRead:
     handle: object
-    key: str | None
+    req: dict  # the read or query request (answered from local state)
     index: int  # answer once applied_index >= index ...
     round: int  # ... and a heartbeat round >= this one was confirmed by a quorum
 
@@ -645,7 +645,7 @@ class Leader:
             if why is not None:
                 r.reply(handle, why)
                 return
-        if req["op"] == "read" and r.cfg.read_mode != "log":
+        if req["op"] in r.local_reads and r.cfg.read_mode != "log":
             self._read(handle, req)
             return
         key = (req["client_id"], req["seq"])
@@ -659,9 +659,9 @@ class Leader:
         r = self.r
         index = max(r.commit_index, self.p1_top)
         if self.lease and r.now < self.lease_until and r.applied_index >= index:
-            r.reply(handle, ok(r.read(req.get("key"))))
+            r.reply(handle, r.read(req))
             return
-        self.reads.append(PendingRead(handle, req.get("key"), index, self.hb_round + 1))
+        self.reads.append(PendingRead(handle, req, index, self.hb_round + 1))
         r.read_deadline(handle)
 
     def _check_reads(self) -> None:
@@ -671,7 +671,7 @@ class Leader:
         keep = []
         for rd in self.reads:
             if rd.round <= self.confirmed and r.applied_index >= rd.index:
-                r.reply(rd.handle, ok(r.read(rd.key)))
+                r.reply(rd.handle, r.read(rd.req))
             else:
                 keep.append(rd)
         self.reads = keep

@@ -24,7 +24,8 @@ Message types (fields besides ``type``):
 ``catchup``      from, snap (optional [applied, part]: the next part of that snapshot)
 ``learn``        entries [[slot, batch]], commit                  chosen values
 ``snapshot``     snap {applied, sm, members}   the sender's state machine and membership, for
-                 a compacted prefix; part, parts (optional): one part of a snapshot too big
+                 a compacted prefix (sm: {text: a piece of the machine's JSON state | state:
+                 the state itself, dedup: client replies}); part, parts (optional): one part of a snapshot too big
                  for one frame
 ``campaign``     (no fields)   a leader no longer among the voters asks a voter to run now
 """
@@ -39,7 +40,11 @@ from paxos_impl.statemachine import valid_mops
 
 Ballot = tuple[int, int]
 ZERO: Ballot = (0, -1)
-CLIENT_OPS = ("read", "write", "cas", "append", "txn", "status", "members", "reconfig")
+CLIENT_OPS = (
+    *("read", "write", "cas", "append", "txn"),  # the key-value machine's
+    *("apply", "query"),  # a user machine's (paxos_impl.machine)
+    *("status", "members", "reconfig"),
+)
 # answered by the node that receives them, never logged
 LOCAL_OPS = ("status", "members")
 # The deepest value a peer may send: the most any config allows clients (Config.validate),
@@ -144,15 +149,6 @@ def _slot_ballot_batch(e: Any) -> bool:
     )
 
 
-def _kv_pair(p: Any) -> bool:
-    return (
-        isinstance(p, list)
-        and len(p) == 2
-        and (p[0] is None or isinstance(p[0], str))
-        and value_problem(p[1], PEER_VALUE_DEPTH) is None
-    )
-
-
 def _dedup_entry(e: Any) -> bool:
     return (
         isinstance(e, list)
@@ -164,6 +160,17 @@ def _dedup_entry(e: Any) -> bool:
     )
 
 
+def _machine_state(sm: dict) -> bool:
+    """Any machine's state: a piece of its JSON text (snapshots in parts), or the JSON value
+    itself; whether the machine takes it is its own business (the core restores it into a
+    fresh machine and drops the snapshot if it refuses). Neither: an empty part."""
+    if "text" in sm:
+        return isinstance(sm["text"], str) and "state" not in sm
+    if "state" in sm:
+        return value_problem(sm["state"], PEER_VALUE_DEPTH) is None
+    return True
+
+
 def _snap(m: dict) -> None:
     s = m.get("snap")
     sm = s.get("sm") if isinstance(s, dict) else None
@@ -173,12 +180,11 @@ def _snap(m: dict) -> None:
         and not isinstance(s["applied"], bool)
         and s["applied"] >= 0
         and isinstance(sm, dict)
-        and isinstance(sm.get("kv", []), list)
-        and all(_kv_pair(p) for p in sm.get("kv", []))
+        and _machine_state(sm)
         and isinstance(sm.get("dedup", {}), dict)
         and all(isinstance(k, str) and _dedup_entry(e) for k, e in sm.get("dedup", {}).items())
     ):
-        raise _fail("snapshot", "snap must be {applied, sm: {kv: [[key, value]], dedup}}")
+        raise _fail("snapshot", "snap must be {applied, sm: {text | state, dedup}}")
     if "members" in s and s["members"] is not None and not is_dump(s["members"]):
         raise _fail("snapshot", "snap members must be a membership dump")
     # a snapshot too big for one frame travels in parts (see Replica._on_catchup)

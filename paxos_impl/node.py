@@ -44,7 +44,7 @@ from typing import Any
 
 from . import tls, udp, wire
 from .config import Config, ConfigError, NodeAddress
-from .runtime import MAX_EVENTS_PER_BATCH, Fatal, NodeRuntime, early_types
+from .runtime import MAX_EVENTS_PER_BATCH, AsyncApplier, Fatal, NodeRuntime, early_types
 from .storage import Storage, encode_record
 
 log = logging.getLogger("paxos.node")
@@ -252,6 +252,8 @@ class Node:
             config.timeouts.request_ms / 1000,
             early_types(config.mode),
         )
+        self.runtime.applier = AsyncApplier(self._launch_apply, self._enqueue, config.bugs)
+        self._applying: set[asyncio.Task] = set()  # an asynchronous machine's applies
         self._has_events = asyncio.Event()
         self._tick: asyncio.TimerHandle | None = None
         self._links: dict[int, _PeerLink] = {}
@@ -352,7 +354,7 @@ class Node:
             s.close()
         if self._udp is not None:
             self._udp.close()
-        for t in [*self._tasks, *tasks]:
+        for t in [*self._tasks, *self._applying, *tasks]:
             t.cancel()
         for w in list(self._conns):
             w.close()
@@ -393,6 +395,20 @@ class Node:
             self.batches += 1
             self.events_handled += batch.events
             rt.finish(batch)
+
+    def _launch_apply(self, item: tuple, done: Callable[[dict], None]) -> None:
+        """Run one command of an asynchronous machine (AsyncApplier calls it in log order);
+        its reply becomes an event. At shutdown an unfinished apply is simply dropped: its
+        command is in the log and is applied again after the restart."""
+        task = asyncio.get_running_loop().create_task(item[1].apply_async(item[2]))
+        self._applying.add(task)
+
+        def finished(t: asyncio.Task) -> None:
+            self._applying.discard(t)
+            if not t.cancelled() and t.exception() is None:
+                done(t.result())
+
+        task.add_done_callback(finished)
 
     async def _persist(self, records: list[Any]) -> None:
         if records:

@@ -122,8 +122,12 @@ class ProposerHost(Protocol):
     def election_timeout(self) -> float:
         """A randomized election timeout, in seconds."""
 
-    def read(self, key: str | None) -> object:
-        """The state machine's current value of ``key``."""
+    def read(self, req: dict) -> dict:
+        """The reply to a read-only request (read, query) from the machine's current state."""
+
+    @property
+    def local_reads(self) -> tuple[str, ...]:
+        """Ops that may be answered from local state by the quorum and lease read routes."""
 
     def result_of(self, cid: str, seq: int) -> dict | None:
         """The stored result of command (cid, seq) if it was applied, else None."""

@@ -37,6 +37,14 @@ mode sends early (:func:`early_types`); the simulator checks both halves of the 
 (cluster.sim: persist-then-send for promises and acceptances, and that an early accept's
 commit index is one the node had before the batch).
 
+**Asynchronous state machines.** The core never awaits: an asynchronous machine's commands
+come out of a step in ``Ready.applies``, in log order, and go to the host's
+:class:`AsyncApplier`, which runs them one at a time (the next starts when the previous
+one's reply is in, so the machine sees exactly the serial log order) and pushes each reply
+back as an ``("applied", token, reply)`` event; the core answers the client then. The host
+only says how to run one (``launch``): an asyncio task in the node, an event on the
+simulator's heap after a seeded delay.
+
 **Faults stay with their event.** A malformed message (``ProtocolError``) is logged and
 dropped; a malformed client request is answered ``bad_request``; a record that cannot be
 encoded refuses its event alone (nothing of it is persisted, sent or answered). Anything
@@ -62,6 +70,7 @@ TIMEOUT = {"ok": False, "error": "timeout", "leader": None}
 
 Clock = Callable[[], float]
 # ("start",) | ("tick",) | ("tick", not_before) | ("peer", src, msg) | ("client", handle, req)
+# | ("applied", token, reply) (an asynchronous machine's reply, see AsyncApplier)
 # (a timer may say which node time it was armed for: converting between clocks can round a
 # hair short, and a core told an earlier time would ask for the same tick again and again)
 Event = tuple
@@ -113,6 +122,49 @@ class Batch:
     refused: list[tuple[Event, str]] = field(default_factory=list)
 
 
+# (token, machine, command) from Ready.applies, and the callback that takes its reply
+ApplyItem = tuple[tuple, Any, dict]
+Launch = Callable[[ApplyItem, Callable[[dict], None]], None]
+
+
+class AsyncApplier:
+    """Runs an asynchronous machine's commands in log order, one at a time, and hands each
+    reply back to the node as an ``("applied", token, reply)`` event (``deliver``).
+    ``launch(item, done)`` starts ``item[1].apply_async(item[2])`` the host's way and calls
+    ``done(reply)`` when it finished. A node built with deliberate bug
+    ``sm-async-early-answer`` launches every command at once instead: replies then come
+    (and are answered) in the order the applies happen to finish, not the log's."""
+
+    def __init__(self, launch: Launch, deliver: Callable[[Event], None], bugs: Any = ()) -> None:
+        self.launch = launch
+        self.deliver = deliver
+        self.bugs = frozenset(bugs)
+        self.queue: collections.deque[ApplyItem] = collections.deque()
+        self.busy = 0
+
+    def has_bug(self, name: str) -> bool:
+        return name in self.bugs
+
+    def submit(self, items: list[ApplyItem]) -> None:
+        self.queue.extend(items)
+        self._next()
+
+    def _next(self) -> None:
+        serial = not self.has_bug("sm-async-early-answer")  # BUG: overlapping applies
+        while self.queue and (not serial or not self.busy):
+            item = self.queue.popleft()
+            self.busy += 1
+            self.launch(item, self._done_for(item[0]))
+
+    def _done_for(self, token: tuple) -> Callable[[dict], None]:
+        def done(reply: dict) -> None:
+            self.busy -= 1
+            self.deliver(("applied", token, reply))
+            self._next()
+
+        return done
+
+
 def _keep(record: dict) -> dict:
     return record
 
@@ -151,6 +203,8 @@ class NodeRuntime:
         # a host that records messages sets this (paxos_impl.trace.MessageLog): every peer
         # message stepped and every one sent goes through it; None (the default): nothing
         self.trace: Any = None
+        # a host whose replica may run an asynchronous machine sets this (AsyncApplier)
+        self.applier: AsyncApplier | None = None
 
     def push(self, event: Event) -> None:
         self.events.append(event)
@@ -196,6 +250,7 @@ class NodeRuntime:
         records: list[Any] = []
         encode, r, clock, arm = self.encode, self.replica, self.clock, self.timer.arm
         keep = encode is _keep  # (the simulator's disk keeps the records themselves)
+        applies: list[ApplyItem] = []
         for event in todo:
             kind = event[0]
             try:
@@ -214,6 +269,8 @@ class NodeRuntime:
                     if self.trace is not None:
                         self.trace.request(event[2], clock())
                     ready = r.on_client_request(event[1], event[2], clock())
+                elif kind == "applied":
+                    ready = r.on_applied(event[1], event[2], clock())
                 else:
                     ready = r.start(clock())
             except self.protocol_error as e:
@@ -222,6 +279,8 @@ class NodeRuntime:
             except Exception as e:
                 log.exception("core failed on a %s event", kind)
                 raise Fatal(f"internal error in the protocol core: {e!r}") from e
+            if ready.applies:
+                applies += ready.applies
             persist = ready.persist
             if persist:
                 try:  # encoded now, so a record that cannot be refuses its own event only
@@ -241,6 +300,10 @@ class NodeRuntime:
             arm(ready.next_tick)
         if records:
             batch.writes.append((records, None))
+        if applies:  # chosen commands: they need nothing of this batch's writes
+            if self.applier is None:
+                raise Fatal("an asynchronous state machine needs a host that runs it")
+            self.applier.submit(applies)
         return batch
 
     def send_early(self, batch: Batch) -> list[tuple[int, dict]]:

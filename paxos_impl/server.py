@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import os
 import random
 import signal
 import sys
@@ -18,6 +19,7 @@ import traceback
 from pathlib import Path
 
 from .config import KNOWN_BUGS, Config, ConfigError, NodeAddress, load_config
+from .machine import BUILTIN, MachineSpecError, build_user
 from .membership import parse_address
 from .node import Node
 from .storage import Storage, StorageError
@@ -69,6 +71,12 @@ def build_parser() -> argparse.ArgumentParser:
         help=f"turn on a deliberate bug ({', '.join(KNOWN_BUGS)}); repeatable",
     )
     p.add_argument(
+        "--state-machine",
+        metavar="SPEC",
+        help="the replicated machine: kv (default), register, or module:Class (a user's "
+        "machine; its module on PYTHONPATH or under the current directory)",
+    )
+    p.add_argument(
         "--join",
         metavar="HOST:PEER_PORT:CLIENT_PORT",
         help="this node is not in the config file: listen here and join the running cluster "
@@ -108,7 +116,16 @@ def load(args: argparse.Namespace) -> tuple[Config, Path]:
     for bug in args.bug:
         if bug not in config.bugs:
             config.bugs.append(bug)
+    if args.state_machine is not None:
+        config.state_machine = args.state_machine
     config.validate()
+    if config.state_machine not in BUILTIN:  # fail now, in one line, not in the core
+        if os.getcwd() not in sys.path:
+            sys.path.append(os.getcwd())
+        try:
+            build_user(config.state_machine, config.bugs, args.node_id)
+        except MachineSpecError as e:
+            raise ConfigError(str(e)) from None
     if args.join is None:
         config.node(args.node_id)
     data_dir = Path(args.data_dir) if args.data_dir else config.data_dir_for(args.node_id)
@@ -181,6 +198,7 @@ def main(argv: list[str] | None = None) -> int:
         f"node {args.node_id} of {config.n}: peers on {config.transport} "
         f"{me.host}:{me.peer_port}, clients on "
         f"{me.host}:{me.client_port}; mode {config.mode}, read_mode {config.read_mode}, "
+        f"state machine {config.state_machine}, "
         f"data {data_dir}, fsync {'on' if config.fsync else 'off'}"
         + (f", bugs {','.join(config.bugs)}" if config.bugs else "")
         + f"; {describe(config.tls)}"

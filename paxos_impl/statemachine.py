@@ -5,9 +5,8 @@ snapshots may share them without copying.
 
 Every replica applies the same commands in the same order, so everything here must be
 deterministic: no clock, no randomness, no iteration order that differs between runs.
-Client de-duplication lives here too (not in the leader) because only the applied order
-decides which copy of a retried command is "the first": a command proposed twice (in two
-slots, by two leaders) must still take effect once on every replica.
+This is one implementation of the state-machine interface (:mod:`paxos_impl.machine`);
+the core does not know which one runs.
 """
 
 from __future__ import annotations
@@ -15,6 +14,7 @@ from __future__ import annotations
 from typing import Any
 
 from paxos_impl.limits import encoded_size
+from paxos_impl.machine import error, ok
 
 OPS = ("read", "write", "cas", "append", "txn")
 TXN_FS = ("r", "w", "append")  # a transaction's micro-ops: read, write, append
@@ -23,26 +23,20 @@ Result = dict[str, Any]
 STALE_EVERY = 8
 
 
-def ok(value: Any = None) -> Result:
-    return {"ok": True, "value": value}
+class KeyValue:
+    """The bundled machine: keys (str, or None for the single register) map to JSON values.
 
-
-def error(code: str, leader: int | None = None) -> Result:
-    return {"ok": False, "error": code, "leader": leader}
-
-
-class StateMachine:
-    """Keys (str, or None for the single register) map to JSON values.
-
-    ``dedup`` maps client_id -> [last applied seq, its result]. A client runs one operation
-    at a time and reuses the seq only for retries, so remembering the last one suffices; an
-    older seq is a stale retry of an abandoned operation and is not applied again.
+    It takes client commands as they are logged (``{"op", "key", "value", ...}``) and
+    answers with client replies, so it implements :class:`paxos_impl.machine.Hosted`
+    itself, with no wrapper on the hot path. De-duplication of retried commands is not
+    here: the core does it for every machine (:mod:`paxos_impl.dedup`).
     """
 
-    def __init__(self, dedup: bool = True) -> None:
+    ops = frozenset(OPS)
+    is_async = False
+
+    def __init__(self) -> None:
         self.kv: dict[str | None, Any] = {}
-        self.table: dict[str, list[Any]] = {}
-        self.dedup = dedup
         # Appends grow a value without bound, and a value that no longer fits in a frame
         # can be neither read back nor sent in a snapshot, so an append that would take a
         # value over this many encoded bytes is refused (bad_request, nothing changed).
@@ -60,36 +54,20 @@ class StateMachine:
         """Is deliberate bug ``name`` on (the marked lines test it by name, as the core's do)?"""
         return name in self.txn_bugs
 
-    # -- de-duplication -----------------------------------------------------------------
-    def lookup(self, client_id: str | None, seq: int | None) -> Result | None:
-        """The recorded result if this (client_id, seq) was applied already (or is stale)."""
-        if not self.dedup:  # BUG(no-dedup): a retried command must take effect only once
-            return None
-        if client_id is None or seq is None:
-            return None
-        last = self.table.get(client_id)
-        if last is None or seq > last[0]:
-            return None
-        if seq == last[0]:
-            return last[1]
-        return error("bad_request")  # a stale retry of an operation the client gave up on
-
     # -- applying -------------------------------------------------------------------------
     def apply(self, cmd: dict) -> Result:
-        """Apply one client command (at most once per (client_id, seq)) and return its reply."""
-        cid, seq = cmd.get("client_id"), cmd.get("seq")
-        done = self.lookup(cid, seq)
-        if done is not None:
-            return done
+        """Apply one client command (the core applies each (client_id, seq) at most once)."""
         owed, self._deferred = self._deferred, []
         result = self.execute(cmd)
         if owed:  # BUG(txn-split): the rest of the last transaction lands after this command
             self._run_mops(owed, {})
         if self.txn_bugs:
             self._note_applied()
-        if cid is not None and seq is not None:
-            self.table[cid] = [seq, result]
         return result
+
+    def query(self, cmd: dict) -> Result:
+        """A read answered from local state (quorum and lease reads)."""
+        return ok(self.kv.get(cmd.get("key")))
 
     def _note_applied(self) -> None:
         """BUG(txn-stale-read): refresh the stale copy of kv every STALE_EVERY commands."""
@@ -233,19 +211,31 @@ class StateMachine:
         return self.kv.get(key)
 
     # -- snapshots -------------------------------------------------------------------------
-    def dump(self) -> dict:
+    def snapshot(self) -> dict:
         """JSON-safe state (keys as [key, value] pairs because None is a valid key)."""
-        return {
-            "kv": [[k, v] for k, v in self.kv.items()],
-            "dedup": dict(self.table),  # entries are replaced, never changed: shared safely
-        }
+        return {"kv": [[k, v] for k, v in self.kv.items()]}
 
-    @classmethod
-    def load(cls, d: dict, dedup: bool = True) -> StateMachine:
-        sm = cls(dedup=dedup)
-        sm.kv = {k: v for k, v in d.get("kv", [])}  # values are never changed in place
-        sm.table = dict(d.get("dedup", {}))
-        return sm
+    def restore(self, snapshot: Any) -> None:
+        """Replace the state (ValueError for a snapshot that is not a kv one)."""
+        pairs = snapshot.get("kv") if isinstance(snapshot, dict) else None
+        if not isinstance(pairs, list) or not all(
+            isinstance(p, list) and len(p) == 2 and (p[0] is None or isinstance(p[0], str))
+            for p in pairs
+        ):
+            raise ValueError("not a key-value snapshot: {kv: [[key, value]]}")
+        self.kv = {k: v for k, v in pairs}  # values are never changed in place
+        self._sizes = {}
+
+
+class Register(KeyValue):
+    """The single register: one value (key null), read, write and cas."""
+
+    ops = frozenset(("read", "write", "cas"))
+
+    def execute(self, cmd: dict) -> Result:
+        if cmd.get("key") is not None or cmd.get("op") not in self.ops:
+            return error("bad_request")
+        return super().execute(cmd)
 
 
 def valid_mops(mops: Any) -> bool:

@@ -25,11 +25,12 @@ from typing import Any
 
 from cluster.sim.codec import copy as _copy
 from cluster.sim.codec import decode, encode
+from cluster.sim.machines import launcher
 from cluster.sim.network import LinkModel, Network
 from cluster.sim.trace import SimTrace
 from paxos_impl.config import Config
 from paxos_impl.core import ProtocolError, Replica
-from paxos_impl.runtime import Batch, NodeRuntime, early_types
+from paxos_impl.runtime import AsyncApplier, Batch, NodeRuntime, early_types
 
 
 @dataclass
@@ -168,6 +169,9 @@ class World:
         self._events: list[tuple[float, int, Callable[..., None], tuple]] = []
         self._seq = 0
         self.net = Network(random.Random(self.rng.random()), link)
+        # how long an asynchronous machine's apply takes (its own stream: drawing from
+        # self.rng would change every other run's schedule)
+        self.machine_rng = random.Random(f"{seed}-machine")
         self.nodes = {i: SimNode(i) for i in config.ids()}
         # what the observer saw
         self.log: dict[int, list] = {}  # slot -> value, first learned anywhere
@@ -256,7 +260,19 @@ class World:
             request_s=request_s,
             early=early_types(self.config.mode),
         )
+        n.rt.applier = AsyncApplier(
+            launcher(partial(self._node_later, i, n.incarnation), self._apply_delay),
+            partial(self._push, i),
+            self.config.bugs,
+        )
         self._push(i, ("start",))
+
+    def _node_later(self, i: int, inc: int, dt: float) -> Callable[..., None]:
+        return partial(self.after, dt, self._node_timer, i, inc)
+
+    def _apply_delay(self) -> float:
+        """Virtual seconds an asynchronous machine's apply takes (0.5 to 5 ms)."""
+        return self.machine_rng.uniform(0.0005, 0.005)
 
     def pause(self, i: int) -> None:
         self.nodes[i].paused = True

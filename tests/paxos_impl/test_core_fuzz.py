@@ -54,6 +54,8 @@ fields = {
                         {},
                         optional={
                             "kv": st.lists(st.lists(scalars, max_size=3), max_size=2),
+                            "text": st.one_of(st.text(max_size=8), scalars),
+                            "state": st.one_of(scalars, st.lists(scalars, max_size=2)),
                             "dedup": st.dictionaries(
                                 st.text(max_size=2), st.lists(scalars, max_size=2), max_size=2
                             ),
@@ -148,7 +150,14 @@ for _i in range(3):
 
 
 def _state(r: Replica):
-    return (r.status(), r.acc.dump(), dict(r.chosen), r.sm.dump(), r.known_commit)
+    return (
+        r.status(),
+        r.acc.dump(),
+        dict(r.chosen),
+        r.sm.snapshot(),
+        r.dedup.dump(),
+        r.known_commit,
+    )
 
 
 @pytest.mark.timeout(120)

@@ -119,9 +119,9 @@ def test_lagging_follower_catches_up_by_bytes_and_by_snapshot_parts():
     assert all(b.answers(s)[0]["ok"] for s in range(1, 61))
     b.cut = set()
     b.run(3.0)
-    want = b.r[ld].sm.dump()["kv"]
+    want = b.r[ld].sm.snapshot()["kv"]
     assert b.r[lag].applied_index == b.r[ld].applied_index
-    assert b.r[lag].sm.dump()["kv"] == want
+    assert b.r[lag].sm.snapshot()["kv"] == want
     assert "snapshot" in b.types and b.biggest <= FRAME
 
 
