@@ -52,6 +52,11 @@ class CasMismatch(DefiniteFailure):
     """A cas was executed and saw another value (history: ``fail`` with error ``mismatch``)."""
 
 
+class Rejected(DefiniteFailure):
+    """A user state machine refused the command (its MachineError): nothing changed
+    (history: ``fail`` with error ``rejected``)."""
+
+
 class Indeterminate(PaxosError):
     """The operation may or may not have taken effect (history: ``info``)."""
 
@@ -128,6 +133,9 @@ class _Command:
         self.unreachable_in_a_row = 0
         if code == "mismatch":
             raise CasMismatch("cas saw another value", "mismatch", leader)
+        if code == "rejected":
+            detail = reply.get("detail")
+            raise Rejected(f"the state machine rejected the command: {detail}", code, None)
         if code == "bad_request":
             why = reply.get("reason")
             why = f": {why}" if isinstance(why, str) else " as malformed"
@@ -272,6 +280,15 @@ class Client(_Base):
         """Run micro-ops ``[["r", k, None], ["w", k, v], ["append", k, v]]`` atomically;
         returns them with the reads filled in."""
         return self._run(self._command("txn", None, mops))
+
+    def apply(self, command: Any) -> Any:
+        """Apply ``command`` on a user state machine (through the log, at most once); its
+        result. Rejected if the machine refused it."""
+        return self._run(self._command("apply", None, command))
+
+    def query(self, query: Any) -> Any:
+        """Ask a user state machine a read-only ``query`` (routed like ``read``)."""
+        return self._run(self._command("query", None, query))
 
     def members(self, node: int | None = None) -> dict:
         """The membership as a node sees it (the first that answers); the client uses it
@@ -451,6 +468,14 @@ class AsyncClient(_Base):
     async def txn(self, mops: list) -> list:
         """Client.txn as a coroutine."""
         return await self._run(self._command("txn", None, mops))
+
+    async def apply(self, command: Any) -> Any:
+        """Client.apply as a coroutine."""
+        return await self._run(self._command("apply", None, command))
+
+    async def query(self, query: Any) -> Any:
+        """Client.query as a coroutine."""
+        return await self._run(self._command("query", None, query))
 
     async def members(self, node: int | None = None) -> dict:
         err: PaxosError | None = None

@@ -78,6 +78,8 @@ def build_parser() -> argparse.ArgumentParser:
     add("cas", "set KEY to NEW if it holds OLD", "KEY", "OLD", "NEW")
     add("append", "append VALUE to KEY (strings concatenate, lists extend)", "KEY", "VALUE")
     add("txn", 'run micro-ops atomically, e.g. \'[["append","x",1],["r","y",null]]\'', "MOPS")
+    add("apply", "apply COMMAND on a user state machine, e.g. '{\"add\": 2}'", "COMMAND")
+    add("query", "ask a user state machine a read-only QUERY, e.g. value", "QUERY")
     add("status", "print a node's status as JSON")
     add("members", "print the membership (voters, learners, addresses, leader) as JSON")
     rc = sub.add_parser(
@@ -118,6 +120,10 @@ def run(args: argparse.Namespace, client: Client) -> int:
         client.append(args.KEY, parse_value(args.VALUE))
     elif cmd == "txn":
         print(json.dumps(client.txn(_mops(args.MOPS))))
+    elif cmd == "apply":
+        print(format_value(client.apply(parse_value(args.COMMAND))))
+    elif cmd == "query":
+        print(format_value(client.query(parse_value(args.QUERY))))
     elif cmd == "status":
         print(json.dumps(client.status(), indent=2, sort_keys=True))
     elif cmd == "members":

@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import importlib
 import inspect
+import os
+import sys
 from collections.abc import Iterable
 from typing import Any, Protocol, runtime_checkable
 
@@ -153,7 +155,7 @@ def load_class(spec: str) -> type:
         raise MachineSpecError(why)
     module, _, name = spec.partition(":")
     try:
-        mod = importlib.import_module(module)
+        mod = _import(module)
     except Exception as e:  # ImportError, or the module failed while importing
         raise MachineSpecError(f"state_machine {spec!r}: cannot import {module}: {e}") from None
     cls = getattr(mod, name, None)
@@ -165,6 +167,20 @@ def load_class(spec: str) -> type:
     if missing:
         raise MachineSpecError(f"state_machine {spec!r}: the class lacks {', '.join(missing)}")
     return cls
+
+
+def _import(module: str) -> Any:
+    """Import ``module``; if it is not found, once more with the current directory on the
+    path (a console script's path does not have it, ``python -m`` does: the same spec should
+    work either way when run from the directory that holds the user's module)."""
+    try:
+        return importlib.import_module(module)
+    except ModuleNotFoundError:
+        cwd = os.getcwd()
+        if cwd in sys.path:
+            raise
+        sys.path.append(cwd)
+        return importlib.import_module(module)
 
 
 def construct(cls: type, bugs: Iterable[str] = (), node_id: int | None = None) -> Any:

@@ -11,7 +11,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
-import os
 import random
 import signal
 import sys
@@ -120,8 +119,6 @@ def load(args: argparse.Namespace) -> tuple[Config, Path]:
         config.state_machine = args.state_machine
     config.validate()
     if config.state_machine not in BUILTIN:  # fail now, in one line, not in the core
-        if os.getcwd() not in sys.path:
-            sys.path.append(os.getcwd())
         try:
             build_user(config.state_machine, config.bugs, args.node_id)
         except MachineSpecError as e:

@@ -13,15 +13,19 @@ from pathlib import Path
 import paxos_impl
 
 SOURCE = Path(paxos_impl.__file__).parent
+# the example state machines carry bugs of their own (``--bug sm-nondeterministic``); they
+# are found where a repository checkout has them
+EXAMPLES = SOURCE.parent / "examples" / "machines"
 
 
 def bug_sites(name: str) -> list[tuple[str, int, str]]:
     """``(path relative to the repository, line number, the line)`` of every test for bug
-    ``name`` in the store's source, in file order."""
+    ``name`` in the store's source and the example machines, in file order."""
     pattern = re.compile(r"has_bug\(\s*[\"']" + re.escape(name) + r"[\"']\s*\)")
     out = []
-    for path in sorted(SOURCE.glob("*.py")):
+    files = sorted(SOURCE.glob("*.py")) + sorted(EXAMPLES.glob("*.py"))
+    for path in files:
         for k, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
             if pattern.search(line):
-                out.append((f"paxos_impl/{path.name}", k, line.strip()))
+                out.append((path.relative_to(SOURCE.parent).as_posix(), k, line.strip()))
     return out

@@ -1,0 +1,1 @@
+"""Examples that ship with paxlab (importable from the repository root)."""
