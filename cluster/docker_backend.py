@@ -44,6 +44,7 @@ from cluster.base import (
     store_id,
 )
 from cluster.image import IMAGE, docker_client, require_image
+from cluster.user_code import shipped
 from paxos_impl.config import Config, ConfigError, NodeAddress, Timeouts
 
 LABEL = "paxlab"
@@ -376,7 +377,10 @@ class DockerCluster(Cluster):
             for f in sorted(pkg.rglob("*.py")):
                 tar.add(str(f), arcname=f"{CODE_DIR[1:]}/{f.relative_to(self.code_dir)}")
             tar.add(str(Path(__file__).with_name("node_agent.py")), arcname=AGENT[1:])
-            _add_bytes(tar, CONFIG_PATH[1:], self._node_config().to_toml().encode())
+            config = self._node_config()
+            for f, rel in shipped(config.state_machine):  # a user's machine, beside the code
+                tar.add(str(f), arcname=f"{CODE_DIR[1:]}/{rel}")
+            _add_bytes(tar, CONFIG_PATH[1:], config.to_toml().encode())
         return buf.getvalue()
 
     def _tls_archive(self, node: str, client: bool = False) -> bytes:

@@ -59,6 +59,7 @@ from cluster.base import (
     store_id,
 )
 from cluster.program import PAXOS_SERVER
+from cluster.user_code import machine_files
 from paxos_impl.config import Config, ConfigError, NodeAddress, Timeouts
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -507,8 +508,11 @@ class LocalCluster(StartsAndWaits, Cluster):
                 )
             )
             env = dict(os.environ)
+            found = machine_files(self.config.state_machine)  # a user's machine: its directory
             env["PYTHONPATH"] = os.pathsep.join(
-                [str(PROJECT_ROOT)] + ([env["PYTHONPATH"]] if env.get("PYTHONPATH") else [])
+                [str(PROJECT_ROOT)]
+                + ([str(found[0])] if found else [])
+                + ([env["PYTHONPATH"]] if env.get("PYTHONPATH") else [])
             )
             env["PYTHONUNBUFFERED"] = "1"
             if self._faketime_lib:

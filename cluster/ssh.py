@@ -61,6 +61,7 @@ import paramiko
 from cluster import certs, diskfault, iptables
 from cluster.base import Cluster, ClusterError, ExecResult, Unsupported, node_name, store_id
 from cluster.local import StartsAndWaits
+from cluster.user_code import shipped
 from paxos_impl.config import Config, ConfigError, NodeAddress, Timeouts
 
 log = logging.getLogger(__name__)
@@ -364,11 +365,11 @@ class SSHCluster(StartsAndWaits, Cluster):
     def _archive(self, node: str) -> bytes:
         """The code, the node's config and (TLS on) the CA and the node's own pair."""
         if self.certs is None:
-            return _code_archive(self.config.to_toml().encode())
+            return _code_archive(self.config.to_toml().encode(), machine=self.config.state_machine)
         tls_dir = f"{self.workdir(node)}/tls"
         config = replace(self.config, tls=self.certs.settings(tls_dir))
         files = {f"tls/{f.name}": f.read_bytes() for f in self.certs.node_files(store_id(node))}
-        return _code_archive(config.to_toml().encode(), files)
+        return _code_archive(config.to_toml().encode(), files, config.state_machine)
 
     def teardown(self) -> None:
         """Kill the store, drop our iptables chains, remove the work directory, close SSH."""
@@ -660,7 +661,9 @@ def format_listing(listing: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _code_archive(config_toml: bytes, extra: dict[str, bytes] | None = None) -> bytes:
+def _code_archive(
+    config_toml: bytes, extra: dict[str, bytes] | None = None, machine: str = "kv"
+) -> bytes:
     """code/paxos_impl/*.py, code/node_agent.py, cluster.toml (and ``extra`` files, private
     to their owner: TLS keys) as one gzipped tar."""
     buf = io.BytesIO()
@@ -669,6 +672,8 @@ def _code_archive(config_toml: bytes, extra: dict[str, bytes] | None = None) -> 
             if "__pycache__" not in p.parts:
                 tar.add(str(p), arcname=f"code/{p.relative_to(PROJECT_ROOT)}")
         tar.add(str(PROJECT_ROOT / "cluster" / "node_agent.py"), arcname="code/node_agent.py")
+        for f, rel in shipped(machine):  # a user's state machine, beside the store's code
+            tar.add(str(f), arcname=f"code/{rel}")
         info = tarfile.TarInfo("cluster.toml")
         info.size = len(config_toml)
         info.mtime = int(time.time())

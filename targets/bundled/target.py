@@ -11,6 +11,7 @@ from cluster.capabilities import InProcessClients
 from cluster.program import PaxosServer
 from paxos_impl.client import DefiniteFailure, PaxosError
 from paxos_impl.config import KNOWN_BUGS
+from paxos_impl.machine import BUILTIN, MachineSpecError, load_class
 from targets.base import ReconfigError, TargetError
 from targets.bundled import leader
 from targets.bundled.client import StoreClient, connect
@@ -35,8 +36,10 @@ class BundledTarget(PaxosServer):
         self.opts = dict(opts or {})
         self.read_mode = read_mode
         try:
-            check(self.opts, nodes, read_mode=read_mode)
-        except SettingError as e:
+            config = check(self.opts, nodes, read_mode=read_mode)
+            if config.state_machine not in BUILTIN:  # a user's machine: loadable here?
+                load_class(config.state_machine)
+        except (SettingError, MachineSpecError) as e:
             raise TargetError(str(e)) from None
 
     def cluster_opts(self) -> dict[str, Any]:

@@ -7,9 +7,9 @@ import asyncio
 
 import pytest
 
+from cluster import make_cluster
 from controller.virtual_loop import run_virtual
 from paxos_impl.client import DefiniteFailure, Indeterminate, Rejected
-from cluster import make_cluster
 from tests.support.sim.booted import booted
 
 COUNTER = "examples.machines.counter:Counter"
@@ -17,20 +17,15 @@ ASYNC_COUNTER = "examples.machines.async_counter:AsyncCounter"
 BANK = "examples.machines.bank:Bank"
 
 
-def _adds(c, clients=4, each=8, node=None, restart=None):
-    """Concurrent adds of distinct amounts; the (amount, result) of each that succeeded.
-    ``restart``: kill that node before and start it again half way."""
+def _adds(c, clients=4, each=8, node=None):
+    """Concurrent adds of distinct amounts; the (amount, result) of each that succeeded."""
     node = node or c.nodes[0]
-    if restart:
-        c.kill(restart)
 
     async def worker(k):
         cl = c.async_client(node, client_id=f"w{k}", timeout=3.0)
         out = []
         for i in range(each):
             n = 100 * k + i + 1
-            if restart and k == 0 and i == each // 2:
-                c.start(restart)
             try:
                 out.append((n, await cl.apply({"add": n})))
             except Indeterminate:
@@ -42,6 +37,21 @@ def _adds(c, clients=4, each=8, node=None, restart=None):
         return await asyncio.gather(*(worker(k) for k in range(clients)))
 
     return [x for w in run_virtual(main()) for x in w]
+
+
+def _start_counting_installs(c, node):
+    """Start ``node``; a list that receives the slot of each snapshot it installs."""
+    c.start(node)
+    r = c.world.nodes[c.nodes.index(node)].replica
+    seen, observe = [], r.observer
+
+    def counting(kind, slot, value):
+        if kind == "install":
+            seen.append(slot)
+        observe(kind, slot, value)
+
+    r.observer = counting
+    return seen
 
 
 def _serial(done):
@@ -72,9 +82,12 @@ def _snapshots(c):
 @pytest.mark.parametrize("spec", [COUNTER, ASYNC_COUNTER])
 def test_a_counter_is_replicated_and_its_results_are_serial(spec):
     c = booted(3, seed=7, state_machine=spec, snapshot_every=6)
-    done = _adds(c, restart=c.nodes[2])
+    c.kill(c.nodes[2])
+    done = _adds(c)
     assert len(done) >= 20 and _serial(done)
+    installed = _start_counting_installs(c, c.nodes[2])
     c.run_for(3.0)
+    assert installed, "the restarted node should have caught up by a snapshot"
     snaps = _snapshots(c)
     assert len(snaps) == 3 and snaps[0] == snaps[1] == snaps[2]
     assert snaps[0]["total"] >= max(r for _, r in done)
@@ -102,8 +115,6 @@ def test_the_bank_keeps_its_total_on_every_replica():
         cl = c.async_client(c.nodes[0], client_id="b", timeout=3.0)
         refused = 0
         for i in range(40):
-            if i == 20:
-                c.start(c.nodes[1])
             src, dst = "abcde"[i % 5], "abcde"[(i * 3 + 1) % 5]
             if src == dst:
                 continue
@@ -115,7 +126,9 @@ def test_the_bank_keeps_its_total_on_every_replica():
 
     refused, bal = run_virtual(main())
     assert refused > 0 and sum(bal.values()) == 500
+    installed = _start_counting_installs(c, c.nodes[1])
     c.run_for(3.0)
+    assert installed
     snaps = _snapshots(c)
     assert len(snaps) == 3 and all(s == bal for s in snaps)
 
@@ -159,7 +172,7 @@ def test_bug_sm_async_early_answer_answers_out_of_log_order(bug, in_order):
 
     async def worker(k):
         cl = c.async_client(c.nodes[0], client_id=f"a{k}", timeout=3.0)
-        for i in range(6):
+        for _ in range(6):
             try:
                 r = await cl.apply({"add": 1})
             except Indeterminate:
