@@ -11,7 +11,7 @@ from typing import Any
 
 from cluster.base import Cluster, store_id
 from cluster.capabilities import Grow, InProcessClients
-from paxos_impl.client import AsyncClient, CasMismatch, DefiniteFailure, Indeterminate
+from paxos_impl.client import AsyncClient, CasMismatch, DefiniteFailure, Indeterminate, Rejected
 
 
 def connect(cluster: Cluster, node: str, client_id: str, timeout: float) -> Any:
@@ -36,8 +36,9 @@ def _error_code(e: Exception) -> str:
 
 
 class StoreClient:
-    """Maps read/write/cas/append/add/txn operations onto a connection; ``add`` appends
-    ``[value]``."""
+    """Maps read/write/cas/append/add/txn operations onto a connection (``add`` appends
+    ``[value]``), and a user state machine's apply/query (the ok completion carries the
+    machine's answer as ``result``)."""
 
     def __init__(self, conn: Any, node: int | None = None) -> None:
         self.conn = conn
@@ -59,6 +60,9 @@ class StoreClient:
                 await self.conn.append(key, value)
             elif f == "add":
                 await self.conn.append(key, [value])
+            elif f in ("apply", "query"):  # a user state machine's: the value is C or Q
+                result = await (self.apply if f == "apply" else self.query)(value)
+                return {"type": "ok", "value": value, "result": result}
             elif f == "txn":  # micro-ops; the reply carries them with the reads filled in
                 txn = getattr(self.conn, "txn", None)
                 if txn is None:  # a target's client without transactions: never sent
@@ -69,12 +73,23 @@ class StoreClient:
             return {"type": "ok", "value": value}
         except CasMismatch:
             return {"type": "fail", "error": "mismatch"}
+        except Rejected as e:  # the machine refused the command: nothing changed
+            return {"type": "fail", "error": "rejected", "detail": str(e)[:200]}
         except DefiniteFailure as e:
             return {"type": "fail", "error": _error_code(e)}
         except Indeterminate as e:
             return {"type": "info", "error": _error_code(e)}
         except (OSError, EOFError) as e:  # lost connection: the request may have arrived
             return {"type": "info", "error": f"{type(e).__name__}: {e}"[:200]}
+
+    async def apply(self, command: Any) -> Any:
+        """A user state machine's command through the log; its result (the store's
+        definite / indeterminate exceptions as ``write`` raises them)."""
+        return await self.conn.apply(command)
+
+    async def query(self, query: Any) -> Any:
+        """A user state machine's read-only query, routed like ``read``."""
+        return await self.conn.query(query)
 
     async def status(self) -> dict[str, Any]:
         """The node's own view: role, ballot, the leader it follows (raises if unreachable)."""
@@ -83,7 +98,17 @@ class StoreClient:
     async def ready(self, probe_key: str) -> None:
         """The node answers its status and serves a read through it (raises otherwise)."""
         await self.status()
-        await self.conn.read(probe_key)
+        try:
+            await self.conn.read(probe_key)
+        except DefiniteFailure as e:
+            if e.error != "bad_request":
+                raise
+            # a user state machine takes no reads: a query (on the route a read would take)
+            # that its machine answers or refuses shows the node serves all the same
+            try:
+                await self.conn.query(None)
+            except Rejected:
+                pass
 
     async def close(self) -> None:
         res = self.conn.close()
