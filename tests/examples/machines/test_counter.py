@@ -67,3 +67,13 @@ def test_the_async_counter_refuses_before_it_waits():
     with pytest.raises(MachineError):
         asyncio.run(a.apply({"add": "x"}))
     assert a.query("value") == 0
+
+
+def test_overlapping_async_applies_would_lose_an_update():
+    """Why the runtime awaits one apply at a time: run two at once and one add is lost."""
+    a = AsyncCounter()
+
+    async def both():
+        return await asyncio.gather(a.apply({"add": 1}), a.apply({"add": 2}))
+
+    assert sorted(asyncio.run(both())) == [1, 2] and a.query("value") in (1, 2)

@@ -116,3 +116,33 @@ def test_a_bad_spec_stops_the_server_at_start_in_one_line(tmp_path):
         )
         assert out.returncode == 2 and why in out.stderr
         assert len(out.stderr.strip().splitlines()) == 1 and "Traceback" not in out.stderr
+
+
+@pytest.mark.timeout(120)
+@pytest.mark.parametrize("bug", [(), ("--bug", "sm-async-early-answer")])
+def test_overlapping_applies_lose_updates_only_with_the_bug(tmp_path, bug):
+    """Four clients add 1 ten times each. Awaited one at a time (correct), the total is 40;
+    with ``sm-async-early-answer`` the node starts the applies of a batch at once and the
+    async counter, which reads before its await and writes after, loses updates."""
+    import threading
+
+    s = LocalServers(tmp_path, 3, fsync=False)
+    try:
+        s.start_all("--state-machine", "examples.machines.async_counter:AsyncCounter", *bug)
+        _serving(s)
+
+        def client(k: int) -> None:
+            with Client(s.config, timeout=5.0, client_id=f"t{k}") as c:
+                for _ in range(10):
+                    c.apply({"add": 1})
+
+        threads = [threading.Thread(target=client, args=(k,)) for k in range(4)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        with Client(s.config, timeout=5.0) as c:
+            total = c.query("value")
+    finally:
+        s.close()
+    assert (total == 40) is (not bug), total
