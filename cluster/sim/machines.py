@@ -1,13 +1,15 @@
 """Asynchronous state machines in the simulator: deterministic per seed, in virtual time.
 
-A simulated node runs a user's async machine like the real node does (one command at a
-time, in log order: paxos_impl.runtime.AsyncApplier), but the time an apply takes is a delay
-drawn from the world's seeded RNG, and the coroutine itself runs on an event loop whose
-clock is virtual: ``await asyncio.sleep(0.01)`` inside a machine costs no wall time. The
-loop lives in a thread of its own because the simulator is itself driven from a running
-asyncio loop (the store client), which cannot host a nested one; the simulator waits for
-each apply to finish, so the run stays single-threaded in effect and reproducible.
-"""
+A simulated node runs a user's async machine like the real node does (what the node's
+paxos_impl.runtime.AsyncApplier launches, in log order), but the coroutines run on an event
+loop whose clock is virtual (``await asyncio.sleep(0.01)`` inside a machine costs no wall
+time) and each reply reaches the node a delay drawn from the world's seeded RNG later.
+Applies launched at the same instant run together on that loop, interleaved at their awaits
+as on a real node's loop (which only a runtime that launches several at once, i.e. bug
+``sm-async-early-answer``, ever does). The loop lives in a thread of its own because the
+simulator is itself driven from a running asyncio loop (the store client), which cannot host
+a nested one; the simulator waits for the applies to finish, so the run stays
+single-threaded in effect and reproducible."""
 
 from __future__ import annotations
 
@@ -57,24 +59,44 @@ def _virtual_loop() -> _VirtualLoop:
         return _loop
 
 
-def run(coro: Coroutine[Any, Any, dict]) -> dict:
-    """Run an apply coroutine to completion in virtual time; its reply."""
-    future = asyncio.run_coroutine_threadsafe(coro, _virtual_loop())
+def run_all(coros: list[Coroutine[Any, Any, dict]]) -> list[dict]:
+    """Run apply coroutines together (interleaved at their awaits, as on a real node's loop)
+    to completion in virtual time; their replies, in order."""
+
+    async def together() -> list[dict]:
+        return list(await asyncio.gather(*coros))
+
+    future = asyncio.run_coroutine_threadsafe(together(), _virtual_loop())
     try:
         return future.result(APPLY_TIMEOUT_S)
     except TimeoutError:
         future.cancel()
-        return dict(STUCK)
+        return [dict(STUCK) for _ in coros]
 
 
 def launcher(after: Callable[[float], Callable[..., None]], delay: Callable[[], float]) -> Any:
-    """A ``launch`` for paxos_impl.runtime.AsyncApplier: the apply finishes ``delay()``
-    virtual seconds from now (``after(dt)(fn, arg)`` schedules ``fn(arg)`` on the world)."""
+    """A ``launch`` for paxos_impl.runtime.AsyncApplier (``after(dt)(fn, arg)`` schedules
+    ``fn(arg)`` on the world, for this node). The applies launched at one instant run
+    together in one go (the correct runtime launches one at a time; one that does not, as
+    with bug ``sm-async-early-answer``, gets its applies overlapped, as a real loop would),
+    and each reply is delivered ``delay()`` virtual seconds later."""
+    batch: list[tuple[tuple, Callable[[dict], None]]] = []
+
+    def flush(_: object) -> None:
+        items = list(batch)
+        batch.clear()
+        replies = run_all([item[1].apply_async(item[2]) for item, _ in items])
+        for (_, done), reply in zip(items, replies, strict=True):
+            after(delay())(_deliver, (done, reply))
 
     def launch(item: tuple, done: Callable[[dict], None]) -> None:
-        def finish(_: object) -> None:
-            done(run(item[1].apply_async(item[2])))
-
-        after(delay())(finish, None)
+        batch.append((item, done))
+        if len(batch) == 1:
+            after(0.0)(flush, None)
 
     return launch
+
+
+def _deliver(arg: tuple[Callable[[dict], None], dict]) -> None:
+    done, reply = arg
+    done(reply)
