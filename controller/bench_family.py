@@ -37,8 +37,9 @@ def table(rows: list[dict]) -> str:
     """One markdown table: a row per (nodes, mode), three columns per setting."""
     settings = settings_of(rows)
     cells = {(r["nodes"], r["mode"], r["conflict"], r.get("locality")): r for r in rows}
+    unit = "writes per simulated s" if any(r.get("simulated") for r in rows) else "writes/s"
     lines = ["| mode | nodes | " + " | ".join(
-        f"{setting_label(c, lo)}: writes/s | p50 ms | p99 ms" for c, lo in settings) + " |"]  # fmt: skip
+        f"{setting_label(c, lo)}: {unit} | p50 ms | p99 ms" for c, lo in settings) + " |"]  # fmt: skip
     lines.append("|---|---|" + "---|---|---|" * len(settings))
     seen: list[tuple[int, str]] = []
     for r in rows:
@@ -48,9 +49,7 @@ def table(rows: list[dict]) -> str:
         out = [mode, str(nodes)]
         for c, lo in settings:
             r = cells.get((nodes, mode, c, lo))
-            out += (
-                ["", "", ""] if r is None else [_ops(r), f"{r['p50_ms']:.1f}", f"{r['p99_ms']:.1f}"]
-            )
+            out += ["", "", ""] if r is None else [_ops(r), _ms(r, "p50_ms"), _ms(r, "p99_ms")]
         lines.append("| " + " | ".join(out) + " |")
     return "\n".join(lines)
 
@@ -60,6 +59,11 @@ def _ops(r: dict) -> str:
     as what it is, not as a quiet zero)."""
     ops = f"{r['ops_per_s']:.0f}"
     return f"{ops} ({r['info']} timed out)" if r.get("info") else ops
+
+
+def _ms(r: dict, q: str) -> str:
+    """A latency percentile, or '-' where no write completed (not a 0 ms that never was)."""
+    return f"{r[q]:.1f}" if r.get("ok") else "-"
 
 
 def chart(rows: list[dict], title: str, paths: list[Path]) -> None:
@@ -76,18 +80,21 @@ def chart(rows: list[dict], title: str, paths: list[Path]) -> None:
     for col, n in enumerate(sizes):
         top, bottom = axes[0][col], axes[1][col]
         for k, mode in enumerate(modes):
-            xs, ops, p50, p99 = [], [], [], []
+            xs, ops, lat_xs, p50, p99 = [], [], [], [], []
             for x, (c, lo) in enumerate(settings):
                 r = cells.get((n, mode, c, lo))
                 if r is not None:
                     xs.append(x - 0.4 + width * (k + 0.5))
                     ops.append(r["ops_per_s"])
-                    p50.append(r["p50_ms"])
-                    p99.append(r["p99_ms"])
+                    if r["ok"]:  # no write went through: no latency to draw
+                        lat_xs.append(xs[-1])
+                        p50.append(r["p50_ms"])
+                        p99.append(r["p99_ms"])
             colour = COLOURS[k % len(COLOURS)]
             top.bar(xs, ops, width, color=colour, label=mode)
-            bottom.bar(xs, p50, width, color=colour)
-            bottom.plot(xs, p99, "_", color="black", markersize=9, mew=2)
+            bottom.bar(lat_xs, p50, width, color=colour)
+            bottom.plot(lat_xs, p99, "_", color="black", markersize=9, mew=2)
+        bottom.set_yscale("log")  # a mode that duels takes seconds, the others tens of ms
         top.set_title(f"{n} nodes", fontsize=10)
         for ax in (top, bottom):
             ax.set_xticks(range(len(settings)))
@@ -96,13 +103,19 @@ def chart(rows: list[dict], title: str, paths: list[Path]) -> None:
         bottom.set_xticklabels(
             [f"c {c:g}\nL {'-' if lo is None else f'{lo:g}'}" for c, lo in settings], fontsize=8
         )
-    axes[0][0].set_ylabel("writes/s")
-    axes[1][0].set_ylabel("ms (bar p50, mark p99)")
+    sim = any(r.get("simulated") for r in rows)
+    axes[0][0].set_ylabel("writes per simulated s" if sim else "writes/s")
+    axes[1][0].set_ylabel("ms, log scale (bar p50, mark p99)")
     axes[0][-1].legend(loc="upper left", bbox_to_anchor=(1.02, 1.0), fontsize=9)
     fig.suptitle(title, fontsize=10)
     fig.subplots_adjust(left=0.08, right=0.86, top=0.88, bottom=0.14, wspace=0.08)
-    for p in paths:
-        fig.savefig(p, bbox_inches="tight")
+    from matplotlib import rc_context
+
+    with rc_context({"svg.fonttype": "none", "svg.hashsalt": "paxlab"}):  # text stays text
+        for p in paths:
+            fig.savefig(
+                p, bbox_inches="tight", metadata={"Date": None} if p.suffix == ".svg" else None
+            )
 
 
 def write(rows: list[dict], header: str, title: str,

@@ -31,7 +31,7 @@ def test_one_invocation_writes_one_table_one_chart_and_the_rows(capsys, tmp_path
     (folder,) = (tmp_path / "bench").iterdir()
     table = (folder / "table.md").read_text()
     assert "| leader | 3 |" in table and "| epaxos | 3 |" in table
-    assert "conflict 0.5, locality 0.9: writes/s" in table
+    assert "conflict 0.5, locality 0.9: writes per simulated s" in table
     assert (folder / "chart.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert "<svg" in (folder / "chart.svg").read_text()[:500]
     rows = json.loads((folder / "rows.json").read_text())["rows"]
