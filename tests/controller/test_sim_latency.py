@@ -3,19 +3,13 @@ faults, replay with the option, and a bad option is a one-line error before any 
 
 from __future__ import annotations
 
-import argparse
 import json
 
 import pytest
 
 from controller import sim_cli
 from controller.cli import main
-
-
-def _args(*argv: str) -> argparse.Namespace:
-    p = argparse.ArgumentParser()
-    sim_cli.add_arguments(p)
-    return p.parse_args(list(argv))
+from tests.support.sim_sweeps import sim_args as _args
 
 
 @pytest.mark.timeout(180)
