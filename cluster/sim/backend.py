@@ -78,6 +78,11 @@ class SimCluster(Cluster):
         zones_spec = config_kw.get("zones")
         if "zones" not in config_fields:  # a store without the setting: the simulator's alone
             config_kw.pop("zones", None)
+        elif zones_spec is not None:  # the store gets the contract's lists of node ids
+            try:
+                config_kw["zones"] = zone_groups(zones_spec, list(range(n)))
+            except ZoneError as e:
+                raise ClusterError(str(e)) from None
         unknown = sorted(set(config_kw) - (config_fields - {"nodes"}))
         if unknown:
             raise ClusterError(f"the sim backend has no option {unknown[0]!r}")

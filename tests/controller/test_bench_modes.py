@@ -21,6 +21,7 @@ from controller.cli import main
         (["--mode", "leader", "--sim", "--latency", "mars"], "latency wants a preset"),
         (["--mode", "leader", "--zones", "0,1/2", "--node-counts", "3,5"], "exactly one zone"),
         (["--sim"], "go with --mode"),
+        (["--mode", "leader", "--sim", "--zones", "5", "--node-counts", "9"], "3-zone latency"),
     ],
 )
 def test_bad_options_are_one_line_errors(capsys, argv, msg):
