@@ -23,10 +23,13 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
+from dataclasses import fields
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 from controller.bench_cpu import CpuMeter
+from controller.bench_keys import pick_key
 from paxos_impl.client import AsyncClient, Client, DefiniteFailure, Indeterminate, PaxosError
 from paxos_impl.config import TRANSPORTS, Config, local_config
 
@@ -76,15 +79,45 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "--mode",
         default=None,
         metavar="MODE,MODE,...",
-        help="compare the store's protocols (leader, masterless, epaxos, mencius; all) on 3 and 5 nodes: "
-        "one table (controller/bench_modes.py)",
+        help="compare the store's protocols (leader, masterless, epaxos, mencius; all) on 3 "
+        "and 5 nodes: one table and chart (controller/bench_modes.py; --sim: wide area)",
     )
     p.add_argument(
         "--conflict",
-        type=float,
-        default=0.1,
-        help="with --mode: share of writes on one hot key (default 0.1)",
+        type=_shares,
+        default=[0.1],
+        metavar="P,P,...",
+        help="with --mode: share of writes on a hot key; several give a column each (default 0.1)",
     )
+    p.add_argument(
+        "--locality",
+        type=_shares,
+        default=None,
+        metavar="L,L,...",
+        help="with --mode and zones: share of a zone's writes on its own zone's keys; "
+        "several give a column each (default: no locality, every zone alike)",
+    )
+    p.add_argument(
+        "--zones",
+        default=None,
+        metavar="Z|0,1,2/3,4,5",
+        type=lambda v: int(v) if v.strip().isdigit() else v,
+        help="with --mode: nodes in Z contiguous zones (or these groups), clients with them "
+        "(default with --sim: one zone per row of the latency matrix)",
+    )
+    p.add_argument(
+        "--sim",
+        action="store_true",
+        help="with --mode: run the cells in the simulator over a wide-area latency matrix, "
+        "in simulated time (controller/bench_sim.py)",
+    )
+    p.add_argument(
+        "--latency",
+        default=None,
+        metavar="wan3|wan5|lan3|MS,MS/MS,MS",
+        help="with --sim: one-way ms between zones, a preset or rows (default wan3)",
+    )
+    p.add_argument("--seed", type=int, default=1, help="with --sim: the simulation's seed")
     p.add_argument(
         "--node-counts",
         type=lambda v: [int(x) for x in v.split(",")],
@@ -97,6 +130,14 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="with --checker: one case (repeatable; default: the quick ones)")  # fmt: skip
     p.add_argument("--all", action="store_true",
                    help="with --checker: every case, the 1M-op one included")  # fmt: skip
+
+
+def _shares(value: str) -> list[float]:
+    """'0,0.5' -> [0.0, 0.5] (range checked by the bench, with a one-line error)."""
+    try:
+        return [float(v) for v in value.split(",") if v.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"want shares like 0,0.5, got {value!r}") from None
 
 
 def _transports(value: str) -> list[str]:
@@ -134,6 +175,13 @@ def server_command() -> list[str]:
     """The installed console script next to this interpreter, else the module."""
     script = Path(sys.executable).parent / "paxos-server"
     return [str(script)] if script.exists() else [sys.executable, "-m", "paxos_impl.server"]
+
+
+def zones_setting(groups: list[list[int]]) -> dict[str, Any]:
+    """``{"zones": groups}`` for a store that has the setting (WPaxos places its leaders by
+    zone), else nothing: the bench's zones then only place clients and name keys."""
+    known = {f.name for f in fields(Config)}
+    return {"zones": groups} if groups and "zones" in known else {}
 
 
 class LocalServers:
@@ -226,34 +274,50 @@ async def load(
     seconds: float,
     keys: int,
     conflict: float | None = None,
+    *,
+    key_of: Callable[[random.Random, int, int], str] | None = None,
+    clock: Callable[[], float] = time.monotonic,
+    settle: bool = False,
 ) -> dict:
     """``clients`` workers, each writing small values to ``keys`` keys back to back for
     ``seconds``; writes/s and latency percentiles of the successful writes. With
     ``conflict``, that share of the writes goes to one hot key and the rest to keys of
-    their own (no two writes share one), instead of the ``keys`` keys.
+    their own (no two writes share one), instead of the ``keys`` keys; ``key_of(rng, w, i)``
+    chooses instead when given (controller.bench_keys: zones and locality).
 
     ``connect(w)`` makes worker w's client (async ``write(key, value)`` and ``close()``,
     raising the store client's DefiniteFailure/Indeterminate): the same generator drives
-    every target, so their figures compare."""
+    every target, so their figures compare. ``clock`` is the loop's time in a simulation
+    (figures in simulated seconds); with ``settle`` the measurement starts only once every
+    worker's first write is through (a simulated cluster elects its leader first)."""
     latencies: list[float] = []
     counts = {"ok": 0, "fail": 0, "info": 0}
     warmed = [0]
+    settled = [0]  # workers past their warm-up, whether it went through or not
+    if key_of is None and conflict is not None:
+        key_of = partial(pick_key, conflict=conflict)
 
     async def worker(w: int) -> None:
         c = connect(w)
         pick = random.Random(w)
         try:
-            await c.write(f"k{w % keys}", 0)  # connect and find the leader before measuring
-            warmed[0] += 1
+            for _ in range(WARMUP_TRIES):  # connect and find the leader before measuring
+                try:
+                    await c.write(f"k{w % keys}", 0)
+                except (DefiniteFailure, Indeterminate):
+                    continue  # (a protocol that duels may take a few tries to start)
+                warmed[0] += 1
+                break
+            settled[0] += 1
             await start.wait()
             i = 0
-            while time.monotonic() < stop_at:
+            while clock() < stop_at:
                 i += 1
-                t0 = time.monotonic()
-                if conflict is None:
+                t0 = clock()
+                if key_of is None:
                     key = f"k{(w * 7919 + i) % keys}"
                 else:
-                    key = "hot" if pick.random() < conflict else f"w{w}-{i}"
+                    key = key_of(pick, w, i)
                 try:
                     await c.write(key, i)
                 except DefiniteFailure:
@@ -262,7 +326,7 @@ async def load(
                     counts["info"] += 1
                 else:
                     counts["ok"] += 1
-                    latencies.append(time.monotonic() - t0)
+                    latencies.append(clock() - t0)
         finally:
             await c.close()
 
@@ -270,11 +334,13 @@ async def load(
     stop_at = float("inf")
     tasks = [asyncio.create_task(worker(w)) for w in range(clients)]
     await asyncio.sleep(0.2)
-    t0 = time.monotonic()
+    while settle and settled[0] < clients and not any(t.done() for t in tasks):
+        await asyncio.sleep(0.05)
+    t0 = clock()
     stop_at = t0 + seconds
     start.set()
     await asyncio.gather(*tasks)
-    elapsed = time.monotonic() - t0
+    elapsed = clock() - t0
     latencies.sort()
     return {
         "ops_per_s": counts["ok"] / elapsed,
@@ -285,6 +351,9 @@ async def load(
         "p99_ms": _percentile(latencies, 0.99) * 1000,
         "max_ms": (latencies[-1] * 1000) if latencies else 0.0,
     }
+
+
+WARMUP_TRIES = 3  # first writes a worker tries before it measures anyway
 
 
 def _percentile(sorted_values: list[float], q: float) -> float:
@@ -358,6 +427,10 @@ def run(args: argparse.Namespace) -> int:
         sys.stderr.write(
             "paxlab bench: --nodes, --clients, --keys and --seconds must be positive\n"
         )
+        return 2
+    if args.mode is None and (args.sim or args.locality or args.zones is not None
+                              or args.latency is not None):  # fmt: skip
+        sys.stderr.write("paxlab bench: --sim, --zones, --locality and --latency go with --mode\n")
         return 2
     if args.mode is not None:
         from controller import bench_modes

@@ -91,6 +91,14 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     from controller.run_cli import add_target_opt
 
     add_target_opt(p)  # store settings, as for paxlab test
+    p.add_argument(
+        "--backend-opt",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="a simulator option, e.g. latency=wan3 (zones this far apart: docs/modes.md) "
+        "or jitter=0.2 (repeatable; VALUE is read as JSON, else as a string)",
+    )
     p.add_argument("--results-dir", default=None, help="where failing runs go (default ./results)")
     p.add_argument(
         "--each-kind",
@@ -152,9 +160,30 @@ def _check_args(args: argparse.Namespace) -> list[int]:
     return seeds
 
 
+# simulator options that paxlab sim sets with flags of their own (one way to set each)
+SIM_FLAGS = {
+    "mode": "--mode",
+    "snapshot_every": "--snapshot-every",
+    "power_loss": "--power-loss",
+    "clock_drift": "--clock-drift",
+    "drop": "--drop",
+    "dup": "--dup",
+    "seed": "--seed",
+}
+
+
 def backend_opts(args: argparse.Namespace) -> dict[str, Any]:
+    from controller.run_cli import parse_backend_opts
+
     every = getattr(args, "snapshot_every", None)
+    try:
+        extra = parse_backend_opts(getattr(args, "backend_opt", []))
+    except ValueError as e:
+        _bad(str(e))
+    for key in sorted(set(extra) & set(SIM_FLAGS)):
+        _bad(f"--backend-opt {key} has its own flag: {SIM_FLAGS[key]}")
     return {
+        **extra,
         **({"mode": args.mode} if args.mode != "leader" else {}),  # else --target-opt may
         **({"snapshot_every": every} if every is not None else {}),
         "power_loss": args.power_loss,
@@ -191,6 +220,8 @@ def replay_argv(args: argparse.Namespace, seed: int) -> list[str]:
             argv += [flag, f"{value:g}" if isinstance(value, float) else str(value)]
     for setting in getattr(args, "target_opt", []):
         argv += ["--target-opt", setting]
+    for setting in getattr(args, "backend_opt", []):
+        argv += ["--backend-opt", setting]
     return argv + ["--seed", str(seed)]
 
 
@@ -293,7 +324,9 @@ def run(args: argparse.Namespace) -> int:
 
     seeds = _check_args(args)
     try:
-        make_spec(for_seed(args, seeds[0], 0), seeds[0])
+        from controller.run import make_cluster_for
+
+        make_cluster_for(make_spec(for_seed(args, seeds[0], 0), seeds[0]))  # options checked
         if args.shrink is not None:
             from controller.shrink import run as shrink
 

@@ -29,6 +29,7 @@ from cluster.sim.network import LinkModel
 from cluster.sim.runtime import Netem, RuntimeWorld
 from cluster.sim.store_client import SimStoreClient
 from cluster.sim.trace import SimTrace
+from cluster.sim.zones import ZoneError, latency_matrix, zone_groups, zone_of
 from paxos_impl.config import Config, ConfigError, Timeouts, local_config
 from paxos_impl.storage import StorageError
 
@@ -62,11 +63,27 @@ class SimCluster(Cluster):
         power_loss: float = 0.0,
         clock_drift: float = 0.0,
         snapshot_every: int = SIM_SNAPSHOT_EVERY,
+        latency: Any = None,
+        jitter: float = 0.1,
         **config_kw: Any,
     ) -> None:
         """Other keywords are store settings (paxos_impl.config.Config fields, ``timeouts`` a
-        table), as every backend takes them."""
-        unknown = sorted(set(config_kw) - ({f.name for f in fields(Config)} - {"nodes"}))
+        table), as every backend takes them.
+
+        ``latency`` (a preset such as ``wan3``, or a matrix of one-way ms per pair of zones;
+        cluster.sim.zones) puts the nodes in zones that far apart, each message's delay
+        times 1 + U(0, ``jitter``). The zones are the store's ``zones`` setting when given,
+        else as many contiguous zones as the matrix has rows."""
+        config_fields = {f.name for f in fields(Config)}
+        zones_spec = config_kw.get("zones")
+        if "zones" not in config_fields:  # a store without the setting: the simulator's alone
+            config_kw.pop("zones", None)
+        elif zones_spec is not None:  # the store gets the contract's lists of node ids
+            try:
+                config_kw["zones"] = zone_groups(zones_spec, list(range(n)))
+            except ZoneError as e:
+                raise ClusterError(str(e)) from None
+        unknown = sorted(set(config_kw) - (config_fields - {"nodes"}))
         if unknown:
             raise ClusterError(f"the sim backend has no option {unknown[0]!r}")
         if n < 1:
@@ -88,6 +105,8 @@ class SimCluster(Cluster):
         drop = (UDP_LINK[0] if lossy else 0.0) if drop is None else drop
         dup = (UDP_LINK[1] if lossy else 0.0) if dup is None else dup
         self.link = LinkModel(delay[0], delay[1], drop, dup)
+        self.zones, self.matrix = self._zones(zones_spec, latency, jitter)
+        self.jitter = jitter
         self.fsync_latency = tuple(fsync_latency)
         self.power_loss = power_loss
         self.clock_drift = clock_drift
@@ -102,6 +121,28 @@ class SimCluster(Cluster):
         self._timer_at: float | None = None
         self._sourced = False  # the loop drives the world as an event source
         self.events: dict[str, list[str]] = {n: [] for n in self.nodes}  # per-node sim log
+
+    def _zones(self, spec: Any, latency: Any, jitter: Any) -> tuple[list[list[int]], list]:
+        """(zones, matrix in ms) from the store's zones setting and the latency option."""
+        try:
+            matrix = latency_matrix(latency) if latency is not None else []
+            if not isinstance(jitter, int | float) or not 0 <= jitter <= 10:
+                raise ZoneError(f"jitter is a fraction of the delay (0 to 10), got {jitter!r}")
+            ids = self.config.ids()
+            if spec is None or spec == []:
+                spec = getattr(self.config, "zones", None) or None
+            if spec is None:
+                return (zone_groups(min(len(matrix), len(ids)), ids) if matrix else []), matrix
+            groups = zone_groups(spec, ids)
+        except ZoneError as e:
+            raise ClusterError(str(e)) from None
+        if matrix and len(groups) > len(matrix):
+            raise ClusterError(f"{len(groups)} zones but a {len(matrix)}-zone latency matrix")
+        return groups, matrix
+
+    def zone_of_node(self, i: int) -> int | None:
+        """The zone node i is in (None: no zones, or a node added later)."""
+        return next((z for z, g in enumerate(self.zones) if i in g), None)
 
     def capabilities(self) -> set[str]:
         return {
@@ -123,6 +164,8 @@ class SimCluster(Cluster):
             return
         self.world = RuntimeWorld(self.config, self.seed, self.link, self.fsync_latency)  # type: ignore[arg-type]
         self.world.on_crash = self._on_crash
+        if self.matrix:
+            self.world.net.set_zones(zone_of(self.zones), self.matrix, self.jitter)
         if self.record_messages:  # the simulator sees every message: it records them all
             self.world.trace = SimTrace()
         self._attach()
@@ -336,12 +379,14 @@ class SimCluster(Cluster):
         name = f"client{self._client_ids}"
         self.clients[name] = c
         self._world().client_inbox[name] = c.on_reply
+        self._world().net.place(name, self.zone_of_node(c.node))  # a client in its node's zone
         return name
 
     def unregister_client(self, c: SimStoreClient) -> None:
         self.clients.pop(c.name, None)
         if self.world is not None:
             self.world.client_inbox.pop(c.name, None)
+            self.world.net.unplace(c.name)
 
     def send_request(self, client: str, node: int, handle: tuple, req: dict) -> None:
         with self._stepping():

@@ -65,6 +65,9 @@ EXCLUDED = {
     "paxlab check": "the command's name in prose (it needs a HISTORY argument; the commands "
     "that follow it in docs/checking.md give one)",
     "make bench-checker": "measures for minutes by design (paxlab bench --checker)",
+    "paxlab bench --mode all --sim --node-counts 3,5,9 --conflict 0,0.5 --locality 0.5,0.9 "
+    "--seconds 5 --seed 1": "the whole family table, minutes by design (the small one after it "
+    "in docs/modes.md runs; tests/controller/test_bench_sim.py checks the table, chart and rows)",
     "paxlab test --backend ssh --nodes-file nodes.toml": "needs SSH hosts of your own "
     "(tests/controller/test_nodes_file_cli.py checks the flag, tests/cluster/test_ssh_cluster_docker.py the backend)",
     # docs/sweeps.md: a Dask scheduler on a fixed port and its workers

@@ -3,6 +3,7 @@ arguments, an aimed failing schedule, and the rows with what may differ between 
 
 from __future__ import annotations
 
+import argparse
 import json
 from typing import Any
 
@@ -14,6 +15,15 @@ LOCAL_READ = ["--bug", "local-read", "--nodes", "3", "--concurrency", "5", "--wo
               "--nemesis", "partition:isolate-one", "--nemesis-interval", "0.5",
               "--time-limit", "3"]  # fmt: skip
 TIMING = {"wall_s", "run"}  # what may differ between two sweeps of the same seeds
+
+
+def sim_args(*argv: str) -> argparse.Namespace:
+    """`paxlab sim ARGV`'s parsed arguments, for calling sim_cli's functions directly."""
+    from controller import sim_cli
+
+    p = argparse.ArgumentParser()
+    sim_cli.add_arguments(p)
+    return p.parse_args(list(argv))
 
 
 def sweep_json(capsys: Any, *argv: str) -> tuple[int, list[dict], dict]:
