@@ -37,7 +37,8 @@ def _error_code(e: Exception) -> str:
 
 class StoreClient:
     """Maps read/write/cas/append/add/txn operations onto a connection; ``add`` appends
-    ``[value]``."""
+    ``[value]``; ``apply``/``query`` go to a state machine's command and query, the answer
+    in the completion's ``result``."""
 
     def __init__(self, conn: Any, node: int | None = None) -> None:
         self.conn = conn
@@ -59,6 +60,11 @@ class StoreClient:
                 await self.conn.append(key, value)
             elif f == "add":
                 await self.conn.append(key, [value])
+            elif f in ("apply", "query"):  # a user's state machine: command or query
+                call = getattr(self.conn, f, None)
+                if call is None:
+                    return {"type": "fail", "error": "this target's client has no state machine"}
+                return {"type": "ok", "value": value, "result": await call(value)}
             elif f == "txn":  # micro-ops; the reply carries them with the reads filled in
                 txn = getattr(self.conn, "txn", None)
                 if txn is None:  # a target's client without transactions: never sent
