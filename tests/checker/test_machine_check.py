@@ -44,7 +44,7 @@ def test_sequential_counter_valid_and_a_lost_add():
     assert r["valid"] is False
     assert r["op"]["index"] == 2 and r["op"]["output"] == 0
     assert r["prefix"] == [{"index": 0, "state": 2}]  # states are snapshots, as JSON
-    assert r["machine"] == "tests.support.machines:Counter"
+    assert r["machine"] == "examples.machines.counter:Counter"
 
 
 def test_info_may_or_may_not_have_happened_and_plain_fail_did_not():

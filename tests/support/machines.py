@@ -1,4 +1,5 @@
-"""Small deterministic state machines for the generic checker's and workload's tests.
+"""Small deterministic state machines for the generic checker's and workload's tests
+(the counter is the repository's example, examples/machines/counter.py).
 
 They follow the state-machine contract (docs/state-machines.md) without importing the
 store: the checker must judge any class with ``apply``/``query``/``snapshot``/``restore``.
@@ -12,35 +13,13 @@ import asyncio
 import random
 from typing import Any
 
+from examples.machines.counter import Counter  # the documented example, per the contract
+
+__all__ = ["AsyncCounter", "Bank", "CommandsOnly", "Counter", "NotJson", "Register", "Refused"]
+
 
 class Refused(Exception):
     """A command the machine refuses (the node's MachineError plays this part)."""
-
-
-class Counter:
-    def __init__(self) -> None:
-        self.total = 0
-
-    def apply(self, command: Any) -> Any:
-        self.total += command["add"]
-        return self.total
-
-    def query(self, query: Any) -> Any:
-        return self.total
-
-    def snapshot(self) -> Any:
-        return self.total
-
-    def restore(self, snapshot: Any) -> None:
-        self.total = snapshot
-
-    @staticmethod
-    def example_command(rng: random.Random) -> Any:
-        return {"add": rng.randint(1, 3)}
-
-    @staticmethod
-    def example_query(rng: random.Random) -> Any:
-        return "value"
 
 
 class Bank:
