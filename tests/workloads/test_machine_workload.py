@@ -127,7 +127,7 @@ def spec(machine: str, **kw) -> TestSpec:
 
 
 @pytest.mark.timeout(120)
-@pytest.mark.parametrize("machine", [COUNTER, BANK])
+@pytest.mark.parametrize("machine", [COUNTER, BANK, "tests.support.machines:AsyncCounter"])
 def test_a_run_is_recorded_and_judged_by_the_generic_checker(
     machine, tmp_path, store_takes_state_machine
 ):
