@@ -146,7 +146,7 @@ class MachineModel(Model):
         self.empty = _snap(self.m, "of a new machine")
         self.at: str | None = self.empty  # the state the instance holds now (None: unknown)
         self.steps = 0  # machine calls made (for benchmarks)
-        self._legal: dict[tuple[str, tuple], bool] = {}
+        self._steps: dict[tuple, Any] = {}
 
     def init(self, initial: Any) -> Any:
         """The empty machine's state, or ``initial`` (a snapshot as JSON text: `freeze`
@@ -188,13 +188,9 @@ class MachineModel(Model):
         return need, ANYTHING
 
     def satisfies(self, state: str, need: Need) -> bool:
-        """Is the needing op legal in ``state`` (cached per state and need)?"""
-        k = (state, need.key)
-        r = self._legal.get(k)
-        if r is None:
-            f, arg, out = need.key
-            r = self._legal[k] = self.step(state, f, arg, out) is not ILLEGAL
-        return r
+        """Is the needing op legal in ``state``? (`step`, whose answers are kept.)"""
+        f, arg, out = need.key
+        return self.step(state, f, arg, out) is not ILLEGAL
 
     def helps(self, state: Any, need: Any) -> bool:
         """Candidates after which the op about to return is legal go first. (`toward`
@@ -213,6 +209,15 @@ class MachineModel(Model):
             self.at = state
 
     def step(self, state: Any, f: str, arg: Any, out: Any) -> Any:
+        """The state after the op (ILLEGAL: not with this output), kept per (state, op):
+        the dead-end and ranking tests (`satisfies`) ask what the search then tries."""
+        k = (state, f, arg, out)
+        r = self._steps.get(k)
+        if r is None:
+            r = self._steps[k] = self._step(state, f, arg, out)
+        return r
+
+    def _step(self, state: Any, f: str, arg: Any, out: Any) -> Any:
         self.steps += 1
         self._restore(state)
         m = self.m
