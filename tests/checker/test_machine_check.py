@@ -220,6 +220,15 @@ def test_cli_verdicts_and_exit_codes(tmp_path):
     assert "Not linearizable" in page and "query &quot;value&quot; -&gt; 2" in page
 
 
+def test_cli_initial_is_a_snapshot_to_start_from():
+    """The valid counter history starts from 0: from a snapshot of 10 its first add cannot
+    answer 3."""
+    h = DATA / "machine" / "counter-valid.jsonl"
+    assert paxlab_check(h, "--machine", COUNTER, "--initial", "0").returncode == 0
+    r = paxlab_check(h, "--machine", COUNTER, "--initial", "10", "--json")
+    assert r.returncode == 1 and json.loads(r.stdout)["initial"] == 10
+
+
 @pytest.mark.parametrize(
     "args, message",
     [
