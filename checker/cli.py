@@ -191,12 +191,17 @@ def _default_model(path: str) -> str:
 
     try:
         for n, (_, ev) in enumerate(iter_events(path)):
+            if ev.get("f") in ("apply", "query") and ev.get("process") != "nemesis":
+                raise HistoryError("a state machine's history (apply/query): check it with "
+                                   "--machine MODULE:CLASS")  # fmt: skip
             if ev.get("key") is not None and ev.get("process") != "nemesis":
                 return "kv"
             if n >= SNIFF_EVENTS:
                 break
-    except HistoryError:
-        pass  # the check itself reports it, with its line
+    except HistoryError as e:
+        if "state machine" in str(e):
+            raise
+        # any other: the check itself reports it, with its line
     return "register"
 
 

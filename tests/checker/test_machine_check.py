@@ -247,6 +247,12 @@ def test_cli_bad_machine_is_one_line_and_exit_2(args, message):
     assert "Traceback" not in r.stderr
 
 
+def test_cli_a_machine_history_without_a_machine_says_what_to_add():
+    r = paxlab_check(DATA / "machine" / "counter-valid.jsonl")
+    assert r.returncode == 2 and "--machine MODULE:CLASS" in r.stderr
+    assert len(r.stderr.strip().splitlines()) == 1
+
+
 def test_cli_machine_errors_on_the_history_are_one_line(tmp_path):
     bad = tmp_path / "h.jsonl"
     bad.write_text(json.dumps(ev(0, 0, "invoke", "read")) + "\n"
