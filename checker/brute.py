@@ -84,3 +84,61 @@ def _one(ops: list[Op], initial: Any) -> bool:
         return False
 
     return go(frozenset(), initial)
+
+
+def machine_linearizable(ops: list[Op], factory: Any) -> bool:
+    """True when some order of the ops is legal for the machine ``factory()`` run serially.
+
+    The machine is copied whole (``copy.deepcopy``) at every branch, never through its
+    snapshot: this shares nothing with `checker.machine_check` but the machine itself.
+    Outcomes: ``ok`` happened with its ``output``; ``info`` may have happened; a ``fail``
+    with error "rejected" was refused by the machine (it raised, nothing changed); other
+    ``fail`` ops and queries that did not complete ``ok`` are dropped."""
+    import copy
+
+    items = []  # (op, must happen)
+    for o in ops:
+        if o.type == "fail" and not (o.f == "apply" and o.error == "rejected"):
+            continue
+        if o.f == "query" and o.type != "ok":
+            continue
+        items.append((o, o.type != "info"))
+    n = len(items)
+    before = [
+        {j for j in range(n) if items[j][1] and items[j][0].ret < items[i][0].call}
+        for i in range(n)
+    ]
+    musts = {i for i in range(n) if items[i][1]}
+
+    def run(machine: Any, op: Op) -> Any:
+        """The machine after ``op`` (a copy), or _MISSING when the op cannot happen there."""
+        m = copy.deepcopy(machine)
+        try:
+            if op.f == "query":
+                got = m.query(copy.deepcopy(op.value))
+            else:
+                got = m.apply(copy.deepcopy(op.value))
+                if hasattr(got, "__await__"):
+                    import asyncio
+
+                    got = asyncio.run(got)
+        except Exception:  # noqa: BLE001 - refused
+            return machine if op.type != "ok" else _MISSING
+        if op.type == "fail":
+            return _MISSING  # it was refused, but here it is taken
+        if op.type == "ok" and _canon(got) != _canon(op.output):
+            return _MISSING
+        return m
+
+    def go(done: frozenset, machine: Any) -> bool:
+        if musts <= done:
+            return True
+        for i in range(n):
+            if i in done or not before[i] <= done:
+                continue
+            new = run(machine, items[i][0])
+            if new is not _MISSING and go(done | {i}, new):
+                return True
+        return False
+
+    return go(frozenset(), factory())

@@ -30,6 +30,7 @@ PROGRESS_AFTER_S = 2.0
 FORMATS = ("auto", "jsonl", "edn", "jepsen-log")
 EVENT_MODELS = ("set", "append")  # judged from the events, not only by the search
 TXN_MODELS = ("list-append", "rw-register")  # transactions: checker.txn
+MACHINE = "machine"  # a user's state machine, replayed serially: checker.machine_check
 SNIFF_BYTES = 4096
 SNIFF_EVENTS = 1000
 
@@ -38,8 +39,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("histories", nargs="+", metavar="HISTORY",
                    help="history file(s): JSONL, Jepsen EDN or a Jepsen text log")  # fmt: skip
     p.add_argument("--model", default=None,
-                   help="register, kv, set, append, list-append or rw-register (default: kv "
-                        "when the ops have keys, else register)")  # fmt: skip
+                   help="register, kv, set, append, list-append, rw-register or machine "
+                        "(default: kv when the ops have keys, else register; machine "
+                        "with --machine)")  # fmt: skip
+    p.add_argument("--machine", default=None, metavar="MODULE:CLASS",
+                   help="for --model machine: the state machine class the history is "
+                        "replayed against (docs/state-machines.md)")  # fmt: skip
     p.add_argument("--consistency", default=None,
                    choices=("serializable", "strict-serializable", "snapshot-isolation"),
                    help="for list-append and rw-register: the model to check against "
@@ -107,6 +112,9 @@ def _verdict_line(path: str, r: dict) -> str:
     what = f"{op['f']} {json.dumps(op['value'])}"
     if op["f"] == "read" and op.get("type") == "ok":  # a read of nothing has no output
         what = f"read -> {json.dumps(op.get('output'))}"
+    elif r.get("model") == MACHINE:
+        done = op.get("output") if op.get("type") == "ok" else op.get("error") or op.get("type")
+        what += f" -> {json.dumps(done)}"
     return (f"{path}: NOT linearizable{key} process {op['process']} {what} "
             f"(index {op['index']}, line {op['line']}) cannot be placed after a "
             f"{len(r['prefix'])}-op linearizable prefix {tail}")  # fmt: skip
@@ -183,12 +191,17 @@ def _default_model(path: str) -> str:
 
     try:
         for n, (_, ev) in enumerate(iter_events(path)):
+            if ev.get("f") in ("apply", "query") and ev.get("process") != "nemesis":
+                raise HistoryError("a state machine's history (apply/query): check it with "
+                                   "--machine MODULE:CLASS")  # fmt: skip
             if ev.get("key") is not None and ev.get("process") != "nemesis":
                 return "kv"
             if n >= SNIFF_EVENTS:
                 break
-    except HistoryError:
-        pass  # the check itself reports it, with its line
+    except HistoryError as e:
+        if "state machine" in str(e):
+            raise
+        # any other: the check itself reports it, with its line
     return "register"
 
 
@@ -250,6 +263,15 @@ def _judge(path: str, args: argparse.Namespace, initial: Any, prog: Any) -> tupl
 
     fmt = detect_format(path) if args.format == "auto" else args.format
     model = args.model
+    if model == MACHINE:
+        from checker.machine_check import check_machine
+
+        if fmt != "jsonl":
+            raise HistoryError(f"--model machine reads JSONL histories, not {fmt}")
+        r = check_machine(path, args.machine_class, initial, args.time_limit, prog)
+        if r["ops"]["total"] == 0:
+            raise HistoryError("no client operations to check (an empty history)")
+        return r, None
     if model in TXN_MODELS:
         from checker.txn.cli import judge
 
@@ -286,11 +308,23 @@ def run(args: argparse.Namespace) -> int:
     from checker.linearizability import key_lines
     from checker.models import get_model, model_names
 
-    if args.model is not None and args.model not in (*EVENT_MODELS, *TXN_MODELS):
+    if args.machine is not None and args.model in (None, MACHINE):
+        from checker.machine_check import load_machine
+
+        args.model = MACHINE
+        try:
+            args.machine_class = load_machine(args.machine)
+        except HistoryError as e:
+            sys.stderr.write(f"paxlab check: {_one_line(e)}\n")
+            return 2
+    elif args.model == MACHINE or args.machine is not None:
+        sys.stderr.write("paxlab check: --model machine and --machine MODULE:CLASS go together\n")
+        return 2
+    if args.model is not None and args.model not in (*EVENT_MODELS, *TXN_MODELS, MACHINE):
         try:
             get_model(args.model)
         except ValueError:
-            names = ", ".join([*model_names(), *EVENT_MODELS, *TXN_MODELS])
+            names = ", ".join([*model_names(), *EVENT_MODELS, *TXN_MODELS, MACHINE])
             sys.stderr.write(f"paxlab check: unknown model {args.model!r} (want {names})\n")
             return 2
     if args.consistency is not None and args.model not in TXN_MODELS:
@@ -378,6 +412,10 @@ def _section(path: str, r: dict, evs: Any, args: argparse.Namespace) -> str:
 
         body = html.escape(json.dumps(_json_safe(r), indent=1, default=str)[:20000])
         return f"<section><h2>{html.escape(path)}</h2><pre>{body}</pre></section>"
+    if r.get("model") == MACHINE:
+        from checker.machine_check import machine_ops, model_for
+
+        return _report_section(path, r, machine_ops(path), model_for(args.machine_class))
     model = get_model(r["model"])
     hist = None
     if r["valid"] is False:  # stream only the failing key's ops back in

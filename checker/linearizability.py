@@ -93,12 +93,14 @@ def validate(ops: Iterable[Op], model: Model) -> None:
 
 
 def relevant(ops: list[Op], model: Model) -> list[Op]:
-    """The ops the search must place: fails dropped (except cas mismatch), info reads dropped."""
+    """The ops the search must place: fails dropped (except those executed with no effect,
+    `Model.kept_fail`: a cas mismatch), info reads dropped."""
     keep = []
+    kept_fail = model.kept_fail
     for o in ops:
         t = o.type
         if t == "fail":
-            if o.f == "cas" and o.error == "mismatch":
+            if kept_fail(o):
                 keep.append(o)
         elif t == "info":
             if model.fs.get(o.f) != "read":
@@ -322,6 +324,7 @@ def search_steps(
     prod_ok, prod_info, any_ok, any_info, all_ok, all_info = producers(produces, isinfo, crank)
     no_ok: tuple[list[int], list[int]] = ([], [])
     toward = model.toward
+    helps = model.helps
 
     def available(
         ok: tuple[list[int], list[int]], info: Iterable[int], lo: int, bound: int
@@ -385,13 +388,13 @@ def search_steps(
 
     def _toward(lst: list[int], nv: Any) -> list[int]:
         """Stable partition: ops producing ``nv`` (or, if their result depends on the state,
-        moving toward it: `Model.toward`) first."""
+        moving toward it: `Model.helps`) first."""
         good, rest = [], []
         for i in lst:
             pv = produces[i]
             if pv is anything:
                 r = _successor(sid, i)
-                (good if r >= 0 and toward(states[r], nv) else rest).append(i)
+                (good if r >= 0 and helps(states[r], nv) else rest).append(i)
             else:
                 (good if pv is not nothing and pv == nv else rest).append(i)
         return good + rest if good and rest else lst

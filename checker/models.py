@@ -183,6 +183,11 @@ class Model:
             return UNKNOWN
         return freeze(op.output)
 
+    def kept_fail(self, op: Op) -> bool:
+        """A ``fail`` op that was executed and changed nothing, whose outcome the search
+        must still explain (a cas mismatch); every other ``fail`` is dropped."""
+        return op.f == "cas" and op.error == "mismatch"
+
     def pure(self, f: str, out: Any) -> bool:
         """True when an op of this f and output never changes any state (a read).
 
@@ -204,6 +209,13 @@ class Model:
         ``state`` to ``need``? Such ops that do are tried first, and when no op with a known
         effect is left, False abandons the configuration: answer True when unsure."""
         return True
+
+    def helps(self, state: Any, need: Any) -> bool:
+        """Is ``state`` (after a state-dependent op) worth trying first for an op that needs
+        ``need``? Only orders candidates, never prunes: by default `toward`; a model whose
+        `toward` must answer True when unsure (any state may lead anywhere) can still rank
+        here, e.g. by whether the needing op would be legal in ``state`` right now."""
+        return self.toward(state, need)
 
     def prune(self, ops: list[Op]) -> list[Op]:
         """Drop ops that provably never need to be linearized (info ops only)."""

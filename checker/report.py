@@ -83,6 +83,11 @@ def render_anomaly(result: dict, history: Any, model: Any = None, title: str | N
     ``history`` is what was checked (a path, a list of Ops or of event dicts). For a valid or
     undecided result the fragment is a one-line verdict.
     """
+    if model is None and result.get("model") == "machine":  # a user's machine: load it
+        from checker.machine_check import machine_ops, model_for
+
+        model = model_for(result["machine"])
+        history = machine_ops(history)  # outputs from the events' "result"
     mdl = get_model(model or result.get("model") or "register")
     uid = f"pxl{next(_ids)}"
     head = f"<style>{CSS}</style><h3>{_esc(title)}</h3>" if title else f"<style>{CSS}</style>"

@@ -136,7 +136,7 @@ def digest(events: Iterable[Mapping]) -> Digest:
                 continue
             op.type = typ
             op.end = t
-            op.result = get("value")
+            op.result = get("result", get("value"))  # a state machine's answer, else value
             op.error = get("error")
             op.node = get("node")
             op.completion_index = idx

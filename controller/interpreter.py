@@ -348,6 +348,8 @@ def _complete(
         "node": node,
         "latency": t - t0,
     }
+    if "result" in res:  # a state machine's answer (the value stays the command)
+        ev["result"] = res["result"]
     if res.get("error") is not None:
         ev["error"] = res["error"]
     return history.append(ev, ordered=True)

@@ -121,7 +121,7 @@ def run_test(
     """Run a test end to end and store it. Errors in the spec or an impossible nemesis raise
     (SpecError, NemesisError, Unsupported) before anything is created."""
     spec.validate()
-    workload = workloads.make(spec.workload, spec.concurrency)
+    workload = workloads.make(spec.workload, spec.concurrency, spec.target_opts)
     combined = nemesis_pkg.build(spec.nemesis_entries())
     target = spec.make_target()
     if cluster is None:

@@ -185,7 +185,10 @@ class Shrinker:
         import workloads
 
         spec = self.best_spec
-        rate = spec.rate or workloads.make(spec.workload, spec.concurrency).default_rate
+        rate = (
+            spec.rate
+            or workloads.make(spec.workload, spec.concurrency, spec.target_opts).default_rate
+        )
         while rate and rate > 2 and self.runs < self.budget:
             rate = round(rate / 2, 3)
             if not self.attempt(replace(self.best_spec, rate=rate), f"rate -> {rate:g} ops/s"):

@@ -133,6 +133,11 @@ class TestSpec:
         if self.nemesis_events is not None:
             self._validate_events()
         self._validate_target()
+        if workloads.REGISTRY[self.workload].uses_target_opts:  # e.g. machine: its class loads
+            try:
+                workloads.make(self.workload, self.concurrency, self.target_opts)
+            except ValueError as e:
+                raise SpecError(str(e).splitlines()[0] if str(e) else type(e).__name__) from None
         return self
 
     def _validate_events(self) -> None:

@@ -29,6 +29,7 @@ class Workload:
     name: str = ""
     model: str | None = None  # the linearizability model, if the workload is checked by it
     default_rate: float = 40.0
+    uses_target_opts: bool = False  # made with the run's --target-opt table (workloads.make)
 
     def __init__(self, concurrency: int = 10) -> None:
         self.concurrency = concurrency

@@ -343,6 +343,7 @@ def prepare(tmp: Path, env: dict[str, str]) -> None:
 def run_doc_command(cmd: DocCommand, tmp: Path) -> subprocess.CompletedProcess:
     env = environment(tmp)
     (tmp / "tests").symlink_to(ROOT / "tests")  # docs name the repo's fixtures by tests/...
+    (tmp / "examples").symlink_to(ROOT / "examples")  # and its example machines by examples.
     if "results/" in cmd.text or is_server(cmd.text) or "paxlab report" in cmd.text:
         prepare(tmp, env)
     if is_server(cmd.text):

@@ -8,6 +8,7 @@ must not be. Partitions, kills and pauses change which nodes answer, like the re
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import random
 import signal
@@ -34,6 +35,7 @@ class FakeCluster(Cluster):
         teardown_error: bool = False,
         setup_error: bool = False,
         sigint_after_ops: int | None = None,
+        machine: type | None = None,
     ) -> None:
         self.name = "fake"
         self.nodes = [node_name(i) for i in range(n)]
@@ -47,6 +49,8 @@ class FakeCluster(Cluster):
         self.setup_error = setup_error
         self.sigint_after_ops = sigint_after_ops
         self.data: dict[Any, Any] = {}
+        # a user's state machine for apply/query (lose_writes: commands answered, not applied)
+        self.machine = machine() if machine is not None else None
         self.running: set[str] = set()
         self.paused: set[str] = set()
         self.grudge: dict[str, set[str]] = {}
@@ -179,6 +183,24 @@ class FakeConn:
             return
         cur = self.c.data.get(key)
         self.c.data[key] = (cur or ([] if isinstance(value, list) else "")) + value
+
+    async def apply(self, command: Any) -> Any:
+        await self._enter()
+        m = self.c.machine
+        before = json.loads(json.dumps(m.snapshot())) if self.c.lose_writes else None
+        try:
+            result = m.apply(command)
+            if hasattr(result, "__await__"):
+                result = await result
+        except Exception as e:  # the machine refused it (the store's MachineError)
+            raise DefiniteFailure(str(e), "rejected") from None
+        if self.c.lose_writes:
+            m.restore(before)
+        return result
+
+    async def query(self, query: Any) -> Any:
+        await self._enter()
+        return self.c.machine.query(query)
 
     async def status(self, node: int | None = None) -> dict:
         await self._enter()
