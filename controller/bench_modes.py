@@ -23,7 +23,7 @@ from pathlib import Path
 from controller.bench_cli import LocalServers, load
 from paxos_impl.client import AsyncClient
 
-MODES = ("leader", "masterless", "epaxos", "mencius")
+MODES = ("leader", "masterless", "epaxos", "mencius", "wpaxos")
 
 
 def bench_mode(mode: str, nodes: int, clients: int, seconds: float, fsync: bool,

@@ -832,3 +832,104 @@ CATALOGUE += tuple(
     for b in CATALOGUE
     if b.mode == "leader" and b.name not in _MN_SAME and BUG_HOME.get(b.name) != "mencius"
 )
+
+# WPaxos mode (paxos_impl/wpaxos.py): per-key owners over zones. Its own bugs; the bugs whose
+# lines are on its path (phase 1's adopt rule, the mode's durable records, the client path,
+# the state machine); the rest are not on its path.
+WPAXOS = ("mode", "wpaxos")
+
+
+def _wpaxos(e: Exposure) -> dict[str, Exposure]:
+    return {SIM: replace(e, backend_opts=(WPAXOS, *e.backend_opts))}
+
+
+def _wpaxos_both(e: Exposure) -> dict[str, Exposure]:
+    """Sim and docker (docker: 20 s runs, a few seeds)."""
+    dock = replace(e, backend_opts=(WPAXOS, *e.backend_opts), time_limit=20.0, max_runs=4,
+                   max_seconds=300.0)  # fmt: skip
+    return {**_wpaxos(e), DOCKER: dock}
+
+
+_WP_STEALS = Exposure(
+    workload="kv",
+    nemesis=("partition",),
+    aim="many keys, clients on every node: keys are stolen while their owners are cut off "
+    "or busy, with slots in flight",
+    nemesis_interval=1.0,
+)
+_WP_STEAL = BugEntry(
+    name="wpaxos-steal-no-phase1",
+    mode="wpaxos",
+    rule="a node that takes a key over must run phase 1 on it at a Q1 grid quorum and "
+    "re-propose the values accepted there (the last owner may have got them chosen)",
+    symptom="the new owner writes over a key's chosen slots: replicas apply different "
+    "commands in one slot of a key, reads see writes vanish",
+    exposures=_wpaxos_both(_WP_STEALS),
+)
+_WP_DISJOINT = BugEntry(
+    name="wpaxos-quorums-disjoint",
+    mode="wpaxos",
+    rule="every phase-1 grid quorum must meet every phase-2 grid quorum (Z - f_z + f_z + 1 "
+    "> Z zones, l - f_n + f_n + 1 > l nodes in a zone)",
+    symptom="a steal's phase 1 misses a value chosen in its key: it is overwritten, reads "
+    "see writes vanish",
+    exposures=_wpaxos_both(_WP_STEALS),
+)
+BUG_HOME.update({b.name: "wpaxos" for b in (_WP_STEAL, _WP_DISJOINT)})
+CATALOGUE += tuple(
+    BugEntry(
+        name=b.name,
+        mode=mode,
+        rule=b.rule,
+        symptom=f"(none: the bug's lines are not on {mode}'s path)",
+        not_exposable=_not_in_mode("paxos_impl/wpaxos.py", mode),
+    )
+    for mode in ("leader", "masterless", "epaxos", "mencius")
+    for b in (_WP_STEAL, _WP_DISJOINT)
+)
+_WP_DOCKER = (
+    "wpaxos plans of the shared bugs are measured on the simulator only so far "
+    "(on docker: --mode wpaxos with the same faults)"
+)
+_WP_SAME = (  # the other bugs on wpaxos's path: run in wpaxos mode
+    "skip-phase1-adopt",  # a steal adopts through paxos_impl.phase1
+    "volatile-acceptor",  # the mode's promise and accept records go through the same path
+    "local-read",  # the core answers the read before any mode sees it
+    "no-dedup",  # the state machine is shared
+)
+_WP_PLANS = {"skip-phase1-adopt": _WP_STEALS}
+CATALOGUE += tuple(
+    replace(
+        b,
+        mode="wpaxos",
+        exposures=_wpaxos(_WP_PLANS.get(b.name, replace(b.exposures[SIM], backend_opts=()))),
+        not_exposable={DOCKER: _WP_DOCKER},
+    )
+    for b in CATALOGUE
+    if b.mode == "masterless" and b.name in _WP_SAME
+)
+CATALOGUE += (_WP_STEAL, _WP_DISJOINT)
+_WP_ELSEWHERE = {
+    "txn-split": "its lines split a multi-key transaction, which wpaxos refuses",
+    "txn-stale-read": "its lines serve a multi-key transaction's reads, which wpaxos refuses",
+}
+CATALOGUE += tuple(
+    BugEntry(
+        name=b.name,
+        mode="wpaxos",
+        rule=b.rule,
+        symptom="(none: the bug's lines are not on wpaxos's path)",
+        not_exposable=(
+            {SIM: _WP_ELSEWHERE[b.name], DOCKER: _WP_ELSEWHERE[b.name]}
+            if b.name in _WP_ELSEWHERE
+            else _not_in_mode(
+                {"epaxos": "paxos_impl/epaxos.py", "mencius": "paxos_impl/mencius.py"}.get(
+                    BUG_HOME.get(b.name, ""), "the slot acceptor or the leader"
+                ),
+                "wpaxos",
+            )
+        ),
+    )
+    for b in CATALOGUE
+    if b.mode == "leader" and b.name not in _WP_SAME and BUG_HOME.get(b.name) != "wpaxos"
+)
