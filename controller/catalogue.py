@@ -853,9 +853,12 @@ def _wpaxos_both(e: Exposure) -> dict[str, Exposure]:
 _WP_STEALS = Exposure(
     workload="kv",
     nemesis=("partition",),
-    aim="many keys, clients on every node: keys are stolen while their owners are cut off "
-    "or busy, with slots in flight",
+    aim="many keys, clients on every node, 9 nodes in 3 zones (Q1: 2 nodes of every zone, "
+    "Q2: 2 nodes of one): keys are stolen while their owners are cut off or busy, with "
+    "slots in flight",
     nemesis_interval=1.0,
+    nodes=9,
+    target_opts=(("zones", 3),),
 )
 _WP_STEAL = BugEntry(
     name="wpaxos-steal-no-phase1",
@@ -897,13 +900,27 @@ _WP_SAME = (  # the other bugs on wpaxos's path: run in wpaxos mode
     "local-read",  # the core answers the read before any mode sees it
     "no-dedup",  # the state machine is shared
 )
-_WP_PLANS = {"skip-phase1-adopt": _WP_STEALS}
+# Measured: 0/6 seeds under the steal plan above and 0/6 with 20% of messages lost over UDP
+# (kv, 5 nodes). A steal that skips adoption only loses a value accepted by a Q2 quorum that
+# no acceptor of its Q1 knows chosen yet, while the phase 1 already fences the old owner
+# off: tests/paxos_impl/test_wpaxos.py builds that state by hand and shows the loss.
+_WP_UNFOUND = {
+    "skip-phase1-adopt": "its lines run here (a steal adopts through paxos_impl.phase1), but "
+    "no plan found it yet: 0/6 seeds under kv + partitions on 9 nodes in 3 zones, 0/6 with "
+    "20% message loss over UDP; a unit test shows the loss on a state built by hand",
+}
 CATALOGUE += tuple(
     replace(
         b,
         mode="wpaxos",
-        exposures=_wpaxos(_WP_PLANS.get(b.name, replace(b.exposures[SIM], backend_opts=()))),
-        not_exposable={DOCKER: _WP_DOCKER},
+        exposures=(
+            {} if b.name in _WP_UNFOUND else _wpaxos(replace(b.exposures[SIM], backend_opts=()))
+        ),
+        not_exposable=(
+            {SIM: _WP_UNFOUND[b.name], DOCKER: _WP_UNFOUND[b.name]}
+            if b.name in _WP_UNFOUND
+            else {DOCKER: _WP_DOCKER}
+        ),
     )
     for b in CATALOGUE
     if b.mode == "masterless" and b.name in _WP_SAME

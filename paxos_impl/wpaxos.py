@@ -126,6 +126,7 @@ class Obj:
     queue: list[dict] = field(default_factory=list)
     owner: int | None = None  # who we last saw lead it
     forwarded: int = 0  # requests we forwarded to that owner since it took the object
+    fetch_at: float = 0.0  # when we may next ask for missing slots (at most once a catchup_ms)
 
     def dump(self, o: str) -> list:
         acc = [[s, wire_ballot(b), v] for s, (b, v) in sorted(self.acc.items())]
@@ -304,6 +305,8 @@ class WPaxos(QuietHooks):
     def rebase(self, delta: float) -> None:
         self.next_gossip += delta
         self.heard = {i: t + delta for i, t in self.heard.items()}
+        for st in self.objs.values():
+            st.fetch_at += delta
         for o in self.mine:
             st = self.objs[o]
             st.deadline += delta
@@ -614,16 +617,23 @@ class WPaxos(QuietHooks):
         self.obj(o)
         for s, v in m["entries"]:
             self._learn(o, s, v)
-        st = self.objs[o]
-        if st.done < st.top:  # a hole below what we learned: ask for it
-            self.r.send(src, M.msg("wp_fetch", obj=o, **{"from": st.done + 1}))
+        if self.objs[o].done < self.objs[o].top:  # a hole below what we learned: ask for it
+            self._fetch(src, o)
 
     def _on_tips(self, src: int, m: dict) -> None:
         self._hear(src)
         for o, top in m["tips"]:
-            st = self.obj(o)
-            if st.done < top:
-                self.r.send(src, M.msg("wp_fetch", obj=o, **{"from": st.done + 1}))
+            if self.obj(o).done < top:
+                self._fetch(src, o)
+
+    def _fetch(self, src: int, o: str) -> None:
+        """Ask ``src`` for the slots of ``o`` after our executed prefix, once a catchup_ms at
+        most: a hole nobody can fill yet (its commit was lost with its owner; the next steal
+        fills it) must not turn every answer into another question."""
+        r, st = self.r, self.objs[o]
+        if r.now >= st.fetch_at:
+            st.fetch_at = r.now + r.catchup_s
+            r.send(src, M.msg("wp_fetch", obj=o, **{"from": st.done + 1}))
 
     def _on_fetch(self, src: int, m: dict) -> None:
         r = self.r

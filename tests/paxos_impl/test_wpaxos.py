@@ -126,6 +126,9 @@ def test_a_steal_keeps_a_value_the_last_owner_got_chosen_and_the_bug_loses_it():
     assert [b.r[i].sm.read("k") for i in (0, 2)] == [[0, 1, 2]] * 2
     b = _accepted_but_uncommitted(["wpaxos-steal-no-phase1"])
     assert [b.r[i].sm.read("k") for i in (0, 2)] == [[0, 2]] * 2  # the acknowledged 1 is gone
+    # a steal that runs phase 1 but does not adopt what it reports loses it the same way
+    b = _accepted_but_uncommitted(["skip-phase1-adopt"])
+    assert [b.r[i].sm.read("k") for i in (0, 2)] == [[0, 2]] * 2
 
 
 def test_phase_2_commits_inside_one_zone_on_nine_nodes():
