@@ -632,6 +632,21 @@ def _not_in_mode(where: str, mode: str) -> dict[str, str]:
     return {SIM: why, DOCKER: why}
 
 
+def _off_path(bugs: tuple[BugEntry, ...], where: str, modes: tuple[str, ...]) -> tuple:
+    """An entry per mode in ``modes`` for each of ``bugs``, whose lines live in ``where``."""
+    return tuple(
+        BugEntry(
+            name=b.name,
+            mode=mode,
+            rule=b.rule,
+            symptom=f"(none: the bug's lines are not on {mode}'s path)",
+            not_exposable=_not_in_mode(where, mode),
+        )
+        for mode in modes
+        for b in bugs
+    )
+
+
 _EP_FAST = BugEntry(
     name="epaxos-small-fast-quorum",
     mode="epaxos",
@@ -734,22 +749,27 @@ CATALOGUE += tuple(
 # Mencius mode (paxos_impl/mencius.py): its own bugs, found on the simulator; the other
 # bugs whose lines are on its path (the per-slot acceptor, phase 1 of a revocation, the
 # state machine, the client path) with their masterless plans; the rest are not on its path.
-MENCIUS = ("mode", "mencius")
 _MN_DOCKER = (
     "mencius plans are measured on the simulator only so far "
     "(on docker: --mode mencius with the same faults)"
 )
 
 
+def _in_mode(mode: str, e: Exposure, docker_s: float = 0.0) -> dict[str, Exposure]:
+    """``e`` on the simulator in ``mode``; with ``docker_s``, on docker too, in runs that long."""
+    e = replace(e, backend_opts=(("mode", mode), *e.backend_opts))
+    if not docker_s:
+        return {SIM: e}
+    return {SIM: e, DOCKER: replace(e, time_limit=docker_s, max_runs=4, max_seconds=300.0)}
+
+
 def _mencius(e: Exposure) -> dict[str, Exposure]:
-    return {SIM: replace(e, backend_opts=(MENCIUS, *e.backend_opts))}
+    return _in_mode("mencius", e)
 
 
 def _mencius_both(e: Exposure) -> dict[str, Exposure]:
     """Sim and docker (measured on docker: 15 s runs, found in 2 of 2 seeds each)."""
-    dock = replace(e, backend_opts=(MENCIUS, *e.backend_opts), time_limit=15.0, max_runs=4,
-                   max_seconds=300.0)  # fmt: skip
-    return {**_mencius(e), DOCKER: dock}
+    return _in_mode("mencius", e, 15.0)
 
 
 _MN_PARTITIONS = Exposure(
@@ -776,17 +796,8 @@ _MN_REVOKE = BugEntry(
     exposures=_mencius_both(_MN_PARTITIONS),
 )
 BUG_HOME.update({b.name: "mencius" for b in (_MN_SKIP, _MN_REVOKE)})
-CATALOGUE += tuple(
-    BugEntry(
-        name=b.name,
-        mode=mode,
-        rule=b.rule,
-        symptom=f"(none: the bug's lines are not on {mode}'s path)",
-        not_exposable=_not_in_mode("paxos_impl/mencius.py", mode),
-    )
-    for mode in ("leader", "masterless", "epaxos")
-    for b in (_MN_SKIP, _MN_REVOKE)
-)
+CATALOGUE += _off_path((_MN_SKIP, _MN_REVOKE), "paxos_impl/mencius.py",
+                       ("leader", "masterless", "epaxos"))  # fmt: skip
 _MN_SAME = {  # the other bugs on mencius's path: their masterless plans, run in mencius mode
     "skip-phase1-adopt": "a revocation adopts through paxos_impl.phase1",
     "volatile-acceptor": "the per-slot acceptor and the watermark records",
@@ -836,18 +847,6 @@ CATALOGUE += tuple(
 # WPaxos mode (paxos_impl/wpaxos.py): per-key owners over zones. Its own bugs; the bugs whose
 # lines are on its path (phase 1's adopt rule, the mode's durable records, the client path,
 # the state machine); the rest are not on its path.
-WPAXOS = ("mode", "wpaxos")
-
-
-def _wpaxos(e: Exposure) -> dict[str, Exposure]:
-    return {SIM: replace(e, backend_opts=(WPAXOS, *e.backend_opts))}
-
-
-def _wpaxos_both(e: Exposure) -> dict[str, Exposure]:
-    """Sim and docker (measured on docker: 20 s runs, each bug found by its first run)."""
-    dock = replace(e, backend_opts=(WPAXOS, *e.backend_opts), time_limit=20.0, max_runs=4,
-                   max_seconds=300.0)  # fmt: skip
-    return {**_wpaxos(e), DOCKER: dock}
 
 
 _WP_STEALS = Exposure(
@@ -867,7 +866,7 @@ _WP_STEAL = BugEntry(
     "re-propose the values accepted there (the last owner may have got them chosen)",
     symptom="the new owner writes over a key's chosen slots: replicas apply different "
     "commands in one slot of a key, reads see writes vanish",
-    exposures=_wpaxos_both(_WP_STEALS),
+    exposures=_in_mode("wpaxos", _WP_STEALS, 20.0),  # docker: found by its first run
 )
 _WP_DISJOINT = BugEntry(
     name="wpaxos-quorums-disjoint",
@@ -876,20 +875,11 @@ _WP_DISJOINT = BugEntry(
     "> Z zones, l - f_n + f_n + 1 > l nodes in a zone)",
     symptom="a steal's phase 1 misses a value chosen in its key: it is overwritten, reads "
     "see writes vanish",
-    exposures=_wpaxos_both(_WP_STEALS),
+    exposures=_in_mode("wpaxos", _WP_STEALS, 20.0),  # docker: found by its first run
 )
 BUG_HOME.update({b.name: "wpaxos" for b in (_WP_STEAL, _WP_DISJOINT)})
-CATALOGUE += tuple(
-    BugEntry(
-        name=b.name,
-        mode=mode,
-        rule=b.rule,
-        symptom=f"(none: the bug's lines are not on {mode}'s path)",
-        not_exposable=_not_in_mode("paxos_impl/wpaxos.py", mode),
-    )
-    for mode in ("leader", "masterless", "epaxos", "mencius")
-    for b in (_WP_STEAL, _WP_DISJOINT)
-)
+CATALOGUE += _off_path((_WP_STEAL, _WP_DISJOINT), "paxos_impl/wpaxos.py",
+                       ("leader", "masterless", "epaxos", "mencius"))  # fmt: skip
 _WP_DOCKER = (
     "wpaxos plans of the shared bugs are measured on the simulator only so far "
     "(on docker: --mode wpaxos with the same faults)"
@@ -914,7 +904,9 @@ CATALOGUE += tuple(
         b,
         mode="wpaxos",
         exposures=(
-            {} if b.name in _WP_UNFOUND else _wpaxos(replace(b.exposures[SIM], backend_opts=()))
+            {}
+            if b.name in _WP_UNFOUND
+            else _in_mode("wpaxos", replace(b.exposures[SIM], backend_opts=()))
         ),
         not_exposable=(
             {SIM: _WP_UNFOUND[b.name], DOCKER: _WP_UNFOUND[b.name]}
