@@ -185,3 +185,30 @@ def test_a_node_that_missed_commits_catches_up_from_the_tips_gossip():
     b.cut = set()
     b.run(0.5)
     assert _kv(b) == [3, 3, 3]
+
+
+@pytest.mark.parametrize(
+    "m",
+    [
+        {"type": "wp_accept", "ballot": [1, 0], "obj": '"k"', "entries": [[0, []]]},
+        {"type": "wp_prepare", "ballot": [1, 0], "obj": 7, "from": 1},
+        {
+            "type": "wp_promise",
+            "ballot": [1, 0],
+            "obj": '"k"',
+            "from": 1,
+            "entries": [[1]],
+            "chosen": [],
+        },  # fmt: skip
+        {"type": "wp_tips", "obj": None, "tips": [['"k"', -1]]},
+        {"type": "wp_fwd", "obj": '"k"', "cmds": [{"op": "write"}], "hops": 0},
+        {"type": "wp_commit", "obj": '"k"', "entries": "x"},
+    ],
+)
+def test_malformed_peer_messages_are_refused_and_the_node_keeps_serving(m):
+    b = Bus(mode="wpaxos", wire=True)
+    step = b.message(0, 1, m)
+    assert step.refused and not step.messages and not step.persist
+    b.request(0, "h", "write", value=1)
+    b.deliver()
+    assert b.answers("h") == [OK]
