@@ -866,7 +866,7 @@ _WP_STEAL = BugEntry(
     "re-propose the values accepted there (the last owner may have got them chosen)",
     symptom="the new owner writes over a key's chosen slots: replicas apply different "
     "commands in one slot of a key, reads see writes vanish",
-    exposures=_in_mode("wpaxos", _WP_STEALS, 20.0),  # docker: found by its first run
+    exposures=_in_mode("wpaxos", _WP_STEALS, 20.0),  # docker: validate found it in run 2
 )
 _WP_DISJOINT = BugEntry(
     name="wpaxos-quorums-disjoint",
@@ -875,7 +875,7 @@ _WP_DISJOINT = BugEntry(
     "> Z zones, l - f_n + f_n + 1 > l nodes in a zone)",
     symptom="a steal's phase 1 misses a value chosen in its key: it is overwritten, reads "
     "see writes vanish",
-    exposures=_in_mode("wpaxos", _WP_STEALS, 20.0),  # docker: found by its first run
+    exposures=_in_mode("wpaxos", _WP_STEALS, 20.0),  # docker: validate found it in run 2
 )
 BUG_HOME.update({b.name: "wpaxos" for b in (_WP_STEAL, _WP_DISJOINT)})
 CATALOGUE += _off_path((_WP_STEAL, _WP_DISJOINT), "paxos_impl/wpaxos.py",
