@@ -34,7 +34,7 @@ from controller.bench_keys import pick_key
 from controller.bench_sim import bench_cell, client_node
 from paxos_impl.client import AsyncClient
 
-MODES = ("leader", "masterless", "epaxos", "mencius")
+MODES = ("leader", "masterless", "epaxos", "mencius", "wpaxos")
 
 
 def bench_mode(mode: str, nodes: int, clients: int, seconds: float, fsync: bool,

@@ -36,6 +36,8 @@ SHRUNK: dict[str, tuple[int, int, int, int, int]] = {
     "epaxos-recovery-ignores-preaccept": (2, 69, 69, 0, 0),
     "mencius-skip-unowned": (0, 332, 19, 5, 1),
     "mencius-revoke-no-phase1": (0, 334, 19, 5, 1),
+    "wpaxos-steal-no-phase1": (1, 327, 59, 5, 1),
+    "wpaxos-quorums-disjoint": (2, 295, 295, 5, 5),
 }
 
 

@@ -15,7 +15,7 @@ from typing import Any
 from controller.spec import BACKENDS, NEMESIS_SCHEDULES, READ_MODES, TARGETS, WORKLOADS
 
 # the bundled store's protocols (paxos_impl.config.MODES; the controller does not import it)
-STORE_MODES = ("leader", "masterless", "epaxos", "mencius")
+STORE_MODES = ("leader", "masterless", "epaxos", "mencius", "wpaxos")
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:

@@ -72,7 +72,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--read-mode", choices=READ_MODES, default="log")
     p.add_argument(
         "--mode",
-        choices=("leader", "masterless", "epaxos", "mencius"),
+        choices=("leader", "masterless", "epaxos", "mencius", "wpaxos"),
         default="leader",
         help="the store's mode",
     )

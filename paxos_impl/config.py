@@ -15,7 +15,7 @@ from typing import Any
 from .machine import check_spec
 from .tls import TlsError, TlsSettings
 
-MODES = ("leader", "masterless", "epaxos", "mencius")
+MODES = ("leader", "masterless", "epaxos", "mencius", "wpaxos")
 READ_MODES = ("log", "quorum", "lease")
 TRANSPORTS = ("tcp", "udp")  # between peers; clients always use TCP
 KNOWN_BUGS = (
@@ -37,6 +37,8 @@ KNOWN_BUGS = (
     "mencius-revoke-no-phase1",
     "sm-nondeterministic",
     "sm-async-early-answer",
+    "wpaxos-steal-no-phase1",
+    "wpaxos-quorums-disjoint",
 )
 
 
@@ -101,6 +103,15 @@ class Config:
     # Permit phase-1 and phase-2 quorums that need not meet (Q1 + Q2 <= N): unsafe, for
     # watching on purpose what the intersection rule protects.
     unsafe_quorums: bool = False
+    # -- zones (WPaxos's grid quorums; other modes accept and ignore them) -------------------
+    # Lists of node ids, every node in exactly one zone; an integer Z (Z contiguous zones of
+    # equal size, the first ones get the remainder) or "0,1,2/3,4,5" are accepted too and
+    # normalised by validate(). Empty: one zone of every node.
+    zones: Any = field(default_factory=list)
+    zone_faults: int = 0  # f_z: zones that may fail (Q1 spans Z - f_z zones, Q2 f_z + 1)
+    node_faults: int = -1  # f_n per zone (Q1 takes l - f_n of a zone's l, Q2 f_n + 1); -1: (l-1)//2
+    # explicit grid sizes [z1, n1, z2, n2] instead of the ones f_z and f_n give (checked)
+    grid_sizes: list = field(default_factory=list)
     bugs: list[str] = field(default_factory=list)
     timeouts: Timeouts = field(default_factory=Timeouts)
     tls: TlsSettings = field(default_factory=TlsSettings)  # [tls]: off unless a cluster sets it
@@ -170,6 +181,9 @@ class Config:
                 f"phase-1 and phase-2 quorums must overlap: {self.q1} + {self.q2} <= {self.n}"
                 " (unsafe_quorums = true permits it on purpose)"
             )
+        self.zones = zone_lists(self.zones, self.ids())
+        if self.mode == "wpaxos":
+            self.grid()  # refuses quorums that could miss each other
         self._validate_limits()
         t = self.timeouts
         if not (0 < t.heartbeat_ms < t.election_min_ms <= t.election_max_ms):
@@ -183,6 +197,32 @@ class Config:
         except TlsError as e:
             raise ConfigError(str(e)) from None
         return self
+
+    def grid(self) -> Grid:
+        """WPaxos's grid quorums over the zones (the standard sizing of Ailijiang et al.):
+        Q1 = l - f_n nodes (l: the zone's size) in each of Z - f_z zones; Q2 = f_n + 1
+        nodes in each of f_z + 1 zones. Why they always meet: Z - f_z + f_z + 1 > Z zones, so
+        one zone holds a row of each, and l - f_n + f_n + 1 > l nodes, so those rows share a
+        node. A zone smaller than a row counts when all its nodes answered."""
+        zones = self.zones or [self.ids()]
+        nz, least = len(zones), min(len(z) for z in zones)
+        fz = self.zone_faults
+        fn = (least - 1) // 2 if self.node_faults < 0 else self.node_faults
+        if not 0 <= fz < nz:
+            raise ConfigError(f"zone_faults must be within 0..{nz - 1} for {nz} zones, got {fz}")
+        if fn >= least:
+            raise ConfigError(
+                f"node_faults must be below the smallest zone's size {least}, got {fn}"
+            )
+        g = Grid(zones, nz - fz, max(len(z) for z in zones) - fn, fz + 1, fn + 1)
+        if self.grid_sizes:
+            gs = self.grid_sizes
+            if len(gs) != 4 or not all(isinstance(x, int) and not isinstance(x, bool) for x in gs):
+                raise ConfigError(f"grid_sizes must be [z1, n1, z2, n2] (integers), got {gs!r}")
+            g = Grid(zones, *gs)
+        if not g.intersect():
+            raise ConfigError(f"WPaxos quorums can miss each other: {g.describe()}")
+        return g
 
     def _validate_limits(self) -> None:
         """Sizes must nest: a command fits in one accept, an accept in one frame, and one
@@ -256,6 +296,80 @@ class Config:
 
     def save(self, path: str | Path) -> None:
         Path(path).write_text(self.to_toml())
+
+
+@dataclass(frozen=True)
+class Grid:
+    """Grid quorums: phase 1 needs ``n1`` nodes (or all of a smaller zone) in each of
+    ``z1`` zones, phase 2 ``n2`` nodes in each of ``z2`` zones."""
+
+    zones: list[list[int]]
+    z1: int
+    n1: int
+    z2: int
+    n2: int
+
+    def rows(self, acks: set[int] | dict, z: int, per_zone: int) -> bool:
+        """Do ``acks`` fill ``z`` zone rows of ``per_zone`` nodes each?"""
+        full = sum(
+            1
+            for zone in self.zones
+            if sum(1 for i in zone if i in acks) >= min(per_zone, len(zone))
+        )
+        return full >= z
+
+    def q1(self, acks: set[int] | dict) -> bool:
+        return self.rows(acks, self.z1, self.n1)
+
+    def q2(self, acks: set[int] | dict) -> bool:
+        return self.rows(acks, self.z2, self.n2)
+
+    def intersect(self) -> bool:
+        """Every Q1 meets every Q2: they share a zone, and in every zone their rows meet."""
+        nz = len(self.zones)
+        if not (1 <= self.z1 <= nz and 1 <= self.z2 <= nz and self.n1 >= 1 and self.n2 >= 1):
+            return False
+        rows_meet = all(min(self.n1, len(z)) + min(self.n2, len(z)) > len(z) for z in self.zones)
+        return self.z1 + self.z2 > nz and rows_meet
+
+    def describe(self) -> str:
+        return (f"Q1 = {self.n1} nodes in {self.z1} of {len(self.zones)} zones, "
+                f"Q2 = {self.n2} nodes in {self.z2}")  # fmt: skip
+
+
+def zone_lists(spec: Any, ids: list[int]) -> list[list[int]]:
+    """The zones as lists of node ids, from a list of lists, an integer Z (contiguous zones
+    of equal size, the first ones taking the remainder) or "0,1,2/3,4,5"; [] stays []."""
+    if isinstance(spec, bool):
+        raise ConfigError(
+            f"zones must be lists of node ids, a zone count or 'a,b/c,d', got {spec!r}"
+        )
+    if isinstance(spec, int):
+        if not 1 <= spec <= len(ids):
+            raise ConfigError(
+                f"zones must be within 1..{len(ids)} for {len(ids)} nodes, got {spec}"
+            )
+        size, extra = divmod(len(ids), spec)
+        out, at = [], 0
+        for z in range(spec):
+            k = size + (1 if z < extra else 0)
+            out.append(ids[at : at + k])
+            at += k
+        return out
+    if isinstance(spec, str):
+        try:
+            spec = [[int(x) for x in part.split(",")] for part in spec.split("/")]
+        except ValueError:
+            raise ConfigError(f"zones: want 'a,b/c,d' (node ids), got {spec!r}") from None
+    if not isinstance(spec, list) or not all(
+        isinstance(z, list) and z and all(isinstance(i, int) and not isinstance(i, bool) for i in z)
+        for z in spec
+    ):
+        raise ConfigError(f"zones must be non-empty lists of node ids, got {spec!r}")
+    flat = [i for z in spec for i in z]
+    if spec and sorted(flat) != sorted(ids):
+        raise ConfigError(f"zones must hold every node exactly once (nodes {ids}), got {spec}")
+    return [list(z) for z in spec]
 
 
 def _toml_value(v: Any) -> str:

@@ -57,6 +57,7 @@ from paxos_impl.mencius import Mencius
 from paxos_impl.messages import ZERO, Ballot, ProtocolError
 from paxos_impl.proposer import Handler, Proposer, ProposerHost, RequestKey
 from paxos_impl.statemachine import KeyValue, Register
+from paxos_impl.wpaxos import WPaxos
 
 __all__ = ["PROPOSERS", "Ready", "Replica", "ProtocolError", "ZERO"]
 
@@ -66,6 +67,7 @@ PROPOSERS: dict[str, Callable[[ProposerHost], Proposer]] = {
     "masterless": Masterless,
     "epaxos": EPaxos,
     "mencius": Mencius,
+    "wpaxos": WPaxos,
 }
 CATCHUP_LIMIT = 64  # chosen slots per learn or promise message (and bytes: see limits.py)
 # "chosen" records are a recovery shortcut, not a safety rule (a chosen value is durable at a

@@ -511,10 +511,11 @@ class World:
     # -- observation ------------------------------------------------------------------------------
     def _observer(self, i: int) -> Callable[[str, int, Any], None]:
         n = self.nodes[i]
-        # In EPaxos mode a slot is the replica's own execution order (non-interfering commands
-        # may run in another order elsewhere), so slots are not compared across nodes there;
-        # each node's apply order is still checked, and the history checkers judge the rest.
-        local_slots = self.config.mode == "epaxos"
+        # In EPaxos and WPaxos modes a slot is the replica's own execution order (commands on
+        # other keys may run in another order elsewhere), so slots are not compared across
+        # nodes there; each node's apply order is still checked, and the history checkers
+        # judge the rest.
+        local_slots = self.config.mode in ("epaxos", "wpaxos")
 
         def observe(kind: str, slot: int, value: Any) -> None:
             if self.trace is not None and kind in ("chosen", "apply"):

@@ -35,7 +35,7 @@ ELSEWHERE = {
     "read_mode": "use --read-mode",
 }
 # Integers where 0 means something (a quorum of 0 is "a majority"; a drift bound may be 0).
-ZERO_ALLOWED = {"phase1_quorum", "phase2_quorum", "max_clock_drift_ms"}
+ZERO_ALLOWED = {"phase1_quorum", "phase2_quorum", "max_clock_drift_ms", "zone_faults"}
 
 
 def _defaults() -> dict[str, Any]:

@@ -78,6 +78,18 @@ def test_a_simulated_run_uses_them(tmp_path):
         (["--target-opt", "timeouts.heartbeat_ms=0"], "heartbeat_ms must be at least 1"),
         (["--target-opt", "timeouts.heartbeat_ms=900"], "heartbeat_ms < election_min_ms"),
         (["--target-opt", "mode=raft"], "mode must be one of"),
+        (["--target-opt", "zones=0,1/2"], "zones must hold every node exactly once"),
+        (
+            [
+                "--target-opt",
+                "mode=wpaxos",
+                "--target-opt",
+                "zones=5",
+                "--target-opt",
+                "grid_sizes=[4,1,1,1]",
+            ],  # fmt: skip
+            "WPaxos quorums can miss each other",
+        ),
         (["--target-opt", "phase1_quorum=6"], "quorum sizes must be within 1..5"),
         (["--target-opt", "read_mode=lease"], "use --read-mode"),
         (["--target-opt", "nokey"], "--target-opt wants KEY=VALUE"),
@@ -106,6 +118,13 @@ def test_disjoint_quorums_only_on_purpose():
              "--target-opt", "phase2_quorum=2", "--target-opt", "unsafe_quorums=true")  # fmt: skip
     cfg = make_cluster_for(s).config
     assert (cfg.q1, cfg.q2, cfg.unsafe_quorums) == (2, 2, True)
+
+
+def test_zones_reach_the_store_as_lists_of_node_ids():
+    s = spec("--backend", "sim", "--nodes", "5", "--target-opt", "mode=wpaxos",
+             "--target-opt", "zones=0,1,2/3,4", "--target-opt", "zone_faults=0")  # fmt: skip
+    cfg = make_cluster_for(s).config
+    assert cfg.zones == [[0, 1, 2], [3, 4]] and cfg.grid().q2({3})  # f_n = 0: one node
 
 
 def test_a_setting_and_a_backend_option_may_not_both_say_it():
