@@ -18,6 +18,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from paxos_impl.config import ConfigError, zone_lists
+
 # One-way delays in ms. wan3: Virginia, Oregon, Ireland (round trips ~70, ~80, ~140 ms);
 # wan5 adds California and Tokyo. lan3: three zones with no distance between them (the
 # same grouping without the wide area: a control for the wan figures).
@@ -44,34 +46,21 @@ class ZoneError(ValueError):
 
 def zone_groups(spec: Any, ids: list[int]) -> list[list[int]]:
     """The zones of the nodes ``ids``: ``spec`` is a count (int or digit string), an explicit
-    ``"0,1,2/3,4,5"`` or a list of lists of node ids; every node in exactly one zone."""
+    ``"0,1,2/3,4,5"`` or a list of lists of node ids; every node in exactly one zone.
+
+    The store's own parser decides (the simulator must group nodes exactly as the store's
+    ``zones`` setting does); its ConfigError becomes a ZoneError here."""
     if isinstance(spec, str) and spec.strip().isdigit():
         spec = int(spec)
-    if isinstance(spec, bool):
-        raise ZoneError(f"zones wants a count or groups of node ids, got {spec!r}")
-    if isinstance(spec, int):
-        if not 1 <= spec <= len(ids):
-            raise ZoneError(
-                f"zones={spec}: want between 1 and {len(ids)} zones for {len(ids)} nodes"
-            )
-        size, extra = divmod(len(ids), spec)
-        out, k = [], 0
-        for z in range(spec):
-            take = size + (z < extra)
-            out.append(list(ids[k : k + take]))
-            k += take
-        return out
-    if isinstance(spec, str):
-        try:
-            groups = [[int(x) for x in g.split(",") if x.strip()] for g in spec.split("/")]
-        except ValueError:
-            raise ZoneError(f"zones wants a count or e.g. 0,1,2/3,4,5, got {spec!r}") from None
-    elif isinstance(spec, list | tuple) and all(isinstance(g, list | tuple) for g in spec):
-        groups = [list(g) for g in spec]
-    else:
-        raise ZoneError(f"zones wants a count or groups of node ids, got {spec!r}")
-    flat = [i for g in groups for i in g]
-    if any(not g for g in groups) or sorted(flat) != sorted(ids) or len(set(flat)) != len(flat):
+    if isinstance(spec, tuple):
+        spec = [list(g) for g in spec]
+    elif isinstance(spec, list):
+        spec = [list(g) if isinstance(g, tuple) else g for g in spec]
+    try:
+        groups = zone_lists(spec, ids)
+    except ConfigError as e:
+        raise ZoneError(str(e)) from None
+    if not groups:
         raise ZoneError(f"zones {spec!r}: every node of {ids} must be in exactly one zone")
     return groups
 

@@ -31,12 +31,12 @@ def test_zone_groups_follow_the_contract(spec, n, want):
 @pytest.mark.parametrize(
     "spec, why",
     [
-        (0, "between 1 and 3"),
-        (4, "between 1 and 3"),
-        ("0,1/1,2", "exactly one zone"),  # node 1 twice
-        ("0,1", "exactly one zone"),  # node 2 in none
-        ("a,b", "a count or e.g."),
-        (True, "a count or groups"),
+        (0, "within 1..3"),
+        (4, "within 1..3"),
+        ("0,1/1,2", "exactly once"),  # node 1 twice
+        ("0,1", "exactly once"),  # node 2 in none
+        ("a,b", "node ids"),
+        (True, "zone count"),
     ],
 )
 def test_bad_zones_are_refused_in_one_line(spec, why):
