@@ -103,6 +103,7 @@ class Replica:
             config.max_inflight,
             {a.id: [a.host, a.peer_port, a.client_port] for a in config.nodes},
             (config.phase1_quorum, config.phase2_quorum),
+            config.unsafe_quorums,
         )
         self._members_seen = -1
         self.ids: list[int] = []  # every node we know (a message from another is refused)

@@ -97,3 +97,56 @@ def test_a_seed_with_membership_changes_replays_exactly(tmp_path):
     runs = [_run(tmp_path / str(k), 7, ["membership", "kill"])[0] for k in range(2)]
     a, b = ((r.run_dir / "history.jsonl").read_text() for r in runs)
     assert '"start-membership"' in a and a == b
+
+
+def _run_bug(tmp_path, seed: int, nemesis: list[str], bugs: list[str]):
+    spec = TestSpec(
+        workload="set",
+        nemesis=nemesis,
+        nodes=3,
+        concurrency=6,
+        time_limit=10,
+        seed=seed,
+        backend="sim",
+        nemesis_interval=2.0,
+        bugs=bugs,
+    )
+    c = SimCluster("t", 3, seed=seed)
+    return run_test(spec, cluster=c, results_root=tmp_path, progress=False, report=False), c
+
+
+@pytest.mark.timeout(120)
+def test_learners_cut_puts_the_leader_with_the_learners_and_catches_the_learner_quorum_bug(
+    tmp_path,
+):
+    for seed in range(2):
+        out, c = _run_bug(tmp_path / f"ok{seed}", seed, ["membership:learners-cut"], [])
+        assert out.valid is True, (seed, out.results.get("error"))
+        starts = [e["value"] for e in _events(out.run_dir, "start-membership")]
+        assert any("cut" in v for v in starts), starts
+        for v in (v for v in starts if "error" not in v):
+            side, rest = v["cut"]
+            assert v["leader"] in side and set(v["learners"]) <= set(side)
+            assert len(rest) == 2 and v["size_after"] == 5  # the two other voters
+        assert all(
+            e["value"]["healed"] == "network" for e in _events(out.run_dir, "stop-membership")
+        )
+        out, c = _run_bug(tmp_path / f"bug{seed}", seed, ["membership:learners-cut"],
+                          ["learner-quorum"])  # fmt: skip
+        assert out.valid is False
+
+
+@pytest.mark.timeout(120)
+def test_the_quorum_kind_changes_sizes_through_the_log_and_the_store_stays_valid(tmp_path):
+    seen = set()
+    plans = (["membership:quorum", "kill"], ["membership:quorum+grow+shrink", "partition"])
+    for seed, plan in enumerate(plans):
+        out, c = _run(tmp_path / str(seed), seed, plan, 5)
+        assert out.valid is True and c.violations == [], (seed, out.results.get("error"))
+        for e in _events(out.run_dir, "start-membership"):
+            v = e["value"]
+            if v["kind"] == "quorum" and "quorums" in v and "error" not in v:
+                q1, q2 = v["quorums"]
+                assert q1 + q2 > v["voters"] and max(q1, q2) < v["voters"]
+                seen.add((q1, q2) == (v["voters"] // 2 + 1,) * 2)
+    assert seen == {True, False}  # flexible sizes set, and majorities again after them

@@ -38,3 +38,16 @@ def members(bus: Bus, i: int) -> dict:
     h = ("members", i, bus.now)
     bus.request(i, h, "members", key=None)
     return bus.answers(h)[-1]["value"]
+
+
+def set_quorums(bus: Bus, at: int, seq: int, q1: int, q2: int) -> dict:
+    """Ask node ``at`` for new quorum sizes (``reconfig quorum``); the answer."""
+    h = ("quorum", seq)
+    value = {"action": "quorum", "q1": q1, "q2": q2}
+    bus.request(at, h, "reconfig", key=None, value=value, cid="admin", seq=seq)
+    for _ in range(200):
+        if bus.answers(h):
+            break
+        bus.run(0.05)
+    (ans,) = bus.answers(h)
+    return ans
