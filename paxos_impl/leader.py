@@ -475,6 +475,8 @@ class Leader:
             need = members.quorums(conf)[1] - off
             if src in conf.voters or r.cfg.has_bug("learner-quorum"):
                 p.acks.add(src)  # BUG(learner-quorum): only the slot's voters may count
+            elif r.cfg.has_bug("removed-node-votes") and src not in conf.learners:
+                p.acks.add(src)  # BUG(removed-node-votes): a node that left no longer votes
             if len(p.acks) >= need:
                 del self.inflight[s]
                 r.learn(s, p.value)

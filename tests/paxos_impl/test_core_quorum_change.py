@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from paxos_impl.membership import Conf, Membership, is_dump
 from tests.support.bus import Bus
-from tests.support.members import add_replica, change, members, set_quorums
+from tests.support.members import add_replica, change, members, restart_all, set_quorums
 
 
 def _write(bus: Bus, i: int, key: str, value: int, seq: int) -> list[dict]:
@@ -93,11 +93,7 @@ def test_sizes_survive_a_restart_of_every_node() -> None:
         assert set_quorums(bus, lead, 1, 2, 4)["ok"]
         for i in range(5):
             _write(bus, lead, "k", i, 10 + i)
-        for i in list(bus.r):
-            bus.crash(i)
-        for i in range(5):
-            bus.restart(i)
-        bus.run(2.0)
+        restart_all(bus, 5)
         for i in range(5):
             assert members(bus, i)["quorums"] == [2, 4]
 
