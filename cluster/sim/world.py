@@ -349,12 +349,20 @@ class World:
     def _undurable_slot(self, lo: int, hi: int, sender: Replica) -> int | None:
         """The first slot in lo..hi that fewer than a phase-2 quorum of its voters hold on
         disk, if any. The slot's configuration (voters and quorum sizes) is the sender's:
-        membership changes move both, and learners' or removed nodes' votes never count."""
+        membership changes move both, and learners' or removed nodes' votes never count. A
+        slot below the sender's oldest configuration (it learned it in a snapshot, and has
+        dropped that slot's configuration) is held to every node's disk and the configuration
+        file's quorum, as before membership changes existed."""
         members = sender.members
+        everyone = [n.durable for n in self.nodes.values()]
         for s in range(lo, hi + 1):
-            conf = members.at(s)
-            views = [self.nodes[i].durable for i in conf.voters if i in self.nodes]
-            if sum(s <= v.floor or s in v.accepted for v in views) < members.quorums(conf)[1]:
+            if s < members.confs[0].start:
+                views, need = everyone, self.config.q2
+            else:
+                conf = members.at(s)
+                views = [self.nodes[i].durable for i in conf.voters if i in self.nodes]
+                need = members.quorums(conf)[1]
+            if sum(s <= v.floor or s in v.accepted for v in views) < need:
                 return s
         return None
 
