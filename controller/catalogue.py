@@ -562,7 +562,16 @@ CLEAN["membership-removed-cut"] = replace(
     _REMOVED_CUT_DOCKER,
     aim="the leader cut off with nodes that left: it must not commit without its voters",
 )
-SIM_ONLY_CLEAN = ("membership", "membership-together")
+# ... and quorum sizes changed through the log among the other changes, with partitions
+# and kills (flexible sizes Q1 + Q2 = N + 1 and back to majorities).
+CLEAN["membership-quorum"] = Exposure(
+    workload="set",
+    nemesis=("membership:quorum+grow+shrink+replace+replace-leader", "partition", "kill"),
+    aim="quorum sizes changing with the voters, overlapping partitions and kills",
+    nemesis_interval=1.0,
+    nemesis_schedule="mixed",
+)
+SIM_ONLY_CLEAN = ("membership", "membership-together", "membership-quorum")
 CLEAN_NEMESES = tuple(CLEAN)
 
 
