@@ -31,6 +31,7 @@ SHRUNK: dict[str, tuple[int, int, int, int, int]] = {
     "txn-split": (0, 334, 12, 0, 0),
     "txn-stale-read": (0, 334, 12, 0, 0),
     "learner-quorum": (0, 377, 303, 10, 3),
+    "removed-node-votes": (0, 357, 13, 3, 2),
     "epaxos-small-fast-quorum": (0, 76, 12, 5, 1),
     "epaxos-execute-uncommitted": (0, 94, 28, 5, 1),
     "epaxos-recovery-ignores-preaccept": (2, 69, 69, 0, 0),

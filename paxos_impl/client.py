@@ -248,8 +248,19 @@ class _Base:
             return [node]
         return [self.preferred] + [i for i in self.ids if i != self.preferred]
 
-    def _reconfig(self, action: str, node: int, addr: list | None, with_: int | None) -> Any:
-        value: dict[str, Any] = {"action": action, "node": node}
+    def _reconfig(
+        self,
+        action: str,
+        node: int | None,
+        addr: list | None,
+        with_: int | None,
+        quorums: tuple[int, int] | None = None,
+    ) -> Any:
+        value: dict[str, Any] = {"action": action}
+        if node is not None:
+            value["node"] = node
+        if quorums is not None:
+            value["q1"], value["q2"] = quorums
         if addr is not None:
             value["addr"] = list(addr)
         if with_ is not None:
@@ -303,11 +314,17 @@ class Client(_Base):
         raise err
 
     def reconfig(
-        self, action: str, node: int, addr: list | None = None, with_: int | None = None
+        self,
+        action: str,
+        node: int | None,
+        addr: list | None = None,
+        with_: int | None = None,
+        quorums: tuple[int, int] | None = None,
     ) -> dict:
         """Ask for a membership change (add NODE ADDR | remove | promote | replace NODE
-        with_); the new membership once it is chosen. Refusals are DefiniteFailure."""
-        view = self._run(self._reconfig(action, node, addr, with_))
+        with_ | quorum with quorums=(q1, q2)); the new membership once it is chosen.
+        Refusals are DefiniteFailure."""
+        view = self._run(self._reconfig(action, node, addr, with_, quorums))
         return self.learn_members(view)
 
     def status(self, node: int | None = None) -> dict:
@@ -488,9 +505,14 @@ class AsyncClient(_Base):
         raise err
 
     async def reconfig(
-        self, action: str, node: int, addr: list | None = None, with_: int | None = None
+        self,
+        action: str,
+        node: int | None,
+        addr: list | None = None,
+        with_: int | None = None,
+        quorums: tuple[int, int] | None = None,
     ) -> dict:
-        view = await self._run(self._reconfig(action, node, addr, with_))
+        view = await self._run(self._reconfig(action, node, addr, with_, quorums))
         return self.learn_members(view)
 
     async def status(self, node: int | None = None) -> dict:

@@ -83,7 +83,9 @@ def build_parser() -> argparse.ArgumentParser:
     add("status", "print a node's status as JSON")
     add("members", "print the membership (voters, learners, addresses, leader) as JSON")
     rc = sub.add_parser(
-        "reconfig", help="change the membership (add, remove, promote, replace)", parents=[common]
+        "reconfig",
+        help="change the membership (add, remove, promote, replace, quorum)",
+        parents=[common],
     )
     acts = rc.add_subparsers(dest="action", metavar="ACTION", parser_class=_Parser)
     acts.required = True
@@ -95,7 +97,19 @@ def build_parser() -> argparse.ArgumentParser:
     r = acts.add_parser("replace", help="learner NEW takes voter OLD's place", parents=[common])
     r.add_argument("NODE", type=int, metavar="OLD")
     r.add_argument("NEW", type=int)
+    q = acts.add_parser(
+        "quorum", help="phase-1 and phase-2 quorum sizes of the voters", parents=[common]
+    )
+    q.add_argument("Q1", type=_positive)
+    q.add_argument("Q2", type=_positive)
     return p
+
+
+def _positive(text: str) -> int:
+    """A quorum size: a positive integer."""
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a positive integer")
+    return int(text)
 
 
 def _address(text: str) -> list:
@@ -130,7 +144,9 @@ def run(args: argparse.Namespace, client: Client) -> int:
         print(json.dumps(client.members(), indent=2, sort_keys=True))
     elif cmd == "reconfig":
         addr = getattr(args, "ADDR", None)
-        view = client.reconfig(args.action, args.NODE, addr, getattr(args, "NEW", None))
+        sizes = (args.Q1, args.Q2) if args.action == "quorum" else None
+        node = getattr(args, "NODE", None)
+        view = client.reconfig(args.action, node, addr, getattr(args, "NEW", None), sizes)
         print(json.dumps(view, indent=2, sort_keys=True))
     return EXIT_OK
 

@@ -30,6 +30,7 @@ KNOWN_BUGS = (
     "txn-split",
     "txn-stale-read",
     "learner-quorum",
+    "removed-node-votes",
     "epaxos-small-fast-quorum",
     "epaxos-execute-uncommitted",
     "epaxos-recovery-ignores-preaccept",

@@ -115,6 +115,7 @@ class Replica:
             config.max_inflight,
             {a.id: [a.host, a.peer_port, a.client_port] for a in config.nodes},
             (config.phase1_quorum, config.phase2_quorum),
+            config.unsafe_quorums,
         )
         self._members_seen = -1
         self.ids: list[int] = []  # every node we know (a message from another is refused)
@@ -603,6 +604,8 @@ class Replica:
         self._members_seen = m.version
         self.ids = sorted(m.known() | {self.id})
         self.reach = m.reach(self.applied_index)
+        if self.cfg.has_bug("removed-node-votes"):
+            self.reach = sorted(m.known())  # BUG(removed-node-votes): a node that left is gone
         self.peers = [i for i in self.reach if i != self.id]
         later = [c.start for c in m.confs if c.start > self.applied_index + 1]
         self._next_conf_start = min(later, default=-1)

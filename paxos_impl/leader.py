@@ -356,16 +356,12 @@ class Leader:
         if why is not None:
             return why
         v = req["value"]
-        voters = set(m.latest.voters)
-        if v["action"] == "remove":
-            voters.discard(v["node"])
-        elif v["action"] in ("promote", "replace"):
+        if v["action"] in ("promote", "replace"):
             new = v["node"] if v["action"] == "promote" else v["with"]
-            voters.add(new)
-            voters.discard(v["node"] if v["action"] == "replace" else -1)
             if self.peer_commit.get(new, -1) < r.commit_index - m.alpha or not self._alive((new,)):
                 return refusal("not_caught_up", f"node {new} has not caught up with the log")
-        if self._alive(tuple(voters)) < len(voters) // 2 + 1:
+        conf = m.successor(v, 0)
+        if self._alive(conf.voters) < max(conf.sizes()):
             return refusal("no_quorum", "the new voters would not have a live quorum")
         return None
 
@@ -479,6 +475,8 @@ class Leader:
             need = members.quorums(conf)[1] - off
             if src in conf.voters or r.cfg.has_bug("learner-quorum"):
                 p.acks.add(src)  # BUG(learner-quorum): only the slot's voters may count
+            elif r.cfg.has_bug("removed-node-votes") and src not in conf.learners:
+                p.acks.add(src)  # BUG(removed-node-votes): a node that left no longer votes
             if len(p.acks) >= need:
                 del self.inflight[s]
                 r.learn(s, p.value)

@@ -23,6 +23,14 @@ never counted. Changes:
 ``promote N``        learner N becomes a voter (the leader checks it has caught up)
 ``remove N``         voter or learner N leaves (the leader hands over if N is the leader)
 ``replace OLD NEW``  learner NEW becomes a voter and voter OLD leaves, in one change
+``quorum Q1 Q2``     the phase-1 and phase-2 quorum sizes of the current voters (flexible
+                     quorums): refused unless ``Q1 + Q2 > N`` (or ``unsafe_quorums``)
+
+Quorum sizes belong to a configuration like its voters: set through the log, in effect from
+``s + alpha``, and per slot, so a slot's phase-1 and phase-2 quorums are always counted among
+the same voters with the same sizes (the intersection argument is then the usual one). They
+are sizes for *these* voters: a change of the voters (promote, remove, replace) goes back to
+majorities, and adding or removing a learner keeps them.
 
 Every replica applies the same commands in the same order and decides the same way, so a
 change that cannot apply (unknown node, another change not yet in effect, no voters left) is
@@ -35,21 +43,24 @@ import bisect
 from dataclasses import dataclass
 from typing import Any
 
-ACTIONS = ("add", "remove", "promote", "replace")
+ACTIONS = ("add", "remove", "promote", "replace", "quorum")
 Address = list  # [host, peer_port, client_port]
 
 
 @dataclass(frozen=True)
 class Conf:
-    """One configuration: voters and learners, effective from slot ``start``."""
+    """One configuration: voters, learners and quorum sizes, effective from slot ``start``."""
 
     start: int
     voters: tuple[int, ...]
     learners: tuple[int, ...]
+    q1: int = 0  # phase-1 quorum size (0: a majority of the voters)
+    q2: int = 0  # phase-2 quorum size (0: a majority of the voters)
 
-    def quorum(self) -> int:
-        """A majority of the voters (phase 1 and phase 2 alike)."""
-        return len(self.voters) // 2 + 1
+    def sizes(self) -> tuple[int, int]:
+        """(phase-1, phase-2) quorum sizes: the explicit ones, else majorities."""
+        majority = len(self.voters) // 2 + 1
+        return self.q1 or majority, self.q2 or majority
 
     def members(self) -> tuple[int, ...]:
         return tuple(sorted(self.voters + self.learners))
@@ -64,6 +75,10 @@ def check_value(v: Any) -> str | None:
     """Why a reconfig command's value is malformed (None if it is well formed)."""
     if not isinstance(v, dict) or v.get("action") not in ACTIONS:
         return f"reconfig value must be {{action: {'|'.join(ACTIONS)}, node, ...}}"
+    if v["action"] == "quorum":
+        if not all(_nat(v.get(k)) and v[k] >= 1 for k in ("q1", "q2")):
+            return "reconfig quorum needs q1 and q2: positive integers"
+        return None
     if not _nat(v.get("node")):
         return "reconfig node must be a non-negative integer"
     if v["action"] == "add" and not is_address(v.get("addr")):
@@ -106,14 +121,20 @@ class Membership:
     """
 
     def __init__(
-        self, voters: list[int], alpha: int, addrs: dict[int, Address], quorum: tuple[int, int]
+        self,
+        voters: list[int],
+        alpha: int,
+        addrs: dict[int, Address],
+        quorum: tuple[int, int],
+        unsafe_quorums: bool = False,
     ) -> None:
         self.alpha = max(1, alpha)
-        self.confs: list[Conf] = [Conf(1, tuple(sorted(voters)), ())]
-        self.addrs: dict[int, Address] = {int(k): list(v) for k, v in addrs.items()}
-        # explicit (phase-1, phase-2) sizes of the first configuration (flexible quorums);
-        # every later configuration uses majorities of its voters
+        # the configuration file's (phase-1, phase-2) sizes (0: majority) are the first
+        # configuration's; later ones set their own (``quorum``) or use majorities
         self.genesis_quorum = quorum
+        self.confs: list[Conf] = [Conf(1, tuple(sorted(voters)), (), *quorum)]
+        self.addrs: dict[int, Address] = {int(k): list(v) for k, v in addrs.items()}
+        self.unsafe_quorums = unsafe_quorums  # as the configuration file: overlap not checked
         self.dedup: dict[str, list[Any]] = {}  # client id -> [seq, result], as the SM does
         self.version = 0  # bumped on every applied change (the node opens links on it)
 
@@ -125,11 +146,7 @@ class Membership:
 
     def quorums(self, conf: Conf) -> tuple[int, int]:
         """(phase-1, phase-2) quorum sizes of ``conf``."""
-        q1, q2 = self.genesis_quorum
-        if conf.start == 1 and (q1 or q2):  # only the first configuration starts at slot 1
-            n = len(conf.voters)
-            return q1 or n // 2 + 1, q2 or n // 2 + 1
-        return conf.quorum(), conf.quorum()
+        return conf.sizes()
 
     @property
     def latest(self) -> Conf:
@@ -157,6 +174,7 @@ class Membership:
         return {
             "voters": list(c.voters),
             "learners": list(c.learners),
+            "quorums": list(c.sizes()),
             "effective": c.start,
             "alpha": self.alpha,
             "nodes": {str(i): self.addrs[i] for i in c.members() if i in self.addrs},
@@ -180,12 +198,21 @@ class Membership:
         why = self.refuse(v, slot - 1)
         if why is not None:
             return why
+        if v["action"] == "add":
+            self.addrs[v["node"]] = list(v["addr"])
+        self.confs.append(self.successor(v, slot + self.alpha))
+        self.version += 1
+        return {"ok": True, "value": self.view()}
+
+    def successor(self, v: dict, start: int) -> Conf:
+        """The configuration the well-formed change ``v`` makes of the latest one."""
         c = self.latest
         voters, learners = set(c.voters), set(c.learners)
-        a, n = v["action"], v["node"]
+        a, n = v["action"], v.get("node")
+        if a == "quorum":
+            return Conf(start, c.voters, c.learners, v["q1"], v["q2"])
         if a == "add":
             learners.add(n)
-            self.addrs[n] = list(v["addr"])
         elif a == "promote":
             learners.discard(n)
             voters.add(n)
@@ -196,9 +223,10 @@ class Membership:
             voters.discard(n)
             learners.discard(v["with"])
             voters.add(v["with"])
-        self.confs.append(Conf(slot + self.alpha, tuple(sorted(voters)), tuple(sorted(learners))))
-        self.version += 1
-        return {"ok": True, "value": self.view()}
+        new = tuple(sorted(voters))
+        # sizes were chosen for these voters: other voters go back to majorities
+        q1, q2 = (c.q1, c.q2) if new == c.voters else (0, 0)
+        return Conf(start, new, tuple(sorted(learners)), q1, q2)
 
     def refuse(self, v: Any, applied: int) -> dict | None:
         """Why the change ``v`` cannot be made after slot ``applied`` (None: it can)."""
@@ -208,6 +236,8 @@ class Membership:
         if self.pending(applied):
             return refusal("reconfig_in_progress", "another membership change is not yet in effect")
         c = self.latest
+        if v["action"] == "quorum":
+            return self._refuse_sizes(v["q1"], v["q2"], len(c.voters))
         a, n = v["action"], v["node"]
         if a == "add" and n in c.members():
             return refusal("bad_request", f"node {n} is already a member")
@@ -221,6 +251,18 @@ class Membership:
             return refusal("no_quorum", "removing the last voter leaves no quorum")
         return None
 
+    def _refuse_sizes(self, q1: int, q2: int, n: int) -> dict | None:
+        """The configuration file's rules for quorum sizes, applied to ``n`` voters."""
+        if q1 > n or q2 > n:
+            return refusal("bad_request", f"quorum sizes must be within 1..{n}")
+        if q1 + q2 <= n and not self.unsafe_quorums:
+            return refusal(
+                "bad_request",
+                f"phase-1 and phase-2 quorums must overlap: {q1} + {q2} <= {n}"
+                " (unsafe_quorums = true permits it on purpose)",
+            )
+        return None
+
     def compact(self, applied: int) -> None:
         """Forget configurations no slot after ``applied`` can use."""
         keep = self.at(applied + 1)
@@ -230,15 +272,23 @@ class Membership:
     def dump(self) -> dict:
         return {
             "alpha": self.alpha,
-            "confs": [[c.start, list(c.voters), list(c.learners)] for c in self.confs],
+            "confs": [[c.start, list(c.voters), list(c.learners), c.q1, c.q2] for c in self.confs],
             "addrs": {str(i): a for i, a in sorted(self.addrs.items())},
             "dedup": self.dedup,
             "version": self.version,
         }
 
+    def _conf(self, c: list) -> Conf:
+        """A dumped configuration; one without sizes (written before they were part of it)
+        has the first configuration's from the file, and majorities after that."""
+        if len(c) == 5:
+            return Conf(c[0], tuple(c[1]), tuple(c[2]), c[3], c[4])
+        q = self.genesis_quorum if c[0] == 1 else (0, 0)
+        return Conf(c[0], tuple(c[1]), tuple(c[2]), *q)
+
     def load(self, d: dict) -> None:
         """Take the state of a snapshot (ours, or a peer's for a prefix we install)."""
-        self.confs = [Conf(s, tuple(v), tuple(ln)) for s, v, ln in d["confs"]]
+        self.confs = [self._conf(c) for c in d["confs"]]
         self.addrs.update({int(k): list(a) for k, a in d["addrs"].items()})
         self.dedup = {k: list(e) for k, e in d["dedup"].items()}
         self.version = max(self.version + 1, d.get("version", 0))
@@ -254,7 +304,8 @@ def is_dump(d: Any) -> bool:
         and len(confs) >= 1
         and all(
             isinstance(c, list)
-            and len(c) == 3
+            and len(c) in (3, 5)
+            and all(_nat(q) for q in c[3:])
             and _nat(c[0])
             and isinstance(c[1], list)
             and len(c[1]) >= 1

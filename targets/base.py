@@ -84,6 +84,16 @@ class Primaries(Protocol):
 
 
 @runtime_checkable
+class QuorumSizes(Protocol):
+    """A target whose quorum sizes change through its log (flexible quorums): the
+    membership nemesis's ``quorum`` kind. Raises :class:`ReconfigError` like a change."""
+
+    async def set_quorums(
+        self, cluster: Cluster, q1: int, q2: int, timeout: float = 5.0
+    ) -> dict[str, Any]: ...
+
+
+@runtime_checkable
 class Reconfigurable(Protocol):
     """A target whose membership can change while it serves (the membership nemesis).
 

@@ -348,13 +348,13 @@ class World:
         (paxos_impl.runtime, "what may leave before the fsync"). A slot the node learned in
         this very batch must be held durably by a phase-2 quorum of acceptors now; if the
         node's own vote, not yet written, made up the quorum, that is a violation."""
-        if n.rt is None:
+        if n.rt is None or n.replica is None:
             return
         last = n.commit_before  # slots up to here rested on durable votes (checked before)
         for _, m in n.rt.send_early(batch):
             commit = m.get("commit", 0)
             if commit > last:
-                slot = self._undurable_slot(last + 1, commit)
+                slot = self._undurable_slot(last + 1, commit, n.replica)
                 if slot is not None:
                     self.violations.append(
                         f"t={self.now:.3f} node {i} sent accept with commit {commit} before "
@@ -362,11 +362,22 @@ class World:
                     )
                 last = commit
 
-    def _undurable_slot(self, lo: int, hi: int) -> int | None:
-        """The first slot in lo..hi that fewer than a phase-2 quorum hold on disk, if any."""
-        views = [n.durable for n in self.nodes.values()]
-        need = self.config.q2
+    def _undurable_slot(self, lo: int, hi: int, sender: Replica) -> int | None:
+        """The first slot in lo..hi that fewer than a phase-2 quorum of its voters hold on
+        disk, if any. The slot's configuration (voters and quorum sizes) is the sender's:
+        membership changes move both, and learners' or removed nodes' votes never count. A
+        slot below the sender's oldest configuration (it learned it in a snapshot, and has
+        dropped that slot's configuration) is held to every node's disk and the configuration
+        file's quorum, as before membership changes existed."""
+        members = sender.members
+        everyone = [n.durable for n in self.nodes.values()]
         for s in range(lo, hi + 1):
+            if s < members.confs[0].start:
+                views, need = everyone, self.config.q2
+            else:
+                conf = members.at(s)
+                views = [self.nodes[i].durable for i in conf.voters if i in self.nodes]
+                need = members.quorums(conf)[1]
             if sum(s <= v.floor or s in v.accepted for v in views) < need:
                 return s
         return None

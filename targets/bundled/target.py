@@ -88,6 +88,18 @@ class BundledTarget(PaxosServer):
         finally:
             await conn.close()
 
+    async def set_quorums(
+        self, cluster: Cluster, q1: int, q2: int, timeout: float = 5.0
+    ) -> dict[str, Any]:
+        """Phase-1 and phase-2 quorum sizes of the current voters (targets.base.QuorumSizes)."""
+        conn = self._admin(cluster, timeout)
+        try:
+            return await conn.reconfig("quorum", None, quorums=(q1, q2))
+        except PaxosError as e:
+            raise _reconfig_error(e) from None
+        finally:
+            await conn.close()
+
     def _admin(self, cluster: Cluster, timeout: float) -> Any:
         """A fresh client (its own id: changes are de-duplicated per client) to any node."""
         self._admins = getattr(self, "_admins", 0) + 1

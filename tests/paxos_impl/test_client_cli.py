@@ -67,3 +67,25 @@ def test_reconfig_takes_an_address_and_a_bad_one_is_a_usage_error(capsys):
             client_cli.main(bad)
         assert e.value.code == 2
         assert len(capsys.readouterr().err.strip().splitlines()) == 1, bad
+
+
+def test_reconfig_quorum_takes_two_positive_sizes_and_asks_for_them(capsys):
+    p = client_cli.build_parser()
+    a = p.parse_args(["reconfig", "quorum", "4", "2"])
+    assert (a.action, a.Q1, a.Q2) == ("quorum", 4, 2)
+    asked = []
+
+    class Fake:
+        def reconfig(self, *args):
+            asked.append(args)
+            return {"voters": [0, 1, 2, 3, 4], "quorums": [4, 2]}
+
+    assert client_cli.run(a, Fake()) == 0
+    assert asked == [("quorum", None, None, None, (4, 2))]
+    assert '"quorums"' in capsys.readouterr().out
+    for bad in (["reconfig", "quorum", "0", "2"], ["reconfig", "quorum", "x", "2"],
+                ["reconfig", "quorum", "3"]):  # fmt: skip
+        with pytest.raises(SystemExit) as e:
+            client_cli.main(bad)
+        assert e.value.code == 2
+        assert len(capsys.readouterr().err.strip().splitlines()) == 1, bad

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from tests.support.bus import Bus
-from tests.support.members import add_replica, change, members
+from tests.support.members import add_replica, change, members, restart_all
 
 
 def _write(bus: Bus, i: int, key: str, value: int, seq: int, cid: str = "c") -> list[dict]:
@@ -105,11 +105,7 @@ def test_membership_survives_a_restart_of_every_node() -> None:
         for i in range(6):
             _write(bus, lead, "k", i, 10 + i)
         want = members(bus, lead)
-        for i in list(bus.r):
-            bus.crash(i)
-        for i in range(4):
-            bus.restart(i)
-        bus.run(2.0)
+        restart_all(bus, 4)
         for i in range(4):
             got = members(bus, i)
             assert (got["voters"], got["learners"]) == (want["voters"], want["learners"])
@@ -127,3 +123,33 @@ def test_removing_a_live_voter_when_the_rest_are_down_is_refused_with_no_quorum(
     ans = change(bus, lead, 1, "remove", victim)
     assert ans["error"] == "no_quorum"
     assert victim in members(bus, lead)["voters"]
+
+
+def _shrunk_by_two(**kw) -> tuple[Bus, int, list[int], list[int]]:
+    """Five voters, two of them removed (their replicas keep running): leader, the two
+    voters that stay, the two nodes that left."""
+    bus = Bus(5, seed=4, **kw)
+    bus.run(1.5)
+    lead = bus.leader()
+    others = [i for i in range(5) if i != lead]
+    gone = others[:2]
+    for k, node in enumerate(gone):
+        assert change(bus, lead, 1 + k, "remove", node)["ok"]
+        bus.run(0.5)
+    bus.run(1.0)
+    lead = bus.leader()  # the same one, or one of the voters that stay
+    voters = members(bus, lead)["voters"]
+    assert sorted(voters + gone) == list(range(5))
+    return bus, lead, [v for v in voters if v != lead], gone
+
+
+def test_a_removed_node_never_counts_in_a_quorum() -> None:
+    bus, lead, stay, _gone = _shrunk_by_two()
+    bus.cut.update(stay)  # the leader is 1 of 3 voters; the two that left still run
+    assert _write(bus, lead, "r", 1, 1) in ([], [{"ok": False, "error": "timeout", "leader": None}])
+
+
+def test_with_the_removed_node_votes_bug_a_node_that_left_is_counted() -> None:
+    bus, lead, stay, _gone = _shrunk_by_two(bugs=["removed-node-votes"])
+    bus.cut.update(stay)
+    assert _write(bus, lead, "r", 1, 1) == [{"ok": True, "value": None}]

@@ -1,6 +1,6 @@
 """The membership walk-through by hand, on real processes: start 3 nodes, add a 4th and a 5th
-with ``paxos-client reconfig``, remove the leader, kill -9 everyone, restart, and check that
-``paxos-client members`` and every acknowledged value are right."""
+with ``paxos-client reconfig``, remove the leader, set flexible quorum sizes, kill -9 everyone,
+restart, and check that ``paxos-client members`` and every acknowledged value are right."""
 
 from __future__ import annotations
 
@@ -65,6 +65,14 @@ def test_grow_to_five_remove_the_leader_kill_all_and_recover(tmp_path) -> None:
         until_ok(servers, "reconfig", "remove", str(leader))
         for i in range(5):
             put(f"after-remove-{i}", str(i))
+        # four voters: elect with 3, commit with 2 (a definite refusal when they miss)
+        deadline = time.monotonic() + 20  # the removal may still be in flight: wait
+        while "overlap" not in (bad := cli(servers, "reconfig", "quorum", "2", "2")).stderr:
+            assert bad.returncode != 0 and time.monotonic() < deadline, bad.stderr
+            time.sleep(0.3)
+        assert bad.returncode == 1 and len(bad.stderr.strip().splitlines()) == 1, bad.stderr
+        assert json.loads(until_ok(servers, "reconfig", "quorum", "3", "2"))["quorums"] == [3, 2]
+        put("after-quorum", "z")
 
         for node in list(servers.procs):
             servers.kill(node)  # kill -9, everyone
@@ -74,6 +82,7 @@ def test_grow_to_five_remove_the_leader_kill_all_and_recover(tmp_path) -> None:
         view = json.loads(until_ok(servers, "members"))
         assert view["voters"] == sorted({0, 1, 2, 3, 4} - {leader}), view
         assert view["learners"] == [] and view["leader"] != leader
+        assert view["quorums"] == [3, 2]  # the sizes are durable like the voters
         for key, value in acked.items():
             assert until_ok(servers, "get", key) == value + "\n", key
         assert len(acked) >= 14

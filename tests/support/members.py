@@ -24,6 +24,15 @@ def change(bus: Bus, at: int, seq: int, action: str, node: int, **more: Any) -> 
     value = {"action": action, "node": node, **more}
     if action == "add":
         value.setdefault("addr", addr(node))
+    return _reconfig(bus, at, seq, value)
+
+
+def set_quorums(bus: Bus, at: int, seq: int, q1: int, q2: int) -> dict:
+    """Ask node ``at`` for new quorum sizes (``reconfig quorum``); the answer."""
+    return _reconfig(bus, at, seq, {"action": "quorum", "q1": q1, "q2": q2})
+
+
+def _reconfig(bus: Bus, at: int, seq: int, value: dict) -> dict:
     h = ("reconfig", seq)
     bus.request(at, h, "reconfig", key=None, value=value, cid="admin", seq=seq)
     for _ in range(200):
@@ -32,6 +41,15 @@ def change(bus: Bus, at: int, seq: int, action: str, node: int, **more: Any) -> 
         bus.run(0.05)
     (ans,) = bus.answers(h)
     return ans
+
+
+def restart_all(bus: Bus, up: int) -> None:
+    """kill -9 every replica, then start replicas 0..up-1 again from their disks."""
+    for i in list(bus.r):
+        bus.crash(i)
+    for i in range(up):
+        bus.restart(i)
+    bus.run(2.0)
 
 
 def members(bus: Bus, i: int) -> dict:
