@@ -43,7 +43,7 @@ def test_sequential_counter_valid_and_a_lost_add():
     r = check_machine(bad, M.Counter)
     assert r["valid"] is False
     assert r["op"]["index"] == 2 and r["op"]["output"] == 0
-    assert r["prefix"] == [{"index": 0, "state": 2}]  # states are snapshots, as JSON
+    assert r["prefix"] == [{"index": 0, "state": {"total": 2}}]  # states are snapshots, as JSON
     assert r["machine"] == "examples.machines.counter:Counter"
 
 
@@ -215,7 +215,7 @@ def test_cli_verdicts_and_exit_codes(tmp_path):
     res = json.loads(r.stdout)
     assert res["valid"] is False and res["model"] == "machine"
     assert res["op"]["f"] == "query" and res["op"]["output"] == 2
-    assert res["prefix"][-1]["state"] == 3
+    assert res["prefix"][-1]["state"] == {"total": 3}
     page = out.read_text()
     assert "Not linearizable" in page and "query &quot;value&quot; -&gt; 2" in page
 
@@ -224,9 +224,9 @@ def test_cli_initial_is_a_snapshot_to_start_from():
     """The valid counter history starts from 0: from a snapshot of 10 its first add cannot
     answer 3."""
     h = DATA / "machine" / "counter-valid.jsonl"
-    assert paxlab_check(h, "--machine", COUNTER, "--initial", "0").returncode == 0
-    r = paxlab_check(h, "--machine", COUNTER, "--initial", "10", "--json")
-    assert r.returncode == 1 and json.loads(r.stdout)["initial"] == 10
+    assert paxlab_check(h, "--machine", COUNTER, "--initial", '{"total": 0}').returncode == 0
+    r = paxlab_check(h, "--machine", COUNTER, "--initial", '{"total": 10}', "--json")
+    assert r.returncode == 1 and json.loads(r.stdout)["initial"] == {"total": 10}
 
 
 @pytest.mark.parametrize(

@@ -73,7 +73,7 @@ def test_workload_makes_commands_and_queries_from_the_class():
     ops = [w.op(ctx) for _ in range(200)]
     fs = {o["f"] for o in ops}
     assert fs == {"apply", "query"} and all(o["key"] is None for o in ops)
-    assert all(1 <= o["value"]["add"] <= 3 for o in ops if o["f"] == "apply")
+    assert all(1 <= o["value"]["add"] <= 5 for o in ops if o["f"] == "apply")
     assert set(w.checkers()) == {"linearizable", "stats"}
     only = workloads.make("machine", 4, {"state_machine": "tests.support.machines:CommandsOnly"})
     assert {only.op(ctx)["f"] for _ in range(50)} == {"apply"}
