@@ -49,6 +49,7 @@ from bisect import bisect_left, bisect_right
 from collections import deque
 from collections.abc import Callable, Generator, Iterable
 
+from checker import native
 from checker.history import HistoryError, Op, iter_events, iter_ops, ops_from
 from checker.models import ANYTHING, ILLEGAL, NOCHECK, NOTHING, Model, freeze, get_model, thaw
 
@@ -262,6 +263,13 @@ def search_steps(
     rets = [_ret(o) for o in ops]
     pure = [model.pure(f, out) for f, out in zip(fs, outs, strict=True)]
     init = model.init(initial)
+    if not relaxed and native.available():
+        compiled = native.native_steps(ops, model, fs, args, outs, rets, init)
+        if compiled is not None:
+            try:
+                return (yield from compiled)
+            except native.Wide:
+                pass  # its window outgrew it: the Python search, from the start
 
     pred, succ = info_classes(fs, args, rets)
     nxt, prv, inxt, iprv, crank, rrank = linked_entries([o.call for o in ops], rets, pred)
