@@ -708,9 +708,266 @@ static PyObject *nat_run(PyObject *self, PyObject *cap) {
     }
 }
 
+
+/* ---- the history reader: `history.iter_ops(history.iter_events(path))`, for files in the
+ * common shape (see checker/native.py `read_ops`). It builds exactly the Ops the Python
+ * reader builds, or returns None, leaving the file to the Python reader, at the first
+ * thing it does not handle or that the Python reader would refuse (with its own message):
+ * escapes in strings, floats, objects as values, duplicate fields, a bad pairing, ... */
+
+typedef struct { const char *p, *end; } cur_t;
+
+static void ws(cur_t *c) {
+    while (c->p < c->end && (*c->p == ' ' || *c->p == '\t' || *c->p == '\r')) c->p++;
+}
+
+/* A string without escapes; NULL (no error set) to decline. */
+static PyObject *rd_string(cur_t *c) {
+    const char *s = ++c->p;
+    while (c->p < c->end && *c->p != '"') {
+        unsigned char ch = (unsigned char)*c->p;
+        if (ch == '\\' || ch < 0x20) return NULL;
+        c->p++;
+    }
+    if (c->p >= c->end) return NULL;
+    PyObject *o = PyUnicode_DecodeUTF8(s, c->p - s, "strict");
+    c->p++;
+    if (!o) PyErr_Clear();
+    return o;
+}
+
+static PyObject *rd_value(cur_t *c, int depth);
+
+static PyObject *rd_number(cur_t *c) {
+    const char *s = c->p;
+    int neg = 0;
+    if (*c->p == '-') { neg = 1; c->p++; }
+    const char *d = c->p;
+    while (c->p < c->end && *c->p >= '0' && *c->p <= '9') c->p++;
+    Py_ssize_t nd = c->p - d;
+    if (nd == 0 || nd > 18 || (nd > 1 && *d == '0')) return NULL;
+    if (c->p < c->end && (*c->p == '.' || *c->p == 'e' || *c->p == 'E')) return NULL;
+    long long v = 0;
+    for (const char *q = d; q < c->p; q++) v = v * 10 + (*q - '0');
+    (void)s;
+    return PyLong_FromLongLong(neg ? -v : v);
+}
+
+static int lit(cur_t *c, const char *w, Py_ssize_t n) {
+    if (c->end - c->p < n || memcmp(c->p, w, n)) return 0;
+    c->p += n;
+    return 1;
+}
+
+static PyObject *rd_value(cur_t *c, int depth) {
+    ws(c);
+    if (c->p >= c->end) return NULL;
+    char ch = *c->p;
+    if (ch == '"') return rd_string(c);
+    if (ch == '-' || (ch >= '0' && ch <= '9')) return rd_number(c);
+    if (ch == 'n') { if (!lit(c, "null", 4)) return NULL; Py_RETURN_NONE; }
+    if (ch == 't') { if (!lit(c, "true", 4)) return NULL; Py_RETURN_TRUE; }
+    if (ch == 'f') { if (!lit(c, "false", 5)) return NULL; Py_RETURN_FALSE; }
+    if (ch != '[' || depth >= 4) return NULL;
+    c->p++;
+    PyObject *l = PyList_New(0);
+    if (!l) { PyErr_Clear(); return NULL; }
+    ws(c);
+    if (c->p < c->end && *c->p == ']') { c->p++; return l; }
+    for (;;) {
+        PyObject *v = rd_value(c, depth + 1);
+        if (!v || PyList_Append(l, v) < 0) { Py_XDECREF(v); Py_DECREF(l); PyErr_Clear(); return NULL; }
+        Py_DECREF(v);
+        ws(c);
+        if (c->p < c->end && *c->p == ',') { c->p++; continue; }
+        if (c->p < c->end && *c->p == ']') { c->p++; return l; }
+        Py_DECREF(l);
+        return NULL;
+    }
+}
+
+enum { K_TYPE, K_PROCESS, K_F, K_KEY, K_VALUE, K_TIME, K_INDEX, K_ERROR, K_N };
+static const char *const FIELD[K_N] = {"type", "process", "f", "key", "value", "time", "index", "error"};
+
+static PyObject *s_type, *s_output, *s_error, *s_ret, *s_ret_index, *s_ret_line, *s_f, *s_key,
+    *s_info, *s_nemesis, *s_line;
+
+/* One event line -> fields[K_N] (new references or NULL when absent); 1 ok, 0 decline,
+ * 2 blank line. Extra fields are read and dropped. */
+static int rd_event(cur_t *c, PyObject **fld) {
+    for (int j = 0; j < K_N; j++) fld[j] = NULL;
+    ws(c);
+    if (c->p >= c->end) return 2;
+    if (*c->p != '{') return 0;
+    c->p++;
+    ws(c);
+    if (c->p < c->end && *c->p == '}') { c->p++; goto tail; }
+    for (;;) {
+        ws(c);
+        if (c->p >= c->end || *c->p != '"') return 0;
+        const char *k = ++c->p;
+        while (c->p < c->end && *c->p != '"') {
+            unsigned char ch = (unsigned char)*c->p;
+            if (ch == '\\' || ch < 0x20 || ch >= 0x80) return 0; /* escapes, controls, non-ASCII */
+            c->p++;
+        }
+        if (c->p >= c->end) return 0;
+        Py_ssize_t kn = c->p - k;
+        c->p++;
+        int which = -1;
+        for (int j = 0; j < K_N; j++)
+            if ((Py_ssize_t)strlen(FIELD[j]) == kn && !memcmp(FIELD[j], k, kn)) { which = j; break; }
+        ws(c);
+        if (c->p >= c->end || *c->p != ':') return 0;
+        c->p++;
+        PyObject *v = rd_value(c, 0);
+        if (!v) return 0;
+        if (which < 0) {
+            Py_DECREF(v); /* an extra field (node, latency): checked, not kept */
+        } else {
+            if (fld[which]) { Py_DECREF(v); return 0; } /* duplicate field */
+            fld[which] = v;
+        }
+        ws(c);
+        if (c->p < c->end && *c->p == ',') { c->p++; continue; }
+        if (c->p < c->end && *c->p == '}') { c->p++; break; }
+        return 0;
+    }
+tail:
+    ws(c);
+    return c->p >= c->end;
+}
+
+static int is_int(PyObject *o) { return PyLong_CheckExact(o); }
+
+/* read_ops(data: bytes, Op) -> list of Ops as `iter_ops(iter_events(...))` yields them, or None */
+static PyObject *nat_read_ops(PyObject *self, PyObject *args) {
+    Py_buffer buf;
+    PyObject *opcls;
+    if (!PyArg_ParseTuple(args, "y*O", &buf, &opcls)) return NULL;
+    const char *p = buf.buf, *end = p + buf.len;
+    PyObject *out = PyList_New(0), *pending = PyDict_New();
+    PyObject *fld[K_N] = {0};
+    PyObject *result = NULL;
+    if (!out || !pending) goto done;
+    long long lineno = 0, n = 0, last_pos = 0;
+    int indexed = -1, timed = -1, have_last = 0;
+    while (p < end) {
+        const char *nl = memchr(p, '\n', end - p);
+        const char *le = nl ? nl : end;
+        lineno++;
+        cur_t c = {p, le};
+        p = nl ? nl + 1 : end;
+        int r = rd_event(&c, fld);
+        if (r == 2) continue;
+        if (r == 0) goto decline;
+        PyObject *t = fld[K_TYPE], *pr = fld[K_PROCESS], *f = fld[K_F], *tm = fld[K_TIME],
+                 *ix = fld[K_INDEX], *key = fld[K_KEY];
+        if (!t || !PyUnicode_CheckExact(t) || !f || !PyUnicode_CheckExact(f) || !pr ||
+            !(is_int(pr) || PyUnicode_CheckExact(pr)))
+            goto decline;
+        int kind;
+        if (PyUnicode_CompareWithASCIIString(t, "invoke") == 0) kind = 0;
+        else if (PyUnicode_CompareWithASCIIString(t, "ok") == 0) kind = 1;
+        else if (PyUnicode_CompareWithASCIIString(t, "fail") == 0) kind = 2;
+        else if (PyUnicode_CompareWithASCIIString(t, "info") == 0) kind = 3;
+        else goto decline;
+        if (tm && tm != Py_None && !is_int(tm)) goto decline;
+        if (ix && ix != Py_None && !is_int(ix)) goto decline;
+        if (key && key != Py_None && !(is_int(key) || PyUnicode_CheckExact(key))) goto decline;
+        /* indices: 0, 1, 2, ... on every event or on none */
+        int has_ix = ix && ix != Py_None;
+        if (indexed < 0) indexed = has_ix;
+        if (has_ix != indexed) goto decline;
+        if (has_ix && PyLong_AsLongLong(ix) != n) { PyErr_Clear(); goto decline; }
+        PyObject *index = ix ? ix : NULL; /* ev.get("index", n) */
+        int has_time = tm && tm != Py_None;
+        if (timed < 0) timed = has_time;
+        if (has_time != timed) goto decline;
+        long long pos;
+        if (timed) {
+            int ovf;
+            pos = PyLong_AsLongLongAndOverflow(tm, &ovf);
+            if (ovf || (pos == -1 && PyErr_Occurred())) { PyErr_Clear(); goto decline; }
+        } else {
+            pos = lineno;
+        }
+        if (have_last && pos < last_pos && timed) pos = last_pos;
+        last_pos = pos;
+        have_last = 1;
+        PyObject *idx = index ? (Py_INCREF(index), index) : PyLong_FromLongLong(n);
+        n++;
+        if (!idx) goto done;
+        if (PyUnicode_CheckExact(pr) && PyUnicode_CompareWithASCIIString(pr, "nemesis") == 0) {
+            Py_DECREF(idx);
+            goto next;
+        }
+        PyObject *ln = PyLong_FromLongLong(lineno), *ps = PyLong_FromLongLong(pos);
+        if (!ln || !ps) { Py_XDECREF(ln); Py_XDECREF(ps); Py_DECREF(idx); goto done; }
+        if (kind == 0) {
+            if (PyDict_GetItemWithError(pending, pr)) { Py_DECREF(ln); Py_DECREF(ps); Py_DECREF(idx); goto decline; }
+            if (PyErr_Occurred()) { Py_DECREF(ln); Py_DECREF(ps); Py_DECREF(idx); goto done; }
+            PyObject *val = fld[K_VALUE] ? fld[K_VALUE] : Py_None;
+            PyObject *op = PyObject_CallFunction(opcls, "OOOOOOOOOOOOO", pr, f, key ? key : Py_None,
+                                                 val, s_info, Py_None, Py_None, ps, Py_None, idx,
+                                                 Py_None, ln, Py_None);
+            Py_DECREF(ln); Py_DECREF(ps); Py_DECREF(idx);
+            if (!op) goto done;
+            int e = PyDict_SetItem(pending, pr, op);
+            Py_DECREF(op);
+            if (e < 0) goto done;
+        } else {
+            PyObject *op = PyDict_GetItemWithError(pending, pr);
+            if (!op) { Py_DECREF(ln); Py_DECREF(ps); Py_DECREF(idx); if (PyErr_Occurred()) goto done; goto decline; }
+            Py_INCREF(op);
+            PyDict_DelItem(pending, pr);
+            int bad = 0;
+            PyObject *of = PyObject_GetAttr(op, s_f);
+            if (!of || PyObject_RichCompareBool(f, of, Py_NE) != 0) bad = 1;
+            Py_XDECREF(of);
+            if (!bad && key) {
+                PyObject *ok_ = PyObject_GetAttr(op, s_key);
+                if (!ok_ || PyObject_RichCompareBool(key, ok_, Py_NE) != 0) bad = 1;
+                Py_XDECREF(ok_);
+            }
+            if (bad) { PyErr_Clear(); Py_DECREF(op); Py_DECREF(ln); Py_DECREF(ps); Py_DECREF(idx); goto decline; }
+            int e = PyObject_SetAttr(op, s_type, t) < 0 ||
+                    PyObject_SetAttr(op, s_output, fld[K_VALUE] ? fld[K_VALUE] : Py_None) < 0 ||
+                    PyObject_SetAttr(op, s_error, fld[K_ERROR] ? fld[K_ERROR] : Py_None) < 0 ||
+                    PyObject_SetAttr(op, s_ret_index, idx) < 0 ||
+                    PyObject_SetAttr(op, s_ret_line, ln) < 0 ||
+                    PyObject_SetAttr(op, s_ret, kind == 3 ? Py_None : ps) < 0 ||
+                    PyList_Append(out, op) < 0;
+            Py_DECREF(op); Py_DECREF(ln); Py_DECREF(ps); Py_DECREF(idx);
+            if (e) goto done;
+        }
+    next:
+        for (int j = 0; j < K_N; j++) Py_CLEAR(fld[j]);
+    }
+    {
+        PyObject *k, *v;
+        Py_ssize_t pos = 0;
+        while (PyDict_Next(pending, &pos, &k, &v))
+            if (PyList_Append(out, v) < 0) goto done;
+    }
+    result = out;
+    out = NULL;
+    goto done;
+decline:
+    result = Py_None;
+    Py_INCREF(result);
+done:
+    for (int j = 0; j < K_N; j++) Py_XDECREF(fld[j]);
+    Py_XDECREF(out);
+    Py_XDECREF(pending);
+    PyBuffer_Release(&buf);
+    return result;
+}
+
 static PyMethodDef methods[] = {
     {"new", nat_new, METH_VARARGS, "Set up the search of one sub-history."},
     {"run", nat_run, METH_O, "Run the search up to its next yield point or its end."},
+    {"read_ops", nat_read_ops, METH_VARARGS, "A history's Ops, as the Python reader gives them, or None."},
     {NULL, NULL, 0, NULL},
 };
 
@@ -718,4 +975,12 @@ static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "checker._native",
                                     "The linearizability search in C (see checker/native.py).",
                                     -1, methods};
 
-PyMODINIT_FUNC PyInit__native(void) { return PyModule_Create(&module); }
+#define INTERN(v, text) if (!((v) = PyUnicode_InternFromString(text))) return NULL
+
+PyMODINIT_FUNC PyInit__native(void) {
+    INTERN(s_type, "type"); INTERN(s_output, "output"); INTERN(s_error, "error");
+    INTERN(s_ret, "ret"); INTERN(s_ret_index, "ret_index"); INTERN(s_ret_line, "ret_line");
+    INTERN(s_f, "f"); INTERN(s_key, "key"); INTERN(s_info, "info"); INTERN(s_nemesis, "nemesis");
+    INTERN(s_line, "line");
+    return PyModule_Create(&module);
+}

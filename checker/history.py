@@ -475,11 +475,17 @@ def ops_from(source: Any, include_nemesis: bool = False) -> list[Op]:
     """Ops from a path, an iterable of JSON lines, a list of event dicts or a list of Ops."""
     if isinstance(source, list) and (not source or isinstance(source[0], Op)):
         return source
+    ops = None
     if isinstance(source, list) and isinstance(source[0], dict):
         events = ((i, check_event(ev, i)) for i, ev in enumerate(source, 1))
     else:
+        if not include_nemesis and isinstance(source, (str, os.PathLike)):
+            from checker.native import read_ops  # the C reader, when it takes the file
+
+            ops = read_ops(source)
         events = iter_events(source)
-    ops = list(iter_ops(events, include_nemesis=include_nemesis))
+    if ops is None:
+        ops = list(iter_ops(events, include_nemesis=include_nemesis))
     ops.sort(key=lambda o: (o.call, o.line))
     return ops
 

@@ -3,14 +3,16 @@ same result, field for field (verdict, configurations explored, failing op, pref
 states along it), on every generated benchmark history and on thousands of random ones;
 and the Python search wherever the compiled one declines."""
 
+import glob
+import json
 import random
 import shutil
 
 import pytest
 
 from checker import native
-from checker.history import ops_from
-from checker.kvgen import named_set
+from checker.history import HistoryError, iter_events, iter_ops, ops_from
+from checker.kvgen import generate_kv, named_set, write_set
 from checker.linearizability import check, drive, relevant, search_steps
 from checker.models import freeze, get_model
 from tests.checker.test_linearizability import random_history
@@ -137,3 +139,82 @@ def test_pure_switch_turns_it_off(monkeypatch):
     assert not native.available()
     monkeypatch.delenv("PAXLAB_PURE")
     assert native.available()
+
+
+# --- the C history reader ----------------------------------------------------------------
+
+
+def _python_reader(path):
+    try:
+        return [o.as_dict() for o in iter_ops(iter_events(path))]
+    except HistoryError:
+        return "refused"
+
+
+def test_reader_gives_the_python_readers_ops(tmp_path):
+    """Every JSONL history under tests/data and the generated sets: the same ops, field
+    for field (lines, indices, positions, outputs), or a decline."""
+    paths = sorted(glob.glob("tests/data/**/*.jsonl", recursive=True))
+    for name in ("kv-c50-set", "kv-c50-calm-set"):
+        out = tmp_path / name
+        paths += [str(out / f"{h}.jsonl") for h in write_set(str(out), name, 1)]
+    taken = 0
+    for path in paths:
+        ops = native.read_ops(path)
+        want = _python_reader(path)
+        if ops is None:
+            continue
+        assert want != "refused", path
+        assert [o.as_dict() for o in ops] == want, path
+        taken += 1
+    assert taken >= 20
+
+
+SPLICES = [b"", b" ", b"\n", b'"', b"{", b"}", b"[", b"]", b",", b":", b"0", b"-", b"1.5",
+           b"null", b"true", b"\\n", b"\xff", b"\xc3\xa9", b'"key":1,', b'"index":3,',
+           b'"time":null,', b'"process":"nemesis",', b'{"a":1}', b'"type":"ok",', b"\r",
+           b"\t", b"00", b"1e3", b'"error":"x",', b'"key":null,']  # fmt: skip
+
+
+def test_reader_on_damaged_files_agrees_or_declines(tmp_path):
+    """5,000 histories with a few bytes spliced in: where the Python reader refuses one,
+    the C reader declines it (so the user gets the Python reader's message); where it
+    accepts one, the C reader gives the same ops or declines."""
+    events = generate_kv(1, n_ops=40)
+    text = "".join(json.dumps(e, separators=(",", ":")) + "\n" for e in events).encode()
+    rng = random.Random(1)
+    path = tmp_path / "h.jsonl"
+    same = 0
+    for _ in range(5000):
+        data = bytearray(text)
+        for _ in range(rng.randint(1, 2)):
+            i = rng.randrange(len(data))
+            data[i : i + rng.randint(0, 4)] = rng.choice(SPLICES)
+        path.write_bytes(data)
+        ops = native.read_ops(path)
+        if ops is None:
+            continue
+        want = _python_reader(path)
+        assert want != "refused", bytes(data)
+        assert [o.as_dict() for o in ops] == want, bytes(data)
+        same += 1
+    assert same > 200
+
+
+def test_ops_from_uses_it_unless_pure(tmp_path, monkeypatch):
+    path = tmp_path / "h.jsonl"
+    path.write_text(json.dumps({"process": 0, "type": "invoke", "f": "read", "value": None})
+                    + "\n")  # fmt: skip
+    calls = []
+    real = native._native
+
+    class Spy:
+        def __getattr__(self, name):
+            calls.append(name)
+            return getattr(real, name)
+
+    monkeypatch.setattr(native, "_native", Spy())
+    assert len(ops_from(str(path))) == 1
+    monkeypatch.setenv("PAXLAB_PURE", "1")
+    assert len(ops_from(str(path))) == 1
+    assert calls.count("read_ops") == 1
