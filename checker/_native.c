@@ -18,6 +18,7 @@
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
+#include <structmember.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -789,8 +790,7 @@ static PyObject *rd_value(cur_t *c, int depth) {
 enum { K_TYPE, K_PROCESS, K_F, K_KEY, K_VALUE, K_TIME, K_INDEX, K_ERROR, K_N };
 static const char *const FIELD[K_N] = {"type", "process", "f", "key", "value", "time", "index", "error"};
 
-static PyObject *s_type, *s_output, *s_error, *s_ret, *s_ret_index, *s_ret_line, *s_f, *s_key,
-    *s_info, *s_nemesis, *s_line;
+static PyObject *s_info;
 
 /* One event line -> fields[K_N] (new references or NULL when absent); 1 ok, 0 decline,
  * 2 blank line. Extra fields are read and dropped. */
@@ -840,11 +840,45 @@ tail:
 
 static int is_int(PyObject *o) { return PyLong_CheckExact(o); }
 
+
+/* Op's slots, written directly: calling Op(...) (its Python __init__) for every op was
+ * half of reading a history. The offsets come from Op's own member descriptors. */
+enum { O_PROCESS, O_F, O_KEY, O_VALUE, O_TYPE, O_OUTPUT, O_ERROR, O_CALL, O_RET, O_INDEX,
+       O_RET_INDEX, O_LINE, O_RET_LINE, O_N };
+static const char *const OP_SLOT[O_N] = {"process", "f", "key", "value", "type", "output",
+    "error", "call", "ret", "index", "ret_index", "line", "ret_line"};
+static Py_ssize_t op_off[O_N];
+static PyObject *op_cls;
+
+static int op_offsets(PyObject *cls) {
+    if (cls == op_cls) return 0;
+    if (!PyType_Check(cls)) return -1;
+    for (int j = 0; j < O_N; j++) {
+        PyObject *d = PyDict_GetItemString(((PyTypeObject *)cls)->tp_dict, OP_SLOT[j]);
+        if (!d || !Py_IS_TYPE(d, &PyMemberDescr_Type)) return -1;
+        PyMemberDef *md = ((PyMemberDescrObject *)d)->d_member;
+        if (md->type != T_OBJECT_EX) return -1;
+        op_off[j] = md->offset;
+    }
+    Py_XDECREF(op_cls);
+    Py_INCREF(cls);
+    op_cls = cls;
+    return 0;
+}
+
+#define SLOT(op, j) (*(PyObject **)((char *)(op) + op_off[j]))
+
+static void op_set(PyObject *op, int j, PyObject *v) {
+    Py_INCREF(v);
+    Py_XSETREF(SLOT(op, j), v);
+}
+
 /* read_ops(data: bytes, Op) -> list of Ops as `iter_ops(iter_events(...))` yields them, or None */
 static PyObject *nat_read_ops(PyObject *self, PyObject *args) {
     Py_buffer buf;
     PyObject *opcls;
     if (!PyArg_ParseTuple(args, "y*O", &buf, &opcls)) return NULL;
+    if (op_offsets(opcls) < 0) { PyBuffer_Release(&buf); Py_RETURN_NONE; }
     const char *p = buf.buf, *end = p + buf.len;
     PyObject *out = PyList_New(0), *pending = PyDict_New();
     PyObject *fld[K_N] = {0};
@@ -908,11 +942,12 @@ static PyObject *nat_read_ops(PyObject *self, PyObject *args) {
             if (PyDict_GetItemWithError(pending, pr)) { Py_DECREF(ln); Py_DECREF(ps); Py_DECREF(idx); goto decline; }
             if (PyErr_Occurred()) { Py_DECREF(ln); Py_DECREF(ps); Py_DECREF(idx); goto done; }
             PyObject *val = fld[K_VALUE] ? fld[K_VALUE] : Py_None;
-            PyObject *op = PyObject_CallFunction(opcls, "OOOOOOOOOOOOO", pr, f, key ? key : Py_None,
-                                                 val, s_info, Py_None, Py_None, ps, Py_None, idx,
-                                                 Py_None, ln, Py_None);
+            PyObject *op = ((PyTypeObject *)opcls)->tp_alloc((PyTypeObject *)opcls, 0);
+            if (!op) { Py_DECREF(ln); Py_DECREF(ps); Py_DECREF(idx); goto done; }
+            PyObject *vals[O_N] = {pr, f, key ? key : Py_None, val, s_info, Py_None, Py_None, ps,
+                                   Py_None, idx, Py_None, ln, Py_None};
+            for (int j = 0; j < O_N; j++) op_set(op, j, vals[j]);
             Py_DECREF(ln); Py_DECREF(ps); Py_DECREF(idx);
-            if (!op) goto done;
             int e = PyDict_SetItem(pending, pr, op);
             Py_DECREF(op);
             if (e < 0) goto done;
@@ -921,23 +956,16 @@ static PyObject *nat_read_ops(PyObject *self, PyObject *args) {
             if (!op) { Py_DECREF(ln); Py_DECREF(ps); Py_DECREF(idx); if (PyErr_Occurred()) goto done; goto decline; }
             Py_INCREF(op);
             PyDict_DelItem(pending, pr);
-            int bad = 0;
-            PyObject *of = PyObject_GetAttr(op, s_f);
-            if (!of || PyObject_RichCompareBool(f, of, Py_NE) != 0) bad = 1;
-            Py_XDECREF(of);
-            if (!bad && key) {
-                PyObject *ok_ = PyObject_GetAttr(op, s_key);
-                if (!ok_ || PyObject_RichCompareBool(key, ok_, Py_NE) != 0) bad = 1;
-                Py_XDECREF(ok_);
-            }
+            int bad = PyObject_RichCompareBool(f, SLOT(op, O_F), Py_NE) != 0;
+            if (!bad && key) bad = PyObject_RichCompareBool(key, SLOT(op, O_KEY), Py_NE) != 0;
             if (bad) { PyErr_Clear(); Py_DECREF(op); Py_DECREF(ln); Py_DECREF(ps); Py_DECREF(idx); goto decline; }
-            int e = PyObject_SetAttr(op, s_type, t) < 0 ||
-                    PyObject_SetAttr(op, s_output, fld[K_VALUE] ? fld[K_VALUE] : Py_None) < 0 ||
-                    PyObject_SetAttr(op, s_error, fld[K_ERROR] ? fld[K_ERROR] : Py_None) < 0 ||
-                    PyObject_SetAttr(op, s_ret_index, idx) < 0 ||
-                    PyObject_SetAttr(op, s_ret_line, ln) < 0 ||
-                    PyObject_SetAttr(op, s_ret, kind == 3 ? Py_None : ps) < 0 ||
-                    PyList_Append(out, op) < 0;
+            op_set(op, O_TYPE, t);
+            op_set(op, O_OUTPUT, fld[K_VALUE] ? fld[K_VALUE] : Py_None);
+            op_set(op, O_ERROR, fld[K_ERROR] ? fld[K_ERROR] : Py_None);
+            op_set(op, O_RET_INDEX, idx);
+            op_set(op, O_RET_LINE, ln);
+            op_set(op, O_RET, kind == 3 ? Py_None : ps);
+            int e = PyList_Append(out, op) < 0;
             Py_DECREF(op); Py_DECREF(ln); Py_DECREF(ps); Py_DECREF(idx);
             if (e) goto done;
         }
@@ -975,12 +1003,7 @@ static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "checker._native",
                                     "The linearizability search in C (see checker/native.py).",
                                     -1, methods};
 
-#define INTERN(v, text) if (!((v) = PyUnicode_InternFromString(text))) return NULL
-
 PyMODINIT_FUNC PyInit__native(void) {
-    INTERN(s_type, "type"); INTERN(s_output, "output"); INTERN(s_error, "error");
-    INTERN(s_ret, "ret"); INTERN(s_ret_index, "ret_index"); INTERN(s_ret_line, "ret_line");
-    INTERN(s_f, "f"); INTERN(s_key, "key"); INTERN(s_info, "info"); INTERN(s_nemesis, "nemesis");
-    INTERN(s_line, "line");
+    if (!(s_info = PyUnicode_InternFromString("info"))) return NULL;
     return PyModule_Create(&module);
 }

@@ -12,7 +12,6 @@ CLI can print it as one line.
 from __future__ import annotations
 
 import io
-import json
 import math
 import os
 from collections.abc import Callable, Iterable, Iterator
@@ -82,9 +81,28 @@ def _parse_constant(s: str) -> Any:
     raise _Refused(f"{s} is not a JSON number (non-finite values are refused)")
 
 
-_DECODER = json.JSONDecoder(
-    parse_int=_parse_int, parse_float=_parse_float, parse_constant=_parse_constant
-)
+_decoder_cache: list = []  # [the decoder, its scanner], built on first use
+
+
+def _json_decoder() -> Any:
+    """The strict decoder (the hooks above). Built on first use: importing json (and with
+    it re and enum) was a fifth of a `paxlab check` that the C reader
+    (`checker.native.read_ops`) now reads without it."""
+    if not _decoder_cache:
+        import json
+
+        d = json.JSONDecoder(
+            parse_int=_parse_int, parse_float=_parse_float, parse_constant=_parse_constant
+        )
+        _decoder_cache.extend((d, d.scan_once))
+    return _decoder_cache[0]
+
+
+def __getattr__(name: str) -> Any:
+    if name == "_DECODER":  # the decoder by its old name, for tests that compare with it
+        return _json_decoder()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 # orjson parses a history line about 4 times faster than json, but importing it costs about
 # 9 ms (it imports dataclasses, uuid, platform): more than it saves on fewer than some 5,000
@@ -96,13 +114,14 @@ _strict_bytes = 0  # bytes this process has parsed with the strict decoder
 _orjson_loads: Callable[[Any], Any] | None = None
 
 
-def _strict_loads(text: str | bytes, _scan: Callable = _DECODER.scan_once) -> Any:
-    """The fast path's parser for small files: `_DECODER`'s scanner, with its hooks, which
+def _strict_loads(text: str | bytes) -> Any:
+    """The fast path's parser for small files: the strict decoder's scanner, with its hooks, which
     the slow path uses too, so both accept the same lines; None for what only the slow path
     may explain (leading whitespace included). The scanner, not ``decode``: that one's two
     whitespace regexes were 18% of parsing a line."""
     if text.__class__ is bytes:
         text = text.decode("utf-8")
+    _scan = _decoder_cache[1] if _decoder_cache else (_json_decoder(), _decoder_cache[1])[1]
     try:
         value, end = _scan(text, 0)
     except (StopIteration, ValueError, _Refused, RecursionError):
@@ -257,7 +276,7 @@ def parse_event(text: str, lineno: int) -> dict | None:
     if not text.strip():
         return None
     try:
-        ev = _DECODER.decode(text)
+        ev = _json_decoder().decode(text)
     except _Refused as e:
         raise HistoryError(f"line {lineno}: {e}") from None
     except RecursionError:

@@ -14,6 +14,7 @@ the C search keeps, or a build without a compiler).
 from __future__ import annotations
 
 import os
+from stat import S_ISREG
 
 from checker.models import KV, UNREAD_STR, Register
 
@@ -46,15 +47,35 @@ def read_ops(path: str | os.PathLike) -> list | None:
     if not available():
         return None
     try:
-        if os.path.getsize(path) > READ_MAX_BYTES:
-            return None
+        st = os.stat(path)
+        stamp = (os.fspath(path), st.st_size, st.st_mtime_ns, st.st_ino)
+        if _last and _last[0] == stamp:
+            return list(_last[1])
+        if st.st_size > READ_MAX_BYTES or not S_ISREG(st.st_mode):
+            return None  # large (streamed), or /dev/zero, a pipe: the Python reader's bounds
         with open(path, "rb") as fh:
             data = fh.read()
     except OSError:
         return None
     from checker.history import Op
 
-    return _native.read_ops(data, Op)
+    ops = _native.read_ops(data, Op)
+    _last[:] = [stamp, ops] if ops is not None else []
+    return None if ops is None else list(ops)
+
+
+_last: list = []  # [(path, size, mtime, inode), ops]: the CLI's model sniff, then its check
+
+
+def keyed(path: str | os.PathLike, first_events: int) -> bool | None:
+    """Has an op among the file's first ``first_events`` + 1 events a key (the CLI's
+    default model: `cli._default_model`)? None when the C reader does not take the file.
+    A completion's key is its invocation's (the reader declines a file where they differ),
+    and an invocation comes before its completion, so looking at invocations suffices."""
+    ops = read_ops(path)
+    if ops is None or any(o.index is None for o in ops):
+        return None
+    return any(o.key is not None and o.index <= first_events for o in ops)
 
 
 def _encode(fs: list[str], args: list, outs: list, init: Any) -> tuple | None:
