@@ -417,6 +417,10 @@ static int by_ent(const void *a, const void *b) {
 }
 
 static S *g_s;
+static int by_bytes(const void *a, const void *b) {
+    int32_t x = *(const int32_t *)a, y = *(const int32_t *)b;
+    return cmpbytes(g_s->vb[x], g_s->vl[x], g_s->vb[y], g_s->vl[y]);
+}
 static int by_pv_cr(const void *a, const void *b) {
     int32_t x = *(const int32_t *)a, y = *(const int32_t *)b;
     int32_t px = g_s->prod[x], py = g_s->prod[y];
@@ -475,21 +479,17 @@ static PyObject *nat_new(PyObject *self, PyObject *args) {
         if (start == -2) goto fail;
         /* the strings a read or a cas sees, sorted */
         ALLOC(s->rd, m);
+        uint8_t *seen = calloc(s->nv, 1);
+        if (!seen) goto nomem;
         for (int32_t i = 0; i < m; i++) {
             int32_t v = s->fc[i] == F_READ ? s->O[i] : (s->fc[i] == F_CAS_OK || s->fc[i] == F_CAS_MISMATCH) ? s->A[i] : -1;
-            if (v < 2) continue;
-            int dup = 0;
-            for (int32_t q = 0; q < s->nrd; q++) if (s->rd[q] == v) { dup = 1; break; }
-            if (!dup) {
-                /* insertion in sorted place */
-                int32_t q = s->nrd++;
-                while (q > 0 && cmpbytes(s->vb[s->rd[q - 1]], s->vl[s->rd[q - 1]], s->vb[v], s->vl[v]) > 0) {
-                    s->rd[q] = s->rd[q - 1];
-                    q--;
-                }
-                s->rd[q] = v;
-            }
+            if (v < 2 || seen[v]) continue;
+            seen[v] = 1;
+            s->rd[s->nrd++] = v;
         }
+        free(seen);
+        g_s = s;
+        qsort(s->rd, s->nrd, sizeof *s->rd, by_bytes);
         start = canon(s, start);
     } else {
         start = (int32_t)PyLong_AsLong(init);
@@ -992,9 +992,89 @@ done:
     return result;
 }
 
+static int str_or_none(PyObject *o) { return o == Py_None || PyUnicode_CheckExact(o); }
+
+/* encode_str(ops, Op) -> (codes, calls, rets, A, B, O) for `new` in str mode, read from
+ * the Ops' slots; None unless the ops are sorted by (call, line), all determinate, of
+ * read / write / cas / append with string or null values, and hold an append. (What
+ * `native._encode` does for them, without a Python loop over every op.) */
+static PyObject *nat_encode_str(PyObject *self, PyObject *args) {
+    PyObject *ops, *opcls;
+    if (!PyArg_ParseTuple(args, "O!O", &PyList_Type, &ops, &opcls)) return NULL;
+    if (op_offsets(opcls) < 0) Py_RETURN_NONE;
+    Py_ssize_t m = PyList_GET_SIZE(ops);
+    PyObject *codes = PyBytes_FromStringAndSize(NULL, m), *calls = PyList_New(m),
+             *rets = PyList_New(m), *A = PyList_New(m), *B = PyList_New(m), *O = PyList_New(m);
+    PyObject *res = NULL;
+    if (!codes || !calls || !rets || !A || !B || !O) goto out;
+    char *cb = PyBytes_AS_STRING(codes);
+    int appends = 0;
+    PyObject *pc = NULL, *pl = NULL;
+    for (Py_ssize_t i = 0; i < m; i++) {
+        PyObject *op = PyList_GET_ITEM(ops, i);
+        if (Py_TYPE(op) != (PyTypeObject *)opcls) goto decline;
+        PyObject *f = SLOT(op, O_F), *t = SLOT(op, O_TYPE), *v = SLOT(op, O_VALUE),
+                 *o = SLOT(op, O_OUTPUT), *c = SLOT(op, O_CALL), *r = SLOT(op, O_RET),
+                 *ln = SLOT(op, O_LINE);
+        if (!f || !t || !v || !o || !c || !r || !ln || !PyUnicode_CheckExact(f) ||
+            !PyUnicode_CheckExact(t) || !PyLong_CheckExact(c) || !PyLong_CheckExact(r))
+            goto decline;
+        if (pc) { /* sorted by (call, line)? */
+            int lt = PyObject_RichCompareBool(c, pc, Py_LT);
+            int eq = lt ? 0 : PyObject_RichCompareBool(c, pc, Py_EQ);
+            int lt2 = eq ? PyObject_RichCompareBool(ln, pl, Py_LT) : 0;
+            if (lt < 0 || eq < 0 || lt2 < 0) goto err;
+            if (lt || lt2) goto decline;
+        }
+        pc = c; pl = ln;
+        int ok = PyUnicode_CompareWithASCIIString(t, "ok") == 0;
+        int fail = !ok && PyUnicode_CompareWithASCIIString(t, "fail") == 0;
+        if (!ok && !fail) goto decline;
+        PyObject *a = Py_None, *b = Py_None, *out = Py_None;
+        char code;
+        if (PyUnicode_CompareWithASCIIString(f, "read") == 0) {
+            code = F_READ; out = o;
+            if (!ok || !str_or_none(out)) goto decline;
+        } else if (PyUnicode_CompareWithASCIIString(f, "write") == 0) {
+            code = F_WRITE; a = v;
+            if (!ok || !str_or_none(a)) goto decline;
+        } else if (PyUnicode_CompareWithASCIIString(f, "append") == 0) {
+            code = F_APPEND; a = v; appends = 1;
+            if (!ok || !PyUnicode_CheckExact(a)) goto decline;
+        } else if (PyUnicode_CompareWithASCIIString(f, "cas") == 0) {
+            code = ok ? F_CAS_OK : F_CAS_MISMATCH;
+            if (!PyList_CheckExact(v) || PyList_GET_SIZE(v) != 2) goto decline;
+            a = PyList_GET_ITEM(v, 0); b = PyList_GET_ITEM(v, 1);
+            if (!str_or_none(a) || !str_or_none(b)) goto decline;
+        } else {
+            goto decline;
+        }
+        cb[i] = code;
+        Py_INCREF(c); PyList_SET_ITEM(calls, i, c);
+        Py_INCREF(r); PyList_SET_ITEM(rets, i, r);
+        Py_INCREF(a); PyList_SET_ITEM(A, i, a);
+        Py_INCREF(b); PyList_SET_ITEM(B, i, b);
+        Py_INCREF(out); PyList_SET_ITEM(O, i, out);
+    }
+    if (!appends) goto decline;
+    res = PyTuple_Pack(6, codes, calls, rets, A, B, O);
+    goto out;
+decline:
+    res = Py_None;
+    Py_INCREF(res);
+    goto out;
+err:
+    res = NULL;
+out:
+    Py_XDECREF(codes); Py_XDECREF(calls); Py_XDECREF(rets);
+    Py_XDECREF(A); Py_XDECREF(B); Py_XDECREF(O);
+    return res;
+}
+
 static PyMethodDef methods[] = {
     {"new", nat_new, METH_VARARGS, "Set up the search of one sub-history."},
     {"run", nat_run, METH_O, "Run the search up to its next yield point or its end."},
+    {"encode_str", nat_encode_str, METH_VARARGS, "new()'s arguments for string ops, or None."},
     {"read_ops", nat_read_ops, METH_VARARGS, "A history's Ops, as the Python reader gives them, or None."},
     {NULL, NULL, 0, NULL},
 };

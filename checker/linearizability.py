@@ -86,9 +86,17 @@ def op_summary(op: Op) -> dict:
     return d
 
 
+_KEY_CLASSES = frozenset((str, int, type(None)))
+
+
 def validate(ops: Iterable[Op], model: Model) -> None:
+    easy = model.always_valid  # fs valid with any value and a plain key: no call for them
+    check = model.validate
+    keys = _KEY_CLASSES
     for op in ops:
-        err = model.validate(op)
+        if op.f in easy and op.key.__class__ in keys:
+            continue
+        err = check(op)
         if err:
             raise HistoryError(f"line {op.line}: {err}")
 
@@ -255,6 +263,14 @@ def search_steps(
     ``fail_at`` (position in ``ops`` of the op no order could place), ``prefix`` (positions
     of the longest linearization found) and ``states`` (model state after each).
     """
+    compiled_ok = not relaxed and native.available()
+    if compiled_ok:
+        compiled = native.string_steps(ops, model, model.init(initial))
+        if compiled is not None:
+            try:
+                return (yield from compiled)
+            except native.Wide:
+                compiled_ok = False  # its window outgrew it: the Python search, from the start
     ops = sorted(ops, key=lambda o: (o.call, o.line))
     m = len(ops)
     fs = [o.f for o in ops]
@@ -263,7 +279,7 @@ def search_steps(
     rets = [_ret(o) for o in ops]
     pure = [model.pure(f, out) for f, out in zip(fs, outs, strict=True)]
     init = model.init(initial)
-    if not relaxed and native.available():
+    if compiled_ok:
         compiled = native.native_steps(ops, model, fs, args, outs, rets, init)
         if compiled is not None:
             try:

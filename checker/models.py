@@ -161,6 +161,9 @@ class Model:
     # True when an update's effect depends only on its f and input, not on the output seen:
     # then an info op is never tried where a determinate op with the same f and input can go.
     update_ignores_output: bool = False
+    # fs whose ops `validate` accepts whatever their value, when their key is a string, an
+    # integer or null: the check skips the call for them (one per op of every history)
+    always_valid: frozenset = frozenset()
 
     def init(self, initial: Any) -> Any:
         return freeze(initial)
@@ -249,6 +252,7 @@ class Register(Model):
 
     name = "register"
     fs = {"read": "read", "write": "update", "cas": "update"}
+    always_valid = frozenset(("read", "write"))
     update_ignores_output = True  # a cas's output only says whether it swapped
 
     def validate(self, op: Op) -> str | None:

@@ -119,8 +119,10 @@ def _encode(fs: list[str], args: list, outs: list, init: Any) -> tuple | None:
                 else:
                     b[n] = None
                 used.append(a[n])
-        if any(type(v) not in text for v in used):
-            return None
+        if any(type(v) not in text for v in used) or any(
+            c == F_APPEND and type(a[n]) is not str for n, c in enumerate(codes)
+        ):
+            return None  # (appending null to a string is illegal: not what C does)
         return codes, a, b, o, init, True
     ids: dict = {}
     values: list = []
@@ -141,6 +143,26 @@ def _encode(fs: list[str], args: list, outs: list, init: Any) -> tuple | None:
         else:
             a[n], b[n] = vid(a[n]), vid(b[n])
     return codes, a, b, o, (init_id, values), False
+
+
+def string_steps(ops: list, model: Any, init: Any) -> Generator[int, None, dict] | None:
+    """`native_steps` for ops of string appends, encoded in C from the Ops themselves
+    (`_native.encode_str`), before the Python search builds its per-op lists: those
+    lists, for every key, cost more than the compiled search itself. None when the ops
+    are not of that kind, or not already in the search's order (by call, then line)."""
+    if _native is None or type(model) not in _MODELS or type(init) not in (str, type(None)):
+        return None
+    from checker.history import Op
+
+    enc = _native.encode_str(ops, Op)
+    if enc is None:
+        return None
+    codes, calls, rets, a, b, o = enc
+    try:
+        cap = _native.new(codes, calls, rets, a, b, o, init, True)
+    except (UnicodeError, OverflowError, ValueError):
+        return None
+    return _steps(cap, list(ops), None, init)
 
 
 def native_steps(ops: list, model: Any, fs: list[str], args: list, outs: list, rets: list,
