@@ -873,7 +873,9 @@ static void op_set(PyObject *op, int j, PyObject *v) {
     Py_XSETREF(SLOT(op, j), v);
 }
 
-/* read_ops(data: bytes, Op) -> list of Ops as `iter_ops(iter_events(...))` yields them, or None */
+/* read_ops(data: bytes, Op) -> the Ops `iter_ops(iter_events(...))` yields, in the order
+ * `history.ops_from` sorts them (by call, then line: the order of their invocations, as
+ * positions never decrease down the file), or None */
 static PyObject *nat_read_ops(PyObject *self, PyObject *args) {
     Py_buffer buf;
     PyObject *opcls;
@@ -948,7 +950,7 @@ static PyObject *nat_read_ops(PyObject *self, PyObject *args) {
                                    Py_None, idx, Py_None, ln, Py_None};
             for (int j = 0; j < O_N; j++) op_set(op, j, vals[j]);
             Py_DECREF(ln); Py_DECREF(ps); Py_DECREF(idx);
-            int e = PyDict_SetItem(pending, pr, op);
+            int e = PyDict_SetItem(pending, pr, op) < 0 || PyList_Append(out, op) < 0;
             Py_DECREF(op);
             if (e < 0) goto done;
         } else {
@@ -965,18 +967,12 @@ static PyObject *nat_read_ops(PyObject *self, PyObject *args) {
             op_set(op, O_RET_INDEX, idx);
             op_set(op, O_RET_LINE, ln);
             op_set(op, O_RET, kind == 3 ? Py_None : ps);
-            int e = PyList_Append(out, op) < 0;
+            int e = 0;
             Py_DECREF(op); Py_DECREF(ln); Py_DECREF(ps); Py_DECREF(idx);
             if (e) goto done;
         }
     next:
         for (int j = 0; j < K_N; j++) Py_CLEAR(fld[j]);
-    }
-    {
-        PyObject *k, *v;
-        Py_ssize_t pos = 0;
-        while (PyDict_Next(pending, &pos, &k, &v))
-            if (PyList_Append(out, v) < 0) goto done;
     }
     result = out;
     out = NULL;

@@ -32,12 +32,12 @@ e.g. per key), ``validate`` (a type check per op, giving a one-line error), ``pr
 from __future__ import annotations
 
 from bisect import bisect_left
-from collections.abc import Callable, Iterable
 
 from checker.history import Op
 
 TYPE_CHECKING = False  # not `typing`'s: importing typing is start-up time of every check
 if TYPE_CHECKING:
+    from collections.abc import Callable, Iterable
     from typing import Any
 
 

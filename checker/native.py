@@ -40,7 +40,7 @@ def available() -> bool:
 
 def read_ops(path: str | os.PathLike) -> list | None:
     """A history file's ops as `history.iter_ops(history.iter_events(path))` yields them,
-    read in C, or None: the file is not in the shape the C reader takes (escapes in strings,
+    sorted as `history.ops_from` sorts them (by call, then line), read in C, or None: the file is not in the shape the C reader takes (escapes in strings,
     floats, objects as values, ...), it would be refused (the Python reader says why), or
     it is large (the Python reader streams it). Why: on a 2,000-op history, reading was
     half of the check once the search was compiled."""

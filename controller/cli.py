@@ -9,7 +9,6 @@ Exit codes (docs/cli.md): 0 valid / success, 1 anomaly found, 2 undecided or bad
 
 from __future__ import annotations
 
-import importlib
 import os
 import sys
 
@@ -77,6 +76,8 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     sub-command's module: importing all of them (the simulator, the report server, the
     store's client) took most of a quick ``paxlab check``'s wall time. The others stay
     listed, by their one-line help, in ``paxlab --help``."""
+    from importlib import import_module  # here: importlib imports warnings
+
     _Parser = _parser_class()
     parser = _Parser(prog="paxlab", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
@@ -85,7 +86,7 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
         p = sub.add_parser(name, help=help_, description=help_)
         if only is not None and name != only:
             continue
-        mod = importlib.import_module(modname)
+        mod = import_module(modname)
         mod.add_arguments(p)
         p.set_defaults(_run=mod.run)
     return parser

@@ -146,7 +146,8 @@ def test_pure_switch_turns_it_off(monkeypatch):
 
 def _python_reader(path):
     try:
-        return [o.as_dict() for o in iter_ops(iter_events(path))]
+        ops = sorted(iter_ops(iter_events(path)), key=lambda o: (o.call, o.line))
+        return [o.as_dict() for o in ops]
     except HistoryError:
         return "refused"
 
