@@ -35,7 +35,7 @@ RUN_ARGS = --workload $(WORKLOAD) --nodes $(NODES) --concurrency $(CONCURRENCY) 
 
 install: $(VENV)/.installed
 
-$(VENV)/.installed: pyproject.toml
+$(VENV)/.installed: pyproject.toml setup.py checker/_native.c
 	$(PY) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	@# compat: a plain path in a .pth file. The default editable install imports a finder
@@ -47,6 +47,9 @@ $(VENV)/.installed: pyproject.toml
 	@# writes it and compiles every module on each start (20 ms more on each `paxlab check`).
 	$(BIN)/python -m compileall -q -j 0 paxos_impl generator targets cluster nemesis \
 	    workloads checker controller > /dev/null
+	@# The checker's compiled search is optional (setup.py): without a C compiler, say so once.
+	@$(BIN)/python -c 'import checker._native' 2>/dev/null || echo "paxlab: checker/_native.c \
+	    was not built (no C compiler?): paxlab check runs its pure-Python search, same verdicts, slower"
 	touch $@
 
 lint: install

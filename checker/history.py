@@ -12,14 +12,12 @@ CLI can print it as one line.
 from __future__ import annotations
 
 import io
-import json
 import math
 import os
-from collections.abc import Callable, Iterable, Iterator
-from functools import partial
 
 TYPE_CHECKING = False  # not `typing`'s: importing typing is start-up time of every check
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # (collections and functools too: a tenth of a quick check's CPU)
+    from collections.abc import Callable, Iterable, Iterator
     from typing import Any
 
 TYPES = ("invoke", "ok", "fail", "info")
@@ -82,9 +80,28 @@ def _parse_constant(s: str) -> Any:
     raise _Refused(f"{s} is not a JSON number (non-finite values are refused)")
 
 
-_DECODER = json.JSONDecoder(
-    parse_int=_parse_int, parse_float=_parse_float, parse_constant=_parse_constant
-)
+_decoder_cache: list = []  # [the decoder, its scanner], built on first use
+
+
+def _json_decoder() -> Any:
+    """The strict decoder (the hooks above). Built on first use: importing json (and with
+    it re and enum) was a fifth of a `paxlab check` that the C reader
+    (`checker.native.read_ops`) now reads without it."""
+    if not _decoder_cache:
+        import json
+
+        d = json.JSONDecoder(
+            parse_int=_parse_int, parse_float=_parse_float, parse_constant=_parse_constant
+        )
+        _decoder_cache.extend((d, d.scan_once))
+    return _decoder_cache[0]
+
+
+def __getattr__(name: str) -> Any:
+    if name == "_DECODER":  # the decoder by its old name, for tests that compare with it
+        return _json_decoder()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 # orjson parses a history line about 4 times faster than json, but importing it costs about
 # 9 ms (it imports dataclasses, uuid, platform): more than it saves on fewer than some 5,000
@@ -96,13 +113,14 @@ _strict_bytes = 0  # bytes this process has parsed with the strict decoder
 _orjson_loads: Callable[[Any], Any] | None = None
 
 
-def _strict_loads(text: str | bytes, _scan: Callable = _DECODER.scan_once) -> Any:
-    """The fast path's parser for small files: `_DECODER`'s scanner, with its hooks, which
+def _strict_loads(text: str | bytes) -> Any:
+    """The fast path's parser for small files: the strict decoder's scanner, with its hooks, which
     the slow path uses too, so both accept the same lines; None for what only the slow path
     may explain (leading whitespace included). The scanner, not ``decode``: that one's two
     whitespace regexes were 18% of parsing a line."""
     if text.__class__ is bytes:
         text = text.decode("utf-8")
+    _scan = _decoder_cache[1] if _decoder_cache else (_json_decoder(), _decoder_cache[1])[1]
     try:
         value, end = _scan(text, 0)
     except (StopIteration, ValueError, _Refused, RecursionError):
@@ -257,7 +275,7 @@ def parse_event(text: str, lineno: int) -> dict | None:
     if not text.strip():
         return None
     try:
-        ev = _DECODER.decode(text)
+        ev = _json_decoder().decode(text)
     except _Refused as e:
         raise HistoryError(f"line {lineno}: {e}") from None
     except RecursionError:
@@ -309,7 +327,11 @@ def _lines(source: str | os.PathLike | Iterable[str]) -> Iterator[str | bytes]:
 def bounded_lines(fh: Any, limit: int = MAX_LINE_BYTES) -> Iterator[Any]:
     """The lines of a file opened for reading, refusing one longer than ``limit``: a file
     without newlines (``/dev/zero``, a corrupted file) must not be read whole into memory."""
-    for lineno, line in enumerate(iter(partial(fh.readline, limit + 1), line_end(fh)), 1):
+
+    def read() -> Any:
+        return fh.readline(limit + 1)
+
+    for lineno, line in enumerate(iter(read, line_end(fh)), 1):
         if len(line) > limit:
             raise HistoryError(f"line {lineno}: longer than {limit >> 20} MiB")
         yield line
@@ -475,12 +497,18 @@ def ops_from(source: Any, include_nemesis: bool = False) -> list[Op]:
     """Ops from a path, an iterable of JSON lines, a list of event dicts or a list of Ops."""
     if isinstance(source, list) and (not source or isinstance(source[0], Op)):
         return source
+    ops = None
     if isinstance(source, list) and isinstance(source[0], dict):
         events = ((i, check_event(ev, i)) for i, ev in enumerate(source, 1))
     else:
+        if not include_nemesis and isinstance(source, (str, os.PathLike)):
+            from checker.native import read_ops  # the C reader, when it takes the file
+
+            ops = read_ops(source)
         events = iter_events(source)
-    ops = list(iter_ops(events, include_nemesis=include_nemesis))
-    ops.sort(key=lambda o: (o.call, o.line))
+    if ops is None:
+        ops = list(iter_ops(events, include_nemesis=include_nemesis))
+        ops.sort(key=lambda o: (o.call, o.line))
     return ops
 
 

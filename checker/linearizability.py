@@ -46,21 +46,21 @@ from __future__ import annotations
 import os
 import time
 from bisect import bisect_left, bisect_right
-from collections import deque
-from collections.abc import Callable, Generator, Iterable
 
+from checker import native
 from checker.history import HistoryError, Op, iter_events, iter_ops, ops_from
 from checker.models import ANYTHING, ILLEGAL, NOCHECK, NOTHING, Model, freeze, get_model, thaw
 
 TYPE_CHECKING = False  # not `typing`'s: importing typing is start-up time of every check
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # (collections too: with functools, a tenth of a quick check's CPU)
+    from collections.abc import Callable, Generator, Iterable
     from typing import Any
+
+    Progress = Callable[[dict], None]
 
 PARALLEL_MIN_OPS = 40_000  # below this a process pool costs more than it saves
 SPILL_MIN_BYTES = 64 << 20  # files above this are split by key through temporary buckets
 CHECK_EVERY = 4096  # search iterations between looks at the clock
-
-Progress = Callable[[dict], None]
 
 
 class TimeUp(Exception):
@@ -85,9 +85,17 @@ def op_summary(op: Op) -> dict:
     return d
 
 
+_KEY_CLASSES = frozenset((str, int, type(None)))
+
+
 def validate(ops: Iterable[Op], model: Model) -> None:
+    easy = model.always_valid  # fs valid with any value and a plain key: no call for them
+    check = model.validate
+    keys = _KEY_CLASSES
     for op in ops:
-        err = model.validate(op)
+        if op.f in easy and op.key.__class__ in keys:
+            continue
+        err = check(op)
         if err:
             raise HistoryError(f"line {op.line}: {err}")
 
@@ -256,6 +264,14 @@ def search_steps(
     ``fail_at`` (position in ``ops`` of the op no order could place), ``prefix`` (positions
     of the longest linearization found) and ``states`` (model state after each).
     """
+    compiled_ok = not relaxed and native.available()
+    if compiled_ok:
+        compiled = native.string_steps(ops, model, model.init(initial))
+        if compiled is not None:
+            try:
+                return (yield from compiled)
+            except native.Wide:
+                compiled_ok = False  # its window outgrew it: the Python search, from the start
     ops = sorted(ops, key=lambda o: (o.call, o.line))
     m = len(ops)
     fs = [o.f for o in ops]
@@ -264,6 +280,13 @@ def search_steps(
     rets = [_ret(o) for o in ops]
     pure = [model.pure(f, out) for f, out in zip(fs, outs, strict=True)]
     init = model.init(initial)
+    if compiled_ok:
+        compiled = native.native_steps(ops, model, fs, args, outs, rets, init)
+        if compiled is not None:
+            try:
+                return (yield from compiled)
+            except native.Wide:
+                pass  # its window outgrew it: the Python search, from the start
 
     pred, succ = info_classes(fs, args, rets)
     nxt, prv, inxt, iprv, crank, rrank = linked_entries([o.call for o in ops], rets, pred)
@@ -867,7 +890,8 @@ def schedule(
     deadline every key still waiting gets its answer so far ("unknown" mostly).
     ``on_tick(n)``: n configurations explored in the keys not yet decided.
     """
-    waiting: deque = deque()
+    waiting: list = []  # a queue: taken from the front by position (no collections.deque)
+    head = 0
     live: dict[Any, int] = {}  # explored so far by each key not yet decided
 
     def turn(key: Any, steps: Generator[int, None, dict], n: int) -> bool | None:
@@ -887,7 +911,7 @@ def schedule(
         return None
 
     def close_all() -> None:
-        for _, st in waiting:
+        for _, st in waiting[head:]:
             st.close()
         waiting.clear()
 
@@ -899,8 +923,10 @@ def schedule(
             return
         if done is None:
             waiting.append((key, steps))
-    while waiting:
-        key, steps = waiting.popleft()
+    while head < len(waiting):
+        key, steps = waiting[head]
+        waiting[head] = None
+        head += 1
         done = turn(key, steps, TURN)
         if done:
             close_all()

@@ -218,3 +218,45 @@ def test_help_still_lists_every_sub_command():
     assert p.returncode == 0
     for name in SUBCOMMANDS:
         assert name in p.stdout
+
+
+# --- the command line without argparse ---------------------------------------------------
+
+TAKEN = [
+    ["h.jsonl"],
+    ["a.jsonl", "b.jsonl", "--quiet"],
+    ["--model", "kv", "h.jsonl", "--json", "--full"],
+    ["--model=register", "--initial", "0", "--time-limit", "2.5", "h.jsonl"],
+    ["--jobs", "3", "--format", "jsonl", "--report", "r.html", "h.jsonl"],
+    ["--model", "list-append", "--consistency", "strict-serializable", "h.jsonl"],
+    ["--initial=-1", "h.jsonl", "--quiet", "--quiet"],
+]
+LEFT_TO_ARGPARSE = [
+    [],
+    ["--help"],
+    ["-h"],
+    ["--mod", "kv", "h.jsonl"],  # an abbreviation
+    ["a.jsonl", "--quiet", "b.jsonl"],  # two runs of files: argparse refuses it
+    ["--format", "xml", "h.jsonl"],
+    ["--time-limit", "soon", "h.jsonl"],
+    ["--initial", "-1", "h.jsonl"],
+    ["--json=yes", "h.jsonl"],
+    ["--", "h.jsonl"],
+    ["--model"],
+]
+
+
+def test_fast_args_parse_what_argparse_parses_and_leave_it_the_rest():
+    from checker.cli import DEFAULTS, fast_args
+    from controller.cli import build_parser
+
+    parser = build_parser("check")
+    for argv in TAKEN:
+        fast = fast_args(argv)
+        assert fast is not None, argv
+        ns = parser.parse_args(["check", *argv])
+        for name in [*DEFAULTS, "histories", "command"]:
+            assert getattr(fast, name) == getattr(ns, name), (argv, name)
+        assert fast._run is ns._run
+    for argv in LEFT_TO_ARGPARSE:
+        assert fast_args(argv) is None, argv
