@@ -1021,3 +1021,68 @@ CATALOGUE += tuple(
     for b in CATALOGUE
     if b.mode == "leader" and b.name not in _WP_SAME and BUG_HOME.get(b.name) != "wpaxos"
 )
+
+# Bugs of a user's state machine (docs/state-machines.md): the example machines run under
+# the machine workload and its generic checker, which replays the history against the
+# class run serially. Their lines are on every mode's path (the machine and the node's
+# applier are below the protocol); their plans are measured in leader mode.
+_SM_BANK = (("state_machine", "examples.machines.bank:Bank"),)
+_SM_ASYNC = (("state_machine", "examples.machines.async_counter:AsyncCounter"),)
+# Measured on the simulator (5 nodes, 10 s): found at seeds 1-4 of 5 under partition+kill
+# (a leader on an odd-numbered node, or one elected after a kill, answers with its diverged
+# balances); 0 of 5 seeds invalid without the bug.
+_SM_NONDET = Exposure(
+    workload="machine",
+    nemesis=("partition", "kill"),
+    aim="bank transfers that funds do not cover, with leaders moving between even and odd "
+    "replicas: an odd one has moved money the others refused",
+    nemesis_interval=1.0,
+    target_opts=_SM_BANK,
+)
+# Measured on the simulator: found at seeds 0-3 of 4 with no fault at 400 ops/s from 20
+# clients (commands chosen in one batch are applied together); 0 of 6 seeds at the default
+# rate, where commands rarely share a batch.
+_SM_EARLY = Exposure(
+    workload="machine",
+    nemesis=("none",),
+    aim="no fault: commands chosen together, so the applier has several to run at once",
+    concurrency=20,
+    rate=400.0,
+    target_opts=_SM_ASYNC,
+)
+_SM_BUGS = (
+    BugEntry(
+        name="sm-nondeterministic",
+        rule="a replicated state machine is deterministic: its apply depends only on the "
+        "command and the state",
+        symptom="replicas that applied the same log disagree; clients see balances no serial "
+        "order of the transfers gives",
+        exposures=_both(_SM_NONDET),
+    ),
+    BugEntry(
+        name="sm-async-early-answer",
+        rule="an asynchronous machine applies the log one command at a time, in log order, "
+        "and a command is answered only when every command before it has been applied",
+        symptom="two applies overlap: an add is lost and a total answered that no serial "
+        "order gives",
+        exposures=_both(_SM_EARLY),
+    ),
+)
+_SM_LEADER_ONLY = (
+    "its lines (the example machine, the node's applier) run in every mode, but its plan is "
+    "measured in leader mode only so far (--mode {mode} with the same plan)"
+)
+CATALOGUE += _SM_BUGS + tuple(
+    BugEntry(
+        name=b.name,
+        mode=mode,
+        rule=b.rule,
+        symptom=b.symptom,
+        not_exposable={
+            SIM: _SM_LEADER_ONLY.format(mode=mode),
+            DOCKER: _SM_LEADER_ONLY.format(mode=mode),
+        },
+    )
+    for mode in ("masterless", "epaxos", "mencius", "wpaxos")
+    for b in _SM_BUGS
+)

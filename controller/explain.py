@@ -64,6 +64,10 @@ def shrink_command(e: BugEntry) -> str | None:
         argv += ["--read-mode", ex.read_mode]
     if ex.nodes != 5:
         argv += ["--nodes", str(ex.nodes)]
+    if ex.concurrency != 10:
+        argv += ["--concurrency", str(ex.concurrency)]
+    if ex.rate is not None:
+        argv += ["--rate", f"{ex.rate:g}"]
     for k, v in ex.backend_opts:  # the simulator's settings by their sim flags
         argv += ["--mode" if k == "mode" else "--" + k.replace("_", "-"), str(v)]
     for k, v in ex.target_opts:
