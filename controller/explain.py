@@ -34,7 +34,7 @@ SHRUNK: dict[str, tuple[int, int, int, int, int]] = {
     "removed-node-votes": (0, 357, 13, 3, 2),
     "epaxos-small-fast-quorum": (0, 76, 12, 5, 1),
     "epaxos-execute-uncommitted": (0, 94, 28, 5, 1),
-    "epaxos-recovery-ignores-preaccept": (2, 69, 69, 0, 0),
+    "epaxos-recovery-ignores-preaccept": (2, 233, 113, 5, 2),
     "mencius-skip-unowned": (0, 332, 19, 5, 1),
     "mencius-revoke-no-phase1": (0, 334, 19, 5, 1),
     "wpaxos-steal-no-phase1": (1, 327, 59, 5, 1),
