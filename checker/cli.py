@@ -80,11 +80,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                         "'jepsen.util' lines an old Jepsen text log, else JSONL)")  # fmt: skip
 
 
-DEFAULTS = {"model": None, "consistency": None, "initial": "null", "json": False,
+DEFAULTS = {"model": None, "machine": None, "consistency": None, "initial": "null", "json": False,
             "report": None, "time_limit": None, "full": False, "jobs": None, "quiet": False,
             "format": "auto"}  # fmt: skip
 FLAGS = ("--json", "--full", "--quiet")
-VALUED = {"--model": str, "--consistency": str, "--initial": str, "--report": str,
+VALUED = {"--model": str, "--machine": str, "--consistency": str, "--initial": str, "--report": str,
           "--time-limit": float, "--jobs": int, "--format": str}  # fmt: skip
 CHOICES = {"--consistency": ("serializable", "strict-serializable", "snapshot-isolation"),
            "--format": FORMATS}  # fmt: skip

@@ -39,6 +39,8 @@ SHRUNK: dict[str, tuple[int, int, int, int, int]] = {
     "mencius-revoke-no-phase1": (0, 334, 19, 5, 1),
     "wpaxos-steal-no-phase1": (1, 327, 59, 5, 1),
     "wpaxos-quorums-disjoint": (2, 295, 295, 5, 5),
+    "sm-nondeterministic": (2, 209, 32, 5, 0),
+    "sm-async-early-answer": (1, 4000, 117, 0, 0),
 }
 
 

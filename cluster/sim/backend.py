@@ -78,9 +78,16 @@ class SimCluster(Cluster):
         zones_spec = config_kw.get("zones")
         if "zones" not in config_fields:  # a store without the setting: the simulator's alone
             config_kw.pop("zones", None)
-        elif zones_spec is not None:  # the store gets the contract's lists of node ids
+        elif zones_spec is not None or latency is not None:
+            # the store gets the contract's lists of node ids: the ones given, or (a latency
+            # matrix alone) the matrix's zones, so a zone-aware mode (wpaxos) sees the same
+            # zones the network puts its nodes in
             try:
-                config_kw["zones"] = zone_groups(zones_spec, list(range(n)))
+                if zones_spec is None:
+                    rows = len(latency_matrix(latency))
+                    zones_spec = min(rows, n) if n >= 1 else None
+                if zones_spec is not None:
+                    config_kw["zones"] = zone_groups(zones_spec, list(range(n)))
             except ZoneError as e:
                 raise ClusterError(str(e)) from None
         unknown = sorted(set(config_kw) - (config_fields - {"nodes"}))

@@ -15,8 +15,7 @@ from checker.history import HistoryError, iter_events, iter_ops, ops_from
 from checker.kvgen import generate_kv, named_set, write_set
 from checker.linearizability import check, drive, relevant, search_steps
 from checker.models import freeze, get_model
-from tests.checker.test_linearizability import random_history
-from tests.checker.test_search_kv import string_history
+from tests.support.histories import random_history, string_history
 
 if native._native is None and (shutil.which("cc") or shutil.which("gcc")):
     pytest.fail("checker._native is not built although there is a C compiler: run make install",

@@ -10,47 +10,7 @@ from checker.brute import linearizable
 from checker.history import ops_from
 from checker.kvgen import benchmark_set, corrupt, generate_kv
 from checker.linearizability import check
-
-
-def string_history(rng: random.Random, n_ops: int, procs: int) -> list[dict]:
-    """Small random histories of string appends, writes, reads and cas on two keys, with
-    reads that often see a concatenation (so some states are read and others are not)."""
-    tokens = ["a", "b", "ab", "c"]
-    events: list[dict] = []
-    pending: dict[int, dict] = {}
-    started = 0
-    while started < n_ops or pending:
-        p = rng.randrange(procs)
-        if p in pending:
-            op = pending.pop(p)
-            r = rng.random()
-            if r < 0.8:
-                out = op["value"]
-                if op["f"] == "read":
-                    out = rng.choice([None, "a", "b", "ab", "ba", "abc", "w", "wa", "wab", "c"])
-                events.append(dict(op, type="ok", value=out))
-            elif r < 0.9:
-                events.append(dict(op, type="info"))
-            else:
-                err = "mismatch" if op["f"] == "cas" else "unavailable"
-                events.append(dict(op, type="fail", error=err))
-        elif started < n_ops:
-            f = rng.choice(["read", "append", "append", "write", "cas"])
-            v = None
-            if f == "append":
-                v = rng.choice(tokens)
-            elif f == "write":
-                v = rng.choice(["w", "a"])
-            elif f == "cas":
-                v = [rng.choice(["w", "a", "ab"]), rng.choice(["w", "c"])]
-            op = {"process": p, "f": f, "key": rng.choice(["x", "y"]), "value": v}
-            pending[p] = op
-            events.append(dict(op, type="invoke"))
-            started += 1
-    for i, e in enumerate(events):
-        e["index"] = i
-        e["time"] = i * 10
-    return events
+from tests.support.histories import string_history
 
 
 @settings(max_examples=2000, deadline=None, derandomize=True,

@@ -19,7 +19,7 @@ from controller.cli import main
         (["--mode", "leader", "--locality", "2", "--sim"], "--locality is a share"),
         (["--mode", "leader", "--latency", "wan3"], "--latency is for --sim"),
         (["--mode", "leader", "--sim", "--latency", "mars"], "latency wants a preset"),
-        (["--mode", "leader", "--zones", "0,1/2", "--node-counts", "3,5"], "exactly one zone"),
+        (["--mode", "leader", "--zones", "0,1/2", "--node-counts", "3,5"], "exactly once"),
         (["--sim"], "go with --mode"),
         (["--mode", "leader", "--sim", "--zones", "5", "--node-counts", "9"], "3-zone latency"),
     ],

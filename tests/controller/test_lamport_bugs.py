@@ -27,7 +27,7 @@ def test_an_invalid_run_of_each_bug_shows_its_diagram_around_the_anomaly(bug, tm
     if question:  # the view opens on the first operation in question
         first = next(ops[i] for i in question if i in ops)
         assert lo <= first[1] and first[2] <= hi
-        if entry(bug).mode != "epaxos":  # EPaxos has instances per replica, not log slots
+        if entry(bug).mode not in ("epaxos", "wpaxos"):  # instances per replica or logs per key
             assert 'id="anomaly-slots"' in page and 'href="#slot-' in page
     else:  # an anomaly without operations (the simulator's invariants): the run's start
         assert lo <= m["s"][0] <= hi

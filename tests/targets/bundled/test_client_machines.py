@@ -27,7 +27,7 @@ def test_apply_and_query_complete_with_the_machine_s_answers():
         return ok, short, q, w
 
     ok, short, q, w = run_virtual(main())
-    assert ok == {"type": "ok", "value": {"transfer": ["a", "b", 5]}, "result": "ok"}
+    assert ok == {"type": "ok", "value": {"transfer": ["a", "b", 5]}, "result": {"a": 95, "b": 105}}
     assert short["type"] == "fail" and short["error"] == "rejected" and "95" in short["detail"]
     assert q["type"] == "ok" and q["result"]["b"] == 105 and sum(q["result"].values()) == 500
     assert w == {"type": "fail", "error": "bad_request"}
