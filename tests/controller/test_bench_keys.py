@@ -36,7 +36,7 @@ def test_conflict_is_the_share_on_the_zones_hot_key_and_the_rest_the_workers_own
     assert abs(len(hot) / len(keys) - 0.3) < 0.015
     cold = [k for k in keys if k != "z2-hot"]
     # the worker's own few keys, used again and again (no other worker writes them)
-    assert set(cold) == {f"z2-w7-{k}" for k in range(OWN_KEYS)}
+    assert set(cold) == {f"z2-c2-{k}" for k in range(OWN_KEYS)}  # worker 7 of 3 zones: seat 2
 
 
 def test_without_zones_the_names_have_no_home():
