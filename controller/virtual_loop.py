@@ -142,9 +142,17 @@ class VirtualTimeLoop(asyncio.SelectorEventLoop):
 def run_virtual(coro: Coroutine[Any, Any, T], start: float = 0.0) -> T:
     """Run a coroutine to completion on a fresh virtual-time loop, then close the loop."""
     loop = VirtualTimeLoop(start)
+    task = loop.create_task(coro)
     try:
         with _simulation_gc():
-            return loop.run_until_complete(coro)
+            return loop.run_until_complete(task)
+    except BaseException:
+        # A Ctrl-C raised inside the task ends it with KeyboardInterrupt and reaches the
+        # caller too, which handles it; marking the task's copy retrieved keeps asyncio from
+        # printing "Task exception was never retrieved" and its traceback to the user.
+        if task.done() and not task.cancelled():
+            task.exception()
+        raise
     finally:
         try:
             loop.run_until_complete(loop.shutdown_asyncgens())
